@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Configuration: the YAML file turned into one plain, validated struct.
+ *
+ * Config flows one way: file -> struct vd_config (this header) -> compiled runtime state
+ * (Maglev table, listener sockets). Workers never read a struct vd_config. The struct is
+ * fixed-size on purpose: loading it allocates nothing that must be freed, and a failed load
+ * leaves the caller's previous config untouched.
+ */
+#ifndef VIADUCT_CONFIG_H
+#define VIADUCT_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define VD_CFG_MAX_LISTENERS 16
+#define VD_CFG_MAX_MEMBERS 256
+#define VD_CFG_NAME_MAX 64
+#define VD_CFG_HOST_MAX 256 /* an FQDN is at most 253 characters */
+#define VD_CFG_MAX_WORKERS 256
+
+/* Defaults applied when a field is absent. */
+#define VD_CFG_DEFAULT_PORT 5060
+#define VD_CFG_DEFAULT_WEIGHT 1
+#define VD_CFG_DEFAULT_TABLE_SIZE 65537 /* prime: Maglev needs a prime table size */
+#define VD_CFG_DEFAULT_MAX_MESSAGE 16384
+#define VD_CFG_DEFAULT_MAX_HEADERS 96
+#define VD_CFG_DEFAULT_MAX_VIAS 16
+#define VD_CFG_DEFAULT_RETRY_AFTER 5 /* seconds, in the 503 sent when no member can be chosen */
+#define VD_CFG_DEFAULT_BATCH 32
+
+/* Hard ceilings that validation enforces (the datapath sizes its buffers from them). */
+#define VD_CFG_MAX_MESSAGE_CEIL 65507 /* largest UDP payload over IPv4 */
+#define VD_CFG_MAX_HEADERS_CEIL 256
+#define VD_CFG_MAX_VIAS_CEIL 64
+
+/* What a pool hashes to pick a member: every message with the same key goes to the same member. */
+enum vd_hash_key {
+	VD_HASH_CALL_ID = 0, /* "call-id": all messages of a dialog/registration to one member */
+	VD_HASH_SOURCE_IP,   /* "source-ip": UE affinity, all messages of a UE to one member */
+};
+
+struct vd_cfg_listener {
+	struct sockaddr_storage addr; /* IPv4 or IPv6 address + port to bind (port in network order) */
+	socklen_t addrlen;
+	/* Host and port we put in our Via and recognise in Route/Request-URI as ourselves.
+	 * Defaults: the textual bind address (IPv6 in brackets) and the bind port. */
+	char advertise[VD_CFG_HOST_MAX];
+	uint16_t advertise_port;
+};
+
+struct vd_cfg_member {
+	char host[VD_CFG_HOST_MAX];   /* as written in the config, for logs and metrics */
+	struct sockaddr_storage addr; /* resolved numeric address + port (network order) */
+	socklen_t addrlen;
+	uint32_t weight; /* >= 1 */
+};
+
+struct vd_cfg_pool {
+	char name[VD_CFG_NAME_MAX];
+	enum vd_hash_key hash;
+	uint32_t table_size; /* prime; default VD_CFG_DEFAULT_TABLE_SIZE */
+	unsigned n_members;  /* >= 1 */
+	struct vd_cfg_member members[VD_CFG_MAX_MEMBERS];
+};
+
+struct vd_cfg_limits {
+	uint32_t max_message_size; /* bytes; larger datagrams are dropped and counted */
+	uint32_t max_headers;      /* header lines; more -> 400 */
+	uint32_t max_vias;         /* Via values over all Via headers; more -> 400 */
+};
+
+struct vd_config {
+	unsigned workers; /* 0 in the file means: one per online core (resolved by the loader) */
+	unsigned batch;   /* messages per recvmmsg/sendmmsg batch */
+	uint32_t retry_after;
+	unsigned n_listeners; /* >= 1 */
+	struct vd_cfg_listener listeners[VD_CFG_MAX_LISTENERS];
+	struct vd_cfg_pool pool;
+	struct vd_cfg_limits limits;
+};
+
+/**
+ * Load and validate a YAML config file into *out.
+ * On error returns a negative errno code and writes a one-line message naming the file and
+ * the field (e.g. "rules/x.yaml: listeners[0].port: 70000 is out of range 1..65535") to err.
+ * *out is only written on success.
+ */
+int vd_config_load(const char *path, struct vd_config *out, char *err, size_t errlen);
+
+/** The same over an in-memory YAML document; `name` is used in error messages. */
+int vd_config_parse(const char *yaml, size_t len, const char *name, struct vd_config *out,
+		    char *err, size_t errlen);
+
+/** "call-id" / "source-ip". */
+const char *vd_hash_key_name(enum vd_hash_key key);
+
+#endif

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+# Installs every build, test and benchmark dependency of viaduct from Debian 12's archive.
+# Idempotent: apt-get skips what is already installed. Run as root (or through sudo).
+set -euo pipefail
+
+packages=(
+	# build
+	build-essential meson ninja-build pkg-config clang llvm libclang-rt-14-dev
+	# libraries of the product
+	libhyperscan-dev liburcu-dev libjemalloc-dev libcyaml-dev libmicrohttpd-dev libxxhash-dev
+	dpdk-dev libdpdk-dev
+	# tests
+	libcriterion-dev sip-tester iproute2 procps python3
+	# benchmarks (bench/ only)
+	libosip2-dev libsofia-sip-ua-dev kamailio gnuplot-nox
+)
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+
+missing=()
+for p in "${packages[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	echo "install-deps: all ${#packages[@]} packages already installed"
+	exit 0
+fi
+
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: done"

@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Name tables of the SIP core: methods, header names (full and compact forms, RFC 3261 7.3.3
+ * and the IANA registry), token characters, and the reason phrases of scanner verdicts.
+ *
+ * Header names are recognised by length, then a case-insensitive compare against the few names
+ * of that length: cheaper than a hash for the ~25 names we know, and easy to read.
+ */
+#include <string.h>
+
+#include "sip_internal.h"
+
+/* RFC 3261 25.1: token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~") */
+const uint8_t vd_sip_token_table[256] = {
+	['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+	['-'] = 1, ['.'] = 1, ['!'] = 1, ['%'] = 1, ['*'] = 1,
+	['_'] = 1, ['+'] = 1, ['`'] = 1, ['\''] = 1, ['~'] = 1,
+};
+
+static const char *const method_names[VD_M__COUNT] = {
+	[VD_M_UNKNOWN] = "unknown", [VD_M_INVITE] = "INVITE", [VD_M_ACK] = "ACK",
+	[VD_M_BYE] = "BYE", [VD_M_CANCEL] = "CANCEL", [VD_M_REGISTER] = "REGISTER",
+	[VD_M_OPTIONS] = "OPTIONS", [VD_M_PRACK] = "PRACK", [VD_M_UPDATE] = "UPDATE",
+	[VD_M_SUBSCRIBE] = "SUBSCRIBE", [VD_M_NOTIFY] = "NOTIFY", [VD_M_MESSAGE] = "MESSAGE",
+	[VD_M_INFO] = "INFO", [VD_M_REFER] = "REFER", [VD_M_PUBLISH] = "PUBLISH",
+};
+
+const char *vd_sip_method_name(enum vd_sip_method m)
+{
+	return (unsigned)m < VD_M__COUNT ? method_names[m] : "unknown";
+}
+
+enum vd_sip_method vd_sip_method_parse(const char *p, size_t len)
+{
+	/* Methods are case-sensitive (RFC 3261 7.1); match on length first. */
+	for (unsigned m = 1; m < VD_M__COUNT; m++) {
+		const char *n = method_names[m];
+		if (strlen(n) == len && memcmp(n, p, len) == 0)
+			return (enum vd_sip_method)m;
+	}
+	return VD_M_UNKNOWN;
+}
+
+struct hdr_name {
+	const char *name;
+	uint8_t len;
+	uint8_t kind;
+};
+
+#define H(s, k) { s, sizeof(s) - 1, k }
+static const struct hdr_name full_names[] = {
+	H("Via", VD_H_VIA),
+	H("Route", VD_H_ROUTE),
+	H("Record-Route", VD_H_RECORD_ROUTE),
+	H("Max-Forwards", VD_H_MAX_FORWARDS),
+	H("Call-ID", VD_H_CALL_ID),
+	H("CSeq", VD_H_CSEQ),
+	H("From", VD_H_FROM),
+	H("To", VD_H_TO),
+	H("Content-Length", VD_H_CONTENT_LENGTH),
+	H("Contact", VD_H_CONTACT),
+	H("Content-Type", VD_H_CONTENT_TYPE),
+	H("Content-Encoding", VD_H_CONTENT_ENCODING),
+	H("Supported", VD_H_SUPPORTED),
+	H("Subject", VD_H_SUBJECT),
+	H("Event", VD_H_EVENT),
+	H("Allow-Events", VD_H_ALLOW_EVENTS),
+	H("Refer-To", VD_H_REFER_TO),
+	H("Referred-By", VD_H_REFERRED_BY),
+	H("Session-Expires", VD_H_SESSION_EXPIRES),
+	H("Identity", VD_H_IDENTITY),
+	H("Accept-Contact", VD_H_ACCEPT_CONTACT),
+	H("Reject-Contact", VD_H_REJECT_CONTACT),
+	H("Request-Disposition", VD_H_REQUEST_DISPOSITION),
+};
+#undef H
+
+/* Compact forms, indexed by lower-case letter. */
+static const uint8_t compact_kind[26] = {
+	['v' - 'a'] = VD_H_VIA, ['i' - 'a'] = VD_H_CALL_ID, ['f' - 'a'] = VD_H_FROM,
+	['t' - 'a'] = VD_H_TO, ['l' - 'a'] = VD_H_CONTENT_LENGTH, ['m' - 'a'] = VD_H_CONTACT,
+	['c' - 'a'] = VD_H_CONTENT_TYPE, ['e' - 'a'] = VD_H_CONTENT_ENCODING,
+	['k' - 'a'] = VD_H_SUPPORTED, ['s' - 'a'] = VD_H_SUBJECT, ['o' - 'a'] = VD_H_EVENT,
+	['u' - 'a'] = VD_H_ALLOW_EVENTS, ['r' - 'a'] = VD_H_REFER_TO,
+	['b' - 'a'] = VD_H_REFERRED_BY, ['x' - 'a'] = VD_H_SESSION_EXPIRES,
+	['y' - 'a'] = VD_H_IDENTITY, ['a' - 'a'] = VD_H_ACCEPT_CONTACT,
+	['j' - 'a'] = VD_H_REJECT_CONTACT, ['d' - 'a'] = VD_H_REQUEST_DISPOSITION,
+};
+
+enum vd_sip_hdr vd_sip_hdr_kind(const char *p, size_t len)
+{
+	if (len == 1) {
+		char c = lower_ascii(p[0]);
+		return (c >= 'a' && c <= 'z') ? (enum vd_sip_hdr)compact_kind[c - 'a'] : VD_H_OTHER;
+	}
+	for (size_t i = 0; i < sizeof(full_names) / sizeof(full_names[0]); i++) {
+		const struct hdr_name *h = &full_names[i];
+		if (h->len == len && lower_ascii(p[0]) == lower_ascii(h->name[0]) &&
+		    eq_nocase(p, h->name, len))
+			return (enum vd_sip_hdr)h->kind;
+	}
+	return VD_H_OTHER;
+}
+
+uint16_t vd_sip_find(const struct vd_sip_msg *msg, const char *name, size_t name_len,
+		     uint16_t from)
+{
+	enum vd_sip_hdr kind = vd_sip_hdr_kind(name, name_len);
+	for (uint16_t i = from; i < msg->n_hdrs; i++) {
+		const struct vd_sip_header *h = &msg->hdrs[i];
+		if (kind != VD_H_OTHER ? h->kind == kind
+				       : (h->name.len == name_len && eq_nocase(h->name.p, name, name_len)))
+			return i;
+	}
+	return VD_SIP_NO_HDR;
+}
+
+bool vd_slice_eq_nocase(struct vd_slice a, struct vd_slice b)
+{
+	return a.len == b.len && eq_nocase(a.p, b.p, a.len);
+}
+
+struct err_info {
+	const char *name;   /* stable id for counters and logs */
+	const char *reason; /* reply reason phrase */
+	int code;
+};
+
+static const struct err_info errors[VD_SIP_E__COUNT] = {
+	[VD_SIP_OK] = { "ok", "OK", 200 },
+	[VD_SIP_E_NOT_SIP] = { "not-sip", "Not SIP", 0 },
+	[VD_SIP_E_BAD_START_LINE] = { "bad-start-line", "Bad Request Line", 400 },
+	[VD_SIP_E_BAD_VERSION] = { "bad-version", "Version Not Supported", 505 },
+	[VD_SIP_E_BAD_STATUS_LINE] = { "bad-response", "Bad Status Line", 0 },
+	[VD_SIP_E_NO_HEADER_END] = { "no-header-end", "Missing Empty Line", 400 },
+	[VD_SIP_E_BAD_HEADER] = { "bad-header", "Malformed Header Line", 400 },
+	[VD_SIP_E_BAD_CHAR] = { "bad-char", "Invalid Character", 400 },
+	[VD_SIP_E_TOO_MANY_HEADERS] = { "too-many-headers", "Too Many Headers", 400 },
+	[VD_SIP_E_TOO_MANY_VIAS] = { "too-many-vias", "Too Many Via Values", 400 },
+	[VD_SIP_E_MISSING_VIA] = { "missing-via", "Missing Via", 400 },
+	[VD_SIP_E_MISSING_FROM] = { "missing-from", "Missing From", 400 },
+	[VD_SIP_E_MISSING_TO] = { "missing-to", "Missing To", 400 },
+	[VD_SIP_E_MISSING_CALL_ID] = { "missing-call-id", "Missing Call-ID", 400 },
+	[VD_SIP_E_MISSING_CSEQ] = { "missing-cseq", "Missing CSeq", 400 },
+	[VD_SIP_E_BAD_VIA] = { "bad-via", "Malformed Via", 400 },
+	[VD_SIP_E_BAD_CSEQ] = { "bad-cseq", "Malformed CSeq", 400 },
+	[VD_SIP_E_CSEQ_MISMATCH] = { "cseq-mismatch", "CSeq Method Mismatch", 400 },
+	[VD_SIP_E_BAD_CONTENT_LENGTH] = { "bad-content-length", "Bad Content-Length", 400 },
+	[VD_SIP_E_BODY_TOO_SHORT] = { "body-too-short", "Body Shorter Than Content-Length", 400 },
+	[VD_SIP_E_BAD_MAX_FORWARDS] = { "bad-max-forwards", "Malformed Max-Forwards", 400 },
+	[VD_SIP_E_DUP_HEADER] = { "duplicate-header", "Duplicate Header", 400 },
+	[VD_SIP_E_BAD_ROUTE] = { "bad-route", "Malformed Route", 400 },
+	[VD_SIP_E_TOO_LARGE] = { "too-large", "Message Too Large", 513 },
+};
+
+const char *vd_sip_err_reason(enum vd_sip_err err)
+{
+	return (unsigned)err < VD_SIP_E__COUNT ? errors[err].reason : "Bad Request";
+}
+
+const char *vd_sip_err_name(enum vd_sip_err err)
+{
+	return (unsigned)err < VD_SIP_E__COUNT ? errors[err].name : "unknown";
+}
+
+int vd_sip_err_code(enum vd_sip_err err)
+{
+	return (unsigned)err < VD_SIP_E__COUNT ? errors[err].code : 400;
+}

@@ -1,0 +1,336 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Parsers for the few header values a stateless proxy must understand: the top Via (sent-by
+ * and the branch/received/rport/maddr parameters), host[:port], SIP URIs (host, port, lr,
+ * maddr), Route values, and the tag parameter of From/To.
+ *
+ * They work on [p, end) slices of the packet, tolerate LWS and folding wherever RFC 3261
+ * allows SWS/LWS, and report a malformed value instead of guessing.
+ */
+#include "sip_internal.h"
+
+bool vd_sip_parse_u32(const char *p, const char *end, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+	if (p >= end)
+		return false;
+	for (; p < end; p++) {
+		if (!is_digit(*p))
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > max)
+			return false;
+	}
+	*out = (uint32_t)v;
+	return true;
+}
+
+static bool is_host_char(char c)
+{
+	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
+	       c == '-' || c == '_';
+}
+
+static bool is_ipv4(const char *p, const char *end)
+{
+	unsigned dots = 0, digits = 0, octet = 0;
+	for (; p < end; p++) {
+		if (*p == '.') {
+			if (digits == 0)
+				return false;
+			dots++;
+			digits = octet = 0;
+		} else if (is_digit(*p)) {
+			octet = octet * 10 + (unsigned)(*p - '0');
+			if (++digits > 3 || octet > 255)
+				return false;
+		} else {
+			return false;
+		}
+	}
+	return dots == 3 && digits > 0;
+}
+
+bool vd_sip_host_parse(const char **pp, const char *end, struct vd_slice *host, uint8_t *type,
+		       uint16_t *port)
+{
+	const char *p = *pp, *h = p;
+
+	if (p < end && *p == '[') {
+		while (p < end && (is_digit(*p) || *p == ':' || *p == '.' || *p == '[' ||
+				   (lower_ascii(*p) >= 'a' && lower_ascii(*p) <= 'f')))
+			p++;
+		if (p >= end || *p != ']' || p - h < 3)
+			return false;
+		p++;
+		*type = VD_HOST_IPV6;
+	} else {
+		while (p < end && is_host_char(*p))
+			p++;
+		if (p == h)
+			return false;
+		*type = is_ipv4(h, p) ? VD_HOST_IPV4 : VD_HOST_FQDN;
+	}
+	host->p = h;
+	host->len = (uint32_t)(p - h);
+	*port = 0;
+	if (p < end && *p == ':') {
+		const char *d = ++p;
+		uint32_t v;
+		while (p < end && is_digit(*p))
+			p++;
+		if (!vd_sip_parse_u32(d, p, 65535, &v) || v == 0)
+			return false;
+		*port = (uint16_t)v;
+	}
+	*pp = p;
+	return true;
+}
+
+/* Skip a quoted-string starting at '"'; returns one past the closing quote or NULL. */
+static const char *skip_quoted(const char *p, const char *end)
+{
+	for (p++; p < end; p++) {
+		if (*p == '\\' && p + 1 < end)
+			p++;
+		else if (*p == '"')
+			return p + 1;
+	}
+	return NULL;
+}
+
+/*
+ * Parse one generic parameter ";name[=value]" at p (which points at ';'). Returns the
+ * position after it, or NULL if malformed. Values are tokens, hosts (IPv6 in brackets) or
+ * quoted strings; the quotes are kept in the slice.
+ */
+static const char *param_next(const char *p, const char *end, struct vd_slice *name,
+			      struct vd_slice *val)
+{
+	p = skip_lws(p + 1, end);
+	const char *n = p;
+	while (p < end && is_token_char((unsigned char)*p))
+		p++;
+	if (p == n)
+		return NULL;
+	*name = (struct vd_slice){ n, (uint32_t)(p - n) };
+	*val = (struct vd_slice){ NULL, 0 };
+	const char *q = skip_lws(p, end);
+	if (q >= end || *q != '=')
+		return p;
+	p = skip_lws(q + 1, end);
+	const char *v = p;
+	if (p < end && *p == '"') {
+		p = skip_quoted(p, end);
+		if (!p)
+			return NULL;
+	} else {
+		while (p < end && (is_token_char((unsigned char)*p) || *p == ':' || *p == '[' ||
+				   *p == ']'))
+			p++;
+	}
+	*val = (struct vd_slice){ v, (uint32_t)(p - v) };
+	return p;
+}
+
+static bool name_is(struct vd_slice n, const char *lit, size_t len)
+{
+	return n.len == len && eq_nocase(n.p, lit, len);
+}
+#define NAME_IS(n, lit) name_is(n, lit, sizeof(lit) - 1)
+
+/* "SIP" SWS "/" SWS "2.0" SWS "/" SWS transport */
+static const char *via_protocol(const char *p, const char *end, struct vd_slice *transport)
+{
+	static const char *const parts[2] = { "SIP", "2.0" };
+	for (int i = 0; i < 2; i++) {
+		if (end - p < 3 || !eq_nocase(p, parts[i], 3))
+			return NULL;
+		p = skip_lws(p + 3, end);
+		if (p >= end || *p != '/')
+			return NULL;
+		p = skip_lws(p + 1, end);
+	}
+	const char *t = p;
+	while (p < end && is_token_char((unsigned char)*p))
+		p++;
+	if (p == t)
+		return NULL;
+	*transport = (struct vd_slice){ t, (uint32_t)(p - t) };
+	return p;
+}
+
+const char *vd_sip_via_parse(const char *p, const char *end, struct vd_sip_via *via)
+{
+	p = via_protocol(p, end, &via->transport);
+	if (!p)
+		return NULL;
+	p = skip_lws(p, end);
+	if (!vd_sip_host_parse(&p, end, &via->host, &via->host_type, &via->port))
+		return NULL;
+	via->branch = via->received = via->rport = via->maddr = (struct vd_slice){ NULL, 0 };
+	for (;;) {
+		const char *q = skip_lws(p, end);
+		if (q >= end || *q == ',') {
+			via->more_in_line = q < end;
+			break;
+		}
+		if (*q != ';')
+			return NULL;
+		struct vd_slice n, v;
+		p = param_next(q, end, &n, &v);
+		if (!p)
+			return NULL;
+		if (NAME_IS(n, "branch"))
+			via->branch = v;
+		else if (NAME_IS(n, "received"))
+			via->received = v;
+		else if (NAME_IS(n, "rport"))
+			via->rport = v.p ? v : (struct vd_slice){ n.p + n.len, 0 };
+		else if (NAME_IS(n, "maddr"))
+			via->maddr = v;
+	}
+	return p; /* one past the last byte of this via-parm */
+}
+
+uint32_t vd_sip_via_count(const char *p, const char *end, bool *bad)
+{
+	uint32_t n = 1;
+	bool empty = true;
+	for (; p < end; p++) {
+		if (*p == '"') {
+			p = skip_quoted(p, end);
+			if (!p) {
+				*bad = true;
+				return n;
+			}
+			p--;
+		} else if (*p == ',') {
+			if (empty)
+				*bad = true;
+			n++;
+			empty = true;
+		} else if (!is_ws(*p) && *p != '\r' && *p != '\n') {
+			empty = false;
+		}
+	}
+	if (empty)
+		*bad = true;
+	return n;
+}
+
+/* Skip a name-addr's display name and <uri>, or an addr-spec up to its first ';'. Returns the
+ * position of the header parameters, and the URI slice, or NULL. */
+static const char *skip_name_addr(const char *p, const char *end, struct vd_slice *uri)
+{
+	const char *q = p;
+	while (q < end && *q != '<' && *q != ';' && *q != ',') {
+		if (*q == '"') {
+			q = skip_quoted(q, end);
+			if (!q)
+				return NULL;
+		} else {
+			q++;
+		}
+	}
+	if (q < end && *q == '<') {
+		const char *u = q + 1, *gt = memchr(u, '>', (size_t)(end - u));
+		if (!gt)
+			return NULL;
+		*uri = (struct vd_slice){ u, (uint32_t)(gt - u) };
+		return gt + 1;
+	}
+	/* addr-spec: parameters after the URI belong to the header (RFC 3261 20.10) */
+	const char *u = skip_lws(p, end);
+	*uri = (struct vd_slice){ u, (uint32_t)(trim_lws_end(u, q) - u) };
+	return q;
+}
+
+bool vd_sip_tag_find(const char *p, const char *end, struct vd_slice *tag)
+{
+	struct vd_slice uri;
+	*tag = (struct vd_slice){ NULL, 0 };
+	p = skip_name_addr(p, end, &uri);
+	if (!p)
+		return false;
+	for (;;) {
+		const char *q = skip_lws(p, end);
+		if (q >= end)
+			return true;
+		if (*q != ';')
+			return false;
+		struct vd_slice n, v;
+		p = param_next(q, end, &n, &v);
+		if (!p)
+			return false;
+		if (NAME_IS(n, "tag") && v.p)
+			*tag = v;
+	}
+}
+
+int vd_sip_uri_parse(struct vd_slice uri, struct vd_slice *host, uint8_t *host_type,
+		     uint16_t *port, bool *user_present, bool *lr, struct vd_slice *maddr)
+{
+	const char *p = uri.p, *end = uri.p + uri.len;
+
+	if (end - p >= 4 && eq_nocase(p, "sip:", 4))
+		p += 4;
+	else if (end - p >= 5 && eq_nocase(p, "sips:", 5))
+		p += 5;
+	else
+		return -1; /* tel: and others have no host to route to */
+	const char *at = memchr(p, '@', (size_t)(end - p));
+	*user_present = at != NULL;
+	if (at)
+		p = at + 1;
+	if (!vd_sip_host_parse(&p, end, host, host_type, port))
+		return -1;
+	*lr = false;
+	*maddr = (struct vd_slice){ NULL, 0 };
+	while (p < end && *p == ';') {
+		struct vd_slice n, v;
+		p = param_next(p, end, &n, &v);
+		if (!p)
+			return -1;
+		if (NAME_IS(n, "lr"))
+			*lr = true;
+		else if (NAME_IS(n, "maddr"))
+			*maddr = v;
+	}
+	/* anything else ('?' headers) does not affect routing */
+	return 0;
+}
+
+uint32_t vd_sip_route_parse(const struct vd_sip_msg *msg, uint16_t hdr, uint32_t off,
+			    struct vd_sip_route *r)
+{
+	const struct vd_sip_header *h = &msg->hdrs[hdr];
+	const char *end = h->value.p + h->value.len;
+	const char *p = skip_lws(msg->buf + off, end);
+	const char *start = p;
+	bool user;
+
+	if (p >= end)
+		return 0;
+	p = skip_name_addr(p, end, &r->uri);
+	if (!p || r->uri.len == 0)
+		return 0;
+	if (vd_sip_uri_parse(r->uri, &r->host, &r->host_type, &r->port, &user, &r->lr,
+			     &r->maddr) < 0)
+		return 0;
+	/* rr-params after '>' (none matter to routing) up to the next value */
+	while (p < end && *p != ',') {
+		if (*p == '"') {
+			p = skip_quoted(p, end);
+			if (!p)
+				return 0;
+		} else {
+			p++;
+		}
+	}
+	r->hdr = hdr;
+	r->value_off = (uint32_t)(start - msg->buf);
+	r->value_end = (uint32_t)(trim_lws_end(start, p) - msg->buf);
+	r->more_in_line = p < end;
+	return (uint32_t)(p - msg->buf);
+}

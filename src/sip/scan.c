@@ -1,0 +1,351 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The scanner: one pass over a datagram that fills struct vd_sip_msg with slices.
+ *
+ * Structure: start line, then header lines until the empty line. Each header line is found
+ * with one vd_find_eol() call per physical line (SSE2: 16 bytes per step), which also rejects
+ * control bytes, so the header section is read about once. Headers every decision needs are
+ * parsed as they pass; the rest stay slices.
+ *
+ * Error policy: structural problems (no empty line, a line that is not a header, too many
+ * headers) stop the scan; value problems (bad CSeq, bad Content-Length, ...) are recorded and
+ * the scan goes on, so the proxy still has Via/From/To/Call-ID/CSeq to build the 400 reply.
+ * The first problem in message order is the verdict.
+ */
+#include "sip_internal.h"
+
+#define MAX_FORWARDS_CEIL 0x7fffffffu
+#define CONTENT_LENGTH_CEIL 0x7fffffffu
+#define CSEQ_CEIL 0x7fffffffu /* RFC 3261 8.1.1.5: less than 2**31 */
+
+static const char sip_version[] = "SIP/2.0";
+#define SIP_VERSION_LEN (sizeof(sip_version) - 1)
+
+static void msg_init(struct vd_sip_msg *m, const char *buf, size_t len)
+{
+	/* Only the fixed fields: hdrs[] is filled as headers are found (n_hdrs bounds it). */
+	memset(m, 0, offsetof(struct vd_sip_msg, hdrs));
+	m->buf = buf;
+	m->len = (uint32_t)len;
+	memset(m->first, 0xff, sizeof(m->first));
+	m->max_forwards = -1;
+	m->content_length = -1;
+}
+
+static enum vd_sip_err status_line(struct vd_sip_msg *m, const char *p, const char *end)
+{
+	uint32_t code;
+	if ((size_t)(end - p) < SIP_VERSION_LEN + 4 || memcmp(p, sip_version, SIP_VERSION_LEN) ||
+	    p[SIP_VERSION_LEN] != ' ')
+		return VD_SIP_E_BAD_STATUS_LINE;
+	p += SIP_VERSION_LEN + 1;
+	if (!vd_sip_parse_u32(p, p + 3, 999, &code) || code < 100 || code > 699)
+		return VD_SIP_E_BAD_STATUS_LINE;
+	p += 3;
+	if (p < end && *p != ' ')
+		return VD_SIP_E_BAD_STATUS_LINE; /* a 4-digit code, or garbage after it */
+	m->status = (uint16_t)code;
+	if (p < end)
+		p++;
+	m->reason = (struct vd_slice){ p, (uint32_t)(end - p) };
+	return VD_SIP_OK;
+}
+
+/* Method SP Request-URI SP SIP-Version (RFC 3261 7.1). */
+static enum vd_sip_err request_line(struct vd_sip_msg *m, const char *p, const char *end)
+{
+	const char *t = p;
+	while (p < end && is_token_char((unsigned char)*p))
+		p++;
+	if (p == t || p >= end || *p != ' ')
+		return VD_SIP_E_BAD_START_LINE;
+	m->method_name = (struct vd_slice){ t, (uint32_t)(p - t) };
+	m->method = (uint8_t)vd_sip_method_parse(t, (size_t)(p - t));
+	const char *u = ++p;
+	while (p < end && *p != ' ' && *p != '\t')
+		p++;
+	if (p == u || p >= end)
+		return VD_SIP_E_BAD_START_LINE;
+	m->ruri = (struct vd_slice){ u, (uint32_t)(p - u) };
+	p++;
+	if ((size_t)(end - p) == SIP_VERSION_LEN && memcmp(p, sip_version, SIP_VERSION_LEN) == 0)
+		return VD_SIP_OK;
+	if (end - p >= 4 && eq_nocase(p, "SIP/", 4) && !memchr(p, ' ', (size_t)(end - p)))
+		return VD_SIP_E_BAD_VERSION;
+	return VD_SIP_E_BAD_START_LINE;
+}
+
+/* Returns the start-line verdict; *fatal when nothing after it can be scanned. */
+static enum vd_sip_err start_line(struct vd_sip_msg *m, const char *buf, const char *end,
+				  bool *fatal)
+{
+	const char *eol = vd_find_eol(buf, end);
+	*fatal = true;
+	/* No CRLF-terminated first line, binary bytes, or a bare CRLF keepalive: not SIP text. */
+	if (eol >= end || *eol != '\n' || eol - buf < 2 || eol[-1] != '\r')
+		return VD_SIP_E_NOT_SIP;
+	m->start_line_end = (uint32_t)(eol + 1 - buf);
+	*fatal = false;
+	const char *line_end = eol - 1;
+	if (line_end - buf >= 4 && memcmp(buf, "SIP/", 4) == 0) {
+		m->is_request = false;
+		enum vd_sip_err e = status_line(m, buf, line_end);
+		*fatal = e != VD_SIP_OK; /* a broken response is dropped whole */
+		return e;
+	}
+	m->is_request = true;
+	return request_line(m, buf, line_end);
+}
+
+static void set_err(enum vd_sip_err *err, enum vd_sip_err e)
+{
+	if (*err == VD_SIP_OK)
+		*err = e;
+}
+
+static void parse_via(struct vd_sip_msg *m, const struct vd_sip_limits *lim, uint16_t idx,
+		      enum vd_sip_err *err)
+{
+	const struct vd_sip_header *h = &m->hdrs[idx];
+	const char *v = h->value.p, *end = v + h->value.len;
+	bool bad = false;
+
+	m->via_count += vd_sip_via_count(v, end, &bad);
+	if (bad)
+		set_err(err, VD_SIP_E_BAD_VIA);
+	if (m->via_count > lim->max_vias)
+		set_err(err, VD_SIP_E_TOO_MANY_VIAS);
+	if (m->first[VD_H_VIA] != idx)
+		return;
+	const char *e = vd_sip_via_parse(v, end, &m->via);
+	if (!e) {
+		set_err(err, VD_SIP_E_BAD_VIA);
+		return;
+	}
+	m->via.hdr = idx;
+	m->via.value_off = (uint32_t)(v - m->buf);
+	m->via.value_end = (uint32_t)(e - m->buf);
+}
+
+/* CSeq = 1*DIGIT LWS Method */
+static bool parse_cseq(struct vd_sip_msg *m, const char *p, const char *end)
+{
+	const char *d = p;
+	while (p < end && is_digit(*p))
+		p++;
+	if (!vd_sip_parse_u32(d, p, CSEQ_CEIL, &m->cseq))
+		return false;
+	const char *t = skip_lws(p, end);
+	if (t == p)
+		return false;
+	p = t;
+	while (p < end && is_token_char((unsigned char)*p))
+		p++;
+	if (p == t || p != end)
+		return false;
+	m->cseq_method_name = (struct vd_slice){ t, (uint32_t)(p - t) };
+	m->cseq_method = (uint8_t)vd_sip_method_parse(t, (size_t)(p - t));
+	return true;
+}
+
+static bool parse_number(const struct vd_sip_header *h, uint32_t ceil, int64_t *out)
+{
+	uint32_t v;
+	if (!vd_sip_parse_u32(h->value.p, h->value.p + h->value.len, ceil, &v))
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Parse the headers every decision needs, as they pass. */
+static void parse_known(struct vd_sip_msg *m, const struct vd_sip_limits *lim, uint16_t idx,
+			enum vd_sip_err *err)
+{
+	const struct vd_sip_header *h = &m->hdrs[idx];
+	const char *v = h->value.p, *end = v + h->value.len;
+	bool first = m->first[h->kind] == idx;
+	int64_t n;
+
+	switch (h->kind) {
+	case VD_H_VIA:
+		parse_via(m, lim, idx, err);
+		return;
+	case VD_H_ROUTE:
+		if (first && !vd_sip_route_parse(m, idx, (uint32_t)(v - m->buf), &m->route))
+			set_err(err, VD_SIP_E_BAD_ROUTE);
+		m->has_route = true;
+		if (!first)
+			m->route.more_after = true;
+		return;
+	default:
+		break;
+	}
+	/* The rest are single-valued: a second occurrence is refused (RFC 3261 7.3.1). */
+	if (!first) {
+		set_err(err, VD_SIP_E_DUP_HEADER);
+		return;
+	}
+	switch (h->kind) {
+	case VD_H_MAX_FORWARDS:
+		if (!parse_number(h, MAX_FORWARDS_CEIL, &n))
+			set_err(err, VD_SIP_E_BAD_MAX_FORWARDS);
+		else
+			m->max_forwards = (int32_t)n;
+		break;
+	case VD_H_CALL_ID:
+		m->call_id = h->value;
+		break;
+	case VD_H_CSEQ:
+		if (!parse_cseq(m, v, end))
+			set_err(err, VD_SIP_E_BAD_CSEQ);
+		break;
+	case VD_H_FROM:
+		vd_sip_tag_find(v, end, &m->from_tag);
+		break;
+	case VD_H_TO:
+		vd_sip_tag_find(v, end, &m->to_tag);
+		break;
+	case VD_H_CONTENT_LENGTH:
+		if (!parse_number(h, CONTENT_LENGTH_CEIL, &m->content_length))
+			set_err(err, VD_SIP_E_BAD_CONTENT_LENGTH);
+		break;
+	}
+}
+
+/* The kinds that are parsed as they pass (bit set). */
+#define EAGER_KINDS                                                                         \
+	((1u << VD_H_VIA) | (1u << VD_H_ROUTE) | (1u << VD_H_MAX_FORWARDS) |                \
+	 (1u << VD_H_CALL_ID) | (1u << VD_H_CSEQ) | (1u << VD_H_FROM) | (1u << VD_H_TO) |   \
+	 (1u << VD_H_CONTENT_LENGTH))
+
+/*
+ * One header line at p (not the empty line). On success fills hdrs[n_hdrs] and returns the
+ * start of the next line; on a structural error returns NULL with *err set.
+ */
+static const char *header_line(struct vd_sip_msg *m, const char *p, const char *end,
+			       enum vd_sip_err *err)
+{
+	const char *n = p;
+	while (p < end && is_token_char((unsigned char)*p))
+		p++;
+	const char *name_end = p;
+	while (p < end && is_ws(*p))
+		p++;
+	if (p >= end || *p != ':' || name_end == n) {
+		*err = p >= end ? VD_SIP_E_NO_HEADER_END
+				: is_bad_ctl((unsigned char)*p) ? VD_SIP_E_BAD_CHAR
+								: VD_SIP_E_BAD_HEADER;
+		return NULL;
+	}
+	const char *v = ++p, *eol;
+	for (;;) { /* one iteration per physical line: folded lines continue the value */
+		eol = vd_find_eol(p, end);
+		if (eol >= end) {
+			*err = VD_SIP_E_NO_HEADER_END;
+			return NULL;
+		}
+		if (*eol != '\n' || eol[-1] != '\r') {
+			*err = *eol != '\n' ? VD_SIP_E_BAD_CHAR : VD_SIP_E_BAD_HEADER;
+			return NULL;
+		}
+		if (eol + 1 < end && is_ws(eol[1]))
+			p = eol + 1;
+		else
+			break;
+	}
+	const char *vs = skip_lws(v, eol - 1);
+	struct vd_sip_header *h = &m->hdrs[m->n_hdrs];
+	h->name = (struct vd_slice){ n, (uint32_t)(name_end - n) };
+	h->value = (struct vd_slice){ vs, (uint32_t)(trim_lws_end(vs, eol - 1) - vs) };
+	h->line_off = (uint32_t)(n - m->buf);
+	h->line_end = (uint32_t)(eol + 1 - m->buf);
+	h->kind = (uint8_t)vd_sip_hdr_kind(n, (size_t)(name_end - n));
+	return eol + 1;
+}
+
+static enum vd_sip_err required_headers(const struct vd_sip_msg *m)
+{
+	static const struct {
+		uint8_t kind;
+		uint8_t err;
+	} required[] = {
+		{ VD_H_VIA, VD_SIP_E_MISSING_VIA },	    { VD_H_FROM, VD_SIP_E_MISSING_FROM },
+		{ VD_H_TO, VD_SIP_E_MISSING_TO },	    { VD_H_CALL_ID, VD_SIP_E_MISSING_CALL_ID },
+		{ VD_H_CSEQ, VD_SIP_E_MISSING_CSEQ },
+	};
+	for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++)
+		if (!(m->seen & (1u << required[i].kind)))
+			return (enum vd_sip_err)required[i].err;
+	if (m->call_id.len == 0)
+		return VD_SIP_E_MISSING_CALL_ID;
+	if (m->is_request && m->method_name.p &&
+	    (m->cseq_method_name.len != m->method_name.len ||
+	     memcmp(m->cseq_method_name.p, m->method_name.p, m->method_name.len)))
+		return VD_SIP_E_CSEQ_MISMATCH;
+	return VD_SIP_OK;
+}
+
+/* RFC 3261 18.3: over UDP, extra bytes after Content-Length are cut; too few is an error. */
+static enum vd_sip_err body(struct vd_sip_msg *m)
+{
+	uint32_t avail = m->len - m->body_off;
+	if (m->content_length < 0) {
+		m->body_len = avail;
+		return VD_SIP_OK;
+	}
+	if ((uint64_t)m->content_length > avail) {
+		m->body_len = avail;
+		return VD_SIP_E_BODY_TOO_SHORT;
+	}
+	m->body_len = (uint32_t)m->content_length;
+	m->len = m->body_off + m->body_len;
+	return VD_SIP_OK;
+}
+
+enum vd_sip_err vd_sip_scan(const char *buf, size_t len, const struct vd_sip_limits *lim,
+			    struct vd_sip_msg *m)
+{
+	const char *end = buf + len;
+	bool fatal;
+	uint32_t max_headers = lim->max_headers < VD_SIP_HDRS_CAP ? lim->max_headers
+								   : VD_SIP_HDRS_CAP;
+
+	if (len > UINT32_MAX)
+		return VD_SIP_E_TOO_LARGE;
+	msg_init(m, buf, len);
+	enum vd_sip_err err = start_line(m, buf, end, &fatal);
+	if (fatal)
+		return err;
+
+	const char *p = buf + m->start_line_end;
+	for (;;) {
+		if (end - p >= 2 && p[0] == '\r' && p[1] == '\n')
+			break;
+		if (m->n_hdrs >= max_headers) {
+			set_err(&err, VD_SIP_E_TOO_MANY_HEADERS);
+			return err;
+		}
+		enum vd_sip_err line_err = VD_SIP_OK;
+		const char *next = header_line(m, p, end, &line_err);
+		if (!next) {
+			set_err(&err, end - p < 2 ? VD_SIP_E_NO_HEADER_END : line_err);
+			return err;
+		}
+		uint16_t idx = m->n_hdrs++;
+		uint8_t kind = m->hdrs[idx].kind;
+		if (m->first[kind] == VD_SIP_NO_HDR)
+			m->first[kind] = idx;
+		m->seen |= 1u << kind;
+		if (EAGER_KINDS & (1u << kind))
+			parse_known(m, lim, idx, &err);
+		p = next;
+	}
+	m->headers_end = (uint32_t)(p - buf);
+	m->body_off = m->headers_end + 2;
+	if (m->has_route && m->route.more_in_line)
+		m->route.more_after = true;
+	if (err == VD_SIP_OK)
+		err = required_headers(m);
+	enum vd_sip_err body_err = body(m);
+	return err != VD_SIP_OK ? err : body_err;
+}

@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Internal helpers shared by the scanner's files: character classes, whitespace skipping over
+ * folded lines, and the end-of-line finder (SSE2 with an always-compiled scalar twin).
+ * Not a public header: nothing outside src/sip includes it.
+ */
+#ifndef VD_SIP_INTERNAL_H
+#define VD_SIP_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "viaduct/sip.h"
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+static inline char lower_ascii(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : c;
+}
+
+static inline bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static inline bool is_ws(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* RFC 3261 25.1 token characters. */
+static inline bool is_token_char(unsigned char c)
+{
+	extern const uint8_t vd_sip_token_table[256];
+	return vd_sip_token_table[c];
+}
+
+/* Skip SP/HT and folding (CRLF followed by SP/HT) from p up to end. */
+static inline const char *skip_lws(const char *p, const char *end)
+{
+	for (;;) {
+		while (p < end && is_ws(*p))
+			p++;
+		if (end - p >= 3 && p[0] == '\r' && p[1] == '\n' && is_ws(p[2]))
+			p += 3;
+		else
+			return p;
+	}
+}
+
+/* Last non-LWS byte + 1 in [p, end). */
+static inline const char *trim_lws_end(const char *p, const char *end)
+{
+	while (end > p && (is_ws(end[-1]) || end[-1] == '\r' || end[-1] == '\n'))
+		end--;
+	return end;
+}
+
+static inline bool eq_nocase(const char *a, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (lower_ascii(a[i]) != lower_ascii(b[i]))
+			return false;
+	return true;
+}
+
+/* A byte forbidden in the header section: C0 controls other than HT/CR/LF, and DEL.
+ * UTF-8 (>= 0x80) is allowed: display names and reason phrases may carry it. */
+static inline bool is_bad_ctl(unsigned char c)
+{
+	return (c < 0x20 && c != '\t' && c != '\r' && c != '\n') || c == 0x7f;
+}
+
+/* First '\n' or forbidden control byte in [p, end), or end. Scalar twin of the SSE2 version;
+ * always compiled, and tested against it. */
+static inline const char *vd_find_eol_scalar(const char *p, const char *end)
+{
+	for (; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c == '\n' || is_bad_ctl(c))
+			return p;
+	}
+	return end;
+}
+
+#if defined(__SSE2__)
+/* 16 bytes at a time: '\n', bytes 0x00-0x1f other than HT/CR, and 0x7f stop the search. */
+static inline const char *vd_find_eol_sse2(const char *p, const char *end)
+{
+	const __m128i sp = _mm_set1_epi8(0x20);
+	const __m128i ht = _mm_set1_epi8('\t');
+	const __m128i cr = _mm_set1_epi8('\r');
+	const __m128i del = _mm_set1_epi8(0x7f);
+	const __m128i zero = _mm_setzero_si128();
+
+	while (end - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		/* signed compare: 0x80-0xff are negative, so exclude them explicitly */
+		__m128i ctl = _mm_andnot_si128(_mm_cmplt_epi8(v, zero), _mm_cmplt_epi8(v, sp));
+		ctl = _mm_andnot_si128(_mm_or_si128(_mm_cmpeq_epi8(v, ht), _mm_cmpeq_epi8(v, cr)), ctl);
+		/* '\n' is a control byte too, so ctl already includes it */
+		__m128i stop = _mm_or_si128(ctl, _mm_cmpeq_epi8(v, del));
+		int mask = _mm_movemask_epi8(stop);
+		if (mask)
+			return p + __builtin_ctz((unsigned)mask);
+		p += 16;
+	}
+	return vd_find_eol_scalar(p, end);
+}
+#define vd_find_eol vd_find_eol_sse2
+#else
+#define vd_find_eol vd_find_eol_scalar
+#endif
+
+/* Parsers of header values, in params.c. All return false on a malformed value. */
+/* Parses the via-parm at p (no leading LWS); returns one past its last byte or NULL. */
+const char *vd_sip_via_parse(const char *p, const char *end, struct vd_sip_via *via);
+uint32_t vd_sip_via_count(const char *p, const char *end, bool *bad);
+bool vd_sip_tag_find(const char *p, const char *end, struct vd_slice *tag);
+bool vd_sip_parse_u32(const char *p, const char *end, uint32_t max, uint32_t *out);
+bool vd_sip_host_parse(const char **pp, const char *end, struct vd_slice *host, uint8_t *type,
+		       uint16_t *port);
+
+#endif
