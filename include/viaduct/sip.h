@@ -243,6 +243,19 @@ int vd_sip_uri_parse(struct vd_slice uri, struct vd_slice *host, uint8_t *host_t
 uint32_t vd_sip_route_parse(const struct vd_sip_msg *msg, uint16_t hdr, uint32_t off,
 			    struct vd_sip_route *r);
 
+/**
+ * Parse host[:port] at *pp (IPv4, "[IPv6]" or FQDN); advances *pp past it. Port 0 = absent.
+ * Returns false when there is no host or the port is not 1..65535.
+ */
+bool vd_sip_host_parse(const char **pp, const char *end, struct vd_slice *host, uint8_t *type,
+		       uint16_t *port);
+
+/**
+ * Parse one via-parm at p (sent-protocol, sent-by, parameters) up to end or a ','.
+ * Fills *via except value_off/value_end/hdr; returns one past its last byte, or NULL.
+ */
+const char *vd_sip_via_parse(const char *p, const char *end, struct vd_sip_via *via);
+
 /** Case-insensitive equality of two slices. */
 bool vd_slice_eq_nocase(struct vd_slice a, struct vd_slice b);
 

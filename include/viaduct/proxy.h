@@ -1,0 +1,143 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The stateless proxy core (RFC 3261 section 16.11, with RFC 3581 rport): the seam between the
+ * SIP logic and any datapath.
+ *
+ * A datapath hands vd_proxy_process() a datagram in a buffer with headroom and tailroom, the
+ * source address and the listener it arrived on. It gets back a verdict: forward the (edited in
+ * place) buffer to an address, send a locally built reply, or drop with a counted reason. The
+ * core knows nothing of sockets or DPDK; it never allocates, locks or makes a system call.
+ */
+#ifndef VIADUCT_PROXY_H
+#define VIADUCT_PROXY_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "viaduct/config.h"
+#include "viaduct/maglev.h"
+#include "viaduct/sip.h"
+
+/** An IPv4 or IPv6 socket address, small enough to copy per message. */
+union vd_sockaddr {
+	struct sockaddr sa;
+	struct sockaddr_in in;
+	struct sockaddr_in6 in6;
+};
+
+static inline socklen_t vd_sockaddr_len(const union vd_sockaddr *a)
+{
+	return a->sa.sa_family == AF_INET6 ? sizeof(a->in6) : sizeof(a->in);
+}
+
+/** A datagram in a buffer: data at base + off, len bytes; headroom = off,
+ * tailroom = cap - off - len. The proxy may move the start into the headroom. */
+struct vd_pktbuf {
+	char *base;
+	uint32_t cap;
+	uint32_t off;
+	uint32_t len;
+};
+
+/* Headroom a datapath must leave in front of a received message: our Via line (with an IPv6
+ * advertised host), received/rport parameters and a Max-Forwards line all fit. */
+#define VD_PROXY_HEADROOM 1024
+
+enum vd_verdict {
+	VD_VERDICT_FORWARD = 0, /* send pkt (edited) to res->dst through listener res->egress */
+	VD_VERDICT_REPLY,       /* send the reply buffer to res->dst through the arrival listener */
+	VD_VERDICT_DROP,        /* count res->drop and free */
+};
+
+/* Why a message was dropped. Order is a contract with vd_drop_name() and the stats. */
+enum vd_drop {
+	VD_DROP_NONE = 0,
+	VD_DROP_NOT_SIP,          /* not SIP text (binary, CRLF keepalive) */
+	VD_DROP_BAD_RESPONSE,     /* malformed response (the scanner verdict is counted too) */
+	VD_DROP_BAD_ACK,          /* an ACK we cannot forward: never answered (RFC 3261 17.2.1) */
+	VD_DROP_VIA_NOT_OURS,     /* response whose top Via is not ours */
+	VD_DROP_NO_NEXT_VIA,      /* response with only our Via */
+	VD_DROP_UNRESOLVABLE,     /* next hop is an FQDN: no DNS on the datapath */
+	VD_DROP_NO_EGRESS,        /* no listener of the next hop's address family */
+	VD_DROP_NO_ROOM,          /* rewrite needs more headroom than the buffer has */
+	VD_DROP_TOO_LARGE,        /* datagram over max_message_size */
+	VD_DROP_REPLY_TOO_LARGE,  /* a local reply would not fit the reply buffer */
+	VD_DROP_SEND_FAILED,      /* the datapath could not send it */
+	VD_DROP__COUNT
+};
+
+const char *vd_drop_name(enum vd_drop d);
+
+/** One of our addresses, compiled from a config listener. */
+struct vd_proxy_listener {
+	union vd_sockaddr bind;
+	char host[VD_CFG_HOST_MAX]; /* advertised host: in our Via, matched in Route/R-URI */
+	uint16_t host_len;
+	uint16_t port;              /* advertised port */
+	uint8_t host_type;          /* enum vd_sip_host_type */
+	uint8_t ip[16];             /* binary advertised address when host_type is IPv4/IPv6 */
+	char via_prefix[VD_CFG_HOST_MAX + 48]; /* "Via: SIP/2.0/UDP host:port;branch=z9hG4bK" */
+	uint16_t via_prefix_len;
+};
+
+/** A pool compiled for lookups: member addresses and the Maglev table. */
+struct vd_proxy_pool {
+	enum vd_hash_key hash;
+	unsigned n_members;
+	union vd_sockaddr members[VD_CFG_MAX_MEMBERS];
+	struct vd_maglev table;
+};
+
+/** Everything the core reads per message. Built by the control plane, read-only afterwards. */
+struct vd_proxy {
+	unsigned n_listeners;
+	struct vd_proxy_listener listeners[VD_CFG_MAX_LISTENERS];
+	int egress_v4; /* listener index used to send to IPv4 next hops, -1 if none */
+	int egress_v6;
+	struct vd_proxy_pool pool;
+	struct vd_sip_limits limits;
+	uint32_t max_message_size;
+	uint32_t retry_after;
+	uint64_t branch_seed; /* named constant: branches must be stable across restarts */
+};
+
+/**
+ * Compile a validated config into *px (builds the Maglev table). Control plane only.
+ * Returns 0 or a negative errno code with a message in err.
+ */
+int vd_proxy_init(struct vd_proxy *px, const struct vd_config *cfg, char *err, size_t errlen);
+void vd_proxy_fini(struct vd_proxy *px);
+
+/** What vd_proxy_process() decided. */
+struct vd_result {
+	uint8_t verdict;      /* enum vd_verdict */
+	uint8_t drop;         /* enum vd_drop when verdict is DROP */
+	uint8_t sip_err;      /* enum vd_sip_err of the scan (VD_SIP_OK or the problem) */
+	uint8_t method;       /* enum vd_sip_method for requests */
+	bool is_request;
+	uint16_t status;      /* responses: the forwarded status; replies: the reply code */
+	uint16_t egress;      /* FORWARD: listener whose socket sends it */
+	int16_t member;       /* pool member chosen, -1 when the next hop came from Route/Via */
+	uint32_t reply_len;   /* REPLY: bytes written to the reply buffer */
+	union vd_sockaddr dst;
+};
+
+/** Scratch a worker owns and passes to every call: the message view and reply space. */
+struct vd_proxy_scratch {
+	struct vd_sip_msg msg;
+	char *reply;        /* caller-allocated, reply_cap bytes */
+	uint32_t reply_cap;
+};
+
+/**
+ * Process one datagram. pkt->off must leave VD_PROXY_HEADROOM bytes of headroom for the
+ * rewrite to succeed (less is a counted drop). `listener` is the index of the arrival
+ * listener. Hot path: no allocation, no locks, no system calls.
+ */
+void vd_proxy_process(const struct vd_proxy *px, struct vd_pktbuf *pkt,
+		      const union vd_sockaddr *src, unsigned listener,
+		      struct vd_proxy_scratch *scratch, struct vd_result *res);
+
+#endif

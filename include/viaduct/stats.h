@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Per-worker counters. Each worker owns one cache-aligned struct vd_stats and is its only
+ * writer; the control thread sums them for printing. Counters are updated with relaxed
+ * load + store (a plain move on x86, no lock prefix), which keeps readers race-free.
+ *
+ * Every received datagram ends in exactly one of: tx (forwarded), replies (answered locally)
+ * or drops (by reason). So rx == tx + replies + drops at any quiet moment: a message is never
+ * lost without a counter.
+ */
+#ifndef VIADUCT_STATS_H
+#define VIADUCT_STATS_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "viaduct/proxy.h"
+
+/* Reply codes the proxy generates, each with its own counter. */
+#define VD_STATS_REPLY_CODES(X) X(200) X(400) X(483) X(503) X(505) X(513)
+enum vd_stats_reply {
+#define VD_REPLY_ENUM(c) VD_STATS_REPLY_##c,
+	VD_STATS_REPLY_CODES(VD_REPLY_ENUM)
+#undef VD_REPLY_ENUM
+	VD_STATS_REPLY_OTHER,
+	VD_STATS_REPLY__COUNT
+};
+
+struct vd_stats {
+	uint64_t rx, tx, replies, drops;
+	uint64_t rx_bytes, tx_bytes;
+	uint64_t rx_requests[VD_M__COUNT];
+	uint64_t rx_responses[7]; /* by class: [1] = 1xx ... [6] = 6xx */
+	uint64_t reply_codes[VD_STATS_REPLY__COUNT];
+	uint64_t drop[VD_DROP__COUNT];
+	uint64_t sip_err[VD_SIP_E__COUNT]; /* scanner verdicts of refused messages */
+	uint64_t member[VD_CFG_MAX_MEMBERS];
+	uint64_t batches;
+} __attribute__((aligned(64)));
+
+#define VD_STAT_ADD(field, n) \
+	__atomic_store_n(&(field), __atomic_load_n(&(field), __ATOMIC_RELAXED) + (n), __ATOMIC_RELAXED)
+
+/** Count one processed datagram of `bytes` bytes by its result (before sending). */
+void vd_stats_count(struct vd_stats *st, const struct vd_result *res, uint32_t bytes);
+/** The datapath failed to send what was decided: move it from tx/replies to drops. */
+void vd_stats_send_failed(struct vd_stats *st, const struct vd_result *res);
+/** sum += w, reading w's counters with relaxed loads (w may be live). */
+void vd_stats_add(struct vd_stats *sum, const struct vd_stats *w);
+/** One line "stats LABEL rx=.. tx=.. replies=.. drops=.. ..." with every non-zero counter. */
+void vd_stats_print(FILE *f, const char *label, const struct vd_stats *st);
+
+#endif

@@ -1,0 +1,175 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Setup and teardown of the kernel-socket datapath: per worker, one SO_REUSEPORT UDP socket
+ * per listener and the batch buffers. Sockets are opened before any thread starts, so a bind
+ * error (address in use, no such address) stops the start-up with a clear message.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "dp_internal.h"
+
+static void addr_text(const union vd_sockaddr *a, char *out, size_t len)
+{
+	char ip[INET6_ADDRSTRLEN];
+	if (a->sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
+		snprintf(out, len, "[%s]:%u", ip, ntohs(a->in6.sin6_port));
+	} else {
+		inet_ntop(AF_INET, &a->in.sin_addr, ip, sizeof(ip));
+		snprintf(out, len, "%s:%u", ip, ntohs(a->in.sin_port));
+	}
+}
+
+static int open_socket(const union vd_sockaddr *a, char *err, size_t errlen)
+{
+	int one = 1, size = VD_DP_SOCKBUF;
+	char where[INET6_ADDRSTRLEN + 8];
+	int fd = socket(a->sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (fd < 0)
+		goto fail;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
+		goto fail;
+	/* a v6 listener must not also take the v4 port of a v4 listener */
+	if (a->sa.sa_family == AF_INET6 &&
+	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
+		goto fail;
+	/* larger buffers absorb bursts; the kernel caps them at rmem_max/wmem_max */
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	if (bind(fd, &a->sa, vd_sockaddr_len(a)))
+		goto fail;
+	return fd;
+fail:;
+	int e = errno;
+	addr_text(a, where, sizeof(where));
+	snprintf(err, errlen, "listener %s: %s", where, strerror(e));
+	if (fd >= 0)
+		close(fd);
+	return -e;
+}
+
+static int worker_init(struct vd_worker *w, const struct vd_config *cfg,
+		       const struct vd_proxy *px, char *err, size_t errlen)
+{
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	w->px = px;
+	w->cpu = (int)(w->id % (unsigned)(ncpu > 0 ? ncpu : 1));
+	w->batch = cfg->batch;
+	w->max_message = cfg->limits.max_message_size;
+	w->buf_size = VD_PROXY_HEADROOM + w->max_message;
+	/* a reply copies a subset of the request's header lines, plus a few of its own */
+	w->scratch.reply_cap = w->max_message + 512;
+	w->bufs = malloc((size_t)w->batch * w->buf_size);
+	w->replies = malloc((size_t)w->batch * w->scratch.reply_cap);
+	w->rx = calloc(w->batch, sizeof(*w->rx));
+	w->rx_iov = calloc(w->batch, sizeof(*w->rx_iov));
+	w->rx_src = calloc(w->batch, sizeof(*w->rx_src));
+	w->res = calloc(w->batch, sizeof(*w->res));
+	w->pkt = calloc(w->batch, sizeof(*w->pkt));
+	w->tx = calloc(w->batch, sizeof(*w->tx));
+	w->tx_iov = calloc(w->batch, sizeof(*w->tx_iov));
+	if (!w->bufs || !w->replies || !w->rx || !w->rx_iov || !w->rx_src || !w->res ||
+	    !w->pkt || !w->tx || !w->tx_iov) {
+		snprintf(err, errlen, "worker %u: out of memory", w->id);
+		return -ENOMEM;
+	}
+	for (unsigned j = 0; j < px->n_listeners; j++) {
+		int fd = open_socket(&px->listeners[j].bind, err, errlen);
+		if (fd < 0)
+			return fd;
+		w->fds[w->n_fds++] = fd;
+	}
+	return 0;
+}
+
+static void worker_fini(struct vd_worker *w)
+{
+	for (unsigned j = 0; j < w->n_fds; j++)
+		close(w->fds[j]);
+	free(w->bufs);
+	free(w->replies);
+	free(w->rx);
+	free(w->rx_iov);
+	free(w->rx_src);
+	free(w->res);
+	free(w->pkt);
+	free(w->tx);
+	free(w->tx_iov);
+}
+
+struct vd_dp *vd_dp_create(const struct vd_config *cfg, const struct vd_proxy *px, char *err,
+			   size_t errlen)
+{
+	struct vd_dp *dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		goto oom;
+	dp->n_workers = cfg->workers;
+	/* aligned: each worker's counters start on their own cache line */
+	dp->workers = aligned_alloc(64, sizeof(*dp->workers) * dp->n_workers);
+	if (!dp->workers)
+		goto oom;
+	memset(dp->workers, 0, sizeof(*dp->workers) * dp->n_workers);
+	for (unsigned i = 0; i < dp->n_workers; i++) {
+		struct vd_worker *w = &dp->workers[i];
+		w->id = i;
+		w->stop = &dp->stop;
+		if (worker_init(w, cfg, px, err, errlen) < 0) {
+			vd_dp_destroy(dp);
+			return NULL;
+		}
+	}
+	return dp;
+oom:
+	snprintf(err, errlen, "out of memory");
+	free(dp);
+	return NULL;
+}
+
+int vd_dp_start(struct vd_dp *dp)
+{
+	for (unsigned i = 0; i < dp->n_workers; i++) {
+		struct vd_worker *w = &dp->workers[i];
+		int rc = pthread_create(&w->thread, NULL, vd_worker_main, w);
+		if (rc)
+			return -rc;
+		w->started = true;
+	}
+	return 0;
+}
+
+void vd_dp_stop(struct vd_dp *dp)
+{
+	__atomic_store_n(&dp->stop, 1, __ATOMIC_RELEASE);
+	for (unsigned i = 0; i < dp->n_workers; i++) {
+		if (dp->workers[i].started)
+			pthread_join(dp->workers[i].thread, NULL);
+		dp->workers[i].started = false;
+	}
+}
+
+void vd_dp_destroy(struct vd_dp *dp)
+{
+	if (!dp)
+		return;
+	vd_dp_stop(dp);
+	for (unsigned i = 0; dp->workers && i < dp->n_workers; i++)
+		worker_fini(&dp->workers[i]);
+	free(dp->workers);
+	free(dp);
+}
+
+unsigned vd_dp_workers(const struct vd_dp *dp)
+{
+	return dp->n_workers;
+}
+
+const struct vd_stats *vd_dp_worker_stats(const struct vd_dp *dp, unsigned i)
+{
+	return &dp->workers[i].stats;
+}

@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * viaduct: a stateless SIP proxy and load balancer.
+ *
+ *   viaduct -c FILE [-w WORKERS]     run on the kernel-socket datapath
+ *   viaduct --check-config FILE      validate a config and exit (0 = valid)
+ *
+ * The main thread loads the config, compiles it, opens the sockets, starts the workers, and
+ * then only waits for signals: SIGTERM/SIGINT stop cleanly, SIGUSR1 prints the counters.
+ * Only main() exits the process.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "viaduct/config.h"
+#include "viaduct/dp.h"
+#include "viaduct/log.h"
+#include "viaduct/proxy.h"
+#include "viaduct/stats.h"
+
+#define EXIT_USAGE 2
+#define EXIT_CONFIG 3
+#define EXIT_START 4
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: viaduct -c FILE [-w WORKERS]\n"
+		   "       viaduct --check-config FILE\n"
+		   "  -c, --config FILE        run with this YAML config\n"
+		   "  -w, --workers N          override the number of worker threads\n"
+		   "      --check-config FILE  validate FILE and exit (0 when valid)\n"
+		   "  -h, --help               this text\n"
+		   "  -V, --version            print the version\n");
+}
+
+static void print_stats(const struct vd_dp *dp)
+{
+	struct vd_stats total;
+	char label[32];
+	memset(&total, 0, sizeof(total));
+	for (unsigned i = 0; i < vd_dp_workers(dp); i++) {
+		struct vd_stats w;
+		memset(&w, 0, sizeof(w));
+		vd_stats_add(&w, vd_dp_worker_stats(dp, i));
+		snprintf(label, sizeof(label), "worker=%u", i);
+		vd_stats_print(stderr, label, &w);
+		vd_stats_add(&total, &w);
+	}
+	vd_stats_print(stderr, "total", &total);
+	fflush(stderr);
+}
+
+static int check_config(const char *path)
+{
+	static struct vd_config cfg;
+	char err[512];
+	if (vd_config_load(path, &cfg, err, sizeof(err)) < 0) {
+		vd_log(VD_LOG_ERROR, "%s", err);
+		return EXIT_CONFIG;
+	}
+	printf("%s: valid: %u listener(s), pool %s with %u member(s), hash %s, %u worker(s)\n",
+	       path, cfg.n_listeners, cfg.pool.name, cfg.pool.n_members,
+	       vd_hash_key_name(cfg.pool.hash), cfg.workers);
+	return 0;
+}
+
+/* Block the signals we handle in every thread; the main thread takes them with sigwait. */
+static void block_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+static void wait_for_stop(const struct vd_dp *dp, const sigset_t *set)
+{
+	for (;;) {
+		int sig;
+		if (sigwait(set, &sig))
+			continue;
+		if (sig == SIGUSR1) {
+			print_stats(dp);
+		} else if (sig == SIGHUP) {
+			vd_log(VD_LOG_WARN, "SIGHUP: live reload is not supported yet; restart to "
+					    "apply a new config");
+		} else {
+			vd_log(VD_LOG_INFO, "%s: stopping", strsignal(sig));
+			return;
+		}
+	}
+}
+
+static int run(const char *path, int workers)
+{
+	static struct vd_config cfg;
+	static struct vd_proxy px;
+	char err[512];
+	sigset_t set;
+
+	if (vd_config_load(path, &cfg, err, sizeof(err)) < 0) {
+		vd_log(VD_LOG_ERROR, "%s", err);
+		return EXIT_CONFIG;
+	}
+	if (workers > 0)
+		cfg.workers = (unsigned)workers;
+	if (vd_proxy_init(&px, &cfg, err, sizeof(err)) < 0) {
+		vd_log(VD_LOG_ERROR, "%s: %s", path, err);
+		return EXIT_CONFIG;
+	}
+	block_signals(&set);
+	struct vd_dp *dp = vd_dp_create(&cfg, &px, err, sizeof(err));
+	if (!dp) {
+		vd_log(VD_LOG_ERROR, "%s", err);
+		vd_proxy_fini(&px);
+		return EXIT_START;
+	}
+	int rc = vd_dp_start(dp);
+	if (rc) {
+		vd_log(VD_LOG_ERROR, "cannot start workers: %s", strerror(-rc));
+		vd_dp_destroy(dp);
+		vd_proxy_fini(&px);
+		return EXIT_START;
+	}
+	vd_log(VD_LOG_INFO, "ready: %u worker(s), %u listener(s) (first %s:%u), pool %s with %u "
+			    "member(s), hash %s",
+	       cfg.workers, cfg.n_listeners, px.listeners[0].host, px.listeners[0].port,
+	       cfg.pool.name, cfg.pool.n_members, vd_hash_key_name(cfg.pool.hash));
+	wait_for_stop(dp, &set);
+	vd_dp_stop(dp);
+	print_stats(dp);
+	vd_dp_destroy(dp);
+	vd_proxy_fini(&px);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	enum { OPT_CHECK = 256 };
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "workers", required_argument, NULL, 'w' },
+		{ "check-config", required_argument, NULL, OPT_CHECK },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *config = NULL;
+	int workers = 0, c;
+
+	while ((c = getopt_long(argc, argv, "c:w:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config = optarg;
+			break;
+		case 'w':
+			workers = atoi(optarg);
+			if (workers <= 0 || workers > VD_CFG_MAX_WORKERS) {
+				fprintf(stderr, "viaduct: --workers must be 1..%d\n", VD_CFG_MAX_WORKERS);
+				return EXIT_USAGE;
+			}
+			break;
+		case OPT_CHECK:
+			return check_config(optarg);
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("viaduct %s\n", VD_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (!config || optind != argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	return run(config, workers);
+}

@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Address helpers of the proxy: literal hosts from SIP headers to socket addresses, "is this
+ * host:port us?", and the small formatters used to write Via parameters without snprintf.
+ *
+ * No DNS here: the datapath never blocks, so an FQDN next hop is a counted drop or reply.
+ */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "proxy_internal.h"
+
+#define IPV6_TEXT_MAX 46 /* INET6_ADDRSTRLEN */
+
+/* Parse a literal host into binary: 4 bytes for IPv4, 16 for IPv6 (brackets stripped). */
+static bool host_to_ip(struct vd_slice host, uint8_t host_type, uint8_t ip[16])
+{
+	char tmp[IPV6_TEXT_MAX + 2];
+	const char *p = host.p;
+	uint32_t len = host.len;
+
+	if (host_type == VD_HOST_IPV6) {
+		p++;
+		len -= 2; /* the scanner guarantees "[...]" with at least one byte inside */
+	} else if (host_type != VD_HOST_IPV4) {
+		return false;
+	}
+	if (len >= sizeof(tmp))
+		return false;
+	memcpy(tmp, p, len);
+	tmp[len] = '\0';
+	return inet_pton(host_type == VD_HOST_IPV6 ? AF_INET6 : AF_INET, tmp, ip) == 1;
+}
+
+bool vd_addr_from_host(struct vd_slice host, uint8_t host_type, uint16_t port,
+		       union vd_sockaddr *out)
+{
+	uint8_t ip[16];
+	if (!host_to_ip(host, host_type, ip))
+		return false;
+	memset(out, 0, sizeof(*out));
+	uint16_t nport = htons(port ? port : VD_SIP_DEFAULT_PORT);
+	if (host_type == VD_HOST_IPV4) {
+		out->in.sin_family = AF_INET;
+		out->in.sin_port = nport;
+		memcpy(&out->in.sin_addr, ip, 4);
+	} else {
+		out->in6.sin6_family = AF_INET6;
+		out->in6.sin6_port = nport;
+		memcpy(&out->in6.sin6_addr, ip, 16);
+	}
+	return true;
+}
+
+bool vd_addr_from_ip_text(struct vd_slice text, uint16_t port, union vd_sockaddr *out)
+{
+	bool v6 = memchr(text.p, ':', text.len) != NULL;
+	if (v6 && text.len >= 2 && text.p[0] == '[')
+		return vd_addr_from_host(text, VD_HOST_IPV6, port, out);
+	if (v6) {
+		char tmp[IPV6_TEXT_MAX + 2];
+		if (text.len + 2 >= sizeof(tmp))
+			return false;
+		tmp[0] = '[';
+		memcpy(tmp + 1, text.p, text.len);
+		tmp[text.len + 1] = ']';
+		return vd_addr_from_host((struct vd_slice){ tmp, text.len + 2 }, VD_HOST_IPV6, port,
+					 out);
+	}
+	return vd_addr_from_host(text, VD_HOST_IPV4, port, out);
+}
+
+bool vd_parse_port(struct vd_slice s, uint16_t *port)
+{
+	uint32_t v = 0;
+	if (s.len == 0 || s.len > 5)
+		return false;
+	for (uint32_t i = 0; i < s.len; i++) {
+		if (s.p[i] < '0' || s.p[i] > '9')
+			return false;
+		v = v * 10 + (uint32_t)(s.p[i] - '0');
+	}
+	if (v == 0 || v > 65535)
+		return false;
+	*port = (uint16_t)v;
+	return true;
+}
+
+bool vd_addr_host_equals(struct vd_slice host, uint8_t host_type, const union vd_sockaddr *a)
+{
+	uint8_t ip[16];
+	if (!host_to_ip(host, host_type, ip))
+		return false;
+	if (a->sa.sa_family == AF_INET)
+		return host_type == VD_HOST_IPV4 && memcmp(ip, &a->in.sin_addr, 4) == 0;
+	return host_type == VD_HOST_IPV6 && memcmp(ip, &a->in6.sin6_addr, 16) == 0;
+}
+
+bool vd_addr_is_ours(const struct vd_proxy *px, struct vd_slice host, uint8_t host_type,
+		     uint16_t port)
+{
+	uint16_t p = port ? port : VD_SIP_DEFAULT_PORT;
+	uint8_t ip[16];
+	bool literal = host_to_ip(host, host_type, ip);
+
+	for (unsigned i = 0; i < px->n_listeners; i++) {
+		const struct vd_proxy_listener *l = &px->listeners[i];
+		if (l->port != p && vd_addr_port(&l->bind) != p)
+			continue;
+		if (host.len == l->host_len && vd_slice_eq_nocase(host, (struct vd_slice){
+								l->host, l->host_len }))
+			return true;
+		if (!literal)
+			continue;
+		/* numeric forms differ in text ("[::1]" vs "[0::1]"): compare the bytes */
+		size_t n = host_type == VD_HOST_IPV4 ? 4 : 16;
+		if (l->host_type == host_type && memcmp(l->ip, ip, n) == 0)
+			return true;
+		if (vd_addr_host_equals(host, host_type, &l->bind))
+			return true;
+	}
+	return false;
+}
+
+uint16_t vd_addr_port(const union vd_sockaddr *a)
+{
+	return ntohs(a->sa.sa_family == AF_INET6 ? a->in6.sin6_port : a->in.sin_port);
+}
+
+uint32_t vd_put_u32(char *out, uint32_t v)
+{
+	char tmp[10];
+	uint32_t n = 0;
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	for (uint32_t i = 0; i < n; i++)
+		out[i] = tmp[n - 1 - i];
+	return n;
+}
+
+void vd_put_hex64(char *out, uint64_t v)
+{
+	static const char hex[] = "0123456789abcdef";
+	for (int i = 15; i >= 0; i--, v >>= 4)
+		out[i] = hex[v & 0xf];
+}
+
+uint32_t vd_addr_ip_text(const union vd_sockaddr *a, char *out)
+{
+	if (a->sa.sa_family == AF_INET) {
+		/* hand-formatted: this runs for every request from a NATed or FQDN client */
+		const uint8_t *b = (const uint8_t *)&a->in.sin_addr;
+		uint32_t n = 0;
+		for (int i = 0; i < 4; i++) {
+			n += vd_put_u32(out + n, b[i]);
+			if (i < 3)
+				out[n++] = '.';
+		}
+		return n;
+	}
+	if (!inet_ntop(AF_INET6, &a->in6.sin6_addr, out, IPV6_TEXT_MAX))
+		return 0;
+	return (uint32_t)strlen(out);
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Edit lists: the proxy's only way to change a message.
+ *
+ * Decisions record edits (delete `del` bytes at `off`, insert `ins`) against the ORIGINAL
+ * offsets of the scanned message; vd_edits_apply() then moves every header byte at most once,
+ * in place. The body is the fixed point: it never moves and stays byte-identical, the header
+ * section grows into the headroom (or shrinks away from it). vd_edits_copy() applies the same
+ * edits while copying a range out (used to build replies).
+ *
+ * Inserted text must not point into the packet (apply moves packet bytes before writing
+ * inserts): copy such text into the list's scratch first with vd_edits_text().
+ */
+#ifndef VD_PROXY_EDIT_H
+#define VD_PROXY_EDIT_H
+
+#include <stdint.h>
+
+#include "viaduct/proxy.h"
+
+#define VD_EDITS_MAX 16
+#define VD_EDITS_SCRATCH 1024
+
+struct vd_edit {
+	uint32_t off; /* original offset, relative to the message start */
+	uint32_t del;
+	const char *ins;
+	uint32_t ins_len;
+};
+
+struct vd_edits {
+	unsigned n;
+	uint32_t used; /* bytes of scratch in use */
+	struct vd_edit e[VD_EDITS_MAX];
+	char scratch[VD_EDITS_SCRATCH];
+};
+
+static inline void vd_edits_init(struct vd_edits *ed)
+{
+	ed->n = 0;
+	ed->used = 0;
+}
+
+/** Add an edit; edits are kept sorted by offset, ties in the order added. Edits must not
+ * overlap. Returns 0 or -1 when the list is full. */
+int vd_edits_add(struct vd_edits *ed, uint32_t off, uint32_t del, const char *ins,
+		 uint32_t ins_len);
+
+/** Reserve n bytes of scratch for inserted text; NULL when full. */
+char *vd_edits_text(struct vd_edits *ed, uint32_t n);
+
+/** Net size change of the edits. */
+int32_t vd_edits_delta(const struct vd_edits *ed);
+
+/**
+ * Apply edits to pkt in place. Bytes from `anchor` (relative to the data start, after every
+ * edit) to the end stay where they are; the data start moves by minus the net delta.
+ * Returns 0, or -1 when the headroom is too small (pkt unchanged).
+ */
+int vd_edits_apply(struct vd_pktbuf *pkt, uint32_t anchor, const struct vd_edits *ed);
+
+/**
+ * Copy src[from, to) to dst applying the edits that fall in that range.
+ * Returns bytes written, or -1 if dst_cap is too small.
+ */
+int vd_edits_copy(char *dst, uint32_t dst_cap, const char *src, uint32_t from, uint32_t to,
+		  const struct vd_edits *ed);
+
+#endif

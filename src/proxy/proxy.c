@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The proxy's entry points: compile a config into the read-only struct vd_proxy (control
+ * plane), and vd_proxy_process(), which scans one datagram and hands it to the request or
+ * response logic (hot path).
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proxy_internal.h"
+
+/* Seed of the branch hash. A named constant, not random: every instance and every restart
+ * computes the same branch for the same request, which RFC 3261 16.11 needs for CANCEL/ACK
+ * matching across a restart or across instances behind ECMP. */
+#define BRANCH_SEED 0x7669616475637431ULL /* "viaduct1" */
+
+static const char *const drop_names[VD_DROP__COUNT] = {
+	[VD_DROP_NONE] = "none",
+	[VD_DROP_NOT_SIP] = "not-sip",
+	[VD_DROP_BAD_RESPONSE] = "bad-response",
+	[VD_DROP_BAD_ACK] = "bad-ack",
+	[VD_DROP_VIA_NOT_OURS] = "via-not-ours",
+	[VD_DROP_NO_NEXT_VIA] = "no-next-via",
+	[VD_DROP_UNRESOLVABLE] = "unresolvable",
+	[VD_DROP_NO_EGRESS] = "no-egress",
+	[VD_DROP_NO_ROOM] = "no-room",
+	[VD_DROP_TOO_LARGE] = "too-large",
+	[VD_DROP_REPLY_TOO_LARGE] = "reply-too-large",
+	[VD_DROP_SEND_FAILED] = "send-failed",
+};
+
+const char *vd_drop_name(enum vd_drop d)
+{
+	return (unsigned)d < VD_DROP__COUNT ? drop_names[d] : "unknown";
+}
+
+static int listener_init(struct vd_proxy_listener *l, const struct vd_cfg_listener *c,
+			 char *err, size_t errlen)
+{
+	memset(l, 0, sizeof(*l));
+	memcpy(&l->bind, &c->addr, c->addrlen);
+	size_t len = strlen(c->advertise);
+	memcpy(l->host, c->advertise, len);
+	l->host_len = (uint16_t)len;
+	l->port = c->advertise_port;
+
+	const char *p = l->host;
+	struct vd_slice host;
+	uint16_t port;
+	if (!vd_sip_host_parse(&p, l->host + len, &host, &l->host_type, &port) ||
+	    p != l->host + len) {
+		snprintf(err, errlen, "listener advertise \"%s\" is not a host", c->advertise);
+		return -EINVAL;
+	}
+	union vd_sockaddr a;
+	if (l->host_type != VD_HOST_FQDN && vd_addr_from_host(host, l->host_type, 0, &a))
+		memcpy(l->ip, a.sa.sa_family == AF_INET ? (void *)&a.in.sin_addr
+							 : (void *)&a.in6.sin6_addr,
+		       a.sa.sa_family == AF_INET ? 4 : 16);
+	int n = snprintf(l->via_prefix, sizeof(l->via_prefix),
+			 "Via: SIP/2.0/UDP %s:%u;branch=" VD_MAGIC_COOKIE, l->host, l->port);
+	l->via_prefix_len = (uint16_t)n;
+	return 0;
+}
+
+/* The member's identity for Maglev: its address text, stable across reloads. */
+static void member_name(const union vd_sockaddr *a, char *out, size_t outlen)
+{
+	char ip[INET6_ADDRSTRLEN];
+	if (a->sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
+		snprintf(out, outlen, "[%s]:%u", ip, vd_addr_port(a));
+	} else {
+		inet_ntop(AF_INET, &a->in.sin_addr, ip, sizeof(ip));
+		snprintf(out, outlen, "%s:%u", ip, vd_addr_port(a));
+	}
+}
+
+static int pool_init(struct vd_proxy_pool *pool, const struct vd_cfg_pool *c, char *err,
+		     size_t errlen)
+{
+	static char names[VD_CFG_MAX_MEMBERS][INET6_ADDRSTRLEN + 8];
+	struct vd_maglev_member mm[VD_CFG_MAX_MEMBERS];
+
+	pool->hash = c->hash;
+	pool->n_members = c->n_members;
+	for (unsigned i = 0; i < c->n_members; i++) {
+		memcpy(&pool->members[i], &c->members[i].addr, c->members[i].addrlen);
+		member_name(&pool->members[i], names[i], sizeof(names[i]));
+		mm[i] = (struct vd_maglev_member){ names[i], strlen(names[i]), c->members[i].weight };
+	}
+	int rc = vd_maglev_build(&pool->table, c->table_size, mm, c->n_members);
+	if (rc)
+		snprintf(err, errlen, "pool %s: cannot build the Maglev table: %s", c->name,
+			 strerror(-rc));
+	return rc;
+}
+
+int vd_proxy_init(struct vd_proxy *px, const struct vd_config *cfg, char *err, size_t errlen)
+{
+	memset(px, 0, sizeof(*px));
+	px->egress_v4 = px->egress_v6 = -1;
+	px->n_listeners = cfg->n_listeners;
+	for (unsigned i = 0; i < cfg->n_listeners; i++) {
+		int rc = listener_init(&px->listeners[i], &cfg->listeners[i], err, errlen);
+		if (rc)
+			return rc;
+		int *egress = px->listeners[i].bind.sa.sa_family == AF_INET6 ? &px->egress_v6
+									       : &px->egress_v4;
+		if (*egress < 0)
+			*egress = (int)i; /* the first listener of a family sends to that family */
+	}
+	px->limits.max_headers = cfg->limits.max_headers;
+	px->limits.max_vias = cfg->limits.max_vias;
+	px->max_message_size = cfg->limits.max_message_size;
+	px->retry_after = cfg->retry_after;
+	px->branch_seed = BRANCH_SEED;
+	return pool_init(&px->pool, &cfg->pool, err, errlen);
+}
+
+void vd_proxy_fini(struct vd_proxy *px)
+{
+	vd_maglev_free(&px->pool.table);
+}
+
+void vd_proxy_process(const struct vd_proxy *px, struct vd_pktbuf *pkt,
+		      const union vd_sockaddr *src, unsigned listener,
+		      struct vd_proxy_scratch *s, struct vd_result *res)
+{
+	res->verdict = VD_VERDICT_DROP;
+	res->drop = VD_DROP_NONE;
+	res->member = -1;
+	res->status = 0;
+	res->method = VD_M_UNKNOWN;
+	if (pkt->len > px->max_message_size) {
+		res->sip_err = VD_SIP_E_TOO_LARGE;
+		res->is_request = false;
+		res->drop = VD_DROP_TOO_LARGE;
+		return;
+	}
+	enum vd_sip_err e = vd_sip_scan(pkt->base + pkt->off, pkt->len, &px->limits, &s->msg);
+	res->sip_err = (uint8_t)e;
+	res->is_request = s->msg.is_request;
+	res->method = s->msg.method;
+	if (e == VD_SIP_E_NOT_SIP) {
+		res->drop = VD_DROP_NOT_SIP;
+		return;
+	}
+	if (s->msg.is_request)
+		vd_proxy_request(px, pkt, src, listener, s, res);
+	else
+		vd_proxy_response(px, pkt, s, res);
+}

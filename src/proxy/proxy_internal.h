@@ -1,0 +1,64 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Internal interface between the proxy's files: request and response handling, local
+ * replies, and the address helpers they share. Not a public header.
+ */
+#ifndef VD_PROXY_INTERNAL_H
+#define VD_PROXY_INTERNAL_H
+
+#include "edit.h"
+#include "viaduct/proxy.h"
+
+#define VD_SIP_DEFAULT_PORT 5060
+#define VD_MAGIC_COOKIE "z9hG4bK" /* RFC 3261 8.1.1.7 */
+#define VD_MAGIC_COOKIE_LEN 7
+#define VD_MAX_FORWARDS_DEFAULT 70 /* RFC 3261 16.6 step 3 */
+#define VD_MAX_ROUTES 32          /* Route values examined per request */
+
+/* --- addr.c --- */
+
+/** Literal host (IPv4, [IPv6]) + port (0 -> 5060) to a socket address. False for FQDNs. */
+bool vd_addr_from_host(struct vd_slice host, uint8_t host_type, uint16_t port,
+		       union vd_sockaddr *out);
+/** A bare or bracketed IPv4/IPv6 address (a received= value) + port to a socket address. */
+bool vd_addr_from_ip_text(struct vd_slice text, uint16_t port, union vd_sockaddr *out);
+/** Decimal port 1..65535. */
+bool vd_parse_port(struct vd_slice s, uint16_t *port);
+/** Is host:port (port 0 = 5060) one of our listeners' advertised or bound addresses? */
+bool vd_addr_is_ours(const struct vd_proxy *px, struct vd_slice host, uint8_t host_type,
+		     uint16_t port);
+/** Does the literal host equal the IP of addr? FQDNs never do. */
+bool vd_addr_host_equals(struct vd_slice host, uint8_t host_type, const union vd_sockaddr *a);
+/** Write the IP of addr as text (no brackets) to out; returns its length. out >= 46 bytes. */
+uint32_t vd_addr_ip_text(const union vd_sockaddr *a, char *out);
+uint16_t vd_addr_port(const union vd_sockaddr *a);
+/** Decimal digits of v to out; returns the length (at most 10). */
+uint32_t vd_put_u32(char *out, uint32_t v);
+/** 16 lower-case hex digits of v. */
+void vd_put_hex64(char *out, uint64_t v);
+
+/* --- request.c / response.c --- */
+void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
+		      const union vd_sockaddr *src, unsigned listener,
+		      struct vd_proxy_scratch *s, struct vd_result *res);
+void vd_proxy_response(const struct vd_proxy *px, struct vd_pktbuf *pkt,
+		       struct vd_proxy_scratch *s, struct vd_result *res);
+
+/** Edits that add received= and fill rport= on the top Via (RFC 3261 18.2.1, RFC 3581 4). */
+int vd_via_received_edits(const struct vd_sip_msg *msg, const union vd_sockaddr *src,
+			  struct vd_edits *ed);
+
+/* --- reply.c --- */
+
+/** Build a reply (RFC 3261 8.2.6) to the scanned request into s->reply; fills res. */
+void vd_proxy_reply(const struct vd_proxy *px, const struct vd_sip_msg *msg,
+		    const union vd_sockaddr *src, int code, const char *reason,
+		    struct vd_proxy_scratch *s, struct vd_result *res);
+
+static inline void vd_result_drop(struct vd_result *res, enum vd_drop why)
+{
+	res->verdict = VD_VERDICT_DROP;
+	res->drop = (uint8_t)why;
+}
+
+#endif

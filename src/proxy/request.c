@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Requests through the stateless proxy (RFC 3261 16.3-16.6 and 16.11, RFC 3581):
+ *
+ *   validate (scanner verdict -> 400/505) -> Max-Forwards (0 -> 483) -> route preprocessing
+ *   (strict-router fix, pop our own Route values) -> OPTIONS to us -> next hop (remaining
+ *   Route, else a pool member) -> edits (our Via on top, received/rport, Max-Forwards,
+ *   Route) applied in place.
+ *
+ * An ACK is never answered: whatever would produce a reply to an ACK is a counted drop.
+ */
+#include <string.h>
+
+#include <xxhash.h>
+
+#include "proxy_internal.h"
+
+#define BRANCH_HASH_HEX 16 /* 64-bit hash in hex after the magic cookie and our marker */
+#define BRANCH_MARKER "vd"
+
+/* All Route values of a request in order, with what the removal edits need. */
+struct route_set {
+	unsigned n;
+	struct vd_sip_route v[VD_MAX_ROUTES];
+	bool first_in_line[VD_MAX_ROUTES];
+	bool removed[VD_MAX_ROUTES];
+	unsigned last; /* values [0, last) remain candidates after the strict-routing fix */
+};
+
+/* Collect Route values; false when one is malformed or there are too many. */
+static bool routes_collect(const struct vd_sip_msg *m, struct route_set *rs)
+{
+	rs->n = 0;
+	for (uint16_t h = m->first[VD_H_ROUTE]; h < m->n_hdrs; h++) {
+		if (m->hdrs[h].kind != VD_H_ROUTE)
+			continue;
+		uint32_t off = (uint32_t)(m->hdrs[h].value.p - m->buf);
+		bool first = true;
+		for (;;) {
+			if (rs->n == VD_MAX_ROUTES)
+				return false;
+			struct vd_sip_route *r = &rs->v[rs->n];
+			uint32_t next = vd_sip_route_parse(m, h, off, r);
+			if (!next)
+				return false;
+			rs->removed[rs->n] = false;
+			rs->first_in_line[rs->n++] = first;
+			first = false;
+			if (!r->more_in_line)
+				break;
+			off = next + 1; /* past the comma */
+		}
+	}
+	return true;
+}
+
+/*
+ * Remove the values flagged in rs->removed with non-overlapping edits: a line whose values
+ * all go is deleted whole; a run of removed values at the start of a line is deleted up to
+ * the next kept value; any other run from the end of the kept value before it.
+ */
+static int routes_remove(const struct vd_sip_msg *m, const struct route_set *rs,
+			 struct vd_edits *ed)
+{
+	unsigned i = 0;
+	while (i < rs->n) {
+		unsigned line_end = i + 1; /* values [i, line_end) share one header line */
+		while (line_end < rs->n && !rs->first_in_line[line_end])
+			line_end++;
+		bool all = true;
+		for (unsigned j = i; j < line_end; j++)
+			all = all && rs->removed[j];
+		if (all) {
+			const struct vd_sip_header *h = &m->hdrs[rs->v[i].hdr];
+			if (vd_edits_add(ed, h->line_off, h->line_end - h->line_off, NULL, 0))
+				return -1;
+			i = line_end;
+			continue;
+		}
+		for (unsigned j = i; j < line_end; j++) {
+			if (!rs->removed[j])
+				continue;
+			unsigned run = j;
+			while (run + 1 < line_end && rs->removed[run + 1])
+				run++;
+			uint32_t from = j == i ? rs->v[j].value_off : rs->v[j - 1].value_end;
+			uint32_t to = j == i ? rs->v[run + 1].value_off : rs->v[run].value_end;
+			if (vd_edits_add(ed, from, to - from, NULL, 0))
+				return -1;
+			j = run;
+		}
+		i = line_end;
+	}
+	return 0;
+}
+
+/*
+ * RFC 3261 16.11: the branch must be the same for a retransmission, and for the CANCEL and
+ * the non-2xx ACK of an INVITE, so it hashes only what those share: the client's branch and
+ * sent-by when the branch is RFC 3261 (magic cookie), else the RFC 2543 matching fields
+ * (Request-URI, To-tag, From-tag, Call-ID, CSeq number, top Via) without the method.
+ */
+static uint64_t branch_hash(const struct vd_proxy *px, const struct vd_sip_msg *m)
+{
+	const struct vd_sip_via *v = &m->via;
+	uint64_t h = px->branch_seed;
+
+	if (v->branch.len > VD_MAGIC_COOKIE_LEN &&
+	    memcmp(v->branch.p, VD_MAGIC_COOKIE, VD_MAGIC_COOKIE_LEN) == 0) {
+		h = XXH3_64bits_withSeed(v->branch.p, v->branch.len, h);
+		h = XXH3_64bits_withSeed(v->host.p, v->host.len, h ^ v->port);
+		return h;
+	}
+	uint32_t cseq = m->cseq;
+	h = XXH3_64bits_withSeed(m->ruri.p, m->ruri.len, h);
+	h = XXH3_64bits_withSeed(m->to_tag.p, m->to_tag.len, h);
+	h = XXH3_64bits_withSeed(m->from_tag.p, m->from_tag.len, h);
+	h = XXH3_64bits_withSeed(m->call_id.p, m->call_id.len, h);
+	h = XXH3_64bits_withSeed(&cseq, sizeof(cseq), h);
+	return XXH3_64bits_withSeed(m->buf + v->value_off, v->value_end - v->value_off, h);
+}
+
+/* Our Via line, inserted in front of the top Via header line. */
+static int add_our_via(const struct vd_proxy *px, const struct vd_sip_msg *m,
+		       const struct vd_proxy_listener *out, struct vd_edits *ed)
+{
+	uint32_t len = out->via_prefix_len + (uint32_t)sizeof(BRANCH_MARKER) - 1 +
+		       BRANCH_HASH_HEX + 2;
+	char *t = vd_edits_text(ed, len);
+	if (!t)
+		return -1;
+	memcpy(t, out->via_prefix, out->via_prefix_len);
+	char *p = t + out->via_prefix_len;
+	memcpy(p, BRANCH_MARKER, sizeof(BRANCH_MARKER) - 1);
+	vd_put_hex64(p + sizeof(BRANCH_MARKER) - 1, branch_hash(px, m));
+	memcpy(t + len - 2, "\r\n", 2);
+	return vd_edits_add(ed, m->hdrs[m->via.hdr].line_off, 0, t, len);
+}
+
+int vd_via_received_edits(const struct vd_sip_msg *m, const union vd_sockaddr *src,
+			  struct vd_edits *ed)
+{
+	const struct vd_sip_via *v = &m->via;
+	bool rport = v->rport.p != NULL;
+
+	/* RFC 3581 4: with rport, received is added even when it equals sent-by */
+	if (rport || !vd_addr_host_equals(v->host, v->host_type, src)) {
+		char *t = vd_edits_text(ed, 10 + 46);
+		if (!t)
+			return -1;
+		uint32_t n = 0;
+		if (!v->received.p) {
+			memcpy(t, ";received=", 10);
+			n = 10;
+		}
+		n += vd_addr_ip_text(src, t + n);
+		int rc = v->received.p
+				 ? vd_edits_add(ed, (uint32_t)(v->received.p - m->buf),
+						v->received.len, t, n)
+				 : vd_edits_add(ed, v->value_end, 0, t, n);
+		if (rc)
+			return -1;
+	}
+	if (rport && v->rport.len == 0) {
+		char *t = vd_edits_text(ed, 6);
+		if (!t)
+			return -1;
+		t[0] = '=';
+		uint32_t n = 1 + vd_put_u32(t + 1, vd_addr_port(src));
+		return vd_edits_add(ed, (uint32_t)(v->rport.p - m->buf), 0, t, n);
+	}
+	return 0;
+}
+
+/* Max-Forwards: decrement, or add 70 when absent (RFC 3261 16.6 step 3). */
+static int max_forwards_edit(const struct vd_sip_msg *m, struct vd_edits *ed)
+{
+	static const char add[] = "Max-Forwards: 70\r\n";
+	if (m->max_forwards < 0)
+		return vd_edits_add(ed, m->hdrs[m->via.hdr].line_off, 0, add, sizeof(add) - 1);
+	const struct vd_sip_header *h = &m->hdrs[m->first[VD_H_MAX_FORWARDS]];
+	char *t = vd_edits_text(ed, 10);
+	if (!t)
+		return -1;
+	uint32_t n = vd_put_u32(t, (uint32_t)m->max_forwards - 1);
+	return vd_edits_add(ed, (uint32_t)(h->value.p - m->buf), h->value.len, t, n);
+}
+
+/* Strict-routing previous hop (RFC 3261 16.4): the Request-URI is ours (a URI we would have
+ * record-routed: no user part) and there is a Route. Replace the Request-URI with the last
+ * Route value's URI and remove that value. Returns 1 if applied, 0 if not, -1 on error. */
+static int strict_route_fix(const struct vd_proxy *px, const struct vd_sip_msg *m,
+			    struct route_set *rs, struct vd_edits *ed)
+{
+	struct vd_slice host, maddr;
+	uint8_t type;
+	uint16_t port;
+	bool user, lr;
+
+	if (!m->has_route || vd_sip_uri_parse(m->ruri, &host, &type, &port, &user, &lr, &maddr) ||
+	    user || !vd_addr_is_ours(px, host, type, port))
+		return 0;
+	const struct vd_sip_route *last = &rs->v[rs->n - 1];
+	char *t = vd_edits_text(ed, last->uri.len);
+	if (!t)
+		return -1;
+	memcpy(t, last->uri.p, last->uri.len); /* the packet moves under apply: copy first */
+	if (vd_edits_add(ed, (uint32_t)(m->ruri.p - m->buf), m->ruri.len, t, last->uri.len))
+		return -1;
+	rs->removed[rs->n - 1] = true;
+	rs->last = rs->n - 1;
+	return 1;
+}
+
+static int egress_for(const struct vd_proxy *px, const union vd_sockaddr *dst)
+{
+	return dst->sa.sa_family == AF_INET6 ? px->egress_v6 : px->egress_v4;
+}
+
+/* Member of the pool for this request, or -1 (all members down or weightless). */
+static int select_member(const struct vd_proxy *px, const struct vd_sip_msg *m,
+			 const union vd_sockaddr *src)
+{
+	const struct vd_proxy_pool *pool = &px->pool;
+	uint64_t key;
+
+	if (pool->hash == VD_HASH_SOURCE_IP)
+		key = src->sa.sa_family == AF_INET6 ? XXH3_64bits(&src->in6.sin6_addr, 16)
+						    : XXH3_64bits(&src->in.sin_addr, 4);
+	else
+		key = XXH3_64bits(m->call_id.p, m->call_id.len);
+	uint16_t i = vd_maglev_lookup(&pool->table, key);
+	return i == VD_MAGLEV_NO_MEMBER ? -1 : i;
+}
+
+static void refuse(const struct vd_proxy *px, const struct vd_sip_msg *m,
+		   const union vd_sockaddr *src, int code, const char *reason,
+		   struct vd_proxy_scratch *s, struct vd_result *res)
+{
+	if (m->method == VD_M_ACK)
+		vd_result_drop(res, VD_DROP_BAD_ACK);
+	else
+		vd_proxy_reply(px, m, src, code, reason, s, res);
+}
+
+/* Pick the next hop: the first Route value not ours, else a pool member. 0 or a reply. */
+static int next_hop(const struct vd_proxy *px, const struct vd_sip_msg *m,
+		    const struct route_set *rs, unsigned popped, const union vd_sockaddr *src,
+		    struct vd_proxy_scratch *s, struct vd_result *res)
+{
+	if (popped < rs->last) {
+		const struct vd_sip_route *r = &rs->v[popped];
+		struct vd_slice host = r->host;
+		uint8_t type = r->host_type;
+		if (r->maddr.p) { /* maddr overrides the host (RFC 3261 16.5) */
+			const char *p = r->maddr.p;
+			uint16_t ignored;
+			if (!vd_sip_host_parse(&p, r->maddr.p + r->maddr.len, &host, &type, &ignored))
+				type = VD_HOST_FQDN;
+		}
+		res->member = -1;
+		if (vd_addr_from_host(host, type, r->port, &res->dst))
+			return 0;
+		refuse(px, m, src, 503, "Next Hop Unresolvable", s, res);
+		return -1;
+	}
+	int member = select_member(px, m, src);
+	if (member < 0) {
+		refuse(px, m, src, 503, "Service Unavailable", s, res);
+		return -1;
+	}
+	res->member = (int16_t)member;
+	res->dst = px->pool.members[member];
+	return 0;
+}
+
+static bool options_to_us(const struct vd_proxy *px, const struct vd_sip_msg *m)
+{
+	struct vd_slice host, maddr;
+	uint8_t type;
+	uint16_t port;
+	bool user, lr;
+	return m->method == VD_M_OPTIONS &&
+	       vd_sip_uri_parse(m->ruri, &host, &type, &port, &user, &lr, &maddr) == 0 && !user &&
+	       vd_addr_is_ours(px, host, type, port);
+}
+
+/* Route preprocessing (16.4). Returns how many leading values to pop, or -1 (reply sent). */
+static int route_preprocess(const struct vd_proxy *px, const struct vd_sip_msg *m,
+			    struct route_set *rs, const union vd_sockaddr *src,
+			    struct vd_edits *ed, struct vd_proxy_scratch *s,
+			    struct vd_result *res)
+{
+	rs->n = rs->last = 0;
+	if (!m->has_route)
+		return 0;
+	if (!routes_collect(m, rs)) {
+		refuse(px, m, src, 400, "Malformed Route", s, res);
+		return -1;
+	}
+	rs->last = rs->n;
+	if (strict_route_fix(px, m, rs, ed) < 0) {
+		vd_result_drop(res, VD_DROP_NO_ROOM);
+		return -1;
+	}
+	unsigned k = 0;
+	while (k < rs->last &&
+	       vd_addr_is_ours(px, rs->v[k].host, rs->v[k].host_type, rs->v[k].port))
+		rs->removed[k++] = true;
+	return (int)k;
+}
+
+void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
+		      const union vd_sockaddr *src, unsigned listener,
+		      struct vd_proxy_scratch *s, struct vd_result *res)
+{
+	const struct vd_sip_msg *m = &s->msg;
+	struct vd_edits ed;
+	struct route_set rs;
+	(void)listener;
+
+	if (res->sip_err != VD_SIP_OK) {
+		refuse(px, m, src, vd_sip_err_code(res->sip_err),
+		       vd_sip_err_reason(res->sip_err), s, res);
+		return;
+	}
+	if (m->max_forwards == 0) {
+		refuse(px, m, src, 483, "Too Many Hops", s, res);
+		return;
+	}
+	vd_edits_init(&ed);
+	int popped = route_preprocess(px, m, &rs, src, &ed, s, res);
+	if (popped < 0)
+		return;
+	if ((unsigned)popped == rs.last && options_to_us(px, m)) {
+		vd_proxy_reply(px, m, src, 200, "OK", s, res);
+		return;
+	}
+	if (next_hop(px, m, &rs, (unsigned)popped, src, s, res))
+		return;
+	int egress = egress_for(px, &res->dst);
+	if (egress < 0) {
+		vd_result_drop(res, VD_DROP_NO_EGRESS);
+		return;
+	}
+	if (routes_remove(m, &rs, &ed) || add_our_via(px, m, &px->listeners[egress], &ed) ||
+	    max_forwards_edit(m, &ed) || vd_via_received_edits(m, src, &ed)) {
+		vd_result_drop(res, VD_DROP_NO_ROOM);
+		return;
+	}
+	pkt->len = m->len; /* RFC 3261 18.3: bytes past Content-Length are not forwarded */
+	if (vd_edits_apply(pkt, m->headers_end, &ed)) {
+		vd_result_drop(res, VD_DROP_NO_ROOM);
+		return;
+	}
+	res->verdict = VD_VERDICT_FORWARD;
+	res->egress = (uint16_t)egress;
+}

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Responses through the stateless proxy (RFC 3261 16.11 and 18.2.2, RFC 3581):
+ * the top Via must be ours; remove exactly that value; send to the next Via's received/rport,
+ * else its sent-by host and port (5060 by default). Anything else is a counted drop: a
+ * stateless proxy has nobody to tell.
+ */
+#include <string.h>
+
+#include "proxy_internal.h"
+
+/* Parse the Via value after ours: later on the same line, or the next Via line. */
+static bool next_via(const struct vd_sip_msg *m, struct vd_sip_via *next, uint32_t *next_off)
+{
+	const struct vd_sip_via *top = &m->via;
+	const struct vd_sip_header *h = &m->hdrs[top->hdr];
+	const char *end = h->value.p + h->value.len, *p;
+
+	if (top->more_in_line) {
+		p = memchr(m->buf + top->value_end, ',', (size_t)(end - (m->buf + top->value_end)));
+		if (!p)
+			return false;
+		p++;
+		while (p < end && (*p == ' ' || *p == '\t' || *p == '\r' || *p == '\n'))
+			p++;
+	} else {
+		uint16_t i = top->hdr + 1;
+		while (i < m->n_hdrs && m->hdrs[i].kind != VD_H_VIA)
+			i++;
+		if (i == m->n_hdrs)
+			return false;
+		h = &m->hdrs[i];
+		p = h->value.p;
+		end = p + h->value.len;
+	}
+	*next_off = (uint32_t)(p - m->buf);
+	return vd_sip_via_parse(p, end, next) != NULL;
+}
+
+/* Where a response goes (RFC 3261 18.2.2 for UDP, RFC 3581 4 for rport). */
+static bool via_destination(const struct vd_sip_via *v, union vd_sockaddr *dst)
+{
+	uint16_t port = v->port;
+	if (v->rport.len && !vd_parse_port(v->rport, &port))
+		return false;
+	if (v->received.p)
+		return vd_addr_from_ip_text(v->received, port, dst);
+	return vd_addr_from_host(v->host, v->host_type, port, dst);
+}
+
+void vd_proxy_response(const struct vd_proxy *px, struct vd_pktbuf *pkt,
+		       struct vd_proxy_scratch *s, struct vd_result *res)
+{
+	const struct vd_sip_msg *m = &s->msg;
+	struct vd_sip_via next;
+	uint32_t next_off;
+	struct vd_edits ed;
+
+	if (res->sip_err != VD_SIP_OK) {
+		vd_result_drop(res, VD_DROP_BAD_RESPONSE);
+		return;
+	}
+	res->status = m->status;
+	if (!vd_addr_is_ours(px, m->via.host, m->via.host_type, m->via.port)) {
+		vd_result_drop(res, VD_DROP_VIA_NOT_OURS);
+		return;
+	}
+	if (!next_via(m, &next, &next_off)) {
+		vd_result_drop(res, VD_DROP_NO_NEXT_VIA);
+		return;
+	}
+	if (!via_destination(&next, &res->dst)) {
+		vd_result_drop(res, VD_DROP_UNRESOLVABLE);
+		return;
+	}
+	int egress = res->dst.sa.sa_family == AF_INET6 ? px->egress_v6 : px->egress_v4;
+	if (egress < 0) {
+		vd_result_drop(res, VD_DROP_NO_EGRESS);
+		return;
+	}
+	vd_edits_init(&ed);
+	const struct vd_sip_header *h = &m->hdrs[m->via.hdr];
+	if (m->via.more_in_line)
+		vd_edits_add(&ed, m->via.value_off, next_off - m->via.value_off, NULL, 0);
+	else
+		vd_edits_add(&ed, h->line_off, h->line_end - h->line_off, NULL, 0);
+	pkt->len = m->len;
+	if (vd_edits_apply(pkt, m->headers_end, &ed)) {
+		vd_result_drop(res, VD_DROP_NO_ROOM); /* cannot happen: the message only shrinks */
+		return;
+	}
+	res->member = -1;
+	res->verdict = VD_VERDICT_FORWARD;
+	res->egress = (uint16_t)egress;
+}

@@ -1,0 +1,105 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Counting results and printing counters. The print format is one line per worker and one
+ * for the total, `key=value` tokens, zero counters left out except the four totals, so a
+ * line stays readable at 3 a.m. and parseable by scripts.
+ */
+#include <inttypes.h>
+
+#include "viaduct/stats.h"
+
+static enum vd_stats_reply reply_index(uint16_t code)
+{
+	switch (code) {
+#define VD_REPLY_CASE(c)   \
+	case c:            \
+		return VD_STATS_REPLY_##c;
+		VD_STATS_REPLY_CODES(VD_REPLY_CASE)
+#undef VD_REPLY_CASE
+	default:
+		return VD_STATS_REPLY_OTHER;
+	}
+}
+
+void vd_stats_count(struct vd_stats *st, const struct vd_result *res, uint32_t bytes)
+{
+	VD_STAT_ADD(st->rx, 1);
+	VD_STAT_ADD(st->rx_bytes, bytes);
+	if (res->sip_err != VD_SIP_OK)
+		VD_STAT_ADD(st->sip_err[res->sip_err], 1);
+	if (res->is_request && res->sip_err == VD_SIP_OK)
+		VD_STAT_ADD(st->rx_requests[res->method], 1);
+	else if (!res->is_request && res->sip_err == VD_SIP_OK)
+		VD_STAT_ADD(st->rx_responses[res->status / 100 % 7], 1);
+	switch (res->verdict) {
+	case VD_VERDICT_FORWARD:
+		VD_STAT_ADD(st->tx, 1);
+		if (res->member >= 0)
+			VD_STAT_ADD(st->member[res->member], 1);
+		break;
+	case VD_VERDICT_REPLY:
+		VD_STAT_ADD(st->replies, 1);
+		VD_STAT_ADD(st->reply_codes[reply_index(res->status)], 1);
+		break;
+	default:
+		VD_STAT_ADD(st->drops, 1);
+		VD_STAT_ADD(st->drop[res->drop], 1);
+		break;
+	}
+}
+
+void vd_stats_send_failed(struct vd_stats *st, const struct vd_result *res)
+{
+	if (res->verdict == VD_VERDICT_FORWARD)
+		VD_STAT_ADD(st->tx, (uint64_t)-1);
+	else
+		VD_STAT_ADD(st->replies, (uint64_t)-1);
+	VD_STAT_ADD(st->drops, 1);
+	VD_STAT_ADD(st->drop[VD_DROP_SEND_FAILED], 1);
+}
+
+void vd_stats_add(struct vd_stats *sum, const struct vd_stats *w)
+{
+	/* the struct is all uint64_t counters: add them as an array */
+	uint64_t *s = (uint64_t *)sum;
+	const uint64_t *x = (const uint64_t *)w;
+	for (size_t i = 0; i < sizeof(*sum) / sizeof(uint64_t); i++)
+		s[i] += __atomic_load_n(&x[i], __ATOMIC_RELAXED);
+}
+
+static void kv(FILE *f, const char *prefix, const char *name, uint64_t v)
+{
+	if (v)
+		fprintf(f, " %s%s=%" PRIu64, prefix, name, v);
+}
+
+void vd_stats_print(FILE *f, const char *label, const struct vd_stats *st)
+{
+	static const char *const reply_names[VD_STATS_REPLY__COUNT] = {
+#define VD_REPLY_NAME(c) #c,
+		VD_STATS_REPLY_CODES(VD_REPLY_NAME)
+#undef VD_REPLY_NAME
+		"other",
+	};
+	static const char *const class_names[7] = { "0xx", "1xx", "2xx", "3xx", "4xx", "5xx", "6xx" };
+	char name[32];
+
+	fprintf(f, "stats %s rx=%" PRIu64 " tx=%" PRIu64 " replies=%" PRIu64 " drops=%" PRIu64,
+		label, st->rx, st->tx, st->replies, st->drops);
+	kv(f, "", "rx_bytes", st->rx_bytes);
+	for (int m = 0; m < VD_M__COUNT; m++)
+		kv(f, "rx_", vd_sip_method_name((enum vd_sip_method)m), st->rx_requests[m]);
+	for (int c = 1; c < 7; c++)
+		kv(f, "rx_", class_names[c], st->rx_responses[c]);
+	for (int r = 0; r < VD_STATS_REPLY__COUNT; r++)
+		kv(f, "reply_", reply_names[r], st->reply_codes[r]);
+	for (int d = 1; d < VD_DROP__COUNT; d++)
+		kv(f, "drop_", vd_drop_name((enum vd_drop)d), st->drop[d]);
+	for (int e = 1; e < VD_SIP_E__COUNT; e++)
+		kv(f, "bad_", vd_sip_err_name((enum vd_sip_err)e), st->sip_err[e]);
+	for (int i = 0; i < VD_CFG_MAX_MEMBERS; i++) {
+		snprintf(name, sizeof(name), "%d", i);
+		kv(f, "member_", name, st->member[i]);
+	}
+	fputc('\n', f);
+}
