@@ -19,17 +19,29 @@ static bool host_to_ip(struct vd_slice host, uint8_t host_type, uint8_t ip[16])
 	const char *p = host.p;
 	uint32_t len = host.len;
 
-	if (host_type == VD_HOST_IPV6) {
-		p++;
-		len -= 2; /* the scanner guarantees "[...]" with at least one byte inside */
-	} else if (host_type != VD_HOST_IPV4) {
-		return false;
+	if (host_type == VD_HOST_IPV4) {
+		/* the scanner checked the dotted-quad shape: four octets <= 255 */
+		unsigned octet = 0, k = 0;
+		for (uint32_t i = 0; i < len; i++) {
+			if (p[i] == '.') {
+				ip[k++] = (uint8_t)octet;
+				octet = 0;
+			} else {
+				octet = octet * 10 + (unsigned)(p[i] - '0');
+			}
+		}
+		ip[k] = (uint8_t)octet;
+		return k == 3;
 	}
+	if (host_type != VD_HOST_IPV6)
+		return false;
+	p++;
+	len -= 2; /* the scanner guarantees "[...]" with at least one byte inside */
 	if (len >= sizeof(tmp))
 		return false;
 	memcpy(tmp, p, len);
 	tmp[len] = '\0';
-	return inet_pton(host_type == VD_HOST_IPV6 ? AF_INET6 : AF_INET, tmp, ip) == 1;
+	return inet_pton(AF_INET6, tmp, ip) == 1;
 }
 
 bool vd_addr_from_host(struct vd_slice host, uint8_t host_type, uint16_t port,
@@ -67,7 +79,15 @@ bool vd_addr_from_ip_text(struct vd_slice text, uint16_t port, union vd_sockaddr
 		return vd_addr_from_host((struct vd_slice){ tmp, text.len + 2 }, VD_HOST_IPV6, port,
 					 out);
 	}
-	return vd_addr_from_host(text, VD_HOST_IPV4, port, out);
+	/* received= comes from the wire: check the dotted-quad shape before converting */
+	const char *p = text.p;
+	struct vd_slice host;
+	uint8_t type;
+	uint16_t ignored;
+	if (!vd_sip_host_parse(&p, text.p + text.len, &host, &type, &ignored) ||
+	    p != text.p + text.len || type != VD_HOST_IPV4)
+		return false;
+	return vd_addr_from_host(host, type, port, out);
 }
 
 bool vd_parse_port(struct vd_slice s, uint16_t *port)
@@ -116,7 +136,11 @@ bool vd_addr_is_ours(const struct vd_proxy *px, struct vd_slice host, uint8_t ho
 		size_t n = host_type == VD_HOST_IPV4 ? 4 : 16;
 		if (l->host_type == host_type && memcmp(l->ip, ip, n) == 0)
 			return true;
-		if (vd_addr_host_equals(host, host_type, &l->bind))
+		const union vd_sockaddr *b = &l->bind;
+		if (b->sa.sa_family == AF_INET ? host_type == VD_HOST_IPV4 &&
+							 memcmp(ip, &b->in.sin_addr, 4) == 0
+					       : host_type == VD_HOST_IPV6 &&
+							 memcmp(ip, &b->in6.sin6_addr, 16) == 0)
 			return true;
 	}
 	return false;

@@ -81,8 +81,8 @@ int vd_edits_apply(struct vd_pktbuf *pkt, uint32_t anchor, const struct vd_edits
 				seg[k].end - seg[k].start);
 	/* insert k lands where edit k's deleted range began, shifted like the segment before it */
 	for (unsigned k = 0; k < ed->n; k++)
-		memcpy(data + ed->e[k].off + seg[k].shift, ed->e[k].ins,
-		       ed->e[k].ins_len);
+		if (ed->e[k].ins_len)
+			memcpy(data + ed->e[k].off + seg[k].shift, ed->e[k].ins, ed->e[k].ins_len);
 	pkt->off = (uint32_t)((int32_t)pkt->off - total);
 	pkt->len = (uint32_t)((int32_t)pkt->len + total);
 	return 0;
@@ -107,7 +107,8 @@ int vd_edits_copy(char *dst, uint32_t dst_cap, const char *src, uint32_t from, u
 			break;
 		if (ed->e[k].ins_len > dst_cap - w)
 			return -1;
-		memcpy(dst + w, ed->e[k].ins, ed->e[k].ins_len);
+		if (ed->e[k].ins_len)
+			memcpy(dst + w, ed->e[k].ins, ed->e[k].ins_len);
 		w += ed->e[k].ins_len;
 		pos = stop + ed->e[k].del;
 	}

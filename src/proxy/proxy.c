@@ -60,7 +60,7 @@ static int listener_init(struct vd_proxy_listener *l, const struct vd_cfg_listen
 							 : (void *)&a.in6.sin6_addr,
 		       a.sa.sa_family == AF_INET ? 4 : 16);
 	int n = snprintf(l->via_prefix, sizeof(l->via_prefix),
-			 "Via: SIP/2.0/UDP %s:%u;branch=" VD_MAGIC_COOKIE, l->host, l->port);
+			 "Via: SIP/2.0/UDP %s:%u;branch=" VD_MAGIC_COOKIE, c->advertise, l->port);
 	l->via_prefix_len = (uint16_t)n;
 	return 0;
 }

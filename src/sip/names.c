@@ -30,14 +30,20 @@ const char *vd_sip_method_name(enum vd_sip_method m)
 	return (unsigned)m < VD_M__COUNT ? method_names[m] : "unknown";
 }
 
+static const uint8_t method_len[VD_M__COUNT] = {
+	[VD_M_INVITE] = 6, [VD_M_ACK] = 3, [VD_M_BYE] = 3, [VD_M_CANCEL] = 6,
+	[VD_M_REGISTER] = 8, [VD_M_OPTIONS] = 7, [VD_M_PRACK] = 5, [VD_M_UPDATE] = 6,
+	[VD_M_SUBSCRIBE] = 9, [VD_M_NOTIFY] = 6, [VD_M_MESSAGE] = 7, [VD_M_INFO] = 4,
+	[VD_M_REFER] = 5, [VD_M_PUBLISH] = 7,
+};
+
 enum vd_sip_method vd_sip_method_parse(const char *p, size_t len)
 {
-	/* Methods are case-sensitive (RFC 3261 7.1); match on length first. */
-	for (unsigned m = 1; m < VD_M__COUNT; m++) {
-		const char *n = method_names[m];
-		if (strlen(n) == len && memcmp(n, p, len) == 0)
+	/* Methods are case-sensitive (RFC 3261 7.1): compare length and first byte, then all. */
+	for (unsigned m = 1; m < VD_M__COUNT; m++)
+		if (method_len[m] == len && method_names[m][0] == p[0] &&
+		    memcmp(method_names[m], p, len) == 0)
 			return (enum vd_sip_method)m;
-	}
 	return VD_M_UNKNOWN;
 }
 
@@ -87,16 +93,34 @@ static const uint8_t compact_kind[26] = {
 	['j' - 'a'] = VD_H_REJECT_CONTACT, ['d' - 'a'] = VD_H_REQUEST_DISPOSITION,
 };
 
+#define HDR_NAME_MAX 19 /* "Request-Disposition" */
+#define HDR_BUCKET 4    /* at most 4 known names share a length */
+
+/* Known names grouped by length, built once from full_names[]: a lookup compares at most
+ * HDR_BUCKET names, and usually rejects on the first byte. */
+static uint8_t by_len[HDR_NAME_MAX + 1][HDR_BUCKET];
+static uint8_t by_len_n[HDR_NAME_MAX + 1];
+
+__attribute__((constructor)) static void hdr_table_init(void)
+{
+	for (uint8_t i = 0; i < sizeof(full_names) / sizeof(full_names[0]); i++) {
+		uint8_t len = full_names[i].len;
+		by_len[len][by_len_n[len]++] = i;
+	}
+}
+
 enum vd_sip_hdr vd_sip_hdr_kind(const char *p, size_t len)
 {
 	if (len == 1) {
 		char c = lower_ascii(p[0]);
 		return (c >= 'a' && c <= 'z') ? (enum vd_sip_hdr)compact_kind[c - 'a'] : VD_H_OTHER;
 	}
-	for (size_t i = 0; i < sizeof(full_names) / sizeof(full_names[0]); i++) {
-		const struct hdr_name *h = &full_names[i];
-		if (h->len == len && lower_ascii(p[0]) == lower_ascii(h->name[0]) &&
-		    eq_nocase(p, h->name, len))
+	if (len > HDR_NAME_MAX)
+		return VD_H_OTHER;
+	char c0 = lower_ascii(p[0]);
+	for (uint8_t j = 0; j < by_len_n[len]; j++) {
+		const struct hdr_name *h = &full_names[by_len[len][j]];
+		if (c0 == lower_ascii(h->name[0]) && eq_nocase(p, h->name, len))
 			return (enum vd_sip_hdr)h->kind;
 	}
 	return VD_H_OTHER;

@@ -25,11 +25,10 @@ bool vd_sip_parse_u32(const char *p, const char *end, uint32_t max, uint32_t *ou
 	return true;
 }
 
-static bool is_host_char(char c)
-{
-	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '.' ||
-	       c == '-' || c == '_';
-}
+/* Bytes of a hostname or IPv4 address: alphanumerics, '.', '-', '_'. */
+static const uint8_t host_table[256] = {
+	['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['.'] = 1, ['-'] = 1, ['_'] = 1,
+};
 
 static bool is_ipv4(const char *p, const char *end)
 {
@@ -65,11 +64,12 @@ bool vd_sip_host_parse(const char **pp, const char *end, struct vd_slice *host, 
 		p++;
 		*type = VD_HOST_IPV6;
 	} else {
-		while (p < end && is_host_char(*p))
-			p++;
+		bool digits_dots = true;
+		for (; p < end && host_table[(unsigned char)*p]; p++)
+			digits_dots = digits_dots && (is_digit(*p) || *p == '.');
 		if (p == h)
 			return false;
-		*type = is_ipv4(h, p) ? VD_HOST_IPV4 : VD_HOST_FQDN;
+		*type = digits_dots && is_ipv4(h, p) ? VD_HOST_IPV4 : VD_HOST_FQDN;
 	}
 	host->p = h;
 	host->len = (uint32_t)(p - h);
@@ -195,6 +195,12 @@ const char *vd_sip_via_parse(const char *p, const char *end, struct vd_sip_via *
 
 uint32_t vd_sip_via_count(const char *p, const char *end, bool *bad)
 {
+	/* The common case, one value per line, is one memchr: no comma, nothing to split. */
+	if (!memchr(p, ',', (size_t)(end - p))) {
+		if (p == end)
+			*bad = true;
+		return 1;
+	}
 	uint32_t n = 1;
 	bool empty = true;
 	for (; p < end; p++) {

@@ -232,9 +232,10 @@ static const char *header_line(struct vd_sip_msg *m, const char *p, const char *
 	while (p < end && is_ws(*p))
 		p++;
 	if (p >= end || *p != ':' || name_end == n) {
-		*err = p >= end ? VD_SIP_E_NO_HEADER_END
-				: is_bad_ctl((unsigned char)*p) ? VD_SIP_E_BAD_CHAR
-								: VD_SIP_E_BAD_HEADER;
+		/* a control byte here, or right after a CR, is the problem to report */
+		bool ctl = p < end && (is_bad_ctl((unsigned char)*p) ||
+				       (*p == '\r' && p + 1 < end && is_bad_ctl((unsigned char)p[1])));
+		*err = p >= end ? VD_SIP_E_NO_HEADER_END : ctl ? VD_SIP_E_BAD_CHAR : VD_SIP_E_BAD_HEADER;
 		return NULL;
 	}
 	const char *v = ++p, *eol;

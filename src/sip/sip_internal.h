@@ -117,12 +117,8 @@ static inline const char *vd_find_eol_sse2(const char *p, const char *end)
 #endif
 
 /* Parsers of header values, in params.c. All return false on a malformed value. */
-/* Parses the via-parm at p (no leading LWS); returns one past its last byte or NULL. */
-const char *vd_sip_via_parse(const char *p, const char *end, struct vd_sip_via *via);
 uint32_t vd_sip_via_count(const char *p, const char *end, bool *bad);
 bool vd_sip_tag_find(const char *p, const char *end, struct vd_slice *tag);
 bool vd_sip_parse_u32(const char *p, const char *end, uint32_t max, uint32_t *out);
-bool vd_sip_host_parse(const char **pp, const char *end, struct vd_slice *host, uint8_t *type,
-		       uint16_t *port);
 
 #endif

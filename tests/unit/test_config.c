@@ -1,0 +1,550 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Tests for the YAML config loader: the shipped example, every default, the conversions
+ * (ports in network order, IPv6 advertise in brackets, names resolved), and that each bad
+ * config under tests/config/ is rejected with a one-line error naming the offending field.
+ */
+#include <viaduct/config.h>
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <glob.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef VD_SOURCE_ROOT
+#error "VD_SOURCE_ROOT must be defined as the repository root, e.g. -DVD_SOURCE_ROOT=\"/src\""
+#endif
+
+#define CFG_DIR VD_SOURCE_ROOT "/tests/config/"
+
+/* Big enough for 256 members; static so it never sits on a test's stack. */
+static struct vd_config cfg;
+static char err[512];
+
+static int load(const char *rel)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", VD_SOURCE_ROOT, rel);
+	memset(&cfg, 0, sizeof(cfg));
+	err[0] = '\0';
+	return vd_config_load(path, &cfg, err, sizeof(err));
+}
+
+static int parse(const char *yaml)
+{
+	memset(&cfg, 0, sizeof(cfg));
+	err[0] = '\0';
+	return vd_config_parse(yaml, strlen(yaml), "mem.yaml", &cfg, err, sizeof(err));
+}
+
+static unsigned expected_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (n < 1)
+		return 1;
+	return n > VD_CFG_MAX_WORKERS ? VD_CFG_MAX_WORKERS : (unsigned)n;
+}
+
+static void assert_v4(const struct sockaddr_storage *ss, socklen_t len, const char *ip,
+		      uint16_t port)
+{
+	const struct sockaddr_in *sin = (const void *)ss;
+	struct in_addr want;
+
+	cr_assert_eq(inet_pton(AF_INET, ip, &want), 1);
+	cr_assert_eq(ss->ss_family, AF_INET, "family %d, want AF_INET for %s", ss->ss_family, ip);
+	cr_assert_eq(len, sizeof(struct sockaddr_in));
+	cr_assert_eq(sin->sin_addr.s_addr, want.s_addr, "address mismatch for %s", ip);
+	cr_assert_eq(sin->sin_port, htons(port), "port %u, want %u", ntohs(sin->sin_port), port);
+}
+
+static void assert_v6(const struct sockaddr_storage *ss, socklen_t len, const char *ip,
+		      uint16_t port)
+{
+	const struct sockaddr_in6 *sin6 = (const void *)ss;
+	struct in6_addr want;
+
+	cr_assert_eq(inet_pton(AF_INET6, ip, &want), 1);
+	cr_assert_eq(ss->ss_family, AF_INET6, "family %d, want AF_INET6 for %s", ss->ss_family,
+		     ip);
+	cr_assert_eq(len, sizeof(struct sockaddr_in6));
+	cr_assert(memcmp(&sin6->sin6_addr, &want, sizeof(want)) == 0, "address mismatch for %s",
+		  ip);
+	cr_assert_eq(sin6->sin6_port, htons(port), "port %u, want %u", ntohs(sin6->sin6_port),
+		     port);
+}
+
+/* ---- good configs ---- */
+
+Test(config, example_loads)
+{
+	cr_assert_eq(load("rules/example.yaml"), 0, "%s", err);
+	cr_assert_eq(cfg.workers, expected_workers(), "workers: 0 means one per online core");
+	cr_assert_eq(cfg.batch, 32);
+	cr_assert_eq(cfg.retry_after, 5);
+
+	cr_assert_eq(cfg.n_listeners, 2);
+	assert_v4(&cfg.listeners[0].addr, cfg.listeners[0].addrlen, "127.0.0.1", 5060);
+	cr_assert_str_eq(cfg.listeners[0].advertise, "127.0.0.1");
+	cr_assert_eq(cfg.listeners[0].advertise_port, 5060);
+	assert_v6(&cfg.listeners[1].addr, cfg.listeners[1].addrlen, "::1", 5060);
+	cr_assert_str_eq(cfg.listeners[1].advertise, "[::1]");
+	cr_assert_eq(cfg.listeners[1].advertise_port, 5060);
+
+	cr_assert_str_eq(cfg.pool.name, "pcscf");
+	cr_assert_eq(cfg.pool.hash, VD_HASH_CALL_ID);
+	cr_assert_eq(cfg.pool.table_size, 65537);
+	cr_assert_eq(cfg.pool.n_members, 2);
+	cr_assert_str_eq(cfg.pool.members[0].host, "127.0.0.1");
+	assert_v4(&cfg.pool.members[0].addr, cfg.pool.members[0].addrlen, "127.0.0.1", 5070);
+	cr_assert_eq(cfg.pool.members[0].weight, 1);
+	assert_v4(&cfg.pool.members[1].addr, cfg.pool.members[1].addrlen, "127.0.0.1", 5080);
+	cr_assert_eq(cfg.pool.members[1].weight, 1);
+
+	cr_assert_eq(cfg.limits.max_message_size, 16384);
+	cr_assert_eq(cfg.limits.max_headers, 96);
+	cr_assert_eq(cfg.limits.max_vias, 16);
+}
+
+Test(config, defaults_applied)
+{
+	cr_assert_eq(load("tests/config/good-minimal.yaml"), 0, "%s", err);
+	cr_assert_eq(cfg.workers, expected_workers());
+	cr_assert_eq(cfg.batch, VD_CFG_DEFAULT_BATCH);
+	cr_assert_eq(cfg.retry_after, VD_CFG_DEFAULT_RETRY_AFTER);
+
+	cr_assert_eq(cfg.n_listeners, 1);
+	assert_v4(&cfg.listeners[0].addr, cfg.listeners[0].addrlen, "127.0.0.1",
+		  VD_CFG_DEFAULT_PORT);
+	cr_assert_str_eq(cfg.listeners[0].advertise, "127.0.0.1");
+	cr_assert_eq(cfg.listeners[0].advertise_port, VD_CFG_DEFAULT_PORT);
+
+	cr_assert_eq(cfg.pool.hash, VD_HASH_CALL_ID);
+	cr_assert_eq(cfg.pool.table_size, VD_CFG_DEFAULT_TABLE_SIZE);
+	cr_assert_eq(cfg.pool.n_members, 1);
+	assert_v4(&cfg.pool.members[0].addr, cfg.pool.members[0].addrlen, "127.0.0.2",
+		  VD_CFG_DEFAULT_PORT);
+	cr_assert_eq(cfg.pool.members[0].weight, VD_CFG_DEFAULT_WEIGHT);
+
+	cr_assert_eq(cfg.limits.max_message_size, VD_CFG_DEFAULT_MAX_MESSAGE);
+	cr_assert_eq(cfg.limits.max_headers, VD_CFG_DEFAULT_MAX_HEADERS);
+	cr_assert_eq(cfg.limits.max_vias, VD_CFG_DEFAULT_MAX_VIAS);
+}
+
+Test(config, every_field_set)
+{
+	const struct vd_cfg_member *m = cfg.pool.members;
+
+	cr_assert_eq(load("tests/config/good-full.yaml"), 0, "%s", err);
+	cr_assert_eq(cfg.workers, 3);
+	cr_assert_eq(cfg.batch, 64);
+	cr_assert_eq(cfg.retry_after, 30);
+
+	cr_assert_eq(cfg.n_listeners, 3);
+	assert_v4(&cfg.listeners[0].addr, cfg.listeners[0].addrlen, "127.0.0.1", 5062);
+	cr_assert_str_eq(cfg.listeners[0].advertise, "sip.example.com");
+	cr_assert_eq(cfg.listeners[0].advertise_port, 5099);
+	assert_v6(&cfg.listeners[1].addr, cfg.listeners[1].addrlen, "::1", 5062);
+	cr_assert_str_eq(cfg.listeners[1].advertise, "[2001:db8::5]", "bare IPv6 gets brackets");
+	cr_assert_eq(cfg.listeners[1].advertise_port, 5062, "advertise_port defaults to port");
+	assert_v4(&cfg.listeners[2].addr, cfg.listeners[2].addrlen, "0.0.0.0", 5064);
+	cr_assert_str_eq(cfg.listeners[2].advertise, "192.0.2.10");
+
+	cr_assert_eq(cfg.pool.hash, VD_HASH_SOURCE_IP);
+	cr_assert_eq(cfg.pool.table_size, 251);
+	cr_assert_eq(cfg.pool.n_members, 3);
+	assert_v4(&m[0].addr, m[0].addrlen, "192.0.2.1", 5070);
+	cr_assert_eq(m[0].weight, 10);
+	assert_v6(&m[1].addr, m[1].addrlen, "2001:db8::1", VD_CFG_DEFAULT_PORT);
+	cr_assert_eq(m[1].weight, 1000);
+	cr_assert_str_eq(m[2].host, "localhost", "host keeps the name as written");
+	if (m[2].addr.ss_family == AF_INET)
+		assert_v4(&m[2].addr, m[2].addrlen, "127.0.0.1", 5090);
+	else
+		assert_v6(&m[2].addr, m[2].addrlen, "::1", 5090);
+
+	cr_assert_eq(cfg.limits.max_message_size, VD_CFG_MAX_MESSAGE_CEIL);
+	cr_assert_eq(cfg.limits.max_headers, 8);
+	cr_assert_eq(cfg.limits.max_vias, VD_CFG_MAX_VIAS_CEIL);
+}
+
+Test(config, ipv6_listener_advertise_default)
+{
+	cr_assert_eq(load("tests/config/good-ipv6.yaml"), 0, "%s", err);
+	assert_v6(&cfg.listeners[0].addr, cfg.listeners[0].addrlen, "::1", 5070);
+	cr_assert_str_eq(cfg.listeners[0].advertise, "[::1]");
+	cr_assert_eq(cfg.listeners[0].advertise_port, 5070);
+	assert_v6(&cfg.pool.members[0].addr, cfg.pool.members[0].addrlen, "::1", 5080);
+}
+
+/* ---- bad configs: every tests/config/bad-*.yaml must be listed here ---- */
+
+static const struct {
+	const char *file;
+	const char *want; /* substring of the error, after "<path>: " */
+} bad_configs[] = {
+	{ "bad-address-name.yaml",
+	  "listeners[0].address: \"localhost\" is not a numeric IPv4 or IPv6 address" },
+	{ "bad-advertise-port.yaml", "listeners[0].advertise_port: 0 is out of range 1..65535" },
+	{ "bad-advertise.yaml", "listeners[0].advertise: \"my host\" is not a host name" },
+	{ "bad-batch.yaml", "batch: 0 is out of range 1..1024" },
+	{ "bad-dup-key.yaml", "batch: key appears more than once (near line" },
+	{ "bad-dup-listener.yaml", "listeners[2]: same address and port as listeners[0]" },
+	{ "bad-dup-member.yaml", "pool.members[2]: same address and port as pool.members[0]" },
+	{ "bad-empty.yaml", "config is empty" },
+	{ "bad-hash.yaml", "pool.hash: \"md5\" is not one of call-id, source-ip" },
+	{ "bad-listeners-scalar.yaml", "listeners: expected a list, got a single value" },
+	{ "bad-max-headers.yaml", "limits.max_headers: 7 is out of range 8..256" },
+	{ "bad-max-message.yaml", "limits.max_message_size: 100 is out of range 512..65507" },
+	{ "bad-max-vias.yaml", "limits.max_vias: 65 is out of range 1..64" },
+	{ "bad-missing-address.yaml", "listeners[1].address: required field is missing" },
+	{ "bad-missing-host.yaml", "pool.members[1].host: required field is missing" },
+	{ "bad-missing-listeners.yaml", "listeners: required field is missing" },
+	{ "bad-missing-pool.yaml", "pool: required field is missing" },
+	{ "bad-no-listeners.yaml", "listeners: at least one listener is required" },
+	{ "bad-no-members.yaml", "pool.members: at least one member is required" },
+	{ "bad-not-mapping.yaml", "expected a mapping, got a list" },
+	{ "bad-pool-name-long.yaml", "pool.name: \"pppppppp" },
+	{ "bad-pool-name.yaml", "pool.name: \"p cscf\" must be 1..63 characters" },
+	{ "bad-port-hex.yaml", "pool.members[0].port: \"0x13c4\" is not an integer" },
+	{ "bad-port-junk.yaml", "listeners[0].port: \"50x60\" is not an integer" },
+	{ "bad-port-list.yaml", "listeners[0].port: expected a single value, got a list" },
+	{ "bad-port-range.yaml", "listeners[0].port: 70000 is out of range 1..65535" },
+	{ "bad-resolve.yaml", "pool.members[1].host: cannot resolve \"nohost.invalid\"" },
+	{ "bad-retry-after.yaml", "retry_after: -1 is out of range 0..86400" },
+	{ "bad-syntax.yaml", "libyaml: did not find expected ',' or ']' (near line 3" },
+	{ "bad-table-not-prime.yaml", "pool.table_size: 65536 is not prime" },
+	{ "bad-table-small.yaml", "pool.table_size: 3 must be larger than the number of members" },
+	{ "bad-table-too-big.yaml", "pool.table_size: 1000033 is out of range 1..1000003" },
+	{ "bad-too-many-listeners.yaml", "listeners: 17 listeners, at most 16 are allowed" },
+	{ "bad-two-docs.yaml", "only one YAML document is allowed" },
+	{ "bad-unknown-key.yaml", "worker: unknown key" },
+	{ "bad-unknown-member-key.yaml", "pool.members[1].wieght: unknown key" },
+	{ "bad-weight-float.yaml", "pool.members[1].weight: \"1.5\" is not an integer" },
+	{ "bad-weight.yaml", "pool.members[0].weight: 0 is out of range 1..1000" },
+	{ "bad-wildcard-advertise.yaml", "listeners[0].advertise: is required when address is" },
+	{ "bad-workers.yaml", "workers: 257 is out of range 0..256" },
+};
+
+#define N_BAD (sizeof(bad_configs) / sizeof(bad_configs[0]))
+
+Test(config, bad_configs_rejected_with_field_path)
+{
+	char rel[128], prefix[512];
+
+	for (size_t i = 0; i < N_BAD; i++) {
+		snprintf(rel, sizeof(rel), "tests/config/%s", bad_configs[i].file);
+		snprintf(prefix, sizeof(prefix), "%s/%s: ", VD_SOURCE_ROOT, rel);
+		cr_expect_eq(load(rel), -EINVAL, "%s: loaded, or wrong error code", rel);
+		cr_expect(strncmp(err, prefix, strlen(prefix)) == 0,
+			  "%s: error lacks file name: %s", rel, err);
+		cr_expect(strstr(err, bad_configs[i].want) != NULL, "%s:\n  got  %s\n  want %s",
+			  rel, err, bad_configs[i].want);
+		cr_expect(strchr(err, '\n') == NULL, "%s: error is not one line", rel);
+	}
+}
+
+/* A bad file added to tests/config/ without a row above would otherwise go untested. */
+Test(config, bad_table_covers_every_bad_file)
+{
+	glob_t g;
+
+	cr_assert_eq(glob(CFG_DIR "bad-*.yaml", 0, NULL, &g), 0);
+	cr_expect_eq(g.gl_pathc, N_BAD, "%zu bad-*.yaml files, %zu table rows", g.gl_pathc,
+		     N_BAD);
+	for (size_t i = 0; i < g.gl_pathc; i++) {
+		const char *base = g.gl_pathv[i] + strlen(CFG_DIR);
+		bool found = false;
+
+		for (size_t j = 0; j < N_BAD && !found; j++)
+			found = strcmp(bad_configs[j].file, base) == 0;
+		cr_expect(found, "%s has no row in bad_configs[]", base);
+	}
+	globfree(&g);
+}
+
+Test(config, unknown_key_names_the_key)
+{
+	cr_assert_eq(load("tests/config/bad-unknown-member-key.yaml"), -EINVAL);
+	cr_assert(strstr(err, "wieght") != NULL, "%s", err);
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n"
+			   "pool: {name: p, members: [{host: 127.0.0.1}], colour: blue}\n"),
+		     -EINVAL);
+	cr_assert(strstr(err, "mem.yaml: pool.colour: unknown key") != NULL, "%s", err);
+}
+
+Test(config, duplicate_listener_rejected)
+{
+	cr_assert_eq(load("tests/config/bad-dup-listener.yaml"), -EINVAL);
+	cr_assert(strstr(err, "listeners[2]") != NULL, "%s", err);
+	/* Same address, different port: two sockets, allowed. */
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}, {address: 127.0.0.1, port: 5062}]\n"
+			   "pool: {name: p, members: [{host: 127.0.0.1}]}\n"),
+		     0, "%s", err);
+	/* Two spellings of one IPv6 address are the same socket. */
+	cr_assert_eq(parse("listeners: [{address: '::1'}, {address: '0:0::1'}]\n"
+			   "pool: {name: p, members: [{host: 127.0.0.1}]}\n"),
+		     -EINVAL);
+	cr_assert(strstr(err, "listeners[1]: same address and port as listeners[0]"), "%s", err);
+}
+
+/* Where "localhost" lands (127.0.0.1 or ::1) depends on the host, so ask the loader. */
+static void localhost_ip(char *ip, size_t len)
+{
+	const struct sockaddr_storage *ss = &cfg.pool.members[0].addr;
+
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n"
+			   "pool: {name: p, members: [{host: localhost}]}\n"),
+		     0, "%s", err);
+	if (ss->ss_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, len);
+	else
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, len);
+}
+
+Test(config, duplicate_member_rejected)
+{
+	char ip[INET6_ADDRSTRLEN], doc[256];
+
+	cr_assert_eq(load("tests/config/bad-dup-member.yaml"), -EINVAL);
+	cr_assert(strstr(err, "pool.members[2]") != NULL, "%s", err);
+	/* A name and a number that resolve to the same place are duplicates too. */
+	localhost_ip(ip, sizeof(ip));
+	snprintf(doc, sizeof(doc),
+		 "listeners: [{address: 127.0.0.1}]\n"
+		 "pool: {name: p, members: [{host: '%s', port: 5070},\n"
+		 "  {host: localhost, port: 5070}]}\n",
+		 ip);
+	cr_assert_eq(parse(doc), -EINVAL, "%s", doc);
+	cr_assert(strstr(err, "pool.members[1]: same address and port as pool.members[0]"), "%s",
+		  err);
+}
+
+Test(config, missing_file_is_enoent)
+{
+	cr_assert_eq(load("tests/config/no-such-file.yaml"), -ENOENT);
+	cr_assert(strstr(err, "no-such-file.yaml: cannot open: No such file or directory"), "%s",
+		  err);
+}
+
+Test(config, directory_is_read_error)
+{
+	cr_assert_eq(load("tests/config"), -EISDIR);
+	cr_assert(strstr(err, "tests/config: cannot read:") != NULL, "%s", err);
+}
+
+Test(config, failed_load_leaves_output_untouched)
+{
+	static struct vd_config before;
+
+	memset(&cfg, 0xa5, sizeof(cfg));
+	before = cfg;
+	cr_assert_eq(vd_config_load(CFG_DIR "bad-table-not-prime.yaml", &cfg, err, sizeof(err)),
+		     -EINVAL);
+	cr_assert(memcmp(&cfg, &before, sizeof(cfg)) == 0);
+}
+
+/* ---- in-memory documents ---- */
+
+#define POOL "pool: {name: p, members: [{host: 127.0.0.1, port: 5070}]}\n"
+
+Test(config_parse, ipv6_quoted_or_not)
+{
+	static const char *const docs[] = {
+		"listeners:\n  - address: ::1\n" POOL,
+		"listeners:\n  - address: \"::1\"\n" POOL,
+		"listeners:\n  - address: '::1'\n" POOL,
+		"listeners: [{address: \"::1\"}]\n" POOL,
+	};
+
+	for (size_t i = 0; i < sizeof(docs) / sizeof(docs[0]); i++) {
+		cr_assert_eq(parse(docs[i]), 0, "doc %zu: %s", i, err);
+		assert_v6(&cfg.listeners[0].addr, cfg.listeners[0].addrlen, "::1", 5060);
+		cr_assert_str_eq(cfg.listeners[0].advertise, "[::1]");
+	}
+}
+
+Test(config_parse, advertise_forms)
+{
+	static const struct {
+		const char *advertise, *want; /* want NULL: rejected */
+	} cases[] = {
+		{ "sip.example.com", "sip.example.com" },
+		{ "192.0.2.1", "192.0.2.1" },
+		{ "\"2001:db8::1\"", "[2001:db8::1]" },
+		{ "\"[2001:db8::1]\"", "[2001:db8::1]" },
+		{ "\"[sip.example.com]\"", NULL },
+		{ "\"[2001:db8::1\"", NULL },
+		{ "\"a b\"", NULL },
+		{ "\"\"", NULL },
+	};
+	char doc[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(doc, sizeof(doc),
+			 "listeners: [{address: 127.0.0.1, advertise: %s}]\n" POOL,
+			 cases[i].advertise);
+		if (cases[i].want) {
+			cr_expect_eq(parse(doc), 0, "%s: %s", cases[i].advertise, err);
+			cr_expect_str_eq(cfg.listeners[0].advertise, cases[i].want);
+		} else {
+			cr_expect_eq(parse(doc), -EINVAL, "%s accepted", cases[i].advertise);
+			cr_expect(strstr(err, "listeners[0].advertise:") != NULL, "%s", err);
+		}
+	}
+}
+
+Test(config_parse, integer_forms)
+{
+	static const struct {
+		const char *port;
+		int rc;
+		uint16_t want;
+	} cases[] = {
+		{ "5070", 0, 5070 },	  { "'5070'", 0, 5070 },  { "05070", 0, 5070 },
+		{ "1", 0, 1 },		  { "65535", 0, 65535 },  { "0", -EINVAL, 0 },
+		{ "65536", -EINVAL, 0 },  { "-5", -EINVAL, 0 },	  { "+5", -EINVAL, 0 },
+		{ "5070.0", -EINVAL, 0 }, { "1e3", -EINVAL, 0 },  { "0x10", -EINVAL, 0 },
+		{ "\" 5\"", -EINVAL, 0 }, { "\"\"", -EINVAL, 0 }, { "null", -EINVAL, 0 },
+		{ "99999999999999999999", -EINVAL, 0 },
+	};
+	char doc[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(doc, sizeof(doc),
+			 "listeners: [{address: 127.0.0.1}]\n"
+			 "pool: {name: p, members: [{host: 127.0.0.1, port: %s}]}\n",
+			 cases[i].port);
+		cr_expect_eq(parse(doc), cases[i].rc, "port %s: %s", cases[i].port, err);
+		if (cases[i].rc == 0) {
+			const struct sockaddr_in *sin = (const void *)&cfg.pool.members[0].addr;
+
+			cr_expect_eq(ntohs(sin->sin_port), cases[i].want, "port %s", cases[i].port);
+		} else {
+			cr_expect(strstr(err, "pool.members[0].port:") != NULL, "%s", err);
+		}
+	}
+}
+
+Test(config_parse, table_size_bounds)
+{
+	static const struct {
+		const char *size;
+		int rc;
+	} cases[] = {
+		{ "2", 0 },	    { "3", 0 },		 { "1000003", 0 }, { "65537", 0 },
+		{ "1", -EINVAL }, { "0", -EINVAL }, { "4", -EINVAL }, { "1000001", -EINVAL },
+	};
+	char doc[256];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		snprintf(doc, sizeof(doc),
+			 "listeners: [{address: 127.0.0.1}]\n"
+			 "pool: {name: p, table_size: %s, members: [{host: 127.0.0.1}]}\n",
+			 cases[i].size);
+		cr_expect_eq(parse(doc), cases[i].rc, "table_size %s: %s", cases[i].size, err);
+		if (cases[i].rc)
+			cr_expect(strstr(err, "pool.table_size:") != NULL, "%s", err);
+	}
+}
+
+Test(config_parse, workers_zero_means_online_cores)
+{
+	cr_assert_eq(parse("workers: 0\nlisteners: [{address: 127.0.0.1}]\n" POOL), 0, "%s", err);
+	cr_assert_eq(cfg.workers, expected_workers());
+	cr_assert_eq(parse("workers: 256\nlisteners: [{address: 127.0.0.1}]\n" POOL), 0, "%s",
+		     err);
+	cr_assert_eq(cfg.workers, 256);
+}
+
+Test(config_parse, limits_bounds)
+{
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n" POOL
+			   "limits: {max_message_size: 512, max_headers: 256, max_vias: 1}\n"),
+		     0, "%s", err);
+	cr_assert_eq(cfg.limits.max_message_size, 512);
+	cr_assert_eq(cfg.limits.max_headers, VD_CFG_MAX_HEADERS_CEIL);
+	cr_assert_eq(cfg.limits.max_vias, 1);
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n" POOL
+			   "limits: {max_message_size: 65508}\n"),
+		     -EINVAL);
+	cr_assert(strstr(err, "limits.max_message_size: 65508 is out of range 512..65507"), "%s",
+		  err);
+}
+
+Test(config_parse, error_is_one_line)
+{
+	/* A quoted newline in a value must not split the message. */
+	cr_assert_eq(parse("listeners: [{address: \"bad\\naddr\"}]\n" POOL), -EINVAL);
+	cr_assert(strchr(err, '\n') == NULL, "%s", err);
+	cr_assert(strstr(err, "listeners[0].address: \"bad addr\"") != NULL, "%s", err);
+	/* libcyaml's multi-line backtrace is folded into one line too. */
+	cr_assert_eq(parse("listeners:\n  - address: 127.0.0.1\n    port: [1]\n" POOL), -EINVAL);
+	cr_assert(strchr(err, '\n') == NULL, "%s", err);
+	cr_assert(strstr(err, "mem.yaml: listeners[0].port: expected a single value") != NULL, "%s",
+		  err);
+}
+
+Test(config_parse, small_or_missing_error_buffer)
+{
+	char tiny[8];
+	const char *doc = "batch: 0\nlisteners: [{address: 127.0.0.1}]\n" POOL;
+
+	cr_assert_eq(vd_config_parse(doc, strlen(doc), "mem.yaml", &cfg, tiny, sizeof(tiny)),
+		     -EINVAL);
+	cr_assert_str_eq(tiny, "mem.yam");
+	cr_assert_eq(vd_config_parse(doc, strlen(doc), "mem.yaml", &cfg, NULL, 0), -EINVAL);
+	cr_assert_eq(vd_config_parse(doc, strlen(doc), NULL, &cfg, err, sizeof(err)), -EINVAL);
+	cr_assert(strncmp(err, "config: batch:", 14) == 0, "%s", err);
+}
+
+Test(config_parse, length_is_respected)
+{
+	/* Only the first document's bytes count: the junk after len is never read. */
+	const char *doc = "listeners: [{address: 127.0.0.1}]\n" POOL "junk: [";
+	size_t len = strlen(doc) - strlen("junk: [");
+
+	cr_assert_eq(vd_config_parse(doc, len, "mem.yaml", &cfg, err, sizeof(err)), 0, "%s", err);
+}
+
+Test(config_parse, too_many_members)
+{
+	static char doc[VD_CFG_MAX_MEMBERS * 40 + 256];
+	size_t n;
+
+	n = (size_t)snprintf(doc, sizeof(doc),
+			     "listeners: [{address: 127.0.0.1}]\npool:\n  name: p\n  members:\n");
+	for (unsigned i = 0; i <= VD_CFG_MAX_MEMBERS; i++)
+		n += (size_t)snprintf(doc + n, sizeof(doc) - n, "    - {host: 10.0.%u.%u}\n",
+				      i / 250, i % 250 + 1);
+	cr_assert_eq(parse(doc), -EINVAL);
+	cr_assert(strstr(err, "pool.members: 257 members, at most 256 are allowed"), "%s", err);
+}
+
+Test(config_parse, max_members_accepted)
+{
+	static char doc[VD_CFG_MAX_MEMBERS * 40 + 256];
+	size_t n;
+
+	n = (size_t)snprintf(doc, sizeof(doc),
+			     "listeners: [{address: 127.0.0.1}]\npool:\n  name: p\n  members:\n");
+	for (unsigned i = 0; i < VD_CFG_MAX_MEMBERS; i++)
+		n += (size_t)snprintf(doc + n, sizeof(doc) - n, "    - {host: 10.0.%u.%u}\n",
+				      i / 250, i % 250 + 1);
+	cr_assert_eq(parse(doc), 0, "%s", err);
+	cr_assert_eq(cfg.pool.n_members, VD_CFG_MAX_MEMBERS);
+	assert_v4(&cfg.pool.members[255].addr, cfg.pool.members[255].addrlen, "10.0.1.6", 5060);
+}
+
+Test(config, hash_key_names)
+{
+	cr_assert_str_eq(vd_hash_key_name(VD_HASH_CALL_ID), "call-id");
+	cr_assert_str_eq(vd_hash_key_name(VD_HASH_SOURCE_IP), "source-ip");
+}

@@ -1,0 +1,414 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Unit tests of the weighted Maglev builder (src/route/maglev.c).
+ *
+ * They pin the properties the proxy relies on: identical tables from identical config (and a
+ * golden table that freezes the hash seeds), near-perfect balance for equal weights, shares that
+ * follow weights, small disruption when a member leaves, and -EINVAL for bad sizes or inputs.
+ */
+#include <viaduct/maglev.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+#include <xxhash.h>
+
+#define BIG_PRIME 65537u /* the default table size of the config */
+#define NAME_MAX_LEN 32
+#define MAX_TEST_MEMBERS 64
+#define SHARE_TOLERANCE 0.01 /* absolute, as a fraction of the table */
+#define DISRUPTION_SLACK 0.01 /* moves allowed beyond the 1/N that must move */
+#define CALLID_COUNT 100000u
+#define CALLID_SHARE_TOLERANCE 0.02 /* sampling noise of 100k keys is ~0.15%: ample margin */
+
+/* A member list whose names live next to it, so tests can copy and edit it freely. */
+struct pool {
+	char names[MAX_TEST_MEMBERS][NAME_MAX_LEN];
+	struct vd_maglev_member m[MAX_TEST_MEMBERS];
+	unsigned n;
+};
+
+static void pool_init(struct pool *p, unsigned n, uint32_t weight)
+{
+	cr_assert_leq(n, MAX_TEST_MEMBERS);
+	p->n = n;
+	for (unsigned i = 0; i < n; i++) {
+		int len = snprintf(p->names[i], NAME_MAX_LEN, "10.0.%u.%u:5060", i / 250, i % 250 + 1);
+
+		p->m[i].name = p->names[i];
+		p->m[i].name_len = (size_t)len;
+		p->m[i].weight = weight;
+	}
+}
+
+/* Copy of `src` without member `skip`; map[j] is the index in `src` of member j of `dst`. */
+static void pool_remove(struct pool *dst, const struct pool *src, unsigned skip, unsigned *map)
+{
+	unsigned j = 0;
+
+	for (unsigned i = 0; i < src->n; i++) {
+		if (i == skip)
+			continue;
+		memcpy(dst->names[j], src->names[i], NAME_MAX_LEN);
+		dst->m[j] = src->m[i];
+		dst->m[j].name = dst->names[j];
+		map[j++] = i;
+	}
+	dst->n = j;
+}
+
+static void build_ok(struct vd_maglev *t, uint32_t size, const struct pool *p)
+{
+	int rc = vd_maglev_build(t, size, p->m, p->n);
+
+	cr_assert_eq(rc, 0, "build(size=%u, n=%u) returned %d", size, p->n, rc);
+	cr_assert_not_null(t->entries);
+	cr_assert_eq(t->size, size);
+}
+
+/* Counts entries per member, asserting every entry is a valid index. */
+static void count_entries(const struct vd_maglev *t, unsigned n, uint32_t *counts)
+{
+	memset(counts, 0, n * sizeof(*counts));
+	for (uint32_t s = 0; s < t->size; s++) {
+		cr_assert_lt(t->entries[s], n, "slot %u holds %u, n=%u", s, t->entries[s], n);
+		counts[t->entries[s]]++;
+	}
+}
+
+static void assert_share(uint32_t count, uint32_t size, double expected, const char *what)
+{
+	double share = (double)count / size;
+
+	cr_assert(share > expected - SHARE_TOLERANCE && share < expected + SHARE_TOLERANCE,
+		  "%s: share %.4f, expected %.4f", what, share, expected);
+}
+
+Test(maglev, is_prime)
+{
+	static const uint32_t primes[] = { 2, 3, 5, 13, 251, 65521, 65537, 1000003, 4294967291u };
+	/* Squares of primes catch an off-by-one in the sqrt bound of trial division. */
+	static const uint32_t composites[] = { 0, 1, 4, 9, 25, 49, 65535, 65536, 1000001,
+					       65537u * 65521u, 4294967295u };
+
+	for (size_t i = 0; i < sizeof(primes) / sizeof(primes[0]); i++)
+		cr_assert(vd_maglev_is_prime(primes[i]), "%u is prime", primes[i]);
+	for (size_t i = 0; i < sizeof(composites) / sizeof(composites[0]); i++)
+		cr_assert_not(vd_maglev_is_prime(composites[i]), "%u is not prime", composites[i]);
+}
+
+Test(maglev, deterministic)
+{
+	struct pool p, q;
+	struct vd_maglev a, b;
+	unsigned map[MAX_TEST_MEMBERS];
+
+	pool_init(&p, 10, 1);
+	p.m[3].weight = 5;
+	/* Same content at other addresses: the table depends on names, not on pointers. */
+	pool_remove(&q, &p, MAX_TEST_MEMBERS, map);
+	build_ok(&a, BIG_PRIME, &p);
+	build_ok(&b, BIG_PRIME, &q);
+	cr_assert_eq(memcmp(a.entries, b.entries, BIG_PRIME * sizeof(*a.entries)), 0);
+	vd_maglev_free(&a);
+	vd_maglev_free(&b);
+}
+
+/*
+ * Compatibility contract: every instance with the same config must route identically, across
+ * versions too (rolling upgrades run mixed versions side by side). These 13 entries were computed
+ * once from this implementation and are hard-coded on purpose: if this test fails, the hash
+ * seeds, the permutation or the weighted fill changed, and every deployed table would reshuffle.
+ * Update the golden only for a deliberate, documented break.
+ */
+Test(maglev, golden_table)
+{
+	static const uint16_t golden[13] = { 1, 2, 1, 2, 2, 2, 1, 2, 2, 2, 0, 0, 0 };
+	struct pool p;
+	struct vd_maglev t;
+
+	pool_init(&p, 3, 1);
+	p.m[2].weight = 2;
+	build_ok(&t, 13, &p);
+	for (unsigned s = 0; s < 13; s++)
+		cr_assert_eq(t.entries[s], golden[s], "slot %u: got %u, golden %u", s, t.entries[s],
+			     golden[s]);
+	vd_maglev_free(&t);
+}
+
+/* Equal weights: the fill is strict round robin, so counts differ by at most one entry. */
+Test(maglev, balance_equal_weights)
+{
+	static const unsigned ns[] = { 2, 3, 5, 10 };
+
+	for (size_t k = 0; k < sizeof(ns) / sizeof(ns[0]); k++) {
+		struct pool p;
+		struct vd_maglev t;
+		uint32_t counts[MAX_TEST_MEMBERS];
+		uint32_t lo = UINT32_MAX, hi = 0;
+
+		pool_init(&p, ns[k], 7);
+		build_ok(&t, BIG_PRIME, &p);
+		count_entries(&t, p.n, counts);
+		for (unsigned i = 0; i < p.n; i++) {
+			lo = counts[i] < lo ? counts[i] : lo;
+			hi = counts[i] > hi ? counts[i] : hi;
+			assert_share(counts[i], BIG_PRIME, 1.0 / p.n, "equal weights");
+		}
+		cr_assert_leq(hi - lo, 1, "N=%u: min %u max %u", p.n, lo, hi);
+		vd_maglev_free(&t);
+	}
+}
+
+Test(maglev, weights_one_and_three)
+{
+	struct pool p;
+	struct vd_maglev t;
+	uint32_t counts[2];
+
+	pool_init(&p, 2, 1);
+	p.m[1].weight = 3;
+	build_ok(&t, BIG_PRIME, &p);
+	count_entries(&t, 2, counts);
+	assert_share(counts[0], BIG_PRIME, 0.25, "weight 1 of 4");
+	assert_share(counts[1], BIG_PRIME, 0.75, "weight 3 of 4");
+	vd_maglev_free(&t);
+}
+
+Test(maglev, weights_mixed)
+{
+	struct pool p;
+	struct vd_maglev t;
+	uint32_t counts[4];
+
+	pool_init(&p, 4, 0);
+	for (unsigned i = 0; i < 4; i++)
+		p.m[i].weight = i + 1;
+	build_ok(&t, BIG_PRIME, &p);
+	count_entries(&t, 4, counts);
+	for (unsigned i = 0; i < 4; i++)
+		assert_share(counts[i], BIG_PRIME, (i + 1) / 10.0, "weights 1..4");
+	vd_maglev_free(&t);
+}
+
+/* Weights near UINT32_MAX must not overflow the turn credit. */
+Test(maglev, weights_huge)
+{
+	struct pool p;
+	struct vd_maglev t;
+	uint32_t counts[2];
+
+	pool_init(&p, 2, UINT32_MAX);
+	p.m[0].weight = UINT32_MAX / 3;
+	build_ok(&t, BIG_PRIME, &p);
+	count_entries(&t, 2, counts);
+	assert_share(counts[0], BIG_PRIME, 0.25, "weight max/3");
+	assert_share(counts[1], BIG_PRIME, 0.75, "weight max");
+	vd_maglev_free(&t);
+}
+
+static double changed_fraction(const struct vd_maglev *before, const struct vd_maglev *after,
+			       const unsigned *map)
+{
+	uint32_t changed = 0;
+
+	for (uint32_t s = 0; s < before->size; s++)
+		if (before->entries[s] != map[after->entries[s]])
+			changed++;
+	return (double)changed / before->size;
+}
+
+/* Removes each member in turn; only the removed member's ~1/N must move, plus a little churn. */
+static void check_disruption(unsigned n)
+{
+	struct pool p, q;
+	struct vd_maglev full, less;
+	unsigned map[MAX_TEST_MEMBERS];
+	double worst = 0;
+
+	pool_init(&p, n, 1);
+	build_ok(&full, BIG_PRIME, &p);
+	for (unsigned r = 0; r < n; r++) {
+		double f;
+
+		pool_remove(&q, &p, r, map);
+		build_ok(&less, BIG_PRIME, &q);
+		f = changed_fraction(&full, &less, map);
+		worst = f > worst ? f : worst;
+		cr_assert_leq(f, 1.0 / n + DISRUPTION_SLACK, "N=%u remove %u: %.4f moved", n, r, f);
+		vd_maglev_free(&less);
+	}
+	cr_log_info("disruption N=%u: worst %.4f moved (1/N = %.4f)", n, worst, 1.0 / n);
+	vd_maglev_free(&full);
+}
+
+Test(maglev, disruption_remove_one)
+{
+	static const unsigned ns[] = { 3, 5, 10, 32 };
+
+	for (size_t k = 0; k < sizeof(ns) / sizeof(ns[0]); k++)
+		check_disruption(ns[k]);
+}
+
+/*
+ * Draining a member (weight 0) keeps the indices of the others stable, which the data plane
+ * needs; the table must equal the one built without the member, up to that renumbering.
+ */
+Test(maglev, weight_zero_is_removal)
+{
+	struct pool p, drained, removed;
+	struct vd_maglev full, tz, tr;
+	unsigned map[MAX_TEST_MEMBERS], ident[MAX_TEST_MEMBERS];
+	const unsigned n = 10, r = 4;
+
+	pool_init(&p, n, 1);
+	drained = p;
+	for (unsigned i = 0; i < n; i++) {
+		drained.m[i].name = drained.names[i];
+		ident[i] = i;
+	}
+	drained.m[r].weight = 0;
+	pool_remove(&removed, &p, r, map);
+	build_ok(&full, BIG_PRIME, &p);
+	build_ok(&tz, BIG_PRIME, &drained);
+	build_ok(&tr, BIG_PRIME, &removed);
+	for (uint32_t s = 0; s < BIG_PRIME; s++) {
+		cr_assert_neq(tz.entries[s], r, "slot %u still on the drained member", s);
+		cr_assert_eq(tz.entries[s], map[tr.entries[s]], "slot %u differs", s);
+	}
+	cr_assert_leq(changed_fraction(&full, &tz, ident), 1.0 / n + DISRUPTION_SLACK);
+	vd_maglev_free(&full);
+	vd_maglev_free(&tz);
+	vd_maglev_free(&tr);
+}
+
+Test(maglev, all_weights_zero)
+{
+	struct pool p;
+	struct vd_maglev t;
+
+	pool_init(&p, 5, 0);
+	build_ok(&t, BIG_PRIME, &p);
+	for (uint32_t s = 0; s < BIG_PRIME; s++)
+		cr_assert_eq(t.entries[s], VD_MAGLEV_NO_MEMBER, "slot %u", s);
+	cr_assert_eq(vd_maglev_lookup(&t, XXH3_64bits("x@y", 3)), VD_MAGLEV_NO_MEMBER);
+	vd_maglev_free(&t);
+}
+
+/* Real-looking Call-IDs hashed as the proxy does: valid members, shares following weights. */
+Test(maglev, lookup_callids)
+{
+	struct pool p;
+	struct vd_maglev t;
+	uint32_t hits[4] = { 0 };
+	char callid[96];
+
+	pool_init(&p, 4, 2);
+	p.m[3].weight = 0;
+	build_ok(&t, BIG_PRIME, &p);
+	for (uint32_t i = 0; i < CALLID_COUNT; i++) {
+		int len = snprintf(callid, sizeof(callid), "%08x%04x-%u@pc%u.atlanta.example.com",
+				   i * 2654435761u, i & 0xffff, i, i % 97);
+		uint16_t m = vd_maglev_lookup(&t, XXH3_64bits(callid, (size_t)len));
+
+		cr_assert_lt(m, 3, "Call-ID %s -> %u", callid, m);
+		hits[m]++;
+	}
+	for (unsigned i = 0; i < 3; i++) {
+		double share = (double)hits[i] / CALLID_COUNT;
+
+		cr_assert(share > 1.0 / 3 - CALLID_SHARE_TOLERANCE &&
+				  share < 1.0 / 3 + CALLID_SHARE_TOLERANCE,
+			  "member %u got %.4f of Call-IDs", i, share);
+	}
+	vd_maglev_free(&t);
+}
+
+/* The largest member count: one index below VD_MAGLEV_NO_MEMBER; one more is rejected. */
+Test(maglev, max_members)
+{
+	const unsigned n = VD_MAGLEV_NO_MEMBER - 1;
+	struct vd_maglev_member *m = calloc(n + 1, sizeof(*m));
+	char(*names)[NAME_MAX_LEN] = calloc(n + 1, NAME_MAX_LEN);
+	uint32_t *counts = calloc(n, sizeof(*counts));
+	unsigned doubles = 0;
+	struct vd_maglev t;
+
+	cr_assert(m != NULL && names != NULL && counts != NULL);
+	for (unsigned i = 0; i <= n; i++) {
+		m[i].name = names[i];
+		m[i].name_len = (size_t)snprintf(names[i], NAME_MAX_LEN, "member-%u", i);
+		m[i].weight = 1;
+	}
+	cr_assert_eq(vd_maglev_build(&t, BIG_PRIME, m, n), 0);
+	count_entries(&t, n, counts);
+	/* 65537 slots over 65534 members: three own two slots, all others exactly one. */
+	for (unsigned i = 0; i < n; i++) {
+		cr_assert(counts[i] == 1 || counts[i] == 2, "member %u owns %u", i, counts[i]);
+		doubles += counts[i] == 2;
+	}
+	cr_assert_eq(doubles, BIG_PRIME - n);
+	vd_maglev_free(&t);
+	cr_assert_eq(vd_maglev_build(&t, BIG_PRIME, m, n + 1), -EINVAL);
+	cr_assert_null(t.entries);
+	free(m);
+	free(names);
+	free(counts);
+}
+
+static void assert_einval(uint32_t size, const struct vd_maglev_member *m, unsigned n)
+{
+	/* Garbage that the builder must overwrite, never free. */
+	struct vd_maglev t = { .size = 1, .entries = (uint16_t *)&t };
+
+	cr_assert_eq(vd_maglev_build(&t, size, m, n), -EINVAL, "size=%u n=%u", size, n);
+	cr_assert_null(t.entries);
+}
+
+Test(maglev, invalid_arguments)
+{
+	struct pool p;
+	struct vd_maglev_member bad = { .name = NULL, .name_len = 4, .weight = 1 };
+
+	pool_init(&p, 3, 1);
+	assert_einval(65536, p.m, 3); /* not prime */
+	assert_einval(15, p.m, 3);    /* not prime */
+	assert_einval(0, p.m, 3);
+	assert_einval(1, p.m, 3);
+	assert_einval(2, p.m, 3); /* prime but smaller than n */
+	assert_einval(3, p.m, 3); /* prime but equal to n */
+	assert_einval(13, p.m, 0);
+	assert_einval(13, NULL, 3);
+	assert_einval(13, &bad, 1);
+	cr_assert_eq(vd_maglev_build(NULL, 13, p.m, 3), -EINVAL);
+}
+
+Test(maglev, smallest_valid_size)
+{
+	struct pool p;
+	struct vd_maglev t;
+	uint32_t counts[3];
+
+	pool_init(&p, 3, 1);
+	build_ok(&t, 5, &p);
+	count_entries(&t, 3, counts);
+	for (unsigned i = 0; i < 3; i++)
+		cr_assert(counts[i] == 1 || counts[i] == 2, "member %u owns %u", i, counts[i]);
+	vd_maglev_free(&t);
+}
+
+Test(maglev, free_twice)
+{
+	struct pool p;
+	struct vd_maglev t;
+
+	pool_init(&p, 2, 1);
+	build_ok(&t, 13, &p);
+	vd_maglev_free(&t);
+	cr_assert_null(t.entries);
+	vd_maglev_free(&t);
+	cr_assert_null(t.entries);
+}
