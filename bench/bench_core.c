@@ -169,6 +169,21 @@ int main(int argc, char **argv)
 	src.in.sin_port = htons(5060);
 	inet_pton(AF_INET, "192.168.1.15", &src.in.sin_addr);
 
+	/* BENCH_ROUNDS=N: process the mix exactly N times and exit, for instruction counting
+	 * under `valgrind --tool=callgrind` (repeatable on a shared, noisy machine) */
+	const char *fixed = getenv("BENCH_ROUNDS");
+	if (fixed) {
+		struct vd_result r;
+		long rounds = atol(fixed);
+		for (int i = 0; i < n; i++)
+			if (load(dir, names[i], &s[i]))
+				return 1;
+		for (long k = 0; k < rounds; k++)
+			for (int i = 0; i < n; i++)
+				process(&s[i], &src, &r);
+		printf("bench=core-fixed messages=%d rounds=%ld\n", n, rounds);
+		return 0;
+	}
 	static const char *const verdicts[] = { "forward", "reply", "drop" };
 	double sum_ns = 0, sum_copy = 0;
 	size_t bytes = 0;

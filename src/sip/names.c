@@ -48,36 +48,36 @@ enum vd_sip_method vd_sip_method_parse(const char *p, size_t len)
 }
 
 struct hdr_name {
-	const char *name;
+	const char *name; /* lower case: compared with eq_lower() */
 	uint8_t len;
 	uint8_t kind;
 };
 
 #define H(s, k) { s, sizeof(s) - 1, k }
 static const struct hdr_name full_names[] = {
-	H("Via", VD_H_VIA),
-	H("Route", VD_H_ROUTE),
-	H("Record-Route", VD_H_RECORD_ROUTE),
-	H("Max-Forwards", VD_H_MAX_FORWARDS),
-	H("Call-ID", VD_H_CALL_ID),
-	H("CSeq", VD_H_CSEQ),
-	H("From", VD_H_FROM),
-	H("To", VD_H_TO),
-	H("Content-Length", VD_H_CONTENT_LENGTH),
-	H("Contact", VD_H_CONTACT),
-	H("Content-Type", VD_H_CONTENT_TYPE),
-	H("Content-Encoding", VD_H_CONTENT_ENCODING),
-	H("Supported", VD_H_SUPPORTED),
-	H("Subject", VD_H_SUBJECT),
-	H("Event", VD_H_EVENT),
-	H("Allow-Events", VD_H_ALLOW_EVENTS),
-	H("Refer-To", VD_H_REFER_TO),
-	H("Referred-By", VD_H_REFERRED_BY),
-	H("Session-Expires", VD_H_SESSION_EXPIRES),
-	H("Identity", VD_H_IDENTITY),
-	H("Accept-Contact", VD_H_ACCEPT_CONTACT),
-	H("Reject-Contact", VD_H_REJECT_CONTACT),
-	H("Request-Disposition", VD_H_REQUEST_DISPOSITION),
+	H("via", VD_H_VIA),
+	H("route", VD_H_ROUTE),
+	H("record-route", VD_H_RECORD_ROUTE),
+	H("max-forwards", VD_H_MAX_FORWARDS),
+	H("call-id", VD_H_CALL_ID),
+	H("cseq", VD_H_CSEQ),
+	H("from", VD_H_FROM),
+	H("to", VD_H_TO),
+	H("content-length", VD_H_CONTENT_LENGTH),
+	H("contact", VD_H_CONTACT),
+	H("content-type", VD_H_CONTENT_TYPE),
+	H("content-encoding", VD_H_CONTENT_ENCODING),
+	H("supported", VD_H_SUPPORTED),
+	H("subject", VD_H_SUBJECT),
+	H("event", VD_H_EVENT),
+	H("allow-events", VD_H_ALLOW_EVENTS),
+	H("refer-to", VD_H_REFER_TO),
+	H("referred-by", VD_H_REFERRED_BY),
+	H("session-expires", VD_H_SESSION_EXPIRES),
+	H("identity", VD_H_IDENTITY),
+	H("accept-contact", VD_H_ACCEPT_CONTACT),
+	H("reject-contact", VD_H_REJECT_CONTACT),
+	H("request-disposition", VD_H_REQUEST_DISPOSITION),
 };
 #undef H
 
@@ -117,10 +117,10 @@ enum vd_sip_hdr vd_sip_hdr_kind(const char *p, size_t len)
 	}
 	if (len > HDR_NAME_MAX)
 		return VD_H_OTHER;
-	char c0 = lower_ascii(p[0]);
+	char c0 = (char)(p[0] | 0x20);
 	for (uint8_t j = 0; j < by_len_n[len]; j++) {
 		const struct hdr_name *h = &full_names[by_len[len][j]];
-		if (c0 == lower_ascii(h->name[0]) && eq_nocase(p, h->name, len))
+		if (c0 == h->name[0] && eq_lower(p, h->name, len))
 			return (enum vd_sip_hdr)h->kind;
 	}
 	return VD_H_OTHER;

@@ -25,11 +25,20 @@ bool vd_sip_parse_u32(const char *p, const char *end, uint32_t max, uint32_t *ou
 	return true;
 }
 
-/* Bytes of a hostname or IPv4 address: alphanumerics, '.', '-', '_'. */
-static const uint8_t host_table[256] = {
-	['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1, ['.'] = 1, ['-'] = 1, ['_'] = 1,
+/* Character classes of hosts, one bit each, so a loop tests one table byte per character. */
+enum {
+	HC_HOST = 1,   /* hostname or IPv4: alphanumerics, '.', '-', '_' */
+	HC_DOTNUM = 2, /* digits and '.': an IPv4 candidate */
+	HC_V6 = 4,     /* inside brackets: hex digits, ':', '.' */
+};
+static const uint8_t host_class[256] = {
+	['0' ... '9'] = HC_HOST | HC_DOTNUM | HC_V6,
+	['a' ... 'f'] = HC_HOST | HC_V6, ['A' ... 'F'] = HC_HOST | HC_V6,
+	['g' ... 'z'] = HC_HOST, ['G' ... 'Z'] = HC_HOST,
+	['.'] = HC_HOST | HC_DOTNUM | HC_V6, ['-'] = HC_HOST, ['_'] = HC_HOST, [':'] = HC_V6,
 };
 
+/* Digits and dots only (checked by the caller): four octets of 0..255. */
 static bool is_ipv4(const char *p, const char *end)
 {
 	unsigned dots = 0, digits = 0, octet = 0;
@@ -39,12 +48,10 @@ static bool is_ipv4(const char *p, const char *end)
 				return false;
 			dots++;
 			digits = octet = 0;
-		} else if (is_digit(*p)) {
+		} else {
 			octet = octet * 10 + (unsigned)(*p - '0');
 			if (++digits > 3 || octet > 255)
 				return false;
-		} else {
-			return false;
 		}
 	}
 	return dots == 3 && digits > 0;
@@ -56,30 +63,29 @@ bool vd_sip_host_parse(const char **pp, const char *end, struct vd_slice *host, 
 	const char *p = *pp, *h = p;
 
 	if (p < end && *p == '[') {
-		while (p < end && (is_digit(*p) || *p == ':' || *p == '.' || *p == '[' ||
-				   (lower_ascii(*p) >= 'a' && lower_ascii(*p) <= 'f')))
-			p++;
+		for (p++; p < end && (host_class[(unsigned char)*p] & HC_V6); p++)
+			;
 		if (p >= end || *p != ']' || p - h < 3)
 			return false;
 		p++;
 		*type = VD_HOST_IPV6;
 	} else {
-		bool digits_dots = true;
-		for (; p < end && host_table[(unsigned char)*p]; p++)
-			digits_dots = digits_dots && (is_digit(*p) || *p == '.');
+		unsigned all = HC_HOST | HC_DOTNUM, c;
+		for (; p < end && ((c = host_class[(unsigned char)*p]) & HC_HOST); p++)
+			all &= c;
 		if (p == h)
 			return false;
-		*type = digits_dots && is_ipv4(h, p) ? VD_HOST_IPV4 : VD_HOST_FQDN;
+		*type = (all & HC_DOTNUM) && is_ipv4(h, p) ? VD_HOST_IPV4 : VD_HOST_FQDN;
 	}
 	host->p = h;
 	host->len = (uint32_t)(p - h);
 	*port = 0;
 	if (p < end && *p == ':') {
+		uint32_t v = 0;
 		const char *d = ++p;
-		uint32_t v;
-		while (p < end && is_digit(*p))
-			p++;
-		if (!vd_sip_parse_u32(d, p, 65535, &v) || v == 0)
+		for (; p < end && is_digit(*p) && p - d < 5; p++)
+			v = v * 10 + (uint32_t)(*p - '0');
+		if (p == d || v == 0 || v > 65535 || (p < end && is_digit(*p)))
 			return false;
 		*port = (uint16_t)v;
 	}
@@ -98,6 +104,13 @@ static const char *skip_quoted(const char *p, const char *end)
 	}
 	return NULL;
 }
+
+/* Unquoted parameter values: tokens, and hosts with IPv6 brackets and colons. */
+static const uint8_t param_value_table[256] = {
+	['0' ... '9'] = 1, ['A' ... 'Z'] = 1, ['a' ... 'z'] = 1,
+	['-'] = 1, ['.'] = 1, ['!'] = 1, ['%'] = 1, ['*'] = 1, ['_'] = 1, ['+'] = 1,
+	['`'] = 1, ['\''] = 1, ['~'] = 1, [':'] = 1, ['['] = 1, [']'] = 1,
+};
 
 /*
  * Parse one generic parameter ";name[=value]" at p (which points at ';'). Returns the
@@ -125,26 +138,26 @@ static const char *param_next(const char *p, const char *end, struct vd_slice *n
 		if (!p)
 			return NULL;
 	} else {
-		while (p < end && (is_token_char((unsigned char)*p) || *p == ':' || *p == '[' ||
-				   *p == ']'))
+		while (p < end && param_value_table[(unsigned char)*p])
 			p++;
 	}
 	*val = (struct vd_slice){ v, (uint32_t)(p - v) };
 	return p;
 }
 
+/* Parameter name n equals the lower-case literal (names are tokens: eq_lower is exact). */
 static bool name_is(struct vd_slice n, const char *lit, size_t len)
 {
-	return n.len == len && eq_nocase(n.p, lit, len);
+	return n.len == len && eq_lower(n.p, lit, len);
 }
 #define NAME_IS(n, lit) name_is(n, lit, sizeof(lit) - 1)
 
 /* "SIP" SWS "/" SWS "2.0" SWS "/" SWS transport */
 static const char *via_protocol(const char *p, const char *end, struct vd_slice *transport)
 {
-	static const char *const parts[2] = { "SIP", "2.0" };
+	static const char *const parts[2] = { "sip", "2.0" };
 	for (int i = 0; i < 2; i++) {
-		if (end - p < 3 || !eq_nocase(p, parts[i], 3))
+		if (end - p < 3 || !eq_lower(p, parts[i], 3))
 			return NULL;
 		p = skip_lws(p + 3, end);
 		if (p >= end || *p != '/')
@@ -279,9 +292,10 @@ int vd_sip_uri_parse(struct vd_slice uri, struct vd_slice *host, uint8_t *host_t
 {
 	const char *p = uri.p, *end = uri.p + uri.len;
 
-	if (end - p >= 4 && eq_nocase(p, "sip:", 4))
+	/* header bytes hold no control bytes, so eq_lower is exact here too */
+	if (end - p >= 4 && eq_lower(p, "sip:", 4))
 		p += 4;
-	else if (end - p >= 5 && eq_nocase(p, "sips:", 5))
+	else if (end - p >= 5 && eq_lower(p, "sips:", 5))
 		p += 5;
 	else
 		return -1; /* tel: and others have no host to route to */

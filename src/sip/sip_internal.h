@@ -17,9 +17,10 @@
 #include <emmintrin.h>
 #endif
 
+/* Branch-free: adds 0x20 exactly when c is 'A'..'Z'. */
 static inline char lower_ascii(char c)
 {
-	return (c >= 'A' && c <= 'Z') ? (char)(c | 0x20) : c;
+	return (char)(c + ((unsigned)((unsigned char)c - 'A') < 26u ? 0x20 : 0));
 }
 
 static inline bool is_digit(char c)
@@ -42,6 +43,8 @@ static inline bool is_token_char(unsigned char c)
 /* Skip SP/HT and folding (CRLF followed by SP/HT) from p up to end. */
 static inline const char *skip_lws(const char *p, const char *end)
 {
+	if (p < end && !is_ws(*p) && *p != '\r')
+		return p; /* the usual case: nothing to skip */
 	for (;;) {
 		while (p < end && is_ws(*p))
 			p++;
@@ -64,6 +67,31 @@ static inline bool eq_nocase(const char *a, const char *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
 		if (lower_ascii(a[i]) != lower_ascii(b[i]))
+			return false;
+	return true;
+}
+
+/*
+ * Compare token bytes a[0..n) case-insensitively with a LOWER-CASE literal. Setting bit 0x20
+ * folds 'A'-'Z' onto 'a'-'z'; the only other bytes it maps onto a letter, '-', '.' or a digit
+ * are control bytes and CR, which a token never holds. So for token input this is exact, and
+ * eight bytes are compared per step.
+ */
+static inline bool eq_lower(const char *a, const char *lit, size_t n)
+{
+	const uint64_t fold = 0x2020202020202020ULL;
+	while (n >= 8) {
+		uint64_t x, y;
+		memcpy(&x, a, 8);
+		memcpy(&y, lit, 8);
+		if ((x | fold) != y)
+			return false;
+		a += 8;
+		lit += 8;
+		n -= 8;
+	}
+	for (size_t i = 0; i < n; i++)
+		if ((a[i] | 0x20) != lit[i])
 			return false;
 	return true;
 }
