@@ -1,0 +1,233 @@
+# shellcheck shell=bash disable=SC2034 # variables set here are for the caller
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# lib.sh: shared helpers for viaduct's integration tests (sourced, not run).
+#
+# Provides:
+#   log / die                       messages on stderr, prefixed with the test name
+#   make_tmpdir                     mktemp -d, removed again by the EXIT trap
+#   run_bounded SECS CMD...         re-exec the calling script under timeout(1)
+#   pick_udp_port ADDR              sets PICKED_PORT: a UDP port not bound on ADDR
+#                                   and not picked before by this script
+#   start_bg NAME CMD...            start CMD in the background, stdout/stderr in
+#                                   $TMPDIR_E2E/NAME.out / NAME.err; its PID is
+#                                   recorded for cleanup and in BG_PID[NAME]
+#   start_bg_merged NAME CMD...     same, stdout and stderr in NAME.log
+#   is_running PID                  PID exists and is not a zombie
+#   wait_pid PID SECS               wait (bounded) for a started PID; sets WAIT_RC
+#   stop_pid PID [SIG] [SECS]       SIG (TERM) then KILL after SECS; sets WAIT_RC
+#   wait_for_log FILE REGEX SECS [PID]
+#   wait_for_udp_port ADDR PORT SECS [PID]
+#   tail_log LABEL FILE [LINES] [BYTES]  print the end of a log file (debugging)
+#
+# Every wait is a bounded poll of a condition (never a bare sleep standing in
+# for synchronisation).  install_cleanup_trap makes every started process get
+# TERM, then KILL after a bounded wait, and removes the temp dir, on any exit.
+
+: "${TEST_NAME:=$(basename "$0")}"
+BG_PIDS=()
+declare -A BG_PID=()
+PICKED_PORTS=" "
+TMPDIR_E2E=""
+POLL_INTERVAL=0.05
+
+log() { printf '%s: %s\n' "$TEST_NAME" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+# run_bounded SECS "$@": make the whole script run under timeout(1).  Call it
+# first thing in a script, passing the script's own arguments.  timeout puts
+# the script in its own process group and signals the whole group on expiry;
+# the script's TERM trap then cleans up.
+run_bounded() {
+	local secs=$1
+	shift
+	if [[ -z ${_LIB_BOUNDED:-} ]]; then
+		export _LIB_BOUNDED=1
+		exec timeout --kill-after=10 "$secs" "${BASH:-bash}" "$0" "$@"
+	fi
+}
+
+make_tmpdir() {
+	local tag=${TEST_NAME%.sh}
+	tag=${tag//[^[:alnum:]_-]/-}
+	TMPDIR_E2E=$(mktemp -d "${TMPDIR:-/tmp}/viaduct-$tag.XXXXXX") ||
+		die "mktemp -d failed"
+}
+
+# is_running PID: true while PID exists and is not a zombie (kill -0 alone
+# succeeds on an exited but not yet reaped child).
+is_running() {
+	local pid=$1 stat
+	kill -0 "$pid" 2>/dev/null || return 1
+	stat=$(cat "/proc/$pid/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[[ ${stat:0:1} != Z ]]
+}
+
+# start_bg NAME CMD...: stdin from /dev/null (sipp reads keys from a tty),
+# stdout and stderr to files in the temp dir.
+start_bg() {
+	local name=$1
+	shift
+	"$@" </dev/null >"$TMPDIR_E2E/$name.out" 2>"$TMPDIR_E2E/$name.err" &
+	BG_PID[$name]=$!
+	BG_PIDS+=("$!")
+	log "started $name (pid $!): $*"
+}
+
+# start_bg_merged NAME CMD...: like start_bg, stdout and stderr both in
+# $TMPDIR_E2E/NAME.log.
+start_bg_merged() {
+	local name=$1
+	shift
+	"$@" </dev/null >"$TMPDIR_E2E/$name.log" 2>&1 &
+	BG_PID[$name]=$!
+	BG_PIDS+=("$!")
+	log "started $name (pid $!): $*"
+}
+
+# wait_pid PID SECS: wait up to SECS for PID to end and collect its exit
+# status in WAIT_RC.  Returns 1 (WAIT_RC=-1) if it is still running.
+wait_pid() {
+	local pid=$1 secs=$2 deadline
+	deadline=$((SECONDS + secs))
+	while is_running "$pid"; do
+		if ((SECONDS >= deadline)); then
+			WAIT_RC=-1
+			return 1
+		fi
+		sleep "$POLL_INTERVAL"
+	done
+	WAIT_RC=0
+	wait "$pid" 2>/dev/null || WAIT_RC=$?
+	return 0
+}
+
+# stop_pid PID [SIG] [SECS]: send SIG (default TERM), wait up to SECS
+# (default 5) and SIGKILL if it is still there.  WAIT_RC = its exit status
+# (137 after KILL).  Returns 1 if KILL was needed.
+stop_pid() {
+	local pid=$1 sig=${2:-TERM} secs=${3:-5}
+	WAIT_RC=0
+	if ! is_running "$pid"; then
+		wait "$pid" 2>/dev/null || WAIT_RC=$?
+		return 0
+	fi
+	kill "-$sig" "$pid" 2>/dev/null || true
+	wait_pid "$pid" "$secs" && return 0
+	log "pid $pid ignored SIG$sig for ${secs}s, sending KILL"
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || WAIT_RC=$?
+	return 1
+}
+
+# wait_for_log FILE REGEX SECS [PID]: poll until an extended REGEX matches a
+# line of FILE; fail early if PID (when given) has exited.
+wait_for_log() {
+	local file=$1 re=$2 secs=$3 pid=${4:-} deadline
+	deadline=$((SECONDS + secs))
+	while :; do
+		[[ -f $file ]] && grep -Eq -- "$re" "$file" && return 0
+		if [[ -n $pid ]] && ! is_running "$pid"; then
+			log "process $pid exited while waiting for '$re' in $file"
+			return 1
+		fi
+		if ((SECONDS >= deadline)); then
+			log "timed out after ${secs}s waiting for '$re' in $file"
+			return 1
+		fi
+		sleep "$POLL_INTERVAL"
+	done
+}
+
+# udp_bound ADDR PORT: is some socket bound to ADDR:PORT (or a wildcard
+# address on PORT)?  ss prints IPv6 addresses in brackets.
+udp_bound() {
+	local addr=$1 port=$2 want
+	if [[ $addr == *:* ]]; then want="[$addr]"; else want=$addr; fi
+	ss -Hlun "sport = :$port" 2>/dev/null |
+		awk -v w="$want:$port" -v p=":$port" '
+			{ a = $4; sub(/%[^:\]]*/, "", a) }
+			a == w || a == "*" p || a == "0.0.0.0" p || a == "[::]" p { f = 1 }
+			END { exit !f }'
+}
+
+# wait_for_udp_port ADDR PORT SECS [PID]
+wait_for_udp_port() {
+	local addr=$1 port=$2 secs=$3 pid=${4:-} deadline
+	deadline=$((SECONDS + secs))
+	while ! udp_bound "$addr" "$port"; do
+		if [[ -n $pid ]] && ! is_running "$pid"; then
+			log "process $pid exited before binding udp $addr port $port"
+			return 1
+		fi
+		if ((SECONDS >= deadline)); then
+			log "timed out after ${secs}s waiting for udp $addr port $port"
+			return 1
+		fi
+		sleep "$POLL_INTERVAL"
+	done
+}
+
+# pick_udp_port ADDR: set PICKED_PORT to a port in [10000, start of the
+# ephemeral range) that is free on ADDR right now and was not handed out
+# before by this script.  Ports below the kernel's ephemeral range are not
+# taken behind our back by sockets bound to port 0 (sipp, viaduct's own
+# sockets).  A variable, not stdout: $(pick_udp_port) would run in a
+# subshell and could not remember the ports already picked.
+pick_udp_port() {
+	local addr=$1 lo=10000 hi=32767 range port try
+	if range=$(cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null); then
+		range=${range%%[[:space:]]*}
+		((range > lo + 1000)) && hi=$((range - 1))
+	fi
+	for ((try = 0; try < 500; try++)); do
+		port=$((lo + (RANDOM * 32768 + RANDOM) % (hi - lo + 1)))
+		[[ $PICKED_PORTS == *" $port "* ]] && continue
+		udp_bound "$addr" "$port" && continue
+		PICKED_PORTS+="$port "
+		PICKED_PORT=$port
+		return 0
+	done
+	die "no free UDP port found on $addr"
+}
+
+# tail_log LABEL FILE [LINES] [BYTES]: the last LINES lines, at most BYTES
+# bytes of them (sipp's error log puts many events on one line).
+tail_log() {
+	local label=$1 file=$2 lines=${3:-40} bytes=${4:-6000}
+	[[ -s $file ]] || return 0
+	printf '%s\n' "----- $label: end of $file -----" >&2
+	tail -n "$lines" -- "$file" | tail -c "$bytes" >&2
+	printf '\n' >&2
+}
+
+# Hook for scripts: called by the EXIT trap before processes are killed
+# (print debugging output there).
+on_exit_hook() { :; }
+
+_cleanup() {
+	local rc=$? pid
+	trap - EXIT INT TERM
+	on_exit_hook "$rc" || true
+	for pid in "${BG_PIDS[@]}"; do
+		is_running "$pid" && kill -TERM "$pid" 2>/dev/null
+	done
+	for pid in "${BG_PIDS[@]}"; do
+		is_running "$pid" && { stop_pid "$pid" TERM 5 || true; }
+	done
+	if [[ -n $TMPDIR_E2E && -d $TMPDIR_E2E ]]; then
+		if [[ -n ${E2E_KEEP:-} ]]; then
+			log "keeping $TMPDIR_E2E (E2E_KEEP set)"
+		else
+			rm -rf -- "$TMPDIR_E2E"
+		fi
+	fi
+	exit "$rc"
+}
+
+install_cleanup_trap() {
+	trap _cleanup EXIT
+	trap 'log "interrupted"; exit 130' INT
+	trap 'log "terminated (time limit?)"; exit 143' TERM
+}
