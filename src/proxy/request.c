@@ -40,9 +40,15 @@ static bool routes_collect(const struct vd_sip_msg *m, struct route_set *rs)
 			if (rs->n == VD_MAX_ROUTES)
 				return false;
 			struct vd_sip_route *r = &rs->v[rs->n];
-			uint32_t next = vd_sip_route_parse(m, h, off, r);
-			if (!next)
+			uint32_t next;
+			if (rs->n == 0) { /* the scanner parsed the top value already */
+				*r = m->route;
+				next = r->value_end;
+				while (r->more_in_line && m->buf[next] != ',')
+					next++;
+			} else if (!(next = vd_sip_route_parse(m, h, off, r))) {
 				return false;
+			}
 			rs->removed[rs->n] = false;
 			rs->first_in_line[rs->n++] = first;
 			first = false;
@@ -137,27 +143,35 @@ static int add_our_via(const struct vd_proxy *px, const struct vd_sip_msg *m,
 	return vd_edits_add(ed, m->hdrs[m->via.hdr].line_off, 0, t, len);
 }
 
+/* Is the Via host the source IP, written as ip_text (IPv6 in brackets in the Via)? A
+ * non-canonical spelling compares unequal, which only adds a harmless received=. */
+static bool via_host_is(const struct vd_sip_via *v, const char *ip_text, uint32_t n)
+{
+	if (v->host_type == VD_HOST_IPV6)
+		return v->host.len == n + 2 && memcmp(v->host.p + 1, ip_text, n) == 0;
+	return v->host_type == VD_HOST_IPV4 && v->host.len == n && memcmp(v->host.p, ip_text, n) == 0;
+}
+
 int vd_via_received_edits(const struct vd_sip_msg *m, const union vd_sockaddr *src,
 			  struct vd_edits *ed)
 {
 	const struct vd_sip_via *v = &m->via;
 	bool rport = v->rport.p != NULL;
+	char ip[46];
+	uint32_t ip_len = vd_addr_ip_text(src, ip);
 
 	/* RFC 3581 4: with rport, received is added even when it equals sent-by */
-	if (rport || !vd_addr_host_equals(v->host, v->host_type, src)) {
-		char *t = vd_edits_text(ed, 10 + 46);
+	if (rport || !via_host_is(v, ip, ip_len)) {
+		uint32_t n = v->received.p ? 0 : 10;
+		char *t = vd_edits_text(ed, n + ip_len);
 		if (!t)
 			return -1;
-		uint32_t n = 0;
-		if (!v->received.p) {
-			memcpy(t, ";received=", 10);
-			n = 10;
-		}
-		n += vd_addr_ip_text(src, t + n);
+		memcpy(t, ";received=", n);
+		memcpy(t + n, ip, ip_len);
 		int rc = v->received.p
 				 ? vd_edits_add(ed, (uint32_t)(v->received.p - m->buf),
-						v->received.len, t, n)
-				 : vd_edits_add(ed, v->value_end, 0, t, n);
+						v->received.len, t, n + ip_len)
+				 : vd_edits_add(ed, v->value_end, 0, t, n + ip_len);
 		if (rc)
 			return -1;
 	}
@@ -197,8 +211,10 @@ static int strict_route_fix(const struct vd_proxy *px, const struct vd_sip_msg *
 	uint16_t port;
 	bool user, lr;
 
-	if (!m->has_route || vd_sip_uri_parse(m->ruri, &host, &type, &port, &user, &lr, &maddr) ||
-	    user || !vd_addr_is_ours(px, host, type, port))
+	/* a user part rules it out without parsing: our record-routed URIs have none */
+	if (!m->has_route || memchr(m->ruri.p, '@', m->ruri.len) ||
+	    vd_sip_uri_parse(m->ruri, &host, &type, &port, &user, &lr, &maddr) || user ||
+	    !vd_addr_is_ours(px, host, type, port))
 		return 0;
 	const struct vd_sip_route *last = &rs->v[rs->n - 1];
 	char *t = vd_edits_text(ed, last->uri.len);

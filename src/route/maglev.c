@@ -23,7 +23,7 @@
  * would route the same key to different members. Change them only on purpose.
  */
 #define MAGLEV_SEED_OFFSET 0x4d41474c45564f46ULL
-#define MAGLEV_SEED_SKIP 0x4d41474c4556534bULL
+#define MAGLEV_SEED_SKIP   0x4d41474c4556534bULL
 
 /* Index values must stay below VD_MAGLEV_NO_MEMBER, which marks an unowned slot. */
 #define MAGLEV_MAX_MEMBERS (VD_MAGLEV_NO_MEMBER - 1u)

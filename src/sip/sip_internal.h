@@ -77,19 +77,26 @@ static inline bool eq_nocase(const char *a, const char *b, size_t n)
  * are control bytes and CR, which a token never holds. So for token input this is exact, and
  * eight bytes are compared per step.
  */
+static inline bool eq_lower_word(const char *a, const char *lit, size_t w)
+{
+	uint64_t x = 0, y = 0;
+	memcpy(&x, a, w);
+	memcpy(&y, lit, w);
+	return (x | (0x2020202020202020ULL >> (64 - 8 * w))) == y;
+}
+
 static inline bool eq_lower(const char *a, const char *lit, size_t n)
 {
-	const uint64_t fold = 0x2020202020202020ULL;
-	while (n >= 8) {
-		uint64_t x, y;
-		memcpy(&x, a, 8);
-		memcpy(&y, lit, 8);
-		if ((x | fold) != y)
-			return false;
-		a += 8;
-		lit += 8;
-		n -= 8;
+	/* whole words, then one last word overlapping the previous one: no byte loop */
+	if (n >= 8) {
+		size_t i = 0;
+		for (; i + 8 <= n; i += 8)
+			if (!eq_lower_word(a + i, lit + i, 8))
+				return false;
+		return i == n || eq_lower_word(a + n - 8, lit + n - 8, 8);
 	}
+	if (n >= 4)
+		return eq_lower_word(a, lit, 4) && eq_lower_word(a + n - 4, lit + n - 4, 4);
 	for (size_t i = 0; i < n; i++)
 		if ((a[i] | 0x20) != lit[i])
 			return false;

@@ -16,13 +16,14 @@
 #include <criterion/criterion.h>
 #include <xxhash.h>
 
-#define BIG_PRIME 65537u /* the default table size of the config */
-#define NAME_MAX_LEN 32
-#define MAX_TEST_MEMBERS 64
-#define SHARE_TOLERANCE 0.01 /* absolute, as a fraction of the table */
-#define DISRUPTION_SLACK 0.01 /* moves allowed beyond the 1/N that must move */
-#define CALLID_COUNT 100000u
+#define BIG_PRIME	       65537u /* the default table size of the config */
+#define NAME_MAX_LEN	       32
+#define MAX_TEST_MEMBERS       64
+#define SHARE_TOLERANCE	       0.01 /* absolute, as a fraction of the table */
+#define DISRUPTION_SLACK       0.01 /* moves allowed beyond the 1/N that must move */
+#define CALLID_COUNT	       100000u
 #define CALLID_SHARE_TOLERANCE 0.02 /* sampling noise of 100k keys is ~0.15%: ample margin */
+#define TEST_TIMEOUT_S	       10   /* a skip of 0 (mod size) never ends: fail, do not hang */
 
 /* A member list whose names live next to it, so tests can copy and edit it freely. */
 struct pool {
@@ -36,7 +37,8 @@ static void pool_init(struct pool *p, unsigned n, uint32_t weight)
 	cr_assert_leq(n, MAX_TEST_MEMBERS);
 	p->n = n;
 	for (unsigned i = 0; i < n; i++) {
-		int len = snprintf(p->names[i], NAME_MAX_LEN, "10.0.%u.%u:5060", i / 250, i % 250 + 1);
+		int len = snprintf(p->names[i], NAME_MAX_LEN, "10.0.%u.%u:5060", i / 250,
+				   i % 250 + 1);
 
 		p->m[i].name = p->names[i];
 		p->m[i].name_len = (size_t)len;
@@ -87,12 +89,14 @@ static void assert_share(uint32_t count, uint32_t size, double expected, const c
 		  "%s: share %.4f, expected %.4f", what, share, expected);
 }
 
+TestSuite(maglev, .timeout = TEST_TIMEOUT_S);
+
 Test(maglev, is_prime)
 {
-	static const uint32_t primes[] = { 2, 3, 5, 13, 251, 65521, 65537, 1000003, 4294967291u };
+	static const uint32_t primes[] = {2, 3, 5, 13, 251, 65521, 65537, 1000003, 4294967291u};
 	/* Squares of primes catch an off-by-one in the sqrt bound of trial division. */
-	static const uint32_t composites[] = { 0, 1, 4, 9, 25, 49, 65535, 65536, 1000001,
-					       65537u * 65521u, 4294967295u };
+	static const uint32_t composites[] = {
+		0, 1, 4, 9, 25, 49, 65535, 65536, 1000001, 65537u * 65521u, 4294967295u};
 
 	for (size_t i = 0; i < sizeof(primes) / sizeof(primes[0]); i++)
 		cr_assert(vd_maglev_is_prime(primes[i]), "%u is prime", primes[i]);
@@ -126,7 +130,7 @@ Test(maglev, deterministic)
  */
 Test(maglev, golden_table)
 {
-	static const uint16_t golden[13] = { 1, 2, 1, 2, 2, 2, 1, 2, 2, 2, 0, 0, 0 };
+	static const uint16_t golden[13] = {1, 2, 1, 2, 2, 2, 1, 2, 2, 2, 0, 0, 0};
 	struct pool p;
 	struct vd_maglev t;
 
@@ -142,7 +146,7 @@ Test(maglev, golden_table)
 /* Equal weights: the fill is strict round robin, so counts differ by at most one entry. */
 Test(maglev, balance_equal_weights)
 {
-	static const unsigned ns[] = { 2, 3, 5, 10 };
+	static const unsigned ns[] = {2, 3, 5, 10};
 
 	for (size_t k = 0; k < sizeof(ns) / sizeof(ns[0]); k++) {
 		struct pool p;
@@ -247,7 +251,7 @@ static void check_disruption(unsigned n)
 
 Test(maglev, disruption_remove_one)
 {
-	static const unsigned ns[] = { 3, 5, 10, 32 };
+	static const unsigned ns[] = {3, 5, 10, 32};
 
 	for (size_t k = 0; k < sizeof(ns) / sizeof(ns[0]); k++)
 		check_disruption(ns[k]);
@@ -303,7 +307,7 @@ Test(maglev, lookup_callids)
 {
 	struct pool p;
 	struct vd_maglev t;
-	uint32_t hits[4] = { 0 };
+	uint32_t hits[4] = {0};
 	char callid[96];
 
 	pool_init(&p, 4, 2);
@@ -362,7 +366,7 @@ Test(maglev, max_members)
 static void assert_einval(uint32_t size, const struct vd_maglev_member *m, unsigned n)
 {
 	/* Garbage that the builder must overwrite, never free. */
-	struct vd_maglev t = { .size = 1, .entries = (uint16_t *)&t };
+	struct vd_maglev t = {.size = 1, .entries = (uint16_t *)&t};
 
 	cr_assert_eq(vd_maglev_build(&t, size, m, n), -EINVAL, "size=%u n=%u", size, n);
 	cr_assert_null(t.entries);
@@ -371,7 +375,7 @@ static void assert_einval(uint32_t size, const struct vd_maglev_member *m, unsig
 Test(maglev, invalid_arguments)
 {
 	struct pool p;
-	struct vd_maglev_member bad = { .name = NULL, .name_len = 4, .weight = 1 };
+	struct vd_maglev_member bad = {.name = NULL, .name_len = 4, .weight = 1};
 
 	pool_init(&p, 3, 1);
 	assert_einval(65536, p.m, 3); /* not prime */
