@@ -62,9 +62,8 @@ static enum vd_sip_err request_line(struct vd_sip_msg *m, const char *p, const c
 	m->method_name = (struct vd_slice){ t, (uint32_t)(p - t) };
 	m->method = (uint8_t)vd_sip_method_parse(t, (size_t)(p - t));
 	const char *u = ++p;
-	while (p < end && *p != ' ' && *p != '\t')
-		p++;
-	if (p == u || p >= end)
+	p = memchr(u, ' ', (size_t)(end - u)); /* a Request-URI holds no SP (RFC 3261 25.1) */
+	if (!p || p == u || memchr(u, '\t', (size_t)(p - u)))
 		return VD_SIP_E_BAD_START_LINE;
 	m->ruri = (struct vd_slice){ u, (uint32_t)(p - u) };
 	p++;
