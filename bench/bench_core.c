@@ -2,8 +2,8 @@
 /*
  * Microbenchmark of the SIP core: scan + decide + rewrite over the corpus, in memory, no I/O.
  *
- * Every good corpus message is processed by a proxy configured as in the unit tests (it plays
- * the P-CSCF address 192.168.1.2 of the call flows, pool of two). Responses get our Via put
+ * Every good corpus message is processed by the proxy of tests/support/proxy_fixture.h (it
+ * plays the P-CSCF 192.168.1.2 of the corpus call flows, pool of two). Responses get our Via put
  * on top first, so they take the real path (Via check, removal, forward). Before each run the
  * message is copied back into the packet buffer, because the rewrite edits it in place; that
  * copy is measured separately and reported, so the core's own cost is visible.
@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "proxy_fixture.h"
 #include "viaduct/proxy.h"
 
 #define MAX_MSGS 128
@@ -44,33 +45,11 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-static void sockaddr_of(const char *ip, uint16_t port, struct sockaddr_storage *ss, socklen_t *l)
-{
-	struct sockaddr_in *a = (struct sockaddr_in *)ss;
-	memset(ss, 0, sizeof(*ss));
-	a->sin_family = AF_INET;
-	a->sin_port = htons(port);
-	inet_pton(AF_INET, ip, &a->sin_addr);
-	*l = sizeof(*a);
-}
-
 static void proxy_setup(void)
 {
 	static struct vd_config cfg;
 	char err[256];
-	cfg.n_listeners = 1;
-	sockaddr_of("127.0.0.1", 5060, &cfg.listeners[0].addr, &cfg.listeners[0].addrlen);
-	strcpy(cfg.listeners[0].advertise, "192.168.1.2");
-	cfg.listeners[0].advertise_port = 5060;
-	strcpy(cfg.pool.name, "bench");
-	cfg.pool.table_size = 65537;
-	cfg.pool.n_members = 2;
-	sockaddr_of("127.0.0.1", 5070, &cfg.pool.members[0].addr, &cfg.pool.members[0].addrlen);
-	sockaddr_of("127.0.0.1", 5080, &cfg.pool.members[1].addr, &cfg.pool.members[1].addrlen);
-	cfg.pool.members[0].weight = cfg.pool.members[1].weight = 1;
-	cfg.limits = (struct vd_cfg_limits){ 16384, 96, 16 };
-	cfg.retry_after = 5;
-	if (vd_proxy_init(&px, &cfg, err, sizeof(err))) {
+	if (fixture_proxy(&cfg, &px, VD_HASH_CALL_ID, err, sizeof(err))) {
 		fprintf(stderr, "bench: %s\n", err);
 		exit(1);
 	}
@@ -163,11 +142,7 @@ int main(int argc, char **argv)
 	closedir(d);
 	qsort(names, (size_t)n, sizeof(names[0]), by_name);
 	proxy_setup();
-	union vd_sockaddr src;
-	memset(&src, 0, sizeof(src));
-	src.in.sin_family = AF_INET;
-	src.in.sin_port = htons(5060);
-	inet_pton(AF_INET, "192.168.1.15", &src.in.sin_addr);
+	union vd_sockaddr src = fixture_addr("192.168.1.15", 5060);
 
 	/* BENCH_ROUNDS=N: process the mix exactly N times and exit, for instruction counting
 	 * under `valgrind --tool=callgrind` (repeatable on a shared, noisy machine) */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * libFuzzer target over scan + decide + rewrite: any byte string is processed by a proxy
- * configured like the unit tests, and every outcome is checked for consistency (a forward
+ * libFuzzer target over scan + decide + rewrite: any byte string is processed by the proxy of
+ * tests/support/proxy_fixture.h, and every outcome is checked for consistency (a forward
  * stays inside the buffer, a reply fits its buffer and is a SIP response). Seeded with the
  * corpus; a crash it finds becomes a corpus file and a unit test.
  */
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proxy_fixture.h"
 #include "viaduct/proxy.h"
 
 #define REPLY_CAP 20000
@@ -19,46 +20,14 @@ static struct vd_proxy_scratch scratch;
 static char reply_buf[REPLY_CAP];
 static char pktmem[VD_PROXY_HEADROOM + 70000];
 
-static void fill(struct sockaddr_storage *ss, socklen_t *len, int family, const char *ip,
-		 uint16_t port)
-{
-	memset(ss, 0, sizeof(*ss));
-	if (family == AF_INET6) {
-		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
-		a->sin6_family = AF_INET6;
-		a->sin6_port = htons(port);
-		inet_pton(AF_INET6, ip, &a->sin6_addr);
-		*len = sizeof(*a);
-	} else {
-		struct sockaddr_in *a = (struct sockaddr_in *)ss;
-		a->sin_family = AF_INET;
-		a->sin_port = htons(port);
-		inet_pton(AF_INET, ip, &a->sin_addr);
-		*len = sizeof(*a);
-	}
-}
-
 static void init(void)
 {
 	static struct vd_config cfg;
 	char err[256];
-	cfg.n_listeners = 2;
-	fill(&cfg.listeners[0].addr, &cfg.listeners[0].addrlen, AF_INET, "127.0.0.1", 5060);
-	strcpy(cfg.listeners[0].advertise, "192.168.1.2");
-	cfg.listeners[0].advertise_port = 5060;
-	fill(&cfg.listeners[1].addr, &cfg.listeners[1].addrlen, AF_INET6, "::1", 5060);
-	strcpy(cfg.listeners[1].advertise, "[::1]");
-	cfg.listeners[1].advertise_port = 5060;
-	strcpy(cfg.pool.name, "fuzz");
-	cfg.pool.table_size = 251;
-	cfg.pool.n_members = 2;
-	fill(&cfg.pool.members[0].addr, &cfg.pool.members[0].addrlen, AF_INET, "127.0.0.1", 5070);
-	fill(&cfg.pool.members[1].addr, &cfg.pool.members[1].addrlen, AF_INET6, "::1", 5080);
-	cfg.pool.members[0].weight = cfg.pool.members[1].weight = 1;
-	cfg.limits = (struct vd_cfg_limits){ 65507, 96, 16 };
-	cfg.retry_after = 5;
-	if (vd_proxy_init(&px, &cfg, err, sizeof(err)))
+	if (fixture_proxy(&cfg, &px, VD_HASH_CALL_ID, err, sizeof(err)))
 		abort();
+	/* the largest UDP payload, so every size the fuzzer makes is scanned */
+	px.max_message_size = VD_CFG_MAX_MESSAGE_CEIL;
 	scratch.reply = reply_buf;
 	scratch.reply_cap = REPLY_CAP;
 }
@@ -72,11 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size > sizeof(pktmem) - VD_PROXY_HEADROOM)
 		return 0;
-	union vd_sockaddr src;
-	memset(&src, 0, sizeof(src));
-	src.in.sin_family = AF_INET;
-	src.in.sin_port = htons(40000);
-	src.in.sin_addr.s_addr = htonl(0xc0a8010f); /* 192.168.1.15 */
+	union vd_sockaddr src = fixture_addr("192.168.1.15", 40000);
 	memcpy(pktmem + VD_PROXY_HEADROOM, data, size);
 	struct vd_pktbuf pkt = { pktmem, sizeof(pktmem), VD_PROXY_HEADROOM, (uint32_t)size };
 	struct vd_result res;

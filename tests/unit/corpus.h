@@ -7,6 +7,7 @@
 #define VD_TEST_CORPUS_H
 
 #include <criterion/criterion.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,33 @@ static inline int slice_is(struct vd_slice s, const char *lit)
 	if (!lit)
 		return s.p == NULL;
 	return s.p && s.len == strlen(lit) && memcmp(s.p, lit, s.len) == 0;
+}
+
+/* One line of tests/corpus/bad/MANIFEST: "<file> <code|drop> <reason>". */
+struct manifest_entry {
+	char file[128];
+	char what[16];   /* "400", "505" or "drop" */
+	char reason[128];
+};
+
+/* Read the next entry (comments skipped); false at the end. */
+static inline bool manifest_next(FILE *f, struct manifest_entry *e)
+{
+	char line[320];
+	while (fgets(line, sizeof(line), f))
+		if (line[0] != '#' &&
+		    sscanf(line, "%127s %15s %127[^\n]", e->file, e->what, e->reason) == 3)
+			return true;
+	return false;
+}
+
+static inline FILE *manifest_open(void)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/tests/corpus/bad/MANIFEST", VD_SOURCE_ROOT);
+	FILE *f = fopen(path, "r");
+	cr_assert_not_null(f, "cannot open %s", path);
+	return f;
 }
 
 #endif

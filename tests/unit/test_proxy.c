@@ -3,9 +3,8 @@
  * Stateless proxy tests on real messages: the verdict, the next hop and the exact bytes of
  * every rewrite and locally built reply.
  *
- * The proxy under test plays the P-CSCF address of the corpus call flows: it listens on
- * 127.0.0.1:5060 advertised as 192.168.1.2:5060 (the Route the UE puts in its requests), and on
- * [::1]:5060, with a pool of two members 127.0.0.1:5070 and 127.0.0.1:5080 hashed on Call-ID.
+ * The proxy under test is tests/support/proxy_fixture.h: it plays the P-CSCF 192.168.1.2 of
+ * the corpus call flows, with a pool of two members.
  */
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -14,6 +13,7 @@
 #include <string.h>
 
 #include "corpus.h"
+#include "proxy_fixture.h"
 #include "viaduct/proxy.h"
 
 #define REPLY_CAP 4096
@@ -26,54 +26,10 @@ static char pktmem[VD_PROXY_HEADROOM + 70000];
 static struct vd_pktbuf pkt;
 static struct vd_result res;
 
-static void addr(const char *ip, uint16_t port, struct sockaddr_storage *ss, socklen_t *len,
-		 union vd_sockaddr *out)
-{
-	union vd_sockaddr a;
-	memset(&a, 0, sizeof(a));
-	if (strchr(ip, ':')) {
-		a.in6.sin6_family = AF_INET6;
-		a.in6.sin6_port = htons(port);
-		inet_pton(AF_INET6, ip, &a.in6.sin6_addr);
-	} else {
-		a.in.sin_family = AF_INET;
-		a.in.sin_port = htons(port);
-		inet_pton(AF_INET, ip, &a.in.sin_addr);
-	}
-	if (ss) {
-		memset(ss, 0, sizeof(*ss));
-		memcpy(ss, &a, vd_sockaddr_len(&a));
-		*len = vd_sockaddr_len(&a);
-	}
-	if (out)
-		*out = a;
-}
-
 static void setup_proxy(enum vd_hash_key hash)
 {
 	char err[256];
-	memset(&cfg, 0, sizeof(cfg));
-	cfg.workers = 1;
-	cfg.batch = 32;
-	cfg.retry_after = 5;
-	cfg.n_listeners = 2;
-	addr("127.0.0.1", 5060, &cfg.listeners[0].addr, &cfg.listeners[0].addrlen, NULL);
-	strcpy(cfg.listeners[0].advertise, "192.168.1.2");
-	cfg.listeners[0].advertise_port = 5060;
-	addr("::1", 5060, &cfg.listeners[1].addr, &cfg.listeners[1].addrlen, NULL);
-	strcpy(cfg.listeners[1].advertise, "[::1]");
-	cfg.listeners[1].advertise_port = 5060;
-	strcpy(cfg.pool.name, "pcscf");
-	cfg.pool.hash = hash;
-	cfg.pool.table_size = 65537;
-	cfg.pool.n_members = 2;
-	for (int i = 0; i < 2; i++) {
-		addr("127.0.0.1", (uint16_t)(5070 + 10 * i), &cfg.pool.members[i].addr,
-		     &cfg.pool.members[i].addrlen, NULL);
-		cfg.pool.members[i].weight = 1;
-	}
-	cfg.limits = (struct vd_cfg_limits){ 16384, 96, 16 };
-	cr_assert_eq(vd_proxy_init(&px, &cfg, err, sizeof(err)), 0, "%s", err);
+	cr_assert_eq(fixture_proxy(&cfg, &px, hash, err, sizeof(err)), 0, "%s", err);
 	scratch.reply = reply_buf;
 	scratch.reply_cap = REPLY_CAP;
 }
@@ -91,8 +47,7 @@ static void teardown(void)
 /* Run bytes through the proxy as if received from ip:port on listener 0 (1 for IPv6). */
 static void run_bytes(const char *bytes, size_t len, const char *ip, uint16_t port)
 {
-	union vd_sockaddr src;
-	addr(ip, port, NULL, NULL, &src);
+	union vd_sockaddr src = fixture_addr(ip, port);
 	memcpy(pktmem + VD_PROXY_HEADROOM, bytes, len);
 	pkt = (struct vd_pktbuf){ pktmem, sizeof(pktmem), VD_PROXY_HEADROOM, (uint32_t)len };
 	vd_proxy_process(&px, &pkt, &src, src.sa.sa_family == AF_INET6 ? 1 : 0, &scratch, &res);
@@ -123,8 +78,7 @@ static const char *reply(void)
 
 static void expect_dst(const char *ip, uint16_t port)
 {
-	union vd_sockaddr want;
-	addr(ip, port, NULL, NULL, &want);
+	union vd_sockaddr want = fixture_addr(ip, port);
 	cr_expect_eq(res.dst.sa.sa_family, want.sa.sa_family);
 	cr_expect(memcmp(&res.dst, &want, vd_sockaddr_len(&want)) == 0, "next hop is %s:%u", ip,
 		  port);
@@ -396,14 +350,11 @@ Test(proxy, options_to_a_user_is_forwarded)
 
 Test(proxy, every_malformed_request_is_answered_and_every_malformed_response_dropped)
 {
-	char path[512], line[256];
-	snprintf(path, sizeof(path), "%s/tests/corpus/bad/MANIFEST", VD_SOURCE_ROOT);
-	FILE *f = fopen(path, "r");
-	cr_assert_not_null(f);
-	while (fgets(line, sizeof(line), f)) {
-		char file[128], what[16], reason[128] = "", rel[160], status[160];
-		if (line[0] == '#' || sscanf(line, "%127s %15s %127[^\n]", file, what, reason) < 3)
-			continue;
+	FILE *f = manifest_open();
+	struct manifest_entry me;
+	while (manifest_next(f, &me)) {
+		const char *file = me.file, *what = me.what, *reason = me.reason;
+		char rel[160], status[160];
 		snprintf(rel, sizeof(rel), "bad/%s", file);
 		struct corpus_msg m = run_file(rel, "192.168.1.15", 5060);
 		if (strcmp(what, "drop") == 0) {
@@ -582,8 +533,7 @@ Test(proxy, bodies_and_content_length_are_byte_identical_for_every_good_request)
 Test(proxy, too_little_headroom_and_oversize_are_counted_drops)
 {
 	struct corpus_msg m = corpus_load("good/26-message.sip");
-	union vd_sockaddr src;
-	addr("192.168.1.15", 5060, NULL, NULL, &src);
+	union vd_sockaddr src = fixture_addr("192.168.1.15", 5060);
 	memcpy(pktmem + 8, m.buf, m.len);
 	pkt = (struct vd_pktbuf){ pktmem, sizeof(pktmem), 8, (uint32_t)m.len };
 	vd_proxy_process(&px, &pkt, &src, 0, &scratch, &res);

@@ -280,15 +280,11 @@ Test(scan, udp_body_longer_than_content_length_is_cut)
 
 Test(scan, every_bad_message_gets_its_manifest_verdict)
 {
-	char path[512], line[256];
-	snprintf(path, sizeof(path), "%s/tests/corpus/bad/MANIFEST", VD_SOURCE_ROOT);
-	FILE *f = fopen(path, "r");
-	cr_assert_not_null(f);
+	FILE *f = manifest_open();
+	struct manifest_entry me;
 	int checked = 0;
-	while (fgets(line, sizeof(line), f)) {
-		char file[128], what[16], reason[128] = "";
-		if (line[0] == '#' || sscanf(line, "%127s %15s %127[^\n]", file, what, reason) < 3)
-			continue;
+	while (manifest_next(f, &me)) {
+		const char *file = me.file, *what = me.what, *reason = me.reason;
 		char rel[160];
 		struct corpus_msg m;
 		snprintf(rel, sizeof(rel), "bad/%s", file);

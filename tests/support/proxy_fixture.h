@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The proxy every test, fuzz target and benchmark runs against: it plays the P-CSCF address of
+ * the corpus call flows. It listens on 127.0.0.1:5060 advertised as 192.168.1.2:5060 (the Route
+ * the UE puts in its requests) and on [::1]:5060, with a pool "pcscf" of two members,
+ * 127.0.0.1:5070 and 127.0.0.1:5080, weight 1, hashed on `hash`.
+ */
+#ifndef VD_TEST_PROXY_FIXTURE_H
+#define VD_TEST_PROXY_FIXTURE_H
+
+#include <arpa/inet.h>
+#include <string.h>
+
+#include "viaduct/proxy.h"
+
+/* ip ("10.0.0.1" or "::1") and port to a socket address. */
+static inline union vd_sockaddr fixture_addr(const char *ip, uint16_t port)
+{
+	union vd_sockaddr a;
+	memset(&a, 0, sizeof(a));
+	if (strchr(ip, ':')) {
+		a.in6.sin6_family = AF_INET6;
+		a.in6.sin6_port = htons(port);
+		inet_pton(AF_INET6, ip, &a.in6.sin6_addr);
+	} else {
+		a.in.sin_family = AF_INET;
+		a.in.sin_port = htons(port);
+		inet_pton(AF_INET, ip, &a.in.sin_addr);
+	}
+	return a;
+}
+
+static inline void fixture_set(struct sockaddr_storage *ss, socklen_t *len, const char *ip,
+			       uint16_t port)
+{
+	union vd_sockaddr a = fixture_addr(ip, port);
+	memset(ss, 0, sizeof(*ss));
+	*len = vd_sockaddr_len(&a);
+	memcpy(ss, &a, *len);
+}
+
+/* Fill cfg and compile it into px. Returns vd_proxy_init()'s result. */
+static inline int fixture_proxy(struct vd_config *cfg, struct vd_proxy *px, enum vd_hash_key hash,
+				char *err, size_t errlen)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->workers = 1;
+	cfg->batch = 32;
+	cfg->retry_after = 5;
+	cfg->n_listeners = 2;
+	fixture_set(&cfg->listeners[0].addr, &cfg->listeners[0].addrlen, "127.0.0.1", 5060);
+	strcpy(cfg->listeners[0].advertise, "192.168.1.2");
+	cfg->listeners[0].advertise_port = 5060;
+	fixture_set(&cfg->listeners[1].addr, &cfg->listeners[1].addrlen, "::1", 5060);
+	strcpy(cfg->listeners[1].advertise, "[::1]");
+	cfg->listeners[1].advertise_port = 5060;
+	strcpy(cfg->pool.name, "pcscf");
+	cfg->pool.hash = hash;
+	cfg->pool.table_size = VD_CFG_DEFAULT_TABLE_SIZE;
+	cfg->pool.n_members = 2;
+	for (int i = 0; i < 2; i++) {
+		fixture_set(&cfg->pool.members[i].addr, &cfg->pool.members[i].addrlen, "127.0.0.1",
+			    (uint16_t)(5070 + 10 * i));
+		cfg->pool.members[i].weight = 1;
+	}
+	cfg->limits = (struct vd_cfg_limits){ 16384, 96, 16 };
+	return vd_proxy_init(px, cfg, err, errlen);
+}
+
+#endif
