@@ -155,6 +155,13 @@ static bool name_is(struct vd_slice n, const char *lit, size_t len)
 /* "SIP" SWS "/" SWS "2.0" SWS "/" SWS transport */
 static const char *via_protocol(const char *p, const char *end, struct vd_slice *transport)
 {
+	/* fast path: the spelling nearly everyone sends, "SIP/2.0/UDP " and friends */
+	if (end - p >= 12 && memcmp(p, "SIP/2.0/", 8) == 0 && p[11] == ' ' &&
+	    is_token_char((unsigned char)p[8]) && is_token_char((unsigned char)p[9]) &&
+	    is_token_char((unsigned char)p[10])) {
+		*transport = (struct vd_slice){ p + 8, 3 };
+		return p + 11;
+	}
 	static const char *const parts[2] = { "sip", "2.0" };
 	for (int i = 0; i < 2; i++) {
 		if (end - p < 3 || !eq_lower(p, parts[i], 3))
