@@ -122,34 +122,98 @@ static inline const char *vd_find_eol_scalar(const char *p, const char *end)
 	return end;
 }
 
-#if defined(__SSE2__)
-/* 16 bytes at a time: '\n', bytes 0x00-0x1f other than HT/CR, and 0x7f stop the search. */
-static inline const char *vd_find_eol_sse2(const char *p, const char *end)
-{
-	const __m128i sp = _mm_set1_epi8(0x20);
-	const __m128i ht = _mm_set1_epi8('\t');
-	const __m128i cr = _mm_set1_epi8('\r');
-	const __m128i del = _mm_set1_epi8(0x7f);
-	const __m128i zero = _mm_setzero_si128();
+/*
+ * The line finder the scanner uses: a cursor over the buffer that classifies bytes 64 at a
+ * time into a bit mask (bit i set = byte i of the block is '\n' or a forbidden control
+ * byte), then answers "next stop at or after p" with a count-trailing-zeros. Every byte is
+ * classified once, however many lines it is split into. SSE2 is the x86-64 baseline; other
+ * targets and the block past the last 64 bytes use the scalar classification, which is also
+ * what the tests compare the SIMD blocks against.
+ */
+#define VD_EOL_BLOCK 64
 
-	while (end - p >= 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-		/* signed compare: 0x80-0xff are negative, so exclude them explicitly */
-		__m128i ctl = _mm_andnot_si128(_mm_cmplt_epi8(v, zero), _mm_cmplt_epi8(v, sp));
-		ctl = _mm_andnot_si128(_mm_or_si128(_mm_cmpeq_epi8(v, ht), _mm_cmpeq_epi8(v, cr)), ctl);
-		/* '\n' is a control byte too, so ctl already includes it */
-		__m128i stop = _mm_or_si128(ctl, _mm_cmpeq_epi8(v, del));
-		int mask = _mm_movemask_epi8(stop);
-		if (mask)
-			return p + __builtin_ctz((unsigned)mask);
-		p += 16;
+struct vd_eol_cursor {
+	const char *end;
+	const char *blk; /* start of the classified block, NULL before the first */
+	uint64_t mask;   /* stop bytes of [blk, blk + 64), only bits below end - blk */
+};
+
+static inline uint64_t vd_eol_mask_scalar(const char *p, size_t n)
+{
+	uint64_t m = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		if (c == '\n' || is_bad_ctl(c))
+			m |= 1ULL << i;
 	}
-	return vd_find_eol_scalar(p, end);
+	return m;
 }
-#define vd_find_eol vd_find_eol_sse2
+
+#if defined(__SSE2__)
+/* Stop bytes of 16 bytes: 0x00-0x1f except HT and CR (LF is among them), and 0x7f. */
+static inline unsigned vd_eol_mask16(const char *p)
+{
+	const __m128i lim = _mm_set1_epi8(0x1f), ht = _mm_set1_epi8('\t');
+	const __m128i cr = _mm_set1_epi8('\r'), del = _mm_set1_epi8(0x7f);
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	/* unsigned v <= 0x1f: min(v, 0x1f) == v */
+	__m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, lim), v);
+	__m128i ok = _mm_or_si128(_mm_cmpeq_epi8(v, ht), _mm_cmpeq_epi8(v, cr));
+	__m128i stop = _mm_or_si128(_mm_andnot_si128(ok, ctl), _mm_cmpeq_epi8(v, del));
+	return (unsigned)_mm_movemask_epi8(stop);
+}
+
+static inline uint64_t vd_eol_mask64(const char *p)
+{
+	return (uint64_t)vd_eol_mask16(p) | (uint64_t)vd_eol_mask16(p + 16) << 16 |
+	       (uint64_t)vd_eol_mask16(p + 32) << 32 | (uint64_t)vd_eol_mask16(p + 48) << 48;
+}
+
+/* The last n < 64 bytes: whole 16-byte chunks in SIMD, the rest (< 16) byte by byte. */
+static inline uint64_t vd_eol_mask_tail(const char *p, size_t n)
+{
+	uint64_t m = 0;
+	size_t i = 0;
+	for (; i + 16 <= n; i += 16)
+		m |= (uint64_t)vd_eol_mask16(p + i) << i;
+	return m | vd_eol_mask_scalar(p + i, n - i) << i;
+}
 #else
-#define vd_find_eol vd_find_eol_scalar
+static inline uint64_t vd_eol_mask_tail(const char *p, size_t n)
+{
+	return vd_eol_mask_scalar(p, n);
+}
+
+static inline uint64_t vd_eol_mask64(const char *p)
+{
+	return vd_eol_mask_scalar(p, VD_EOL_BLOCK);
+}
 #endif
+
+static inline void vd_eol_init(struct vd_eol_cursor *c, const char *end)
+{
+	c->end = end;
+	c->blk = NULL;
+	c->mask = 0;
+}
+
+/* First '\n' or forbidden control byte at or after p, or end. */
+static inline const char *vd_eol_next(struct vd_eol_cursor *c, const char *p)
+{
+	for (;;) {
+		if (c->blk && p >= c->blk && p < c->blk + VD_EOL_BLOCK) {
+			uint64_t m = c->mask & (~0ULL << (p - c->blk));
+			if (m)
+				return c->blk + __builtin_ctzll(m);
+			p = c->blk + VD_EOL_BLOCK;
+		}
+		if (p >= c->end)
+			return c->end;
+		size_t left = (size_t)(c->end - p);
+		c->blk = p;
+		c->mask = left >= VD_EOL_BLOCK ? vd_eol_mask64(p) : vd_eol_mask_tail(p, left);
+	}
+}
 
 /* Parsers of header values, in params.c. All return false on a malformed value. */
 uint32_t vd_sip_via_count(const char *p, const char *end, bool *bad);

@@ -6,7 +6,7 @@
  *  - every prefix of every message (truncated datagrams) never reads past the end and never
  *    passes as complete; bytes fed one at a time give the same view as the whole message;
  *  - injected NUL/control/DEL bytes are refused, high-bit (UTF-8) bytes in values are not;
- *  - the SSE2 line finder agrees with its scalar twin;
+ *  - the SSE2 line classifier and cursor agree with their scalar twin;
  *  - header names: full and compact forms, case, folding, multi-value Via/Route, limits.
  */
 #include <criterion/criterion.h>
@@ -402,21 +402,53 @@ Test(scan, high_bit_bytes_in_values_are_allowed)
 	cr_expect(slice_is(msg.from_tag, "1"));
 }
 
-Test(scan, sse2_line_finder_agrees_with_its_scalar_twin)
+static void random_text(char *buf, size_t n, unsigned *seed)
 {
-	char buf[96];
+	for (size_t i = 0; i < n; i++) {
+		*seed = *seed * 1103515245u + 12345u;
+		unsigned r = (*seed >> 16) & 0xff;
+		/* mostly printable text, sometimes a stop byte, CR, HT or a high-bit byte */
+		buf[i] = (char)(r < 200 ? 'a' + r % 26 : r);
+	}
+}
+
+Test(scan, simd_block_classifier_agrees_with_its_scalar_twin)
+{
+	char buf[VD_EOL_BLOCK];
 	unsigned seed = 12345;
-	for (int round = 0; round < 20000; round++) {
-		for (size_t i = 0; i < sizeof(buf); i++) {
+	for (int round = 0; round < 50000; round++) {
+		random_text(buf, sizeof(buf), &seed);
+		cr_assert_eq(vd_eol_mask64(buf), vd_eol_mask_scalar(buf, sizeof(buf)), "round %d",
+			     round);
+	}
+	for (size_t n = 0; n < VD_EOL_BLOCK; n++) { /* tails of every length */
+		random_text(buf, sizeof(buf), &seed);
+		cr_assert_eq(vd_eol_mask_tail(buf, n), vd_eol_mask_scalar(buf, n), "tail %zu", n);
+	}
+	for (unsigned c = 0; c < 256; c++) { /* every byte value in every lane */
+		memset(buf, 'a', sizeof(buf));
+		for (size_t i = 0; i < sizeof(buf); i += 7)
+			buf[i] = (char)c;
+		cr_assert_eq(vd_eol_mask64(buf), vd_eol_mask_scalar(buf, sizeof(buf)), "byte %u", c);
+	}
+}
+
+Test(scan, line_cursor_agrees_with_the_scalar_finder)
+{
+	char buf[300];
+	unsigned seed = 777;
+	for (int round = 0; round < 5000; round++) {
+		size_t n = 1 + (size_t)round % sizeof(buf);
+		random_text(buf, n, &seed);
+		struct vd_eol_cursor cur;
+		vd_eol_init(&cur, buf + n);
+		/* the scanner asks with increasing positions; sometimes it jumps back */
+		for (size_t p = 0; p < n; p += 1 + (seed >> 20) % 23) {
 			seed = seed * 1103515245u + 12345u;
-			unsigned r = (seed >> 16) & 0xff;
-			/* mostly printable text, sometimes a stop byte or a high-bit byte */
-			buf[i] = (char)(r < 200 ? 'a' + r % 26 : r);
+			size_t q = (seed & 0xf) == 0 && p > 30 ? p - 30 : p;
+			cr_assert_eq(vd_eol_next(&cur, buf + q), vd_find_eol_scalar(buf + q, buf + n),
+				     "round %d pos %zu", round, q);
 		}
-		for (size_t start = 0; start < 20; start++)
-			cr_assert_eq(vd_find_eol(buf + start, buf + sizeof(buf)),
-				     vd_find_eol_scalar(buf + start, buf + sizeof(buf)),
-				     "round %d start %zu", round, start);
 	}
 }
 
