@@ -127,11 +127,12 @@ bool vd_addr_is_ours(const struct vd_proxy *px, struct vd_slice host, uint8_t ho
 		const struct vd_proxy_listener *l = &px->listeners[i];
 		if (l->port != p && vd_addr_port(&l->bind) != p)
 			continue;
-		if (host.len == l->host_len && vd_slice_eq_nocase(host, (struct vd_slice){
-								l->host, l->host_len }))
-			return true;
-		if (!literal)
+		if (!literal) { /* a name: compare the text; literals compare as bytes below */
+			if (host.len == l->host_len &&
+			    vd_slice_eq_nocase(host, (struct vd_slice){ l->host, l->host_len }))
+				return true;
 			continue;
+		}
 		/* numeric forms differ in text ("[::1]" vs "[0::1]"): compare the bytes */
 		size_t n = host_type == VD_HOST_IPV4 ? 4 : 16;
 		if (l->host_type == host_type && memcmp(l->ip, ip, n) == 0)

@@ -228,8 +228,9 @@ static const char *header_line(struct vd_sip_msg *m, const char *p, const char *
 	while (p < end && is_token_char((unsigned char)*p))
 		p++;
 	const char *name_end = p;
-	while (p < end && is_ws(*p))
-		p++;
+	if (p < end && *p != ':') /* usually the colon follows the name at once */
+		while (p < end && is_ws(*p))
+			p++;
 	if (p >= end || *p != ':' || name_end == n) {
 		/* a control byte here, or right after a CR, is the problem to report */
 		bool ctl = p < end && (is_bad_ctl((unsigned char)*p) ||
