@@ -62,9 +62,11 @@ static int check_config(const char *path)
 		vd_log(VD_LOG_ERROR, "%s", err);
 		return EXIT_CONFIG;
 	}
-	printf("%s: valid: %u listener(s), pool %s with %u member(s), hash %s, %u worker(s)\n",
-	       path, cfg.n_listeners, cfg.pool.name, cfg.pool.n_members,
-	       vd_hash_key_name(cfg.pool.hash), cfg.workers);
+	printf("%s: valid: %u listener(s), %u pool(s), first %s with %u member(s), hash %s, "
+	       "%u worker(s)\n",
+	       path, cfg.n_listeners, cfg.n_pools, cfg.pools[0].name, cfg.pools[0].n_members,
+	       vd_hash_key_name(cfg.pools[0].hash), cfg.workers);
+	vd_config_free(&cfg);
 	return 0;
 }
 
@@ -113,6 +115,7 @@ static int run(const char *path, int workers)
 		cfg.workers = (unsigned)workers;
 	if (vd_proxy_init(&px, &cfg, err, sizeof(err)) < 0) {
 		vd_log(VD_LOG_ERROR, "%s: %s", path, err);
+		vd_config_free(&cfg);
 		return EXIT_CONFIG;
 	}
 	block_signals(&set);
@@ -129,15 +132,17 @@ static int run(const char *path, int workers)
 		vd_proxy_fini(&px);
 		return EXIT_START;
 	}
-	vd_log(VD_LOG_INFO, "ready: %u worker(s), %u listener(s) (first %s:%u), pool %s with %u "
-			    "member(s), hash %s",
+	vd_log(VD_LOG_INFO, "ready: %u worker(s), %u listener(s) (first %s:%u), %u pool(s), "
+			    "first %s with %u member(s), hash %s",
 	       cfg.workers, cfg.n_listeners, px.listeners[0].host, px.listeners[0].port,
-	       cfg.pool.name, cfg.pool.n_members, vd_hash_key_name(cfg.pool.hash));
+	       cfg.n_pools, cfg.pools[0].name, cfg.pools[0].n_members,
+	       vd_hash_key_name(cfg.pools[0].hash));
 	wait_for_stop(dp, &set);
 	vd_dp_stop(dp);
 	print_stats(dp);
 	vd_dp_destroy(dp);
 	vd_proxy_fini(&px);
+	vd_config_free(&cfg);
 	return 0;
 }
 

@@ -3,13 +3,14 @@
  * Configuration: the YAML file turned into one plain, validated struct.
  *
  * Config flows one way: file -> struct vd_config (this header) -> compiled runtime state
- * (Maglev table, listener sockets). Workers never read a struct vd_config. The struct is
- * fixed-size on purpose: loading it allocates nothing that must be freed, and a failed load
- * leaves the caller's previous config untouched.
+ * (the routing snapshot: Maglev tables, rules, listener sockets). Workers never read a struct
+ * vd_config. Pools and members are allocated (free with vd_config_free); a failed load leaves
+ * the caller's previous config untouched.
  */
 #ifndef VIADUCT_CONFIG_H
 #define VIADUCT_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
@@ -39,6 +40,10 @@
 enum vd_hash_key {
 	VD_HASH_CALL_ID = 0, /* "call-id": all messages of a dialog/registration to one member */
 	VD_HASH_SOURCE_IP,   /* "source-ip": UE affinity, all messages of a UE to one member */
+	VD_HASH_FROM_USER,   /* "from-user": the user part of the From URI */
+	VD_HASH_TO_USER,     /* "to-user" */
+	VD_HASH_RURI_USER,   /* "ruri-user": the user part of the Request-URI */
+	VD_HASH_HEADER,      /* "header:NAME": the value of header NAME */
 };
 
 struct vd_cfg_listener {
@@ -54,16 +59,37 @@ struct vd_cfg_member {
 	char host[VD_CFG_HOST_MAX];   /* as written in the config, for logs and metrics */
 	struct sockaddr_storage addr; /* resolved numeric address + port (network order) */
 	socklen_t addrlen;
-	uint32_t weight; /* >= 1 */
+	uint32_t weight;   /* >= 1 */
+	uint32_t priority; /* group: the lowest group with a member up takes the traffic */
 };
 
 struct vd_cfg_pool {
 	char name[VD_CFG_NAME_MAX];
 	enum vd_hash_key hash;
+	char hash_header[VD_CFG_NAME_MAX]; /* VD_HASH_HEADER: the header's name */
 	uint32_t table_size; /* prime; default VD_CFG_DEFAULT_TABLE_SIZE */
-	unsigned n_members;  /* >= 1 */
-	struct vd_cfg_member members[VD_CFG_MAX_MEMBERS];
+	unsigned n_members;  /* 1..VD_CFG_MAX_MEMBERS */
+	struct vd_cfg_member *members; /* owned by the config (vd_config_free) */
 };
+
+/* Health probing of members with SIP OPTIONS (include/viaduct/health.h). */
+struct vd_cfg_health {
+	bool enabled;
+	uint32_t interval_ms, timeout_ms, down_after, up_after;
+};
+
+/* The admin HTTP API (include/viaduct/admin.h). */
+struct vd_cfg_admin {
+	bool enabled;
+	char address[VD_CFG_HOST_MAX]; /* numeric, local */
+	uint16_t port;
+};
+
+#define VD_CFG_DEFAULT_HEALTH_INTERVAL_MS 1000
+#define VD_CFG_DEFAULT_HEALTH_TIMEOUT_MS 500
+#define VD_CFG_DEFAULT_DOWN_AFTER 3
+#define VD_CFG_DEFAULT_UP_AFTER 2
+#define VD_CFG_MAX_POOLS 256
 
 struct vd_cfg_limits {
 	uint32_t max_message_size; /* bytes; larger datagrams are dropped and counted */
@@ -77,9 +103,18 @@ struct vd_config {
 	uint32_t retry_after;
 	unsigned n_listeners; /* >= 1 */
 	struct vd_cfg_listener listeners[VD_CFG_MAX_LISTENERS];
-	struct vd_cfg_pool pool;
+	unsigned n_pools;           /* >= 1; pools[0] takes requests no rule routes */
+	struct vd_cfg_pool *pools;  /* owned */
 	struct vd_cfg_limits limits;
+	struct vd_cfg_health health;
+	struct vd_cfg_admin admin;
 };
+
+/** Free what a loaded config owns (pools, members); the struct itself is the caller's. */
+void vd_config_free(struct vd_config *cfg);
+
+/** Index of the pool named `name`, or -1. */
+int vd_config_pool_index(const struct vd_config *cfg, const char *name);
 
 /**
  * Load and validate a YAML config file into *out.
@@ -93,7 +128,7 @@ int vd_config_load(const char *path, struct vd_config *out, char *err, size_t er
 int vd_config_parse(const char *yaml, size_t len, const char *name, struct vd_config *out,
 		    char *err, size_t errlen);
 
-/** "call-id" / "source-ip". */
+/** "call-id", "source-ip", "from-user", "to-user", "ruri-user" or "header". */
 const char *vd_hash_key_name(enum vd_hash_key key);
 
 #endif

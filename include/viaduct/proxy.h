@@ -82,12 +82,35 @@ struct vd_proxy_listener {
 	uint16_t via_prefix_len;
 };
 
-/** A pool compiled for lookups: member addresses and the Maglev table. */
+/**
+ * One priority group of a pool: two Maglev tables over the pool's members (entries are pool
+ * member indexes; members outside the group, down or weightless have no entries). `fresh`
+ * leaves drained members out and serves initial requests; `dialog` keeps them and serves
+ * in-dialog requests (To-tag present), so running calls finish where they are.
+ */
+struct vd_proxy_group {
+	uint32_t priority;
+	bool fresh_any, dialog_any; /* does the table have any entry? */
+	struct vd_maglev fresh;
+	struct vd_maglev dialog; /* entries == fresh.entries when nothing is drained */
+};
+
+/** A pool compiled for lookups. Member state (up, drained) is fixed per snapshot. */
 struct vd_proxy_pool {
+	char name[VD_CFG_NAME_MAX];
 	enum vd_hash_key hash;
+	char hash_header[VD_CFG_NAME_MAX];
+	uint16_t hash_header_len;
+	uint32_t table_size;
 	unsigned n_members;
-	union vd_sockaddr members[VD_CFG_MAX_MEMBERS];
-	struct vd_maglev table;
+	union vd_sockaddr *members;
+	char (*member_names)[VD_CFG_HOST_MAX + 8]; /* "host:port", Maglev identity and labels */
+	uint32_t *weights;
+	uint32_t *priorities;
+	bool *up;      /* health: down members get no traffic */
+	bool *drained; /* admin: no new dialogs or registrations */
+	unsigned n_groups; /* sorted by priority, lowest first */
+	struct vd_proxy_group *groups;
 };
 
 /** Everything the core reads per message. Built by the control plane, read-only afterwards. */
@@ -96,7 +119,8 @@ struct vd_proxy {
 	struct vd_proxy_listener listeners[VD_CFG_MAX_LISTENERS];
 	int egress_v4; /* listener index used to send to IPv4 next hops, -1 if none */
 	int egress_v6;
-	struct vd_proxy_pool pool;
+	unsigned n_pools;
+	struct vd_proxy_pool *pools; /* pools[0] takes the requests no rule routes elsewhere */
 	struct vd_sip_limits limits;
 	uint32_t max_message_size;
 	uint32_t retry_after;
@@ -104,11 +128,19 @@ struct vd_proxy {
 };
 
 /**
- * Compile a validated config into *px (builds the Maglev table). Control plane only.
- * Returns 0 or a negative errno code with a message in err.
+ * Compile a validated config into *px: listeners, pools with every member up and undrained,
+ * Maglev tables built. Control plane only. Returns 0 or a negative errno code with a message
+ * in err; on error *px holds nothing to free.
  */
 int vd_proxy_init(struct vd_proxy *px, const struct vd_config *cfg, char *err, size_t errlen);
 void vd_proxy_fini(struct vd_proxy *px);
+
+/**
+ * Set the state of a member (before the snapshot is published) and rebuild the pool's
+ * tables. Control plane only. Returns 0 or -ENOMEM / -EINVAL.
+ */
+int vd_proxy_member_state(struct vd_proxy *px, unsigned pool, unsigned member, bool up,
+			  bool drained);
 
 /** What vd_proxy_process() decided. */
 struct vd_result {
@@ -120,6 +152,7 @@ struct vd_result {
 	uint16_t status;      /* responses: the forwarded status; replies: the reply code */
 	uint16_t egress;      /* FORWARD: listener whose socket sends it */
 	int16_t member;       /* pool member chosen, -1 when the next hop came from Route/Via */
+	uint16_t pool;        /* the pool of `member` */
 	uint32_t reply_len;   /* REPLY: bytes written to the reply buffer */
 	union vd_sockaddr dst;
 };

@@ -26,6 +26,8 @@ enum vd_stats_reply {
 	VD_STATS_REPLY__COUNT
 };
 
+#define VD_STATS_POOLS 16
+
 struct vd_stats {
 	uint64_t rx, tx, replies, drops;
 	uint64_t rx_bytes, tx_bytes;
@@ -34,7 +36,9 @@ struct vd_stats {
 	uint64_t reply_codes[VD_STATS_REPLY__COUNT];
 	uint64_t drop[VD_DROP__COUNT];
 	uint64_t sip_err[VD_SIP_E__COUNT]; /* scanner verdicts of refused messages */
-	uint64_t member[VD_CFG_MAX_MEMBERS];
+	/* selections by [pool][member] index of the snapshot in use; pools past VD_STATS_POOLS
+	 * are counted in tx only */
+	uint64_t member[VD_STATS_POOLS][VD_CFG_MAX_MEMBERS];
 	uint64_t batches;
 } __attribute__((aligned(64)));
 

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "proxy_internal.h"
@@ -65,39 +66,6 @@ static int listener_init(struct vd_proxy_listener *l, const struct vd_cfg_listen
 	return 0;
 }
 
-/* The member's identity for Maglev: its address text, stable across reloads. */
-static void member_name(const union vd_sockaddr *a, char *out, size_t outlen)
-{
-	char ip[INET6_ADDRSTRLEN];
-	if (a->sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
-		snprintf(out, outlen, "[%s]:%u", ip, vd_addr_port(a));
-	} else {
-		inet_ntop(AF_INET, &a->in.sin_addr, ip, sizeof(ip));
-		snprintf(out, outlen, "%s:%u", ip, vd_addr_port(a));
-	}
-}
-
-static int pool_init(struct vd_proxy_pool *pool, const struct vd_cfg_pool *c, char *err,
-		     size_t errlen)
-{
-	static char names[VD_CFG_MAX_MEMBERS][INET6_ADDRSTRLEN + 8];
-	struct vd_maglev_member mm[VD_CFG_MAX_MEMBERS];
-
-	pool->hash = c->hash;
-	pool->n_members = c->n_members;
-	for (unsigned i = 0; i < c->n_members; i++) {
-		memcpy(&pool->members[i], &c->members[i].addr, c->members[i].addrlen);
-		member_name(&pool->members[i], names[i], sizeof(names[i]));
-		mm[i] = (struct vd_maglev_member){ names[i], strlen(names[i]), c->members[i].weight };
-	}
-	int rc = vd_maglev_build(&pool->table, c->table_size, mm, c->n_members);
-	if (rc)
-		snprintf(err, errlen, "pool %s: cannot build the Maglev table: %s", c->name,
-			 strerror(-rc));
-	return rc;
-}
-
 int vd_proxy_init(struct vd_proxy *px, const struct vd_config *cfg, char *err, size_t errlen)
 {
 	memset(px, 0, sizeof(*px));
@@ -117,12 +85,42 @@ int vd_proxy_init(struct vd_proxy *px, const struct vd_config *cfg, char *err, s
 	px->max_message_size = cfg->limits.max_message_size;
 	px->retry_after = cfg->retry_after;
 	px->branch_seed = BRANCH_SEED;
-	return pool_init(&px->pool, &cfg->pool, err, errlen);
+	px->pools = calloc(cfg->n_pools, sizeof(*px->pools));
+	if (!px->pools) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < cfg->n_pools; i++) {
+		int rc = vd_pool_init(&px->pools[i], &cfg->pools[i], err, errlen);
+		if (rc) {
+			vd_proxy_fini(px);
+			return rc;
+		}
+		px->n_pools = i + 1;
+	}
+	return 0;
 }
 
 void vd_proxy_fini(struct vd_proxy *px)
 {
-	vd_maglev_free(&px->pool.table);
+	for (unsigned i = 0; px->pools && i < px->n_pools; i++)
+		vd_pool_fini(&px->pools[i]);
+	free(px->pools);
+	px->pools = NULL;
+	px->n_pools = 0;
+}
+
+int vd_proxy_member_state(struct vd_proxy *px, unsigned pool, unsigned member, bool up,
+			  bool drained)
+{
+	if (pool >= px->n_pools || member >= px->pools[pool].n_members)
+		return -EINVAL;
+	struct vd_proxy_pool *p = &px->pools[pool];
+	if (p->up[member] == up && p->drained[member] == drained)
+		return 0;
+	p->up[member] = up;
+	p->drained[member] = drained;
+	return vd_pool_tables_build(p);
 }
 
 void vd_proxy_process(const struct vd_proxy *px, struct vd_pktbuf *pkt,

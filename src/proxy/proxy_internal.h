@@ -48,6 +48,14 @@ void vd_proxy_response(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 int vd_via_received_edits(const struct vd_sip_msg *msg, const union vd_sockaddr *src,
 			  struct vd_edits *ed);
 
+/* --- pool.c --- */
+int vd_pool_init(struct vd_proxy_pool *p, const struct vd_cfg_pool *c, char *err, size_t errlen);
+void vd_pool_fini(struct vd_proxy_pool *p);
+int vd_pool_tables_build(struct vd_proxy_pool *p);
+/** Member of the pool for this request, or -1 (no member up in any group). Hot path. */
+int vd_pool_select(const struct vd_proxy_pool *p, const struct vd_sip_msg *m,
+		   const union vd_sockaddr *src);
+
 /* --- reply.c --- */
 
 /** Build a reply (RFC 3261 8.2.6) to the scanned request into s->reply; fills res. */

@@ -233,22 +233,6 @@ static int egress_for(const struct vd_proxy *px, const union vd_sockaddr *dst)
 	return dst->sa.sa_family == AF_INET6 ? px->egress_v6 : px->egress_v4;
 }
 
-/* Member of the pool for this request, or -1 (all members down or weightless). */
-static int select_member(const struct vd_proxy *px, const struct vd_sip_msg *m,
-			 const union vd_sockaddr *src)
-{
-	const struct vd_proxy_pool *pool = &px->pool;
-	uint64_t key;
-
-	if (pool->hash == VD_HASH_SOURCE_IP)
-		key = src->sa.sa_family == AF_INET6 ? XXH3_64bits(&src->in6.sin6_addr, 16)
-						    : XXH3_64bits(&src->in.sin_addr, 4);
-	else
-		key = XXH3_64bits(m->call_id.p, m->call_id.len);
-	uint16_t i = vd_maglev_lookup(&pool->table, key);
-	return i == VD_MAGLEV_NO_MEMBER ? -1 : i;
-}
-
 static void refuse(const struct vd_proxy *px, const struct vd_sip_msg *m,
 		   const union vd_sockaddr *src, int code, const char *reason,
 		   struct vd_proxy_scratch *s, struct vd_result *res)
@@ -280,13 +264,15 @@ static int next_hop(const struct vd_proxy *px, const struct vd_sip_msg *m,
 		refuse(px, m, src, 503, "Next Hop Unresolvable", s, res);
 		return -1;
 	}
-	int member = select_member(px, m, src);
+	const struct vd_proxy_pool *pool = &px->pools[0];
+	int member = vd_pool_select(pool, m, src);
 	if (member < 0) {
 		refuse(px, m, src, 503, "Service Unavailable", s, res);
 		return -1;
 	}
+	res->pool = 0;
 	res->member = (int16_t)member;
-	res->dst = px->pool.members[member];
+	res->dst = pool->members[member];
 	return 0;
 }
 

@@ -34,8 +34,8 @@ void vd_stats_count(struct vd_stats *st, const struct vd_result *res, uint32_t b
 	switch (res->verdict) {
 	case VD_VERDICT_FORWARD:
 		VD_STAT_ADD(st->tx, 1);
-		if (res->member >= 0)
-			VD_STAT_ADD(st->member[res->member], 1);
+		if (res->member >= 0 && res->pool < VD_STATS_POOLS)
+			VD_STAT_ADD(st->member[res->pool][res->member], 1);
 		break;
 	case VD_VERDICT_REPLY:
 		VD_STAT_ADD(st->replies, 1);
@@ -97,9 +97,14 @@ void vd_stats_print(FILE *f, const char *label, const struct vd_stats *st)
 		kv(f, "drop_", vd_drop_name((enum vd_drop)d), st->drop[d]);
 	for (int e = 1; e < VD_SIP_E__COUNT; e++)
 		kv(f, "bad_", vd_sip_err_name((enum vd_sip_err)e), st->sip_err[e]);
-	for (int i = 0; i < VD_CFG_MAX_MEMBERS; i++) {
-		snprintf(name, sizeof(name), "%d", i);
-		kv(f, "member_", name, st->member[i]);
-	}
+	for (int p = 0; p < VD_STATS_POOLS; p++)
+		for (int i = 0; i < VD_CFG_MAX_MEMBERS; i++) {
+			/* pool 0 keeps the short form member_N that scripts read */
+			if (p == 0)
+				snprintf(name, sizeof(name), "%d", i);
+			else
+				snprintf(name, sizeof(name), "%d_%d", p, i);
+			kv(f, "member_", name, st->member[p][i]);
+		}
 	fputc('\n', f);
 }

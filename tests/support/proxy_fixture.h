@@ -54,14 +54,21 @@ static inline int fixture_proxy(struct vd_config *cfg, struct vd_proxy *px, enum
 	fixture_set(&cfg->listeners[1].addr, &cfg->listeners[1].addrlen, "::1", 5060);
 	strcpy(cfg->listeners[1].advertise, "[::1]");
 	cfg->listeners[1].advertise_port = 5060;
-	strcpy(cfg->pool.name, "pcscf");
-	cfg->pool.hash = hash;
-	cfg->pool.table_size = VD_CFG_DEFAULT_TABLE_SIZE;
-	cfg->pool.n_members = 2;
+	static struct vd_cfg_pool pool;
+	static struct vd_cfg_member members[2];
+	memset(&pool, 0, sizeof(pool));
+	memset(members, 0, sizeof(members));
+	cfg->n_pools = 1;
+	cfg->pools = &pool; /* static: the fixture's config is never vd_config_free'd */
+	strcpy(pool.name, "pcscf");
+	pool.hash = hash;
+	pool.table_size = VD_CFG_DEFAULT_TABLE_SIZE;
+	pool.n_members = 2;
+	pool.members = members;
 	for (int i = 0; i < 2; i++) {
-		fixture_set(&cfg->pool.members[i].addr, &cfg->pool.members[i].addrlen, "127.0.0.1",
+		fixture_set(&members[i].addr, &members[i].addrlen, "127.0.0.1",
 			    (uint16_t)(5070 + 10 * i));
-		cfg->pool.members[i].weight = 1;
+		members[i].weight = 1;
 	}
 	cfg->limits = (struct vd_cfg_limits){ 16384, 96, 16 };
 	return vd_proxy_init(px, cfg, err, errlen);

@@ -26,11 +26,18 @@
 static struct vd_config cfg;
 static char err[512];
 
+/* Every test runs in its own process (criterion forks): free what it loaded at exit. */
+__attribute__((destructor)) static void free_cfg(void)
+{
+	vd_config_free(&cfg);
+}
+
 static int load(const char *rel)
 {
 	char path[512];
 
 	snprintf(path, sizeof(path), "%s/%s", VD_SOURCE_ROOT, rel);
+	vd_config_free(&cfg); /* the previous load's pools, if any */
 	memset(&cfg, 0, sizeof(cfg));
 	err[0] = '\0';
 	return vd_config_load(path, &cfg, err, sizeof(err));
@@ -38,6 +45,7 @@ static int load(const char *rel)
 
 static int parse(const char *yaml)
 {
+	vd_config_free(&cfg);
 	memset(&cfg, 0, sizeof(cfg));
 	err[0] = '\0';
 	return vd_config_parse(yaml, strlen(yaml), "mem.yaml", &cfg, err, sizeof(err));
@@ -98,15 +106,15 @@ Test(config, example_loads)
 	cr_assert_str_eq(cfg.listeners[1].advertise, "[::1]");
 	cr_assert_eq(cfg.listeners[1].advertise_port, 5060);
 
-	cr_assert_str_eq(cfg.pool.name, "pcscf");
-	cr_assert_eq(cfg.pool.hash, VD_HASH_CALL_ID);
-	cr_assert_eq(cfg.pool.table_size, 65537);
-	cr_assert_eq(cfg.pool.n_members, 2);
-	cr_assert_str_eq(cfg.pool.members[0].host, "127.0.0.1");
-	assert_v4(&cfg.pool.members[0].addr, cfg.pool.members[0].addrlen, "127.0.0.1", 5070);
-	cr_assert_eq(cfg.pool.members[0].weight, 1);
-	assert_v4(&cfg.pool.members[1].addr, cfg.pool.members[1].addrlen, "127.0.0.1", 5080);
-	cr_assert_eq(cfg.pool.members[1].weight, 1);
+	cr_assert_str_eq(cfg.pools[0].name, "pcscf");
+	cr_assert_eq(cfg.pools[0].hash, VD_HASH_CALL_ID);
+	cr_assert_eq(cfg.pools[0].table_size, 65537);
+	cr_assert_eq(cfg.pools[0].n_members, 2);
+	cr_assert_str_eq(cfg.pools[0].members[0].host, "127.0.0.1");
+	assert_v4(&cfg.pools[0].members[0].addr, cfg.pools[0].members[0].addrlen, "127.0.0.1", 5070);
+	cr_assert_eq(cfg.pools[0].members[0].weight, 1);
+	assert_v4(&cfg.pools[0].members[1].addr, cfg.pools[0].members[1].addrlen, "127.0.0.1", 5080);
+	cr_assert_eq(cfg.pools[0].members[1].weight, 1);
 
 	cr_assert_eq(cfg.limits.max_message_size, 16384);
 	cr_assert_eq(cfg.limits.max_headers, 96);
@@ -126,12 +134,12 @@ Test(config, defaults_applied)
 	cr_assert_str_eq(cfg.listeners[0].advertise, "127.0.0.1");
 	cr_assert_eq(cfg.listeners[0].advertise_port, VD_CFG_DEFAULT_PORT);
 
-	cr_assert_eq(cfg.pool.hash, VD_HASH_CALL_ID);
-	cr_assert_eq(cfg.pool.table_size, VD_CFG_DEFAULT_TABLE_SIZE);
-	cr_assert_eq(cfg.pool.n_members, 1);
-	assert_v4(&cfg.pool.members[0].addr, cfg.pool.members[0].addrlen, "127.0.0.2",
+	cr_assert_eq(cfg.pools[0].hash, VD_HASH_CALL_ID);
+	cr_assert_eq(cfg.pools[0].table_size, VD_CFG_DEFAULT_TABLE_SIZE);
+	cr_assert_eq(cfg.pools[0].n_members, 1);
+	assert_v4(&cfg.pools[0].members[0].addr, cfg.pools[0].members[0].addrlen, "127.0.0.2",
 		  VD_CFG_DEFAULT_PORT);
-	cr_assert_eq(cfg.pool.members[0].weight, VD_CFG_DEFAULT_WEIGHT);
+	cr_assert_eq(cfg.pools[0].members[0].weight, VD_CFG_DEFAULT_WEIGHT);
 
 	cr_assert_eq(cfg.limits.max_message_size, VD_CFG_DEFAULT_MAX_MESSAGE);
 	cr_assert_eq(cfg.limits.max_headers, VD_CFG_DEFAULT_MAX_HEADERS);
@@ -140,9 +148,8 @@ Test(config, defaults_applied)
 
 Test(config, every_field_set)
 {
-	const struct vd_cfg_member *m = cfg.pool.members;
-
 	cr_assert_eq(load("tests/config/good-full.yaml"), 0, "%s", err);
+	const struct vd_cfg_member *m = cfg.pools[0].members;
 	cr_assert_eq(cfg.workers, 3);
 	cr_assert_eq(cfg.batch, 64);
 	cr_assert_eq(cfg.retry_after, 30);
@@ -157,9 +164,9 @@ Test(config, every_field_set)
 	assert_v4(&cfg.listeners[2].addr, cfg.listeners[2].addrlen, "0.0.0.0", 5064);
 	cr_assert_str_eq(cfg.listeners[2].advertise, "192.0.2.10");
 
-	cr_assert_eq(cfg.pool.hash, VD_HASH_SOURCE_IP);
-	cr_assert_eq(cfg.pool.table_size, 251);
-	cr_assert_eq(cfg.pool.n_members, 3);
+	cr_assert_eq(cfg.pools[0].hash, VD_HASH_SOURCE_IP);
+	cr_assert_eq(cfg.pools[0].table_size, 251);
+	cr_assert_eq(cfg.pools[0].n_members, 3);
 	assert_v4(&m[0].addr, m[0].addrlen, "192.0.2.1", 5070);
 	cr_assert_eq(m[0].weight, 10);
 	assert_v6(&m[1].addr, m[1].addrlen, "2001:db8::1", VD_CFG_DEFAULT_PORT);
@@ -181,7 +188,7 @@ Test(config, ipv6_listener_advertise_default)
 	assert_v6(&cfg.listeners[0].addr, cfg.listeners[0].addrlen, "::1", 5070);
 	cr_assert_str_eq(cfg.listeners[0].advertise, "[::1]");
 	cr_assert_eq(cfg.listeners[0].advertise_port, 5070);
-	assert_v6(&cfg.pool.members[0].addr, cfg.pool.members[0].addrlen, "::1", 5080);
+	assert_v6(&cfg.pools[0].members[0].addr, cfg.pools[0].members[0].addrlen, "::1", 5080);
 }
 
 /* ---- bad configs: every tests/config/bad-*.yaml must be listed here ---- */
@@ -207,7 +214,7 @@ static const struct {
 	{ "bad-missing-address.yaml", "listeners[1].address: required field is missing" },
 	{ "bad-missing-host.yaml", "pool.members[1].host: required field is missing" },
 	{ "bad-missing-listeners.yaml", "listeners: required field is missing" },
-	{ "bad-missing-pool.yaml", "pool: required field is missing" },
+	{ "bad-missing-pool.yaml", "pools: at least one pool is required (pool: or pools:)" },
 	{ "bad-no-listeners.yaml", "listeners: at least one listener is required" },
 	{ "bad-no-members.yaml", "pool.members: at least one member is required" },
 	{ "bad-not-mapping.yaml", "expected a mapping, got a list" },
@@ -298,11 +305,12 @@ Test(config, duplicate_listener_rejected)
 /* Where "localhost" lands (127.0.0.1 or ::1) depends on the host, so ask the loader. */
 static void localhost_ip(char *ip, size_t len)
 {
-	const struct sockaddr_storage *ss = &cfg.pool.members[0].addr;
+	const struct sockaddr_storage *ss;
 
 	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n"
 			   "pool: {name: p, members: [{host: localhost}]}\n"),
 		     0, "%s", err);
+	ss = &cfg.pools[0].members[0].addr;
 	if (ss->ss_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, len);
 	else
@@ -349,6 +357,7 @@ Test(config, failed_load_leaves_output_untouched)
 	cr_assert_eq(vd_config_load(CFG_DIR "bad-table-not-prime.yaml", &cfg, err, sizeof(err)),
 		     -EINVAL);
 	cr_assert(memcmp(&cfg, &before, sizeof(cfg)) == 0);
+	memset(&cfg, 0, sizeof(cfg)); /* nothing to free: it was never loaded */
 }
 
 /* ---- in-memory documents ---- */
@@ -424,7 +433,7 @@ Test(config_parse, integer_forms)
 			 cases[i].port);
 		cr_expect_eq(parse(doc), cases[i].rc, "port %s: %s", cases[i].port, err);
 		if (cases[i].rc == 0) {
-			const struct sockaddr_in *sin = (const void *)&cfg.pool.members[0].addr;
+			const struct sockaddr_in *sin = (const void *)&cfg.pools[0].members[0].addr;
 
 			cr_expect_eq(ntohs(sin->sin_port), cases[i].want, "port %s", cases[i].port);
 		} else {
@@ -539,8 +548,8 @@ Test(config_parse, max_members_accepted)
 		n += (size_t)snprintf(doc + n, sizeof(doc) - n, "    - {host: 10.0.%u.%u}\n",
 				      i / 250, i % 250 + 1);
 	cr_assert_eq(parse(doc), 0, "%s", err);
-	cr_assert_eq(cfg.pool.n_members, VD_CFG_MAX_MEMBERS);
-	assert_v4(&cfg.pool.members[255].addr, cfg.pool.members[255].addrlen, "10.0.1.6", 5060);
+	cr_assert_eq(cfg.pools[0].n_members, VD_CFG_MAX_MEMBERS);
+	assert_v4(&cfg.pools[0].members[255].addr, cfg.pools[0].members[255].addrlen, "10.0.1.6", 5060);
 }
 
 Test(config, hash_key_names)

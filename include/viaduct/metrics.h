@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Prometheus rendering of the per-worker counters (struct vd_stats) for GET /metrics.
+ *
+ * Every counter is exposed twice, in two families with the same help text:
+ *
+ *   viaduct_drops_total{reason="not-sip"} 3                  the sum over the workers
+ *   viaduct_worker_drops_total{worker="0",reason="not-sip"} 1  one series per worker
+ *
+ * Prometheus convention is one family with a worker label, totals being sum() in PromQL; that
+ * is the viaduct_worker_* family. The totals are there too because operators read them
+ * directly (curl, viaductctl, alerts), but in a family of their own rather than as
+ * worker="total": then sum() over any family stays right (no series counted twice), and
+ * alerts written against viaduct_* keep working whatever the number of workers. Both come
+ * from one snapshot, so sum(viaduct_worker_X) == viaduct_X exactly within a scrape.
+ *
+ * Families (each counter, name ending in _total; labels besides worker):
+ *   received_messages, received_bytes, forwarded_messages, replied_messages, sent_bytes
+ *   (forwarded messages and local replies), receive_batches: no label;
+ *   received_requests{method}, received_responses{class="1xx".."6xx"}, replies{code} (local
+ *   replies built, "other" for codes without a counter of their own), drops{reason},
+ *   scan_errors{reason} (scanner verdicts), member_selections{member} (index in the pool).
+ * received = forwarded + replied + sum(drops). The set of series is fixed (every method,
+ * class, code and reason, zero or not) except member_selections, which runs up to the
+ * highest member index selected so far: the renderer does not know the pool size.
+ * Compatibility: names and label values are a contract with dashboards; only add.
+ */
+#ifndef VIADUCT_METRICS_H
+#define VIADUCT_METRICS_H
+
+#include "viaduct/admin.h"
+#include "viaduct/stats.h"
+
+/**
+ * Append the counter families of n_workers workers to b (vd_prom_* format). workers may be
+ * live: each is read once, with relaxed loads. n_workers may be 0 (totals all zero).
+ * Control plane; allocates a snapshot (sets b->oom if that fails).
+ */
+void vd_metrics_render_stats(struct vd_buf *b, const struct vd_stats *workers, unsigned n_workers);
+
+#endif

@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Internal interface of the config loader's files: the intermediate tree libcyaml fills
+ * (every scalar a string), the loader state that error messages are built from, and the
+ * helpers the conversion files share. Not a public header.
+ */
+#ifndef VD_CONFIG_INTERNAL_H
+#define VD_CONFIG_INTERNAL_H
+
+#include <cyaml/cyaml.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "viaduct/config.h"
+
+#define PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+#define CFG_PATH_MAX 96
+
+/* ---- intermediate tree, as libcyaml fills it: every scalar a string, NULL when absent ---- */
+
+struct raw_listener {
+	char *address, *port, *advertise, *advertise_port;
+};
+
+struct raw_member {
+	char *host, *port, *weight, *priority;
+};
+
+struct raw_pool {
+	char *name, *hash, *table_size;
+	struct raw_member *members;
+	unsigned n_members;
+};
+
+struct raw_health {
+	char *enabled, *interval_ms, *timeout_ms, *down_after, *up_after;
+};
+
+struct raw_admin {
+	char *address, *port;
+};
+
+struct raw_limits {
+	char *max_message_size, *max_headers, *max_vias;
+};
+
+struct raw_config {
+	char *workers, *batch, *retry_after;
+	struct raw_listener *listeners;
+	unsigned n_listeners;
+	struct raw_pool *pool;   /* a single pool, or: */
+	struct raw_pool *pools;  /* a list of them */
+	unsigned n_pools;
+	struct raw_limits *limits;
+	struct raw_health *health;
+	struct raw_admin *admin;
+};
+
+struct loader {
+	const char *name; /* file name or caller's label, first word of every message */
+	char *err;
+	size_t errlen;
+	char at[CFG_PATH_MAX]; /* path of the mapping being converted, e.g. "pools[1].members[3]" */
+};
+
+struct cy_log {
+	char text[2048]; /* error-level lines, concatenated as libcyaml wrote them */
+	size_t len;
+	bool extra_docs;
+};
+
+/* ---- helpers (config.c) ---- */
+
+/** Write "name: <formatted>" into ld->err as one line. */
+PRINTF(2, 3) void cfg_put_err(struct loader *ld, const char *fmt, ...);
+/** Report a problem with `field` of the mapping at ld->at; returns -EINVAL. */
+PRINTF(3, 4) int cfg_bad(struct loader *ld, const char *field, const char *fmt, ...);
+/** Set the path of the mapping being converted, e.g. "pools[1].members[3]". */
+PRINTF(2, 3) void cfg_set_at(struct loader *ld, const char *fmt, ...);
+/** Strict decimal in lo..hi; def when text is NULL. */
+int cfg_get_uint(struct loader *ld, const char *field, const char *text, uint32_t lo,
+		 uint32_t hi, uint32_t def, uint32_t *out);
+bool cfg_is_prime(uint32_t n);
+bool cfg_valid_name(const char *s);
+int cfg_resolve(struct loader *ld, const char *host, uint16_t port, struct sockaddr_storage *ss,
+		socklen_t *len);
+bool cfg_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+
+/* ---- libcyaml messages (config_cyaml.c) ---- */
+void cfg_cyaml_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args);
+int cfg_cyaml_failed(struct loader *ld, cyaml_err_t cerr, struct cy_log *log);
+
+/* ---- pools, health, admin (config_pools.c) ---- */
+int cfg_convert_pools(struct loader *ld, const struct raw_config *raw, struct vd_config *cfg);
+int cfg_convert_health(struct loader *ld, const struct raw_health *raw, struct vd_cfg_health *h);
+int cfg_convert_admin(struct loader *ld, const struct raw_admin *raw, struct vd_cfg_admin *a);
+extern const cyaml_schema_value_t cfg_pool_value;
+extern const cyaml_schema_field_t cfg_pool_fields[];
+extern const cyaml_schema_field_t cfg_health_fields[];
+extern const cyaml_schema_field_t cfg_admin_fields[];
+
+#endif

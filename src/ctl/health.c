@@ -1,0 +1,762 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Health probing of pool members with SIP OPTIONS (see include/viaduct/health.h).
+ *
+ * The control thread owns a prober: one non-blocking UDP socket per address family and a
+ * fixed-size record per member (its schedule, its one outstanding probe, its up/down state and
+ * counters). Probing allocates nothing: a probe is identified by a prober-wide sequence number
+ * that goes into the Via branch together with the member index and a per-prober random nonce,
+ * so a reply is matched by reading one Via parameter, and a reply from an earlier viaduct, an
+ * earlier probe or someone else is recognised and counted instead of being believed.
+ *
+ * Time is whatever the caller passes as now_ms (CLOCK_MONOTONIC in production, a fake clock in
+ * the tests); the prober never reads the clock itself. Members are few (VD_CFG_MAX_MEMBERS), so
+ * the scheduler is a linear scan per tick instead of a timer heap: 256 comparisons a tick is
+ * cheaper than keeping a heap consistent across member-list replacements.
+ */
+#include <viaduct/health.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Members a prober accepts: the config's own ceiling, so every pool fits. */
+#define HEALTH_MAX_MEMBERS VD_CFG_MAX_MEMBERS
+/* Receive buffer: the largest UDP payload, so a reply is never cut before its Via. Also
+ * holds the OPTIONS being built (a few hundred bytes). */
+#define HEALTH_BUF_SIZE 65536
+/* Datagrams read per vd_health_on_readable(): a flood of garbage cannot hold the control
+ * thread; what is left keeps the socket readable for the next poll. */
+#define HEALTH_RX_BURST	    64
+#define HEALTH_MAX_FORWARDS 70
+/* CSeq numbers must stay below 2^31 (RFC 3261 8.1.1.5). */
+#define HEALTH_CSEQ_MAX 0x7fffffffu
+/* Branch: magic cookie, our mark, then nonce.index.seq in fixed-width hex, so parsing a reply
+ * needs no delimiters search and any other length is not ours. */
+#define HEALTH_BRANCH_PREFIX	 "z9hG4bKvdh."
+#define HEALTH_BRANCH_PREFIX_LEN (sizeof(HEALTH_BRANCH_PREFIX) - 1)
+#define HEALTH_NONCE_HEX	 16
+#define HEALTH_INDEX_HEX	 4 /* HEALTH_MAX_MEMBERS - 1 fits */
+#define HEALTH_SEQ_HEX		 16
+#define HEALTH_BRANCH_LEN                                                                          \
+	(HEALTH_BRANCH_PREFIX_LEN + HEALTH_NONCE_HEX + 1 + HEALTH_INDEX_HEX + 1 + HEALTH_SEQ_HEX)
+/* "[" IPv6 "]" and a NUL */
+#define HEALTH_HOST_MAX (INET6_ADDRSTRLEN + 2)
+/* splitmix64 finaliser constants: spread the nonce and sequence into a From tag. */
+#define MIX_GOLDEN 0x9e3779b97f4a7c15ull
+#define MIX_M1	   0xbf58476d1ce4e5b9ull
+#define MIX_M2	   0x94d049bb133111ebull
+
+enum { FAM_V4 = 0, FAM_V6, FAM_COUNT };
+
+/* What a datagram turned out to be. */
+enum reply_kind {
+	REPLY_OURS = 0, /* a response carrying one of our branches (maybe stale) */
+	REPLY_GARBAGE,	/* not a SIP response with a readable top Via branch */
+	REPLY_FOREIGN,	/* a response, but the branch is not one this prober sent */
+};
+
+/* What the matcher needs from a response. */
+struct reply {
+	uint16_t status;
+	uint16_t index; /* member index when the probe was sent */
+	uint64_t seq;	/* prober-wide probe number */
+};
+
+struct member {
+	union vd_sockaddr addr;	 /* where probes go; replies must come from here */
+	union vd_sockaddr local; /* our address as the member sees it: Via and From host */
+	struct vd_health_member_state st;
+	uint64_t next_probe_ms; /* valid once scheduled */
+	uint64_t deadline_ms;	/* valid while pending */
+	uint64_t seq;		/* probe number of the outstanding probe */
+	bool scheduled;		/* false until the first tick places it in the interval */
+	bool pending;		/* a probe is outstanding: at most one per member */
+};
+
+struct vd_health {
+	struct vd_health_config cfg;
+	vd_health_change_fn fn;
+	void *arg;
+	int fd[FAM_COUNT];		    /* -1 when the family is not probed */
+	union vd_sockaddr bound[FAM_COUNT]; /* getsockname: the real port for our Via */
+	uint64_t nonce;			    /* random per prober: branches unique across restarts */
+	uint64_t seq;			    /* last probe number used; 0 is never a probe */
+	struct vd_health_counters counters;
+	unsigned n;
+	struct member *m;
+	char buf[HEALTH_BUF_SIZE];
+};
+
+uint64_t vd_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* ---- addresses ---- */
+
+static int fam_index(sa_family_t family)
+{
+	if (family == AF_INET)
+		return FAM_V4;
+	if (family == AF_INET6)
+		return FAM_V6;
+	return -1;
+}
+
+static uint16_t addr_port(const union vd_sockaddr *a)
+{
+	return ntohs(a->sa.sa_family == AF_INET6 ? a->in6.sin6_port : a->in.sin_port);
+}
+
+/* Same family, address and port: a member's identity across reloads, and the check that a
+ * reply comes from the member it claims to answer for. */
+static bool addr_eq(const union vd_sockaddr *a, const union vd_sockaddr *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return false;
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_port == b->in.sin_port &&
+		       a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+	if (a->sa.sa_family == AF_INET6)
+		return a->in6.sin6_port == b->in6.sin6_port &&
+		       !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof(a->in6.sin6_addr));
+	return false;
+}
+
+static bool addr_is_any(const union vd_sockaddr *a)
+{
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&a->in6.sin6_addr);
+}
+
+/* The host part of a SIP URI or Via: IPv6 in brackets (RFC 3261 25.1, RFC 5118). */
+static void host_text(const union vd_sockaddr *a, char out[HEALTH_HOST_MAX])
+{
+	char ip[INET6_ADDRSTRLEN] = "";
+
+	if (a->sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
+		snprintf(out, HEALTH_HOST_MAX, "[%s]", ip);
+	} else {
+		inet_ntop(AF_INET, &a->in.sin_addr, ip, sizeof(ip));
+		snprintf(out, HEALTH_HOST_MAX, "%s", ip);
+	}
+}
+
+/*
+ * Our address as member `to` will see it. A prober bound to a specific address is that
+ * address. One bound to the wildcard would put 0.0.0.0 in its Via, which no member can answer
+ * to, so we ask the kernel which source address it would pick: connect() on a scratch UDP
+ * socket sends nothing. On failure the wildcard stays and the member's probes time out, which
+ * is the truth: we cannot reach it.
+ */
+static void local_for(const struct vd_health *h, const union vd_sockaddr *to,
+		      union vd_sockaddr *out)
+{
+	int fam = fam_index(to->sa.sa_family);
+	socklen_t len = sizeof(*out);
+	int fd;
+
+	memset(out, 0, sizeof(*out));
+	if (fam < 0 || h->fd[fam] < 0)
+		return;
+	*out = h->bound[fam];
+	if (!addr_is_any(out))
+		return;
+	fd = socket(to->sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+	if (fd < 0)
+		return;
+	if (!connect(fd, &to->sa, vd_sockaddr_len(to)) && !getsockname(fd, &out->sa, &len)) {
+		/* the scratch socket's port is its own: ours is the prober's */
+		if (fam == FAM_V6)
+			out->in6.sin6_port = h->bound[fam].in6.sin6_port;
+		else
+			out->in.sin_port = h->bound[fam].in.sin_port;
+	} else {
+		*out = h->bound[fam];
+	}
+	close(fd);
+}
+
+/* ---- the OPTIONS request ---- */
+
+static uint64_t mix64(uint64_t x)
+{
+	x += MIX_GOLDEN;
+	x = (x ^ (x >> 30)) * MIX_M1;
+	x = (x ^ (x >> 27)) * MIX_M2;
+	return x ^ (x >> 31);
+}
+
+/*
+ * Writes the OPTIONS for member i's current probe into out. RFC 3261 8.1.1: Request-URI and To
+ * are the member, From has a tag, Call-ID and branch are unique per probe, CSeq counts the
+ * member's probes. ;rport (RFC 3581) lets the reply find us even through a NAT that rewrites
+ * our port. Returns the length, or -ENOSPC (cannot happen with HEALTH_BUF_SIZE, but checked).
+ */
+static int build_options(const struct vd_health *h, unsigned i, char *out, size_t cap)
+{
+	const struct member *m = &h->m[i];
+	char dst[HEALTH_HOST_MAX], src[HEALTH_HOST_MAX];
+	unsigned dport = addr_port(&m->addr), sport = addr_port(&m->local);
+	unsigned cseq = (unsigned)(m->st.probes % HEALTH_CSEQ_MAX) + 1;
+	int len;
+
+	host_text(&m->addr, dst);
+	host_text(&m->local, src);
+	len = snprintf(out, cap,
+		       "OPTIONS sip:%s:%u SIP/2.0\r\n"
+		       "Via: SIP/2.0/UDP %s:%u;branch=" HEALTH_BRANCH_PREFIX "%016" PRIx64
+		       ".%04x.%016" PRIx64 ";rport\r\n"
+		       "Max-Forwards: %u\r\n"
+		       "From: <sip:viaduct@%s>;tag=%016" PRIx64 "\r\n"
+		       "To: <sip:%s:%u>\r\n"
+		       "Call-ID: %016" PRIx64 "-%016" PRIx64 "@%s\r\n"
+		       "CSeq: %u OPTIONS\r\n"
+		       "User-Agent: viaduct-health\r\n"
+		       "Content-Length: 0\r\n"
+		       "\r\n",
+		       dst, dport, src, sport, h->nonce, i, m->seq, HEALTH_MAX_FORWARDS, src,
+		       mix64(h->nonce ^ m->seq), dst, dport, m->seq, h->nonce, src, cseq);
+	if (len < 0 || (size_t)len >= cap)
+		return -ENOSPC;
+	return len;
+}
+
+/* ---- reading a reply: status line and the top Via's branch, nothing else ---- */
+
+static bool is_ws(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && is_ws(*p))
+		p++;
+	return p;
+}
+
+/* Fixed-width lowercase-or-uppercase hex; false on any other byte. */
+static bool parse_hex(const char *p, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	for (size_t k = 0; k < n; k++) {
+		char c = p[k];
+		unsigned d;
+
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else if (c >= 'A' && c <= 'F')
+			d = (unsigned)(c - 'A' + 10);
+		else
+			return false;
+		v = v << 4 | d;
+	}
+	*out = v;
+	return true;
+}
+
+/* "SIP/2.0 NNN ..." with 100 <= NNN <= 699; the version is case-insensitive (RFC 3261 7.1). */
+static bool parse_status(const char *p, const char *eol, uint16_t *status)
+{
+	static const char version[] = "SIP/2.0 ";
+	const size_t vlen = sizeof(version) - 1;
+	unsigned code = 0;
+
+	if ((size_t)(eol - p) < vlen + 3 || strncasecmp(p, version, vlen))
+		return false;
+	p += vlen;
+	for (int k = 0; k < 3; k++) {
+		if (p[k] < '0' || p[k] > '9')
+			return false;
+		code = code * 10 + (unsigned)(p[k] - '0');
+	}
+	/* SP before the reason phrase; an empty phrase without its SP is forgiven */
+	if (p + 3 < eol && p[3] != ' ' && p[3] != '\r')
+		return false;
+	if (code < 100 || code > 699)
+		return false;
+	*status = (uint16_t)code;
+	return true;
+}
+
+/* The branch parameter of the first Via value in [p, end); NULL if there is none. A Via value
+ * has no quoted strings before its parameters, so the first ',' ends the first value. */
+static const char *find_branch(const char *p, const char *end, size_t *len)
+{
+	static const char name[] = "branch";
+	const size_t nlen = sizeof(name) - 1;
+
+	while (p < end && *p != ',') {
+		const char *q;
+
+		if (*p++ != ';')
+			continue;
+		p = skip_ws(p, end);
+		if ((size_t)(end - p) < nlen || strncasecmp(p, name, nlen))
+			continue;
+		q = skip_ws(p + nlen, end);
+		if (q >= end || *q != '=')
+			continue;
+		q = skip_ws(q + 1, end);
+		p = q;
+		while (q < end && *q != ';' && *q != ',' && !is_ws(*q) && *q != '\r')
+			q++;
+		*len = (size_t)(q - p);
+		return p;
+	}
+	return NULL;
+}
+
+/* Decodes one of our branches; FOREIGN for anything else, including another prober's nonce. */
+static enum reply_kind parse_branch(const char *b, size_t len, uint64_t nonce, struct reply *r)
+{
+	const char *p = b + HEALTH_BRANCH_PREFIX_LEN;
+	uint64_t got_nonce, index;
+
+	if (len != HEALTH_BRANCH_LEN || memcmp(b, HEALTH_BRANCH_PREFIX, HEALTH_BRANCH_PREFIX_LEN))
+		return REPLY_FOREIGN;
+	if (!parse_hex(p, HEALTH_NONCE_HEX, &got_nonce) || got_nonce != nonce)
+		return REPLY_FOREIGN;
+	p += HEALTH_NONCE_HEX;
+	if (*p++ != '.' || !parse_hex(p, HEALTH_INDEX_HEX, &index))
+		return REPLY_FOREIGN;
+	p += HEALTH_INDEX_HEX;
+	if (*p++ != '.' || !parse_hex(p, HEALTH_SEQ_HEX, &r->seq))
+		return REPLY_FOREIGN;
+	r->index = (uint16_t)index;
+	return REPLY_OURS;
+}
+
+/* "Via" or compact "v", then optional whitespace and ':' (RFC 3261 7.3.1, 20.42). */
+static const char *via_value(const char *p, const char *eol)
+{
+	const char *name = p;
+
+	while (p < eol && *p != ':' && !is_ws(*p))
+		p++;
+	if (!((p - name == 3 && !strncasecmp(name, "via", 3)) ||
+	      (p - name == 1 && (*name == 'v' || *name == 'V'))))
+		return NULL;
+	p = skip_ws(p, eol);
+	return p < eol && *p == ':' ? p + 1 : NULL;
+}
+
+/*
+ * Reads what matching needs from a datagram: the status code and the top Via's branch. Scans
+ * header lines (LF or CRLF ends) up to the first Via; folded continuation lines are skipped,
+ * so a top Via folded before its branch reads as garbage: we never send one like that, and a
+ * member that copies our Via copies one line. Every read is bounded by len.
+ */
+static enum reply_kind parse_reply(const char *buf, size_t len, uint64_t nonce, struct reply *r)
+{
+	const char *p = buf, *end = buf + len, *eol;
+	const char *val, *branch;
+	size_t blen;
+
+	eol = memchr(p, '\n', len);
+	if (!eol || !parse_status(p, eol, &r->status))
+		return REPLY_GARBAGE;
+	for (p = eol + 1; p < end; p = eol + 1) {
+		eol = memchr(p, '\n', (size_t)(end - p));
+		if (!eol)
+			eol = end;
+		if (p == eol || (*p == '\r' && p + 1 == eol))
+			return REPLY_GARBAGE; /* end of headers and no Via */
+		if (is_ws(*p) || !(val = via_value(p, eol)))
+			continue;
+		branch = find_branch(val, eol, &blen);
+		if (!branch)
+			return REPLY_GARBAGE;
+		return parse_branch(branch, blen, nonce, r);
+	}
+	return REPLY_GARBAGE;
+}
+
+/* ---- member state ---- */
+
+static void report(struct vd_health *h, unsigned i, bool up, uint64_t now)
+{
+	struct member *m = &h->m[i];
+
+	m->st.up = up;
+	m->st.last_change_ms = now;
+	if (h->fn)
+		h->fn(h->arg, i, up);
+}
+
+static void record_success(struct vd_health *h, unsigned i, uint64_t now)
+{
+	struct vd_health_member_state *st = &h->m[i].st;
+
+	st->fails = 0;
+	if (st->oks < UINT32_MAX)
+		st->oks++;
+	if (!st->up && st->oks >= h->cfg.up_after)
+		report(h, i, true, now);
+}
+
+static void record_failure(struct vd_health *h, unsigned i, uint64_t now)
+{
+	struct vd_health_member_state *st = &h->m[i].st;
+
+	st->oks = 0;
+	if (st->fails < UINT32_MAX)
+		st->fails++;
+	if (st->up && st->fails >= h->cfg.down_after)
+		report(h, i, false, now);
+}
+
+/* A final response to member i's outstanding probe. A 5xx means the member's SIP stack is up
+ * but refusing work (a P-CSCF in overload answers 503): send it none. Anything else final,
+ * 6xx included, proves it processes requests. */
+static void on_final(struct vd_health *h, unsigned i, uint16_t status, uint64_t now)
+{
+	struct member *m = &h->m[i];
+
+	m->pending = false;
+	m->st.replies++;
+	m->st.last_status = status;
+	if (status >= 500 && status < 600) {
+		m->st.errors_5xx++;
+		record_failure(h, i, now);
+	} else {
+		record_success(h, i, now);
+	}
+}
+
+/* ---- sending and expiring probes ---- */
+
+/* Spread first probes evenly over one interval, so n members do not all go in one tick. */
+static void schedule_first(struct vd_health *h, unsigned i, uint64_t now)
+{
+	struct member *m = &h->m[i];
+
+	m->next_probe_ms = now + (uint64_t)i * h->cfg.interval_ms / h->n;
+	m->scheduled = true;
+}
+
+/* Keeps the member's cadence; a tick that came more than an interval late skips the lost
+ * probes instead of sending them in a burst. */
+static void schedule_next(struct vd_health *h, struct member *m, uint64_t now)
+{
+	m->next_probe_ms += h->cfg.interval_ms;
+	if (m->next_probe_ms <= now)
+		m->next_probe_ms = now + h->cfg.interval_ms;
+}
+
+/*
+ * Sends member i's next probe. The probe is outstanding whether or not sendto() worked: a
+ * full socket buffer (EAGAIN), a family with no socket or an unreachable network all end as a
+ * timeout, the one place where failures are judged.
+ */
+static void send_probe(struct vd_health *h, unsigned i, uint64_t now)
+{
+	struct member *m = &h->m[i];
+	int fam = fam_index(m->addr.sa.sa_family);
+	ssize_t sent = -1;
+	int len;
+
+	m->seq = ++h->seq;
+	m->pending = true;
+	m->deadline_ms = now + h->cfg.timeout_ms;
+	schedule_next(h, m, now);
+	len = build_options(h, i, h->buf, sizeof(h->buf));
+	m->st.probes++;
+	if (len > 0 && fam >= 0 && h->fd[fam] >= 0)
+		sent = sendto(h->fd[fam], h->buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL,
+			      &m->addr.sa, vd_sockaddr_len(&m->addr));
+	if (sent != len)
+		h->counters.tx_errors++;
+}
+
+void vd_health_tick(struct vd_health *h, uint64_t now_ms)
+{
+	for (unsigned i = 0; i < h->n; i++) {
+		struct member *m = &h->m[i];
+
+		if (!m->scheduled)
+			schedule_first(h, i, now_ms);
+		/* expire before sending: with timeout == interval both happen in one tick */
+		if (m->pending && now_ms >= m->deadline_ms) {
+			m->pending = false;
+			m->st.timeouts++;
+			record_failure(h, i, now_ms);
+		}
+		if (!m->pending && now_ms >= m->next_probe_ms)
+			send_probe(h, i, now_ms);
+	}
+}
+
+uint64_t vd_health_next_ms(const struct vd_health *h)
+{
+	uint64_t next = UINT64_MAX;
+
+	for (unsigned i = 0; i < h->n; i++) {
+		const struct member *m = &h->m[i];
+		uint64_t t;
+
+		if (!m->scheduled)
+			return 0; /* placed by the next tick */
+		/* an outstanding probe holds back the next one until it resolves */
+		t = m->pending ? m->deadline_ms : m->next_probe_ms;
+		if (t < next)
+			next = t;
+	}
+	return next;
+}
+
+/* ---- receiving replies ---- */
+
+/* The member whose outstanding probe is r->seq, answering from its own address; -1 if none.
+ * The index in the branch is tried first; after a member-list replacement it may be stale, so
+ * the others are searched too (seq is unique, so at most one matches). */
+static int find_probe(const struct vd_health *h, const struct reply *r,
+		      const union vd_sockaddr *src)
+{
+	for (unsigned k = 0; k <= h->n; k++) {
+		unsigned i = k == 0 ? r->index : k - 1;
+		const struct member *m;
+
+		if (i >= h->n || (k > 0 && i == r->index))
+			continue;
+		m = &h->m[i];
+		if (m->pending && m->seq == r->seq)
+			return addr_eq(&m->addr, src) ? (int)i : -1;
+	}
+	return -1;
+}
+
+static void on_datagram(struct vd_health *h, size_t len, const union vd_sockaddr *src, uint64_t now)
+{
+	struct reply r;
+	enum reply_kind kind = parse_reply(h->buf, len, h->nonce, &r);
+	int i;
+
+	if (kind == REPLY_GARBAGE) {
+		h->counters.garbage++;
+		return;
+	}
+	i = kind == REPLY_OURS ? find_probe(h, &r, src) : -1;
+	if (i < 0) {
+		h->counters.stray++; /* late, foreign, spoofed or from the wrong address */
+		return;
+	}
+	if (r.status < 200) {
+		h->counters.provisional++; /* the final response or the timeout decides */
+		return;
+	}
+	on_final(h, (unsigned)i, r.status, now);
+}
+
+void vd_health_on_readable(struct vd_health *h, int fd, uint64_t now_ms)
+{
+	if (fd < 0 || (fd != h->fd[FAM_V4] && fd != h->fd[FAM_V6]))
+		return;
+	for (unsigned k = 0; k < HEALTH_RX_BURST; k++) {
+		union vd_sockaddr src;
+		socklen_t slen = sizeof(src);
+		ssize_t r = recvfrom(fd, h->buf, sizeof(h->buf), MSG_DONTWAIT, &src.sa, &slen);
+
+		if (r < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			h->counters.rx_errors++;
+			/* an ICMP port unreachable surfaces as ECONNREFUSED: nothing to judge,
+			 * the probe's timeout does that; keep reading */
+			if (errno == ECONNREFUSED || errno == EINTR)
+				continue;
+			return;
+		}
+		h->counters.rx++;
+		on_datagram(h, (size_t)r, &src, now_ms);
+	}
+}
+
+/* ---- life cycle ---- */
+
+static int check_config(const struct vd_health_config *c, char *err, size_t errlen)
+{
+	sa_family_t f4 = c->bind_v4.sa.sa_family, f6 = c->bind_v6.sa.sa_family;
+
+	if (c->interval_ms == 0 || c->timeout_ms == 0 || c->timeout_ms > c->interval_ms) {
+		/* one outstanding probe per member: it must resolve before the next is due */
+		snprintf(err, errlen, "health: timeout_ms %u must be in 1..interval_ms (%u)",
+			 c->timeout_ms, c->interval_ms);
+		return -EINVAL;
+	}
+	if (c->down_after == 0 || c->up_after == 0) {
+		snprintf(err, errlen, "health: down_after (%u) and up_after (%u) must be >= 1",
+			 c->down_after, c->up_after);
+		return -EINVAL;
+	}
+	if ((f4 != 0 && f4 != AF_INET) || (f6 != 0 && f6 != AF_INET6) || (!f4 && !f6)) {
+		snprintf(err, errlen, "health: need an IPv4 bind_v4 and/or an IPv6 bind_v6");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int open_socket(struct vd_health *h, int fam, const union vd_sockaddr *a, char *err,
+		       size_t errlen)
+{
+	char host[HEALTH_HOST_MAX];
+	socklen_t len = sizeof(h->bound[fam]);
+	int one = 1;
+	int fd = socket(a->sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+	int rc;
+
+	if (fd < 0)
+		goto fail;
+	/* the IPv6 socket must not receive IPv4-mapped traffic meant for the IPv4 one */
+	if (fam == FAM_V6 && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
+		goto fail;
+	if (bind(fd, &a->sa, vd_sockaddr_len(a)) || getsockname(fd, &h->bound[fam].sa, &len))
+		goto fail;
+	h->fd[fam] = fd;
+	return 0;
+fail:
+	rc = -errno;
+	host_text(a, host);
+	snprintf(err, errlen, "health: probe socket %s:%u: %s", host, addr_port(a), strerror(-rc));
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+/* Random, so that a restarted viaduct does not believe replies to its predecessor's probes
+ * and its Call-IDs differ (RFC 3261 8.1.1.4). Falls back to time and pid: uniqueness, not
+ * secrecy, is what matters here. */
+static uint64_t make_nonce(void)
+{
+	uint64_t v;
+	struct timespec ts;
+
+	if (getrandom(&v, sizeof(v), GRND_NONBLOCK) == (ssize_t)sizeof(v))
+		return v;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return mix64((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^ (uint64_t)getpid();
+}
+
+struct vd_health *vd_health_new(const struct vd_health_config *cfg, vd_health_change_fn fn,
+				void *arg, char *err, size_t errlen)
+{
+	struct vd_health *h = NULL;
+
+	if (check_config(cfg, err, errlen))
+		goto fail;
+	h = calloc(1, sizeof(*h));
+	if (!h) {
+		snprintf(err, errlen, "health: out of memory");
+		goto fail;
+	}
+	h->cfg = *cfg;
+	h->fn = fn;
+	h->arg = arg;
+	h->fd[FAM_V4] = h->fd[FAM_V6] = -1;
+	h->nonce = make_nonce();
+	if (cfg->bind_v4.sa.sa_family && open_socket(h, FAM_V4, &cfg->bind_v4, err, errlen))
+		goto fail;
+	if (cfg->bind_v6.sa.sa_family && open_socket(h, FAM_V6, &cfg->bind_v6, err, errlen))
+		goto fail;
+	return h;
+fail:
+	vd_health_free(h);
+	return NULL;
+}
+
+void vd_health_free(struct vd_health *h)
+{
+	if (!h)
+		return;
+	for (int f = 0; f < FAM_COUNT; f++)
+		if (h->fd[f] >= 0)
+			close(h->fd[f]);
+	free(h->m);
+	free(h);
+}
+
+/* Index in the old list of a member with address a that no new member has claimed yet. */
+static int find_old(const struct member *old, unsigned n, const bool *taken,
+		    const union vd_sockaddr *a)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (!taken[i] && addr_eq(&old[i].addr, a))
+			return (int)i;
+	return -1;
+}
+
+/*
+ * Kept members carry over everything, their outstanding probe included: its reply is still
+ * matched (by sequence number, see find_probe) although its index may have changed. New
+ * members start up and unscheduled: the next tick spreads them over the interval.
+ */
+int vd_health_set_members(struct vd_health *h, const union vd_sockaddr *members, unsigned n)
+{
+	bool taken[HEALTH_MAX_MEMBERS] = {false};
+	struct member *m = NULL;
+
+	if (n > HEALTH_MAX_MEMBERS)
+		return -EINVAL;
+	if (n && !(m = calloc(n, sizeof(*m))))
+		return -ENOMEM;
+	for (unsigned j = 0; j < n; j++) {
+		int i = find_old(h->m, h->n, taken, &members[j]);
+
+		if (i >= 0) {
+			taken[i] = true;
+			m[j] = h->m[i];
+			continue;
+		}
+		m[j].addr = members[j];
+		m[j].st.up = true;
+		local_for(h, &members[j], &m[j].local);
+	}
+	free(h->m);
+	h->m = m;
+	h->n = n;
+	return 0;
+}
+
+unsigned vd_health_fds(const struct vd_health *h, int fds[2])
+{
+	unsigned n = 0;
+
+	for (int f = 0; f < FAM_COUNT; f++)
+		if (h->fd[f] >= 0)
+			fds[n++] = h->fd[f];
+	return n;
+}
+
+const struct vd_health_member_state *vd_health_state(const struct vd_health *h, unsigned i)
+{
+	return i < h->n ? &h->m[i].st : NULL;
+}
+
+unsigned vd_health_members(const struct vd_health *h)
+{
+	return h->n;
+}
+
+const struct vd_health_counters *vd_health_counters(const struct vd_health *h)
+{
+	return &h->counters;
+}

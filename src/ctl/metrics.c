@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Prometheus families for the per-worker counters (see include/viaduct/metrics.h for the names
+ * and why totals get families of their own). One table describes every family: where its
+ * counters sit in struct vd_stats and how an index becomes a label value; one loop renders
+ * the table. Adding a counter to struct vd_stats means adding a row here.
+ *
+ * The workers keep writing while we read, so each one is copied once (relaxed loads) into a
+ * snapshot, and the totals are summed from those copies: within one scrape the per-worker
+ * series add up exactly to the totals.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "viaduct/metrics.h"
+
+#define PREFIX_TOTAL  "viaduct_"
+#define PREFIX_WORKER "viaduct_worker_"
+#define NAME_MAX_LEN  96  /* longest family name, prefix included */
+#define HELP_MAX_LEN  320 /* longest help text, with the per-worker note */
+#define LABEL_MAX_LEN 24  /* a worker or member index, a status code */
+
+/* A label value for counter index i (tmp may be used for numbers). */
+typedef const char *(*label_fn)(unsigned i, char *tmp, size_t len);
+
+struct family {
+	const char *name;  /* without prefix, ends in _total */
+	const char *help;
+	const char *label; /* NULL: one series without a label besides worker */
+	size_t off;        /* offsetof(struct vd_stats, first counter) */
+	unsigned first;    /* counters [first, end) are exposed */
+	unsigned end;
+	label_fn value_of;
+	bool trim; /* stop after the highest index with a non-zero total */
+};
+
+static const char *method_label(unsigned i, char *tmp, size_t len)
+{
+	(void)tmp;
+	(void)len;
+	return vd_sip_method_name((enum vd_sip_method)i);
+}
+
+static const char *class_label(unsigned i, char *tmp, size_t len)
+{
+	snprintf(tmp, len, "%uxx", i);
+	return tmp;
+}
+
+static const char *code_label(unsigned i, char *tmp, size_t len)
+{
+	static const unsigned codes[VD_STATS_REPLY__COUNT] = {
+#define VD_REPLY_CODE(c) c,
+		VD_STATS_REPLY_CODES(VD_REPLY_CODE)
+#undef VD_REPLY_CODE
+	};
+
+	if (i == VD_STATS_REPLY_OTHER)
+		return "other";
+	snprintf(tmp, len, "%u", codes[i]);
+	return tmp;
+}
+
+static const char *drop_label(unsigned i, char *tmp, size_t len)
+{
+	(void)tmp;
+	(void)len;
+	return vd_drop_name((enum vd_drop)i);
+}
+
+static const char *sip_err_label(unsigned i, char *tmp, size_t len)
+{
+	(void)tmp;
+	(void)len;
+	return vd_sip_err_name((enum vd_sip_err)i);
+}
+
+static const char *index_label(unsigned i, char *tmp, size_t len)
+{
+	snprintf(tmp, len, "%u", i);
+	return tmp;
+}
+
+#define SCALAR(field) offsetof(struct vd_stats, field), 0, 1, NULL, false
+#define ARRAY(field, first, end, fn) offsetof(struct vd_stats, field), first, end, fn, false
+
+/*
+ * Index 0 of drop[] and sip_err[] is "none"/OK and rx_responses[0] is a status of 700 or more
+ * (which the scanner refuses): never counted, so not exposed; vd_stats_print skips them too.
+ */
+static const struct family families[] = {
+	{ "received_messages_total",
+	  "Datagrams received. Each ends forwarded, replied or dropped: "
+	  "received = forwarded + replied + sum(drops).",
+	  NULL, SCALAR(rx) },
+	{ "received_bytes_total", "Bytes of the datagrams received.", NULL, SCALAR(rx_bytes) },
+	{ "forwarded_messages_total", "Messages forwarded to a next hop.", NULL, SCALAR(tx) },
+	{ "replied_messages_total", "Messages answered with a local reply that was sent.", NULL,
+	  SCALAR(replies) },
+	{ "sent_bytes_total", "Bytes sent: forwarded messages and local replies.", NULL,
+	  SCALAR(tx_bytes) },
+	{ "received_requests_total",
+	  "Well-formed requests received, by method (\"unknown\": an extension method).",
+	  "method", ARRAY(rx_requests, 0, VD_M__COUNT, method_label) },
+	{ "received_responses_total", "Well-formed responses received, by status class.",
+	  "class", ARRAY(rx_responses, 1, 7, class_label) },
+	{ "replies_total",
+	  "Local replies built, by status code (\"other\": a code without a counter of its own). "
+	  "One that cannot be sent is also in drops_total{reason=\"send-failed\"}.",
+	  "code", ARRAY(reply_codes, 0, VD_STATS_REPLY__COUNT, code_label) },
+	{ "drops_total", "Messages dropped, by reason.", "reason",
+	  ARRAY(drop, 1, VD_DROP__COUNT, drop_label) },
+	{ "scan_errors_total",
+	  "Messages the scanner refused, by verdict: a request gets a 400 or 505, a response "
+	  "is dropped.",
+	  "reason", ARRAY(sip_err, 1, VD_SIP_E__COUNT, sip_err_label) },
+	{ "member_selections_total",
+	  "Messages forwarded to a pool member, by member index (up to the highest selected).",
+	  "member", offsetof(struct vd_stats, member), 0, VD_CFG_MAX_MEMBERS, index_label, true },
+	{ "receive_batches_total", "Receive batches (recvmmsg calls that returned messages).", NULL,
+	  SCALAR(batches) },
+};
+
+static uint64_t counter(const struct vd_stats *st, const struct family *f, unsigned i)
+{
+	return ((const uint64_t *)((const char *)st + f->off))[i];
+}
+
+/* One past the last index to expose: the fixed end, or after the last non-zero total. */
+static unsigned family_end(const struct family *f, const struct vd_stats *total)
+{
+	unsigned end = f->end;
+
+	if (f->trim)
+		while (end > f->first && counter(total, f, end - 1) == 0)
+			end--;
+	return end;
+}
+
+static void render_totals(struct vd_buf *b, const struct family *f, const struct vd_stats *total,
+			  unsigned end)
+{
+	char name[NAME_MAX_LEN], tmp[LABEL_MAX_LEN];
+
+	snprintf(name, sizeof(name), PREFIX_TOTAL "%s", f->name);
+	vd_prom_family(b, name, "counter", f->help);
+	for (unsigned i = f->first; i < end; i++) {
+		const char *v = f->label ? f->value_of(i, tmp, sizeof(tmp)) : NULL;
+
+		/* f->label NULL ends the label list: a plain `name value` line */
+		vd_prom_sample(b, name, counter(total, f, i), f->label, v, NULL);
+	}
+}
+
+static void render_workers(struct vd_buf *b, const struct family *f, const struct vd_stats *snap,
+			   unsigned n, unsigned end)
+{
+	char name[NAME_MAX_LEN], help[HELP_MAX_LEN], tmp[LABEL_MAX_LEN], wid[LABEL_MAX_LEN];
+
+	snprintf(name, sizeof(name), PREFIX_WORKER "%s", f->name);
+	snprintf(help, sizeof(help), "%s Per worker; " PREFIX_TOTAL "%s is the sum.", f->help,
+		 f->name);
+	vd_prom_family(b, name, "counter", help);
+	for (unsigned w = 0; w < n; w++) {
+		snprintf(wid, sizeof(wid), "%u", w);
+		for (unsigned i = f->first; i < end; i++) {
+			const char *v = f->label ? f->value_of(i, tmp, sizeof(tmp)) : NULL;
+
+			vd_prom_sample(b, name, counter(&snap[w], f, i), "worker", wid, f->label, v,
+				       NULL);
+		}
+	}
+}
+
+void vd_metrics_render_stats(struct vd_buf *b, const struct vd_stats *workers, unsigned n_workers)
+{
+	/* struct vd_stats is 64-byte aligned: calloc's 16 would be undefined behaviour */
+	size_t size = ((size_t)n_workers + 1) * sizeof(struct vd_stats);
+	struct vd_stats *snap = aligned_alloc(_Alignof(struct vd_stats), size);
+	struct vd_stats *total;
+
+	if (!snap) {
+		b->oom = true;
+		return;
+	}
+	memset(snap, 0, size);
+	total = &snap[n_workers];
+	for (unsigned w = 0; w < n_workers; w++) {
+		vd_stats_add(&snap[w], &workers[w]);
+		vd_stats_add(total, &snap[w]);
+	}
+	for (size_t k = 0; k < sizeof(families) / sizeof(families[0]); k++) {
+		unsigned end = family_end(&families[k], total);
+
+		render_totals(b, &families[k], total, end);
+		render_workers(b, &families[k], snap, n_workers, end);
+	}
+	free(snap);
+}
