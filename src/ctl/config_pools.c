@@ -249,9 +249,13 @@ int cfg_convert_health(struct loader *ld, const struct raw_health *raw, struct v
 	if (!rc)
 		rc = cfg_get_uint(ld, "interval_ms", raw->interval_ms, 10, CFG_HEALTH_MS_MAX,
 				  VD_CFG_DEFAULT_HEALTH_INTERVAL_MS, &h->interval_ms);
+	/* the default timeout never exceeds the interval: only interval_ms: 200 must work */
+	uint32_t def_timeout = VD_CFG_DEFAULT_HEALTH_TIMEOUT_MS < h->interval_ms
+				       ? VD_CFG_DEFAULT_HEALTH_TIMEOUT_MS
+				       : h->interval_ms;
 	if (!rc)
 		rc = cfg_get_uint(ld, "timeout_ms", raw->timeout_ms, 1, CFG_HEALTH_MS_MAX,
-				  VD_CFG_DEFAULT_HEALTH_TIMEOUT_MS, &h->timeout_ms);
+				  def_timeout, &h->timeout_ms);
 	if (!rc)
 		rc = cfg_get_uint(ld, "down_after", raw->down_after, 1, CFG_HEALTH_COUNT_MAX,
 				  VD_CFG_DEFAULT_DOWN_AFTER, &h->down_after);
