@@ -5,9 +5,10 @@
  *   viaduct -c FILE [-w WORKERS]     run on the kernel-socket datapath
  *   viaduct --check-config FILE      validate a config and exit (0 = valid)
  *
- * The main thread loads the config, compiles it, opens the sockets, starts the workers, and
- * then only waits for signals: SIGTERM/SIGINT stop cleanly, SIGUSR1 prints the counters.
- * Only main() exits the process.
+ * The main thread loads the config, compiles and publishes the first routing snapshot, opens
+ * the sockets, starts the workers, and then becomes the control thread (src/ctl/control.c):
+ * SIGTERM/SIGINT stop cleanly, SIGHUP or a change of the config file reloads, SIGUSR1 prints
+ * the counters. Only main() exits the process.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -17,10 +18,11 @@
 #include <string.h>
 
 #include "viaduct/config.h"
+#include "viaduct/control.h"
 #include "viaduct/dp.h"
 #include "viaduct/log.h"
 #include "viaduct/proxy.h"
-#include "viaduct/stats.h"
+#include "viaduct/route.h"
 
 #define EXIT_USAGE 2
 #define EXIT_CONFIG 3
@@ -35,23 +37,6 @@ static void usage(FILE *f)
 		   "      --check-config FILE  validate FILE and exit (0 when valid)\n"
 		   "  -h, --help               this text\n"
 		   "  -V, --version            print the version\n");
-}
-
-static void print_stats(const struct vd_dp *dp)
-{
-	struct vd_stats total;
-	char label[32];
-	memset(&total, 0, sizeof(total));
-	for (unsigned i = 0; i < vd_dp_workers(dp); i++) {
-		struct vd_stats w;
-		memset(&w, 0, sizeof(w));
-		vd_stats_add(&w, vd_dp_worker_stats(dp, i));
-		snprintf(label, sizeof(label), "worker=%u", i);
-		vd_stats_print(stderr, label, &w);
-		vd_stats_add(&total, &w);
-	}
-	vd_stats_print(stderr, "total", &total);
-	fflush(stderr);
 }
 
 static int check_config(const char *path)
@@ -82,67 +67,43 @@ static void block_signals(sigset_t *set)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static void wait_for_stop(const struct vd_dp *dp, const sigset_t *set)
-{
-	for (;;) {
-		int sig;
-		if (sigwait(set, &sig))
-			continue;
-		if (sig == SIGUSR1) {
-			print_stats(dp);
-		} else if (sig == SIGHUP) {
-			vd_log(VD_LOG_WARN, "SIGHUP: live reload is not supported yet; restart to "
-					    "apply a new config");
-		} else {
-			vd_log(VD_LOG_INFO, "%s: stopping", strsignal(sig));
-			return;
-		}
-	}
-}
-
 static int run(const char *path, int workers)
 {
-	static struct vd_config cfg;
-	static struct vd_proxy px;
-	char err[512];
+	char err[768];
 	sigset_t set;
 
-	if (vd_config_load(path, &cfg, err, sizeof(err)) < 0) {
+	block_signals(&set); /* before any thread starts: they all inherit the mask */
+	if (workers > 0)
+		vd_route_set_workers_override((unsigned)workers);
+	struct vd_route *r = vd_route_build(path, NULL, err, sizeof(err));
+	if (!r) {
 		vd_log(VD_LOG_ERROR, "%s", err);
 		return EXIT_CONFIG;
 	}
-	if (workers > 0)
-		cfg.workers = (unsigned)workers;
-	if (vd_proxy_init(&px, &cfg, err, sizeof(err)) < 0) {
-		vd_log(VD_LOG_ERROR, "%s: %s", path, err);
-		vd_config_free(&cfg);
-		return EXIT_CONFIG;
-	}
-	block_signals(&set);
-	struct vd_dp *dp = vd_dp_create(&cfg, &px, err, sizeof(err));
+	vd_route_publish(r); /* no worker yet: the grace period is immediate */
+	struct vd_dp *dp = vd_dp_create(&r->cfg, &r->px, err, sizeof(err));
 	if (!dp) {
 		vd_log(VD_LOG_ERROR, "%s", err);
-		vd_proxy_fini(&px);
+		vd_route_free(r);
 		return EXIT_START;
 	}
 	int rc = vd_dp_start(dp);
 	if (rc) {
 		vd_log(VD_LOG_ERROR, "cannot start workers: %s", strerror(-rc));
 		vd_dp_destroy(dp);
-		vd_proxy_fini(&px);
+		vd_route_free(r);
 		return EXIT_START;
 	}
 	vd_log(VD_LOG_INFO, "ready: %u worker(s), %u listener(s) (first %s:%u), %u pool(s), "
 			    "first %s with %u member(s), hash %s",
-	       cfg.workers, cfg.n_listeners, px.listeners[0].host, px.listeners[0].port,
-	       cfg.n_pools, cfg.pools[0].name, cfg.pools[0].n_members,
-	       vd_hash_key_name(cfg.pools[0].hash));
-	wait_for_stop(dp, &set);
+	       r->cfg.workers, r->cfg.n_listeners, r->px.listeners[0].host,
+	       r->px.listeners[0].port, r->cfg.n_pools, r->cfg.pools[0].name,
+	       r->cfg.pools[0].n_members, vd_hash_key_name(r->cfg.pools[0].hash));
+	vd_control_run(path, dp);
 	vd_dp_stop(dp);
-	print_stats(dp);
+	vd_control_print_stats(dp);
 	vd_dp_destroy(dp);
-	vd_proxy_fini(&px);
-	vd_config_free(&cfg);
+	vd_route_free(vd_route_published); /* the workers are gone: nobody reads it */
 	return 0;
 }
 

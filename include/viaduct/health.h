@@ -27,6 +27,10 @@
 
 #include "viaduct/proxy.h"
 
+/* Members one prober takes: every pool's members together, deduplicated, in any realistic
+ * deployment. The prober scans its members linearly per tick, which stays cheap up to here. */
+#define VD_HEALTH_MAX_MEMBERS 4096
+
 /* A wildcard bind address works too: the Via then carries the source address the kernel
  * would use towards each member. A member of a family with no prober socket is never reached
  * and goes down through timeouts. */
@@ -55,7 +59,7 @@ struct vd_health_counters {
 	uint64_t stray;       /* a response to no outstanding probe: late, foreign, wrong source */
 	uint64_t provisional; /* 1xx to an outstanding probe (ignored) */
 	uint64_t rx_errors;   /* recvfrom errors, ICMP errors (ECONNREFUSED) included */
-	uint64_t tx_errors;   /* probes not sent (EAGAIN, no socket of the family...): they time out */
+	uint64_t tx_errors;   /* probes not sent (EAGAIN, no socket of its family): they time out */
 };
 
 struct vd_health;
@@ -76,7 +80,7 @@ void vd_health_free(struct vd_health *h);
  * Replace the member list (on reload). A member whose address was in the old list keeps its
  * state and counters (and its outstanding probe); a new one starts up and gets its first
  * probe spread over the next interval. Addresses compare by family, address and port.
- * Returns 0, -EINVAL (n > VD_CFG_MAX_MEMBERS) or -ENOMEM (the old list is then kept).
+ * Returns 0, or -EINVAL (n > VD_HEALTH_MAX_MEMBERS) or -ENOMEM with the old list kept.
  */
 int vd_health_set_members(struct vd_health *h, const union vd_sockaddr *members, unsigned n);
 

@@ -10,9 +10,10 @@
  * earlier probe or someone else is recognised and counted instead of being believed.
  *
  * Time is whatever the caller passes as now_ms (CLOCK_MONOTONIC in production, a fake clock in
- * the tests); the prober never reads the clock itself. Members are few (VD_CFG_MAX_MEMBERS), so
- * the scheduler is a linear scan per tick instead of a timer heap: 256 comparisons a tick is
- * cheaper than keeping a heap consistent across member-list replacements.
+ * the tests); the prober never reads the clock itself. Members are few (at most
+ * VD_VD_HEALTH_MAX_MEMBERS, tens in practice), so the scheduler is a linear scan per tick instead
+ * of a timer heap: a few thousand comparisons a tick cost microseconds, and there is no heap
+ * to keep consistent across member-list replacements.
  */
 #include <viaduct/health.h>
 
@@ -29,8 +30,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Members a prober accepts: the config's own ceiling, so every pool fits. */
-#define HEALTH_MAX_MEMBERS VD_CFG_MAX_MEMBERS
 /* Receive buffer: the largest UDP payload, so a reply is never cut before its Via. Also
  * holds the OPTIONS being built (a few hundred bytes). */
 #define HEALTH_BUF_SIZE 65536
@@ -45,7 +44,7 @@
 #define HEALTH_BRANCH_PREFIX	 "z9hG4bKvdh."
 #define HEALTH_BRANCH_PREFIX_LEN (sizeof(HEALTH_BRANCH_PREFIX) - 1)
 #define HEALTH_NONCE_HEX	 16
-#define HEALTH_INDEX_HEX	 4 /* HEALTH_MAX_MEMBERS - 1 fits */
+#define HEALTH_INDEX_HEX	 4
 #define HEALTH_SEQ_HEX		 16
 #define HEALTH_BRANCH_LEN                                                                          \
 	(HEALTH_BRANCH_PREFIX_LEN + HEALTH_NONCE_HEX + 1 + HEALTH_INDEX_HEX + 1 + HEALTH_SEQ_HEX)
@@ -55,6 +54,9 @@
 #define MIX_GOLDEN 0x9e3779b97f4a7c15ull
 #define MIX_M1	   0xbf58476d1ce4e5b9ull
 #define MIX_M2	   0x94d049bb133111ebull
+
+_Static_assert(VD_HEALTH_MAX_MEMBERS <= 1u << (4 * HEALTH_INDEX_HEX),
+	       "a member index must fit the branch's index field");
 
 enum { FAM_V4 = 0, FAM_V6, FAM_COUNT };
 
@@ -121,19 +123,27 @@ static uint16_t addr_port(const union vd_sockaddr *a)
 	return ntohs(a->sa.sa_family == AF_INET6 ? a->in6.sin6_port : a->in.sin_port);
 }
 
-/* Same family, address and port: a member's identity across reloads, and the check that a
- * reply comes from the member it claims to answer for. */
-static bool addr_eq(const union vd_sockaddr *a, const union vd_sockaddr *b)
+/* Orders by family, address, port: a member's identity across reloads (equal = same member)
+ * and the check that a reply comes from the member it claims to answer for. */
+static int addr_cmp(const union vd_sockaddr *a, const union vd_sockaddr *b)
 {
+	int c;
+
 	if (a->sa.sa_family != b->sa.sa_family)
-		return false;
-	if (a->sa.sa_family == AF_INET)
-		return a->in.sin_port == b->in.sin_port &&
-		       a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
-	if (a->sa.sa_family == AF_INET6)
-		return a->in6.sin6_port == b->in6.sin6_port &&
-		       !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof(a->in6.sin6_addr));
-	return false;
+		return a->sa.sa_family < b->sa.sa_family ? -1 : 1;
+	if (a->sa.sa_family == AF_INET6) {
+		c = memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof(a->in6.sin6_addr));
+		if (!c)
+			c = memcmp(&a->in6.sin6_port, &b->in6.sin6_port, sizeof(a->in6.sin6_port));
+		return c;
+	}
+	if (a->sa.sa_family == AF_INET) {
+		c = memcmp(&a->in.sin_addr, &b->in.sin_addr, sizeof(a->in.sin_addr));
+		if (!c)
+			c = memcmp(&a->in.sin_port, &b->in.sin_port, sizeof(a->in.sin_port));
+		return c;
+	}
+	return memcmp(a, b, sizeof(*a)); /* not a family we probe: any stable order will do */
 }
 
 static bool addr_is_any(const union vd_sockaddr *a)
@@ -540,7 +550,7 @@ static int find_probe(const struct vd_health *h, const struct reply *r,
 			continue;
 		m = &h->m[i];
 		if (m->pending && m->seq == r->seq)
-			return addr_eq(&m->addr, src) ? (int)i : -1;
+			return addr_cmp(&m->addr, src) ? -1 : (int)i;
 	}
 	return -1;
 }
@@ -579,10 +589,12 @@ void vd_health_on_readable(struct vd_health *h, int fd, uint64_t now_ms)
 		if (r < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
+			if (errno == EINTR)
+				continue;
 			h->counters.rx_errors++;
 			/* an ICMP port unreachable surfaces as ECONNREFUSED: nothing to judge,
 			 * the probe's timeout does that; keep reading */
-			if (errno == ECONNREFUSED || errno == EINTR)
+			if (errno == ECONNREFUSED)
 				continue;
 			return;
 		}
@@ -694,35 +706,73 @@ void vd_health_free(struct vd_health *h)
 	free(h);
 }
 
-/* Index in the old list of a member with address a that no new member has claimed yet. */
-static int find_old(const struct member *old, unsigned n, const bool *taken,
-		    const union vd_sockaddr *a)
+/* An old member, sorted by address so that a reload of n members costs O(n log n). */
+struct old_ref {
+	union vd_sockaddr addr;
+	unsigned index;
+	bool taken; /* claimed by a new member: a duplicate address gets a fresh state */
+};
+
+static int old_ref_cmp(const void *a, const void *b)
 {
-	for (unsigned i = 0; i < n; i++)
-		if (!taken[i] && addr_eq(&old[i].addr, a))
-			return (int)i;
+	return addr_cmp(&((const struct old_ref *)a)->addr, &((const struct old_ref *)b)->addr);
+}
+
+static void sort_old(const struct vd_health *h, struct old_ref *refs)
+{
+	for (unsigned i = 0; i < h->n; i++)
+		refs[i] = (struct old_ref){.addr = h->m[i].addr, .index = i};
+	if (h->n > 1)
+		qsort(refs, h->n, sizeof(*refs), old_ref_cmp);
+}
+
+/* Index of the old member with address a that no new member has claimed yet, or -1: the
+ * first equal entry by binary search, then past the claimed ones. */
+static int claim_old(struct old_ref *refs, unsigned n, const union vd_sockaddr *a)
+{
+	unsigned lo = 0, hi = n;
+
+	while (lo < hi) {
+		unsigned mid = lo + (hi - lo) / 2;
+
+		if (addr_cmp(&refs[mid].addr, a) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < n && !addr_cmp(&refs[lo].addr, a); lo++) {
+		if (!refs[lo].taken) {
+			refs[lo].taken = true;
+			return (int)refs[lo].index;
+		}
+	}
 	return -1;
 }
 
 /*
  * Kept members carry over everything, their outstanding probe included: its reply is still
  * matched (by sequence number, see find_probe) although its index may have changed. New
- * members start up and unscheduled: the next tick spreads them over the interval.
+ * members start up and unscheduled: the next tick spreads them over the interval. On error
+ * the old list stays in force.
  */
 int vd_health_set_members(struct vd_health *h, const union vd_sockaddr *members, unsigned n)
 {
-	bool taken[HEALTH_MAX_MEMBERS] = {false};
 	struct member *m = NULL;
+	struct old_ref *refs = NULL;
+	int rc = -EINVAL;
 
-	if (n > HEALTH_MAX_MEMBERS)
-		return -EINVAL;
+	if (n > VD_HEALTH_MAX_MEMBERS)
+		goto fail;
+	rc = -ENOMEM;
 	if (n && !(m = calloc(n, sizeof(*m))))
-		return -ENOMEM;
+		goto fail;
+	if (h->n && !(refs = malloc(h->n * sizeof(*refs))))
+		goto fail;
+	sort_old(h, refs);
 	for (unsigned j = 0; j < n; j++) {
-		int i = find_old(h->m, h->n, taken, &members[j]);
+		int i = claim_old(refs, h->n, &members[j]);
 
 		if (i >= 0) {
-			taken[i] = true;
 			m[j] = h->m[i];
 			continue;
 		}
@@ -730,10 +780,15 @@ int vd_health_set_members(struct vd_health *h, const union vd_sockaddr *members,
 		m[j].st.up = true;
 		local_for(h, &members[j], &m[j].local);
 	}
+	free(refs);
 	free(h->m);
 	h->m = m;
 	h->n = n;
 	return 0;
+fail:
+	free(refs);
+	free(m);
+	return rc;
 }
 
 unsigned vd_health_fds(const struct vd_health *h, int fds[2])

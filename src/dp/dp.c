@@ -58,7 +58,6 @@ static int worker_init(struct vd_worker *w, const struct vd_config *cfg,
 		       const struct vd_proxy *px, char *err, size_t errlen)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	w->px = px;
 	w->cpu = (int)(w->id % (unsigned)(ncpu > 0 ? ncpu : 1));
 	w->batch = cfg->batch;
 	w->max_message = cfg->limits.max_message_size;

@@ -18,7 +18,7 @@
 /* One worker: its counters first (own cache lines), then its sockets and batch buffers. */
 struct vd_worker {
 	struct vd_stats stats;
-	const struct vd_proxy *px;
+	const struct vd_proxy *px; /* the snapshot of the batch in progress, NULL between */
 	const int *stop;
 	unsigned id;
 	int cpu;

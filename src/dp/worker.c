@@ -3,8 +3,9 @@
  * The worker loop of the kernel-socket datapath:
  *
  *   while (!stop): poll the worker's sockets; for each ready socket, up to VD_DP_MAX_BURSTS
- *   times: recvmmsg a batch -> vd_proxy_process() each datagram in place -> sendmmsg the
- *   forwards and replies, grouped by sending socket.
+ *   times: recvmmsg a batch -> read the published routing snapshot -> vd_proxy_process()
+ *   each datagram in place -> sendmmsg the forwards and replies, grouped by sending socket
+ *   -> one RCU quiescent state.
  *
  * System calls are per batch, never per message. A datagram that cannot be sent is moved
  * from tx/replies to drops (send-failed), so the counters always add up.
@@ -13,8 +14,10 @@
 #include <poll.h>
 #include <sched.h>
 #include <string.h>
+#include <urcu-qsbr.h>
 
 #include "dp_internal.h"
+#include "viaduct/route.h"
 
 static void rx_prepare(struct vd_worker *w)
 {
@@ -88,17 +91,24 @@ static void send_group(struct vd_worker *w, unsigned n, unsigned listener, unsig
 	}
 }
 
-/* One recvmmsg batch from socket `listener`; returns the number received. */
+/*
+ * One recvmmsg batch from socket `listener`; returns the number received. The whole batch
+ * is decided and sent with the snapshot read at its start; the quiescent state after it
+ * tells writers this worker no longer holds that snapshot.
+ */
 static int burst(struct vd_worker *w, unsigned listener)
 {
 	rx_prepare(w);
 	int n = recvmmsg(w->fds[listener], w->rx, w->batch, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return 0;
+	w->px = &rcu_dereference(vd_route_published)->px;
 	for (unsigned k = 0; k < (unsigned)n; k++)
 		process_one(w, k, listener);
 	for (unsigned j = 0; j < w->n_fds; j++)
 		send_group(w, (unsigned)n, listener, j);
+	w->px = NULL;
+	rcu_quiescent_state();
 	VD_STAT_ADD(w->stats.batches, 1);
 	return n;
 }
@@ -118,10 +128,14 @@ void *vd_worker_main(void *arg)
 	struct pollfd pfd[VD_CFG_MAX_LISTENERS];
 
 	pin(w);
+	rcu_register_thread();
 	for (unsigned j = 0; j < w->n_fds; j++)
 		pfd[j] = (struct pollfd){ .fd = w->fds[j], .events = POLLIN };
 	while (!__atomic_load_n(w->stop, __ATOMIC_ACQUIRE)) {
+		/* offline while idle, so a publication never waits for this poll to time out */
+		rcu_thread_offline();
 		int r = poll(pfd, w->n_fds, VD_DP_POLL_MS);
+		rcu_thread_online();
 		if (r <= 0)
 			continue;
 		for (unsigned j = 0; j < w->n_fds; j++) {
@@ -132,5 +146,6 @@ void *vd_worker_main(void *arg)
 					break;
 		}
 	}
+	rcu_unregister_thread();
 	return NULL;
 }

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The control thread's loop: signals (SIGTERM/SIGINT stop, SIGHUP reloads, SIGUSR1 prints
+ * the counters), config file changes (inotify) and, when configured, health probes and the
+ * admin API. It is the only writer of routing snapshots besides the admin thread, and both
+ * go through vd_control_reload / vd_control_member.
+ */
+#ifndef VIADUCT_CONTROL_H
+#define VIADUCT_CONTROL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "viaduct/dp.h"
+
+struct vd_control_stats {
+	uint64_t reloads;        /* snapshots published from a config change */
+	uint64_t reloads_failed; /* configs refused: the old snapshot kept serving */
+	uint64_t member_changes; /* snapshots published for health or drain */
+};
+
+extern struct vd_control_stats vd_control_stats;
+
+/** Run until SIGTERM/SIGINT. The signals must already be blocked in every thread. */
+int vd_control_run(const char *config_path, struct vd_dp *dp);
+
+/** Reload now (SIGHUP, file change, admin). 0, or -errno with the reason in msg. */
+int vd_control_reload(const char *why, char *msg, size_t msglen);
+
+/** Print every worker's counters and the total to stderr. */
+void vd_control_print_stats(const struct vd_dp *dp);
+
+#endif

@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The routing snapshot and its publication.
+ *
+ * A snapshot is everything the workers read: the compiled proxy (listeners, pools, Maglev
+ * tables) plus the config it came from. It is immutable once published. The control plane
+ * builds a new one aside (config load, reload, a member going up or down, a drain) and
+ * publishes it with rcu_assign_pointer; workers (liburcu QSBR) pick it up at their next
+ * batch and never take a lock; the old one is freed after a grace period. A failed build
+ * leaves the published snapshot serving: traffic never stops.
+ *
+ * Every function here is control plane only, serialised by the caller (the control thread,
+ * and the admin thread through vd_route_lock).
+ */
+#ifndef VIADUCT_ROUTE_H
+#define VIADUCT_ROUTE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "viaduct/config.h"
+#include "viaduct/proxy.h"
+
+struct vd_route {
+	struct vd_proxy px;
+	struct vd_config cfg;
+	uint64_t version; /* 1 for the first snapshot, +1 per publication */
+};
+
+/** The published snapshot; workers read it with vd_route_read(). */
+extern struct vd_route *vd_route_published;
+
+/**
+ * Load `path` and compile it into a new snapshot. When `prev` is given, members present in
+ * both (same pool name, same address) keep their up/drained state, and a change that needs a
+ * restart (listeners, workers, batch, max_message_size) is refused. NULL with a message in
+ * err (file, field) on failure.
+ */
+struct vd_route *vd_route_build(const char *path, const struct vd_route *prev, char *err,
+				size_t errlen);
+
+/** A copy of `prev` with one member's state changed (health, drain). NULL on error. */
+struct vd_route *vd_route_with_member(const struct vd_route *prev, unsigned pool,
+				      unsigned member, bool up, bool drained, char *err,
+				      size_t errlen);
+
+/** Publish r (taking ownership), wait for a grace period, free the previous snapshot. */
+void vd_route_publish(struct vd_route *r);
+
+/** Free a snapshot that was never published (or after its grace period). */
+void vd_route_free(struct vd_route *r);
+
+/** A worker count given on the command line: applied to every config loaded from now on. */
+void vd_route_set_workers_override(unsigned workers);
+
+/** Serialises snapshot builders (control thread, admin thread). Control plane only. */
+void vd_route_lock(void);
+void vd_route_unlock(void);
+
+#endif

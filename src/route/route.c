@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Building and publishing routing snapshots (see include/viaduct/route.h).
+ *
+ * Publication is liburcu's QSBR flavour: the writer swaps the pointer, then
+ * synchronize_rcu() returns once every registered worker has passed a quiescent state (one
+ * per batch, or offline while idle in poll), after which nobody can still hold the old
+ * snapshot and it is freed. Readers pay nothing but a load.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <urcu-qsbr.h>
+
+#include "viaduct/route.h"
+
+struct vd_route *vd_route_published;
+static uint64_t next_version = 1;
+static pthread_mutex_t builders = PTHREAD_MUTEX_INITIALIZER;
+static unsigned workers_override;
+
+void vd_route_set_workers_override(unsigned workers)
+{
+	workers_override = workers;
+}
+
+void vd_route_lock(void)
+{
+	pthread_mutex_lock(&builders);
+}
+
+void vd_route_unlock(void)
+{
+	pthread_mutex_unlock(&builders);
+}
+
+void vd_route_free(struct vd_route *r)
+{
+	if (!r)
+		return;
+	vd_proxy_fini(&r->px);
+	vd_config_free(&r->cfg);
+	free(r);
+}
+
+static bool same_sockaddr(const struct sockaddr_storage *a, const union vd_sockaddr *b)
+{
+	const union vd_sockaddr *x = (const union vd_sockaddr *)a;
+	return x->sa.sa_family == b->sa.sa_family &&
+	       memcmp(x, b, vd_sockaddr_len(b)) == 0;
+}
+
+/* What a reload cannot change: the sockets and buffers the workers own. */
+static int restart_needed(const struct vd_config *old, const struct vd_config *new, char *err,
+			  size_t errlen)
+{
+	const char *what = NULL;
+	if (old->n_listeners != new->n_listeners)
+		what = "listeners";
+	for (unsigned i = 0; !what && i < new->n_listeners; i++)
+		if (old->listeners[i].addrlen != new->listeners[i].addrlen ||
+		    memcmp(&old->listeners[i].addr, &new->listeners[i].addr,
+			   new->listeners[i].addrlen) ||
+		    strcmp(old->listeners[i].advertise, new->listeners[i].advertise) ||
+		    old->listeners[i].advertise_port != new->listeners[i].advertise_port)
+			what = "listeners";
+	if (!what && old->workers != new->workers)
+		what = "workers";
+	if (!what && old->batch != new->batch)
+		what = "batch";
+	if (!what && old->limits.max_message_size != new->limits.max_message_size)
+		what = "limits.max_message_size";
+	if (!what)
+		return 0;
+	snprintf(err, errlen, "%s changed: a restart is needed to apply it (the running config "
+			      "keeps serving)",
+		 what);
+	return -EINVAL;
+}
+
+/* Members in both snapshots (same pool name, same address) keep up/drained. */
+static int carry_state(struct vd_route *r, const struct vd_route *prev)
+{
+	for (unsigned p = 0; p < r->px.n_pools; p++) {
+		const struct vd_proxy_pool *np = &r->px.pools[p];
+		int op = vd_config_pool_index(&prev->cfg, np->name);
+		if (op < 0)
+			continue;
+		const struct vd_proxy_pool *pp = &prev->px.pools[op];
+		for (unsigned m = 0; m < np->n_members; m++)
+			for (unsigned k = 0; k < pp->n_members; k++) {
+				if (!same_sockaddr(&r->cfg.pools[p].members[m].addr,
+						   &pp->members[k]))
+					continue;
+				int rc = vd_proxy_member_state(&r->px, p, m, pp->up[k],
+							       pp->drained[k]);
+				if (rc)
+					return rc;
+			}
+	}
+	return 0;
+}
+
+struct vd_route *vd_route_build(const char *path, const struct vd_route *prev, char *err,
+				size_t errlen)
+{
+	struct vd_route *r = calloc(1, sizeof(*r));
+	char why[512];
+	if (!r) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		return NULL;
+	}
+	if (vd_config_load(path, &r->cfg, err, errlen) < 0)
+		goto fail;
+	if (workers_override)
+		r->cfg.workers = workers_override;
+	if (prev && restart_needed(&prev->cfg, &r->cfg, why, sizeof(why))) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		goto fail;
+	}
+	if (vd_proxy_init(&r->px, &r->cfg, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		goto fail;
+	}
+	if (prev && carry_state(r, prev)) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
+	return r;
+fail:
+	vd_route_free(r);
+	return NULL;
+}
+
+struct vd_route *vd_route_with_member(const struct vd_route *prev, unsigned pool,
+				      unsigned member, bool up, bool drained, char *err,
+				      size_t errlen)
+{
+	struct vd_route *r = calloc(1, sizeof(*r));
+	char why[512];
+	if (!r)
+		goto oom;
+	/* the config is kept as loaded: copy it by loading its pools again would re-resolve
+	 * names; instead deep-copy pools and members */
+	r->cfg = prev->cfg;
+	r->cfg.pools = calloc(prev->cfg.n_pools, sizeof(*r->cfg.pools));
+	if (!r->cfg.pools)
+		goto oom;
+	for (unsigned p = 0; p < prev->cfg.n_pools; p++) {
+		r->cfg.pools[p] = prev->cfg.pools[p];
+		size_t n = prev->cfg.pools[p].n_members * sizeof(struct vd_cfg_member);
+		r->cfg.pools[p].members = malloc(n);
+		if (!r->cfg.pools[p].members) {
+			r->cfg.n_pools = p;
+			goto oom;
+		}
+		memcpy(r->cfg.pools[p].members, prev->cfg.pools[p].members, n);
+	}
+	if (vd_proxy_init(&r->px, &r->cfg, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s", why);
+		vd_route_free(r);
+		return NULL;
+	}
+	if (carry_state(r, prev) || vd_proxy_member_state(&r->px, pool, member, up, drained))
+		goto oom;
+	return r;
+oom:
+	snprintf(err, errlen, "out of memory");
+	vd_route_free(r);
+	return NULL;
+}
+
+void vd_route_publish(struct vd_route *r)
+{
+	struct vd_route *old = vd_route_published;
+	r->version = next_version++;
+	rcu_assign_pointer(vd_route_published, r);
+	synchronize_rcu(); /* every worker has passed a quiescent state: nobody holds `old` */
+	vd_route_free(old);
+}
