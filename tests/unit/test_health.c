@@ -616,6 +616,58 @@ Test(health, member_of_a_family_without_socket_times_out, .timeout = TEST_TIMEOU
 	vd_health_free(h);
 }
 
+/* An address that is never sent to: the prober has no socket of its family. */
+static union vd_sockaddr doc_v6(unsigned i)
+{
+	union vd_sockaddr a = loopback(AF_INET6, 5060);
+
+	inet_pton(AF_INET6, "2001:db8::", &a.in6.sin6_addr); /* documentation prefix */
+	a.in6.sin6_addr.s6_addr[14] = (uint8_t)(i >> 8);
+	a.in6.sin6_addr.s6_addr[15] = (uint8_t)i;
+	return a;
+}
+
+Test(health, reload_of_the_largest_list_keeps_each_member_state, .timeout = TEST_TIMEOUT_S)
+{
+	enum { N = VD_HEALTH_MAX_MEMBERS };
+	static union vd_sockaddr list[N];
+	static bool probed[N]; /* first probe due by half an interval: offset i * interval / n */
+	unsigned n_probed = 0;
+	struct changes ch = {0};
+	struct vd_health_config c = config(AF_INET); /* members are IPv6: nothing is sent */
+	struct vd_health *h = prober(&c, &ch);
+
+	for (unsigned i = 0; i < N; i++) {
+		list[i] = doc_v6(i);
+		probed[i] = (uint64_t)i * INTERVAL / N <= INTERVAL / 2;
+		n_probed += probed[i];
+	}
+	cr_assert(probed[N / 2] && !probed[N / 2 + N / 100], "the spread is even");
+	cr_assert_eq(vd_health_set_members(h, list, N), 0);
+	vd_health_tick(h, T0);
+	vd_health_tick(h, T0 + INTERVAL / 2);
+	for (unsigned i = 0; i < N; i++)
+		cr_assert_eq(state(h, i)->probes, probed[i] ? 1u : 0u, "member %u", i);
+	cr_assert_eq(vd_health_counters(h)->tx_errors, n_probed);
+
+	/* reversed, and the first slot given to a new address (old member N - 1 leaves) */
+	for (unsigned j = 0; j < N; j++)
+		list[j] = doc_v6(N - 1 - j);
+	list[0] = doc_v6(0xffff);
+	cr_assert_eq(vd_health_set_members(h, list, N), 0);
+	cr_assert_eq(state(h, 0)->probes, 0);
+	cr_assert(state(h, 0)->up);
+	for (unsigned j = 1; j < N; j++)
+		cr_assert_eq(state(h, j)->probes, probed[N - 1 - j] ? 1u : 0u, "member %u", j);
+	cr_assert_eq(vd_health_next_ms(h), 0);
+
+	/* a duplicate address: one copy keeps the state, the other starts fresh */
+	list[0] = list[N - 1];
+	cr_assert_eq(vd_health_set_members(h, list, N), 0);
+	cr_assert_eq(state(h, 0)->probes + state(h, N - 1)->probes, 1);
+	vd_health_free(h);
+}
+
 /* Builds a 200 to `req` whose top Via is replaced by `via` (a full header line, CRLF included). */
 static size_t reply_with_via(const char *req, const char *via, char *out, size_t cap)
 {
@@ -646,6 +698,7 @@ Test(health, garbage_and_strays_are_counted_and_ignored, .timeout = TEST_TIMEOUT
 		"SIP/2.0 200",
 		"SIP/2.0 2x0 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\n\r\n",
 		"SIP/2.0 099 Low\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\n\r\n",
+		"SIP/2.0 2000 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;branch=z9hG4bK1\r\n\r\n",
 		"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1:5060;rport\r\n\r\n",
 		"SIP/2.0 200 OK\r\nFrom: <sip:a@b>\r\nCall-ID: x\r\n",
 		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
@@ -712,7 +765,7 @@ Test(health, bad_configs_and_arguments_are_refused, .timeout = TEST_TIMEOUT_S)
 	struct vd_health_config c;
 	char err[256];
 	struct vd_health *h;
-	static union vd_sockaddr many[VD_CFG_MAX_MEMBERS + 1];
+	static union vd_sockaddr many[VD_HEALTH_MAX_MEMBERS + 1];
 	int fds[2];
 
 	c = config(AF_INET);
@@ -736,7 +789,7 @@ Test(health, bad_configs_and_arguments_are_refused, .timeout = TEST_TIMEOUT_S)
 	h = vd_health_new(&c, NULL, NULL, err, sizeof(err));
 	cr_assert_not_null(h, "%s", err);
 	cr_assert_eq(vd_health_next_ms(h), UINT64_MAX, "no members, no work");
-	cr_assert_eq(vd_health_set_members(h, many, VD_CFG_MAX_MEMBERS + 1), -EINVAL);
+	cr_assert_eq(vd_health_set_members(h, many, VD_HEALTH_MAX_MEMBERS + 1), -EINVAL);
 	cr_assert_eq(vd_health_members(h), 0);
 	cr_assert_null(vd_health_state(h, 0));
 	cr_assert_eq(vd_health_fds(h, fds), 1);
