@@ -28,6 +28,14 @@ int vd_control_run(const char *config_path, struct vd_dp *dp);
 /** Reload now (SIGHUP, file change, admin). 0, or -errno with the reason in msg. */
 int vd_control_reload(const char *why, char *msg, size_t msglen);
 
+/**
+ * Set a member's state and publish a snapshot: set_up (health) and set_drained (admin) are
+ * 1, 0, or -1 to keep the current value. 0 (also when nothing changes), -ENOENT for an
+ * unknown pool/member, -ENOMEM.
+ */
+int vd_control_member(unsigned pool, unsigned member, int set_up, int set_drained,
+		      const char *why, char *msg, size_t msglen);
+
 /** Print every worker's counters and the total to stderr. */
 void vd_control_print_stats(const struct vd_dp *dp);
 

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "viaduct/control.h"
+#include "viaduct/health.h"
 #include "viaduct/log.h"
 #include "viaduct/route.h"
 #include "viaduct/stats.h"
@@ -29,6 +30,13 @@
 
 struct vd_control_stats vd_control_stats;
 static const char *config_path;
+
+/* Health probing: one prober over the members of every pool, flattened in pool order. */
+static struct vd_health *prober;
+static unsigned n_probed;
+static uint16_t *probed_pool, *probed_member;
+
+static void health_members_update(const struct vd_route *r);
 
 void vd_control_print_stats(const struct vd_dp *dp)
 {
@@ -69,10 +77,146 @@ int vd_control_reload(const char *why, char *msg, size_t msglen)
 	vd_route_publish(r);
 	vd_control_stats.reloads++;
 	uint64_t version = r->version;
+	health_members_update(r);
 	vd_route_unlock();
 	vd_log(VD_LOG_INFO, "reload (%s): snapshot %lu published", why, (unsigned long)version);
 	snprintf(msg, msglen, "snapshot %lu published", (unsigned long)version);
 	return 0;
+}
+
+int vd_control_member(unsigned pool, unsigned member, int set_up, int set_drained,
+		      const char *why, char *msg, size_t msglen)
+{
+	char err[512];
+	vd_route_lock();
+	const struct vd_route *cur = vd_route_published;
+	if (pool >= cur->px.n_pools || member >= cur->px.pools[pool].n_members) {
+		vd_route_unlock();
+		snprintf(msg, msglen, "no such member");
+		return -ENOENT;
+	}
+	const struct vd_proxy_pool *p = &cur->px.pools[pool];
+	bool was_up = p->up[member], was_drained = p->drained[member];
+	bool up = set_up < 0 ? was_up : set_up, drained = set_drained < 0 ? was_drained : set_drained;
+	if (was_up == up && was_drained == drained) {
+		vd_route_unlock();
+		snprintf(msg, msglen, "unchanged");
+		return 0;
+	}
+	struct vd_route *r = vd_route_with_member(cur, pool, member, up, drained, err,
+						  sizeof(err));
+	if (!r) {
+		vd_route_unlock();
+		vd_log(VD_LOG_ERROR, "pool %s member %s: %s", p->name, p->member_names[member],
+		       err);
+		snprintf(msg, msglen, "%s", err);
+		return -ENOMEM;
+	}
+	char name[VD_CFG_NAME_MAX + VD_CFG_HOST_MAX + 16];
+	snprintf(name, sizeof(name), "%s/%s", p->name, p->member_names[member]);
+	vd_route_publish(r);
+	vd_control_stats.member_changes++;
+	vd_route_unlock();
+	vd_log(up == was_up ? VD_LOG_INFO : VD_LOG_WARN, "member %s %s (%s): snapshot %lu",
+	       name, up != was_up ? (up ? "up" : "down") : (drained ? "drained" : "undrained"),
+	       why, (unsigned long)r->version);
+	snprintf(msg, msglen, "%s %s", name, drained ? "drained" : "undrained");
+	return 0;
+}
+
+/* ---- health probing ---- */
+
+static void on_health_change(void *arg, unsigned i, bool up)
+{
+	char msg[256];
+	(void)arg;
+	if (i >= n_probed)
+		return;
+	vd_control_member(probed_pool[i], probed_member[i], up, -1,
+			  up ? "health: answering again" : "health: probes failing", msg,
+			  sizeof(msg));
+}
+
+/* The prober follows the members of the published snapshot. Called with the route lock. */
+static void health_members_update(const struct vd_route *r)
+{
+	if (!prober)
+		return;
+	unsigned n = 0;
+	for (unsigned p = 0; p < r->px.n_pools; p++)
+		n += r->px.pools[p].n_members;
+	union vd_sockaddr *addrs = calloc(n ? n : 1, sizeof(*addrs));
+	uint16_t *pools = calloc(n ? n : 1, sizeof(*pools));
+	uint16_t *members = calloc(n ? n : 1, sizeof(*members));
+	if (!addrs || !pools || !members) {
+		vd_log(VD_LOG_ERROR, "health: out of memory: probing the previous member list");
+		free(addrs);
+		free(pools);
+		free(members);
+		return;
+	}
+	n = 0;
+	for (unsigned p = 0; p < r->px.n_pools; p++)
+		for (unsigned m = 0; m < r->px.pools[p].n_members; m++) {
+			addrs[n] = r->px.pools[p].members[m];
+			pools[n] = (uint16_t)p;
+			members[n++] = (uint16_t)m;
+		}
+	if (vd_health_set_members(prober, addrs, n) == 0) {
+		free(probed_pool);
+		free(probed_member);
+		probed_pool = pools;
+		probed_member = members;
+		n_probed = n;
+	} else {
+		free(pools);
+		free(members);
+	}
+	free(addrs);
+}
+
+static void health_start(const struct vd_route *r)
+{
+	const struct vd_config *c = &r->cfg;
+	struct vd_health_config hc = { .interval_ms = c->health.interval_ms,
+				       .timeout_ms = c->health.timeout_ms,
+				       .down_after = c->health.down_after,
+				       .up_after = c->health.up_after };
+	char err[256];
+	if (!c->health.enabled)
+		return;
+	/* probes leave from the first listener address of each family, on an ephemeral port */
+	for (unsigned i = 0; i < r->px.n_listeners; i++) {
+		union vd_sockaddr a = r->px.listeners[i].bind;
+		union vd_sockaddr *slot = a.sa.sa_family == AF_INET6 ? &hc.bind_v6 : &hc.bind_v4;
+		if (slot->sa.sa_family)
+			continue;
+		if (a.sa.sa_family == AF_INET6)
+			a.in6.sin6_port = 0;
+		else
+			a.in.sin_port = 0;
+		*slot = a;
+	}
+	prober = vd_health_new(&hc, on_health_change, NULL, err, sizeof(err));
+	if (!prober) {
+		vd_log(VD_LOG_ERROR, "health probing disabled: %s", err);
+		return;
+	}
+	vd_route_lock();
+	health_members_update(r);
+	vd_route_unlock();
+	vd_log(VD_LOG_INFO, "health: probing %u member(s) every %u ms, down after %u, up after %u",
+	       n_probed, hc.interval_ms, hc.down_after, hc.up_after);
+}
+
+static void health_stop(void)
+{
+	vd_health_free(prober);
+	prober = NULL;
+	free(probed_pool);
+	free(probed_member);
+	probed_pool = probed_member = NULL;
+	n_probed = 0;
 }
 
 static int open_signalfd(void)
@@ -138,6 +282,17 @@ static bool on_signal(int sfd, const struct vd_dp *dp)
 	return false;
 }
 
+/* Poll timeout: until the prober's next deadline, or forever. */
+static int poll_timeout(void)
+{
+	if (!prober)
+		return -1;
+	uint64_t next = vd_health_next_ms(prober), now = vd_now_ms();
+	if (next == UINT64_MAX)
+		return -1;
+	return next <= now ? 0 : (int)(next - now > 60000 ? 60000 : next - now);
+}
+
 int vd_control_run(const char *path, struct vd_dp *dp)
 {
 	char base[NAME_MAX + 1], msg[768];
@@ -151,17 +306,28 @@ int vd_control_run(const char *path, struct vd_dp *dp)
 	if (ifd < 0)
 		vd_log(VD_LOG_WARN, "cannot watch %s (%s): reload with SIGHUP", path,
 		       strerror(errno));
+	health_start(vd_route_published);
 	for (;;) {
-		struct pollfd pfd[2] = { { .fd = sfd, .events = POLLIN },
+		struct pollfd pfd[4] = { { .fd = sfd, .events = POLLIN },
 					 { .fd = ifd, .events = POLLIN } };
-		int r = poll(pfd, ifd >= 0 ? 2 : 1, -1);
+		int hfd[2] = { -1, -1 };
+		unsigned nh = prober ? vd_health_fds(prober, hfd) : 0;
+		for (unsigned i = 0; i < nh; i++)
+			pfd[2 + i] = (struct pollfd){ .fd = hfd[i], .events = POLLIN };
+		int r = poll(pfd, 2 + nh, poll_timeout());
 		if (r < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents & POLLIN && on_signal(sfd, dp))
 			break;
 		if (ifd >= 0 && (pfd[1].revents & POLLIN) && config_touched(ifd, base))
 			vd_control_reload("file changed", msg, sizeof(msg));
+		for (unsigned i = 0; i < nh; i++)
+			if (pfd[2 + i].revents & POLLIN)
+				vd_health_on_readable(prober, hfd[i], vd_now_ms());
+		if (prober)
+			vd_health_tick(prober, vd_now_ms());
 	}
+	health_stop();
 	close(sfd);
 	if (ifd >= 0)
 		close(ifd);
