@@ -108,10 +108,15 @@ struct vd_config {
 	struct vd_cfg_limits limits;
 	struct vd_cfg_health health;
 	struct vd_cfg_admin admin;
+	unsigned n_files; /* the file loaded and every file it includes (reload watches them) */
+	char **files;     /* owned */
 };
 
 /** Free what a loaded config owns (pools, members); the struct itself is the caller's. */
 void vd_config_free(struct vd_config *cfg);
+
+/** Deep copy of src into *dst (pools, members, files). 0 or -ENOMEM (*dst then empty). */
+int vd_config_dup(struct vd_config *dst, const struct vd_config *src);
 
 /** Index of the pool named `name`, or -1. */
 int vd_config_pool_index(const struct vd_config *cfg, const char *name);

@@ -15,6 +15,8 @@
 #include <ctype.h>
 #include <cyaml/cyaml.h>
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
@@ -59,12 +61,18 @@ static const cyaml_schema_field_t limits_fields[] = {
 	CYAML_FIELD_END,
 };
 
+static const cyaml_schema_value_t include_value = {
+	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, CYAML_UNLIMITED),
+};
+
 static const cyaml_schema_field_t config_fields[] = {
 	STR_FIELD("workers", OPT, struct raw_config, workers),
 	STR_FIELD("batch", OPT, struct raw_config, batch),
 	STR_FIELD("retry_after", OPT, struct raw_config, retry_after),
-	CYAML_FIELD_SEQUENCE_COUNT("listeners", CYAML_FLAG_POINTER, struct raw_config, listeners,
-				   n_listeners, &listener_value, 0, CYAML_UNLIMITED),
+	/* optional for libcyaml (included files have none); the main file's check says why */
+	CYAML_FIELD_SEQUENCE_COUNT("listeners", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				   struct raw_config, listeners, n_listeners, &listener_value, 0,
+				   CYAML_UNLIMITED),
 	CYAML_FIELD_MAPPING_PTR("pool", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 				struct raw_config, pool, cfg_pool_fields),
 	CYAML_FIELD_SEQUENCE_COUNT("pools", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
@@ -76,6 +84,9 @@ static const cyaml_schema_field_t config_fields[] = {
 				struct raw_config, health, cfg_health_fields),
 	CYAML_FIELD_MAPPING_PTR("admin", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 				struct raw_config, admin, cfg_admin_fields),
+	CYAML_FIELD_SEQUENCE_COUNT("include", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				   struct raw_config, include, n_include, &include_value, 0,
+				   CYAML_UNLIMITED),
 	CYAML_FIELD_END,
 };
 
@@ -390,22 +401,34 @@ static int convert(struct loader *ld, const struct raw_config *raw, struct vd_co
 	if (!rc)
 		rc = convert_listeners(ld, raw, cfg);
 	if (!rc)
-		rc = cfg_convert_pools(ld, raw, cfg);
+		rc = cfg_convert_pools(ld, raw, cfg, raw->n_include == 0);
 	if (!rc)
 		rc = convert_limits(ld, raw->limits, &cfg->limits);
 	if (!rc)
 		rc = cfg_convert_health(ld, raw->health, &cfg->health);
 	if (!rc)
 		rc = cfg_convert_admin(ld, raw->admin, &cfg->admin);
+	if (!rc)
+		rc = cfg_convert_includes(ld, raw, cfg, 0);
+	if (!rc && cfg->n_pools == 0) {
+		ld->at[0] = '\0';
+		rc = cfg_bad(ld, "pools", "at least one pool is required (pool: or pools:, here "
+					  "or in an included file)");
+	}
 	return rc;
 }
 
 /* ---- entry points ---- */
 
-int vd_config_parse(const char *yaml, size_t len, const char *name, struct vd_config *out,
-		    char *err, size_t errlen)
+void cfg_free_raw(struct raw_config *raw)
 {
-	struct loader ld = { .name = name ? name : "config", .err = err, .errlen = errlen };
+	const cyaml_config_t cy = { .mem_fn = cyaml_mem, .log_level = CYAML_LOG_ERROR };
+	if (raw)
+		cyaml_free(&cy, &config_value, raw, 0);
+}
+
+int cfg_load_raw(struct loader *ld, const char *yaml, size_t len, struct raw_config **raw)
+{
 	struct cy_log log = { .len = 0 };
 	const cyaml_config_t cy = {
 		.log_fn = cfg_cyaml_log,
@@ -414,54 +437,71 @@ int vd_config_parse(const char *yaml, size_t len, const char *name, struct vd_co
 		.log_level = CYAML_LOG_WARNING,
 		.flags = CYAML_CFG_DEFAULT,
 	};
-	struct raw_config *raw = NULL;
-	struct vd_config *cfg = NULL;
-	cyaml_err_t cerr;
-	int rc;
-
-	if (err && errlen)
-		err[0] = '\0';
+	*raw = NULL;
 	if (!yaml) {
 		yaml = "";
 		len = 0;
 	}
-	cerr = cyaml_load_data((const uint8_t *)yaml, len, &cy, &config_value, (void **)&raw,
-			       NULL);
-	if (cerr != CYAML_OK) {
-		rc = cfg_cyaml_failed(&ld, cerr, &log);
-		goto fail;
-	}
-	rc = -EINVAL;
-	if (!raw) {
-		cfg_put_err(&ld, "config is empty");
-		goto fail;
+	cyaml_err_t cerr = cyaml_load_data((const uint8_t *)yaml, len, &cy, &config_value,
+					   (void **)raw, NULL);
+	if (cerr != CYAML_OK)
+		return cfg_cyaml_failed(ld, cerr, &log);
+	if (!*raw) {
+		cfg_put_err(ld, "config is empty");
+		return -EINVAL;
 	}
 	if (log.extra_docs) {
-		cfg_put_err(&ld, "only one YAML document is allowed, found a second after \"---\"");
-		goto fail;
+		cfg_put_err(ld, "only one YAML document is allowed, found a second after \"---\"");
+		cfg_free_raw(*raw);
+		*raw = NULL;
+		return -EINVAL;
 	}
-	/* ~100 KiB: kept off the stack, and built aside so *out changes only on success. */
+	return 0;
+}
+
+/* Parse with a loader whose name and directory are set (file or in-memory). */
+static int parse_with(struct loader *ld, const char *yaml, size_t len, struct vd_config *out)
+{
+	struct raw_config *raw = NULL;
+	struct vd_config *cfg = NULL;
+	int rc;
+
+	if (ld->err && ld->errlen)
+		ld->err[0] = '\0';
+	rc = cfg_load_raw(ld, yaml, len, &raw);
+	if (rc)
+		return rc;
+	/* built aside so *out changes only on success */
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg) {
 		rc = -ENOMEM;
-		cfg_put_err(&ld, "out of memory");
+		cfg_put_err(ld, "out of memory");
 		goto fail;
 	}
-	rc = convert(&ld, raw, cfg);
+	rc = cfg_add_file(ld, cfg, ld->name);
+	if (!rc)
+		rc = convert(ld, raw, cfg);
 	if (rc == 0)
-		*out = *cfg; /* ownership of pools and members moves to *out */
+		*out = *cfg; /* ownership of pools, members and files moves to *out */
 	else
 		vd_config_free(cfg);
 fail:
 	free(cfg);
-	if (raw)
-		cyaml_free(&cy, &config_value, raw, 0);
+	cfg_free_raw(raw);
 	return rc;
+}
+
+int vd_config_parse(const char *yaml, size_t len, const char *name, struct vd_config *out,
+		    char *err, size_t errlen)
+{
+	struct loader ld = { .name = name ? name : "config", .dir = ".", .err = err,
+			     .errlen = errlen };
+	return parse_with(&ld, yaml, len, out);
 }
 
 /* Reads the whole file so that open/read failures keep their errno, which libcyaml's
  * cyaml_load_file would flatten into CYAML_ERR_FILE_OPEN. */
-static int read_file(struct loader *ld, const char *path, char **buf, size_t *len)
+int cfg_read_file(struct loader *ld, const char *path, char **buf, size_t *len)
 {
 	FILE *f = fopen(path, "rb");
 	char *data = NULL;
@@ -502,26 +542,69 @@ fail:
 
 int vd_config_load(const char *path, struct vd_config *out, char *err, size_t errlen)
 {
-	struct loader ld = { .name = path, .err = err, .errlen = errlen };
+	char dir[PATH_MAX];
+	struct loader ld = { .name = path, .dir = dir, .err = err, .errlen = errlen };
 	char *buf = NULL;
 	size_t len = 0;
 	int rc;
 
-	rc = read_file(&ld, path, &buf, &len);
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof(tmp), "%s", path);
+	snprintf(dir, sizeof(dir), "%s", dirname(tmp)); /* includes are relative to the file */
+	rc = cfg_read_file(&ld, path, &buf, &len);
 	if (rc)
 		return rc;
-	rc = vd_config_parse(buf, len, path, out, err, errlen);
+	rc = parse_with(&ld, buf, len, out);
 	free(buf);
 	return rc;
 }
 
 void vd_config_free(struct vd_config *cfg)
 {
+	for (unsigned i = 0; cfg->files && i < cfg->n_files; i++)
+		free(cfg->files[i]);
+	free(cfg->files);
+	cfg->files = NULL;
+	cfg->n_files = 0;
 	for (unsigned i = 0; cfg->pools && i < cfg->n_pools; i++)
 		free(cfg->pools[i].members);
 	free(cfg->pools);
 	cfg->pools = NULL;
 	cfg->n_pools = 0;
+}
+
+int vd_config_dup(struct vd_config *dst, const struct vd_config *src)
+{
+	*dst = *src;
+	dst->pools = NULL;
+	dst->n_pools = 0;
+	dst->files = NULL;
+	dst->n_files = 0;
+	dst->pools = calloc(src->n_pools ? src->n_pools : 1, sizeof(*dst->pools));
+	dst->files = calloc(src->n_files ? src->n_files : 1, sizeof(*dst->files));
+	if (!dst->pools || !dst->files)
+		goto oom;
+	for (unsigned p = 0; p < src->n_pools; p++) {
+		size_t n = src->pools[p].n_members * sizeof(struct vd_cfg_member);
+		dst->pools[p] = src->pools[p];
+		dst->pools[p].members = malloc(n ? n : 1);
+		dst->n_pools = p + 1;
+		if (!dst->pools[p].members) {
+			dst->pools[p].n_members = 0;
+			goto oom;
+		}
+		memcpy(dst->pools[p].members, src->pools[p].members, n);
+	}
+	for (unsigned i = 0; i < src->n_files; i++) {
+		dst->files[i] = strdup(src->files[i]);
+		dst->n_files = i + 1;
+		if (!dst->files[i])
+			goto oom;
+	}
+	return 0;
+oom:
+	vd_config_free(dst);
+	return -ENOMEM;
 }
 
 int vd_config_pool_index(const struct vd_config *cfg, const char *name)

@@ -31,6 +31,7 @@ struct raw_pool {
 	char *name, *hash, *table_size;
 	struct raw_member *members;
 	unsigned n_members;
+	char *dispatcher_list, *setid; /* members from a Kamailio dispatcher.list instead */
 };
 
 struct raw_health {
@@ -55,10 +56,13 @@ struct raw_config {
 	struct raw_limits *limits;
 	struct raw_health *health;
 	struct raw_admin *admin;
+	char **include; /* glob patterns, relative to the including file */
+	unsigned n_include;
 };
 
 struct loader {
 	const char *name; /* file name or caller's label, first word of every message */
+	const char *dir;  /* directory that relative paths in this file start from */
 	char *err;
 	size_t errlen;
 	char at[CFG_PATH_MAX]; /* path of the mapping being converted, e.g. "pools[1].members[3]" */
@@ -87,12 +91,27 @@ int cfg_resolve(struct loader *ld, const char *host, uint16_t port, struct socka
 		socklen_t *len);
 bool cfg_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
 
+/** Read a whole file (capped); errors name the file. */
+int cfg_read_file(struct loader *ld, const char *path, char **buf, size_t *len);
+/** Parse YAML into the raw tree; errors through libcyaml's log become one line. */
+int cfg_load_raw(struct loader *ld, const char *yaml, size_t len, struct raw_config **raw);
+void cfg_free_raw(struct raw_config *raw);
+
+/* ---- includes and dispatcher.list (config_include.c) ---- */
+int cfg_convert_includes(struct loader *ld, const struct raw_config *raw, struct vd_config *cfg,
+			 unsigned depth);
+int cfg_dispatcher_members(struct loader *ld, const char *at, const struct raw_pool *raw,
+			   struct vd_cfg_pool *p);
+int cfg_add_file(struct loader *ld, struct vd_config *cfg, const char *path);
+
 /* ---- libcyaml messages (config_cyaml.c) ---- */
 void cfg_cyaml_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args);
 int cfg_cyaml_failed(struct loader *ld, cyaml_err_t cerr, struct cy_log *log);
 
 /* ---- pools, health, admin (config_pools.c) ---- */
-int cfg_convert_pools(struct loader *ld, const struct raw_config *raw, struct vd_config *cfg);
+/** Append the pools of raw (pool: or pools:) to cfg; `required` when it must have one. */
+int cfg_convert_pools(struct loader *ld, const struct raw_config *raw, struct vd_config *cfg,
+		      bool required);
 int cfg_convert_health(struct loader *ld, const struct raw_health *raw, struct vd_cfg_health *h);
 int cfg_convert_admin(struct loader *ld, const struct raw_admin *raw, struct vd_cfg_admin *a);
 extern const cyaml_schema_value_t cfg_pool_value;

@@ -42,8 +42,11 @@ const cyaml_schema_field_t cfg_pool_fields[] = {
 	STR_FIELD("name", REQ, struct raw_pool, name),
 	STR_FIELD("hash", OPT, struct raw_pool, hash),
 	STR_FIELD("table_size", OPT, struct raw_pool, table_size),
-	CYAML_FIELD_SEQUENCE_COUNT("members", CYAML_FLAG_POINTER, struct raw_pool, members,
-				   n_members, &member_value, 0, CYAML_UNLIMITED),
+	CYAML_FIELD_SEQUENCE_COUNT("members", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				   struct raw_pool, members, n_members, &member_value, 0,
+				   CYAML_UNLIMITED),
+	STR_FIELD("dispatcher_list", OPT, struct raw_pool, dispatcher_list),
+	STR_FIELD("setid", OPT, struct raw_pool, setid),
 	CYAML_FIELD_END,
 };
 
@@ -94,6 +97,12 @@ static int convert_members(struct loader *ld, const char *at, const struct raw_p
 	int rc;
 
 	cfg_set_at(ld, "%s", at);
+	if (raw->dispatcher_list && raw->n_members)
+		return cfg_bad(ld, "dispatcher_list", "give either members or dispatcher_list");
+	if (raw->dispatcher_list)
+		return cfg_dispatcher_members(ld, at, raw, p);
+	if (raw->setid)
+		return cfg_bad(ld, "setid", "only with dispatcher_list");
 	if (raw->n_members == 0)
 		return cfg_bad(ld, "members", "at least one member is required");
 	if (raw->n_members > VD_CFG_MAX_MEMBERS)
@@ -185,39 +194,49 @@ static int convert_pool(struct loader *ld, const char *at, const struct raw_pool
 	return 0;
 }
 
-int cfg_convert_pools(struct loader *ld, const struct raw_config *raw, struct vd_config *cfg)
+int cfg_convert_pools(struct loader *ld, const struct raw_config *raw, struct vd_config *cfg,
+		      bool required)
 {
-	unsigned n = raw->pool ? 1 : raw->n_pools;
+	unsigned n = raw->pool ? 1 : raw->n_pools, base = cfg->n_pools;
 	char at[32];
 	int rc;
 
 	ld->at[0] = '\0';
 	if (raw->pool && raw->pools)
 		return cfg_bad(ld, "pools", "give either pool or pools, not both");
-	if (n == 0)
+	if (n == 0 && required)
 		return cfg_bad(ld, "pools", "at least one pool is required (pool: or pools:)");
-	if (n > VD_CFG_MAX_POOLS)
-		return cfg_bad(ld, "pools", "%u pools, at most %d are allowed", n,
+	if (base + n > VD_CFG_MAX_POOLS)
+		return cfg_bad(ld, "pools", "%u pools, at most %d are allowed", base + n,
 			       VD_CFG_MAX_POOLS);
-	cfg->pools = calloc(n, sizeof(*cfg->pools));
-	if (!cfg->pools) {
+	if (n == 0)
+		return 0;
+	struct vd_cfg_pool *pools = realloc(cfg->pools, (base + n) * sizeof(*pools));
+	if (!pools) {
 		cfg_put_err(ld, "out of memory");
 		return -ENOMEM;
 	}
-	cfg->n_pools = n;
+	memset(pools + base, 0, n * sizeof(*pools));
+	cfg->pools = pools;
 	for (unsigned i = 0; i < n; i++) {
+		struct vd_cfg_pool *p = &cfg->pools[base + i];
 		if (raw->pool)
 			snprintf(at, sizeof(at), "pool");
 		else
 			snprintf(at, sizeof(at), "pools[%u]", i);
-		rc = convert_pool(ld, at, raw->pool ? raw->pool : &raw->pools[i], &cfg->pools[i]);
+		cfg->n_pools = base + i + 1; /* so vd_config_free sees it, whatever happens */
+		rc = convert_pool(ld, at, raw->pool ? raw->pool : &raw->pools[i], p);
 		if (rc)
 			return rc;
-		for (unsigned j = 0; j < i; j++)
-			if (strcmp(cfg->pools[j].name, cfg->pools[i].name) == 0) {
+		for (unsigned j = 0; j < base + i; j++)
+			if (strcmp(cfg->pools[j].name, p->name) == 0) {
 				cfg_set_at(ld, "%s", at);
+				if (j < base)
+					return cfg_bad(ld, "name", "\"%s\" is also the name of a "
+								   "pool in an earlier file",
+						       p->name);
 				return cfg_bad(ld, "name", "\"%s\" is also the name of pools[%u]",
-					       cfg->pools[i].name, j);
+					       p->name, j - base);
 			}
 	}
 	return 0;

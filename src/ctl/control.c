@@ -4,8 +4,8 @@
  * signalfd and an inotify descriptor; nothing here runs per message.
  *
  * File changes: editors save by writing in place or by renaming a temporary file over the
- * config, so the watch is on the config's directory and reacts to a write-close or a
- * rename onto the config's name. A half-written file fails validation and is refused; the
+ * config, so the watch is on the directories of the config and of every file it includes,
+ * and reacts to a write-close or a rename onto one of those names. A half-written file fails validation and is refused; the
  * final write then reloads it.
  */
 #include <errno.h>
@@ -230,26 +230,65 @@ static int open_signalfd(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-/* Watch the config's directory; returns the inotify fd or -1 (reload then only by signal). */
-static int open_inotify(const char *path, char *base, size_t baselen)
+/*
+ * The watch: every file of the published snapshot (the main config and its includes), by
+ * its directory, because editors replace files by renaming over them.
+ */
+#define WATCH_MAX 64
+
+static struct {
+	int wd;
+	char dir[PATH_MAX];
+} watches[WATCH_MAX];
+static unsigned n_watches;
+
+static void split_path(const char *path, char *dir, char *base)
 {
-	char dir[PATH_MAX], tmp[PATH_MAX];
+	char tmp[PATH_MAX];
 	snprintf(tmp, sizeof(tmp), "%s", path);
-	snprintf(base, baselen, "%s", basename(tmp));
+	snprintf(base, NAME_MAX + 1, "%s", basename(tmp));
 	snprintf(tmp, sizeof(tmp), "%s", path);
-	snprintf(dir, sizeof(dir), "%s", dirname(tmp));
-	int fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (fd < 0)
-		return -1;
-	if (inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
+	snprintf(dir, PATH_MAX, "%s", dirname(tmp));
 }
 
-/* True when the pending events touch the config file. */
-static bool config_touched(int fd, const char *base)
+/* Watch the directories of the published snapshot's files (again after each reload). */
+static void watch_files(int fd)
+{
+	char dir[PATH_MAX], base[NAME_MAX + 1];
+	const struct vd_config *c = &vd_route_published->cfg;
+	for (unsigned i = 0; fd >= 0 && i < c->n_files; i++) {
+		split_path(c->files[i], dir, base);
+		int wd = inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO);
+		if (wd < 0) {
+			vd_log(VD_LOG_WARN, "cannot watch %s (%s): reload it with SIGHUP", dir,
+			       strerror(errno));
+			continue;
+		}
+		unsigned k = 0;
+		while (k < n_watches && watches[k].wd != wd)
+			k++;
+		if (k == n_watches && n_watches < WATCH_MAX) {
+			watches[n_watches].wd = wd;
+			snprintf(watches[n_watches++].dir, PATH_MAX, "%s", dir);
+		}
+	}
+}
+
+/* Is dir/name one of the published snapshot's files? */
+static bool is_config_file(const char *dir, const char *name)
+{
+	char d[PATH_MAX], b[NAME_MAX + 1];
+	const struct vd_config *c = &vd_route_published->cfg;
+	for (unsigned i = 0; i < c->n_files; i++) {
+		split_path(c->files[i], d, b);
+		if (strcmp(d, dir) == 0 && strcmp(b, name) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* True when the pending events touch a config file. */
+static bool config_touched(int fd)
 {
 	char buf[INOTIFY_BUF] __attribute__((aligned(__alignof__(struct inotify_event))));
 	bool hit = false;
@@ -257,8 +296,9 @@ static bool config_touched(int fd, const char *base)
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
-			if (ev->len && strcmp(ev->name, base) == 0)
-				hit = true;
+			for (unsigned k = 0; ev->len && k < n_watches; k++)
+				if (watches[k].wd == ev->wd && is_config_file(watches[k].dir, ev->name))
+					hit = true;
 			p += sizeof(*ev) + ev->len;
 		}
 	return hit;
@@ -295,17 +335,17 @@ static int poll_timeout(void)
 
 int vd_control_run(const char *path, struct vd_dp *dp)
 {
-	char base[NAME_MAX + 1], msg[768];
+	char msg[768];
 	config_path = path;
 	int sfd = open_signalfd();
 	if (sfd < 0) {
 		vd_log(VD_LOG_ERROR, "signalfd: %s", strerror(errno));
 		return -errno;
 	}
-	int ifd = open_inotify(path, base, sizeof(base));
+	int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (ifd < 0)
-		vd_log(VD_LOG_WARN, "cannot watch %s (%s): reload with SIGHUP", path,
-		       strerror(errno));
+		vd_log(VD_LOG_WARN, "inotify: %s: reload with SIGHUP", strerror(errno));
+	watch_files(ifd);
 	health_start(vd_route_published);
 	for (;;) {
 		struct pollfd pfd[4] = { { .fd = sfd, .events = POLLIN },
@@ -319,8 +359,10 @@ int vd_control_run(const char *path, struct vd_dp *dp)
 			break;
 		if (pfd[0].revents & POLLIN && on_signal(sfd, dp))
 			break;
-		if (ifd >= 0 && (pfd[1].revents & POLLIN) && config_touched(ifd, base))
+		if (ifd >= 0 && (pfd[1].revents & POLLIN) && config_touched(ifd)) {
 			vd_control_reload("file changed", msg, sizeof(msg));
+			watch_files(ifd); /* the reload may have brought new include files */
+		}
 		for (unsigned i = 0; i < nh; i++)
 			if (pfd[2 + i].revents & POLLIN)
 				vd_health_on_readable(prober, hfd[i], vd_now_ms());

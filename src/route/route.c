@@ -142,22 +142,9 @@ struct vd_route *vd_route_with_member(const struct vd_route *prev, unsigned pool
 	char why[512];
 	if (!r)
 		goto oom;
-	/* the config is kept as loaded: copy it by loading its pools again would re-resolve
-	 * names; instead deep-copy pools and members */
-	r->cfg = prev->cfg;
-	r->cfg.pools = calloc(prev->cfg.n_pools, sizeof(*r->cfg.pools));
-	if (!r->cfg.pools)
+	/* the same config, copied (not reloaded: names would be resolved again) */
+	if (vd_config_dup(&r->cfg, &prev->cfg))
 		goto oom;
-	for (unsigned p = 0; p < prev->cfg.n_pools; p++) {
-		r->cfg.pools[p] = prev->cfg.pools[p];
-		size_t n = prev->cfg.pools[p].n_members * sizeof(struct vd_cfg_member);
-		r->cfg.pools[p].members = malloc(n);
-		if (!r->cfg.pools[p].members) {
-			r->cfg.n_pools = p;
-			goto oom;
-		}
-		memcpy(r->cfg.pools[p].members, prev->cfg.pools[p].members, n);
-	}
 	if (vd_proxy_init(&r->px, &r->cfg, why, sizeof(why)) < 0) {
 		snprintf(err, errlen, "%s", why);
 		vd_route_free(r);

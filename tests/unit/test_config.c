@@ -213,7 +213,7 @@ static const struct {
 	{ "bad-max-vias.yaml", "limits.max_vias: 65 is out of range 1..64" },
 	{ "bad-missing-address.yaml", "listeners[1].address: required field is missing" },
 	{ "bad-missing-host.yaml", "pool.members[1].host: required field is missing" },
-	{ "bad-missing-listeners.yaml", "listeners: required field is missing" },
+	{ "bad-missing-listeners.yaml", "listeners: at least one listener is required" },
 	{ "bad-missing-pool.yaml", "pools: at least one pool is required (pool: or pools:)" },
 	{ "bad-no-listeners.yaml", "listeners: at least one listener is required" },
 	{ "bad-no-members.yaml", "pool.members: at least one member is required" },

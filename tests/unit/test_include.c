@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Config includes and Kamailio dispatcher.list import (tests/config/include/): pools from
+ * globs and nested includes in order, the files list that reload watches, members of one
+ * dispatcher set with weights and priority groups, and errors that name file, line and key.
+ */
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "viaduct/config.h"
+
+#define DIR VD_SOURCE_ROOT "/tests/config/include/"
+
+static struct vd_config cfg;
+static char err[768];
+
+__attribute__((destructor)) static void free_cfg(void)
+{
+	vd_config_free(&cfg);
+}
+
+static int port_of(const struct vd_cfg_member *m)
+{
+	const struct sockaddr_in *a = (const void *)&m->addr;
+	const struct sockaddr_in6 *a6 = (const void *)&m->addr;
+	return ntohs(m->addr.ss_family == AF_INET6 ? a6->sin6_port : a->sin_port);
+}
+
+Test(include, pools_from_globs_nested_includes_and_a_dispatcher_list)
+{
+	cr_assert_eq(vd_config_load(DIR "main.yaml", &cfg, err, sizeof(err)), 0, "%s", err);
+	static const char *const names[] = { "default", "a", "b", "c", "ds" };
+	cr_assert_eq(cfg.n_pools, 5);
+	for (unsigned i = 0; i < 5; i++)
+		cr_expect_str_eq(cfg.pools[i].name, names[i], "pool %u", i);
+	cr_expect_eq(cfg.pools[2].hash, VD_HASH_SOURCE_IP);
+	cr_expect_eq(port_of(&cfg.pools[3].members[0]), 5073, "nested include, relative path");
+	/* every file is listed for the reload watch, main first */
+	cr_expect_eq(cfg.n_files, 5);
+	cr_expect(strstr(cfg.files[0], "main.yaml"));
+	cr_expect(strstr(cfg.files[1], "pools/a.yaml"));
+	cr_expect(strstr(cfg.files[3], "nested.yaml"));
+}
+
+Test(include, dispatcher_set_weights_and_priority_groups)
+{
+	cr_assert_eq(vd_config_load(DIR "main.yaml", &cfg, err, sizeof(err)), 0, "%s", err);
+	const struct vd_cfg_pool *ds = &cfg.pools[4];
+	cr_assert_eq(ds->n_members, 3, "only set 2");
+	cr_expect_eq(port_of(&ds->members[0]), 5080);
+	cr_expect_eq(ds->members[0].weight, 50);
+	cr_expect_eq(ds->members[0].priority, 0, "Kamailio priority 10: the first group");
+	cr_expect_eq(port_of(&ds->members[1]), 5081, "URI parameters are ignored");
+	cr_expect_eq(ds->members[2].addr.ss_family, AF_INET6);
+	cr_expect_eq(port_of(&ds->members[2]), 5082);
+	cr_expect_eq(ds->members[2].weight, 1, "no weight= attribute: 1");
+	cr_expect_eq(ds->members[2].priority, 5, "Kamailio priority 5: five groups later");
+}
+
+Test(include, errors_name_the_file_the_line_and_the_key)
+{
+	static const struct {
+		const char *file, *want;
+	} bad[] = {
+		{ "bad/listeners-in-include.yaml",
+		  "has-listeners.yaml: listeners: may only be set in the main config file" },
+		{ "bad/cycle.yaml", "is included twice (or includes itself)" },
+		{ "bad/missing.yaml", "include[0]: " },
+		{ "bad/ds-bad-line.yaml", "bad.list:2: destination \"http://example.com\" is not a "
+					  "sip:host[:port] URI" },
+		{ "bad/ds-empty-set.yaml", "pool.setid: " },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char path[512];
+		snprintf(path, sizeof(path), DIR "%s", bad[i].file);
+		cr_expect_eq(vd_config_load(path, &cfg, err, sizeof(err)), -EINVAL, "%s",
+			     bad[i].file);
+		cr_expect(strstr(err, bad[i].want), "%s: %s", bad[i].file, err);
+	}
+}
