@@ -85,7 +85,8 @@ struct vd_admin_ops {
 	int (*reload)(void *arg, char *msg, size_t msglen);
 	/**
 	 * POST .../drain and .../undrain: 0, -ENOENT (unknown pool/member) or -errno. pool and
-	 * member are the decoded path segments: non-empty, NUL-free, not validated further.
+	 * member are the decoded path segments: 1..255 bytes, no NUL, not validated further
+	 * (not even as UTF-8; vd_buf_json_str makes any bytes safe to echo).
 	 */
 	int (*drain)(void *arg, const char *pool, const char *member, bool drain, char *msg,
 		     size_t msglen);

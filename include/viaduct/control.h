@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "viaduct/config.h"
 #include "viaduct/dp.h"
 
 struct vd_control_stats {
@@ -35,6 +36,10 @@ int vd_control_reload(const char *why, char *msg, size_t msglen);
  */
 int vd_control_member(unsigned pool, unsigned member, int set_up, int set_drained,
 		      const char *why, char *msg, size_t msglen);
+
+/** Start the admin API when the config has an admin section (control plane). */
+int vd_admin_ops_start(const struct vd_config *cfg, struct vd_dp *dp);
+void vd_admin_ops_stop(void);
 
 /** Print every worker's counters and the total to stderr. */
 void vd_control_print_stats(const struct vd_dp *dp);

@@ -19,10 +19,13 @@
  *   (forwarded messages and local replies), receive_batches: no label;
  *   received_requests{method}, received_responses{class="1xx".."6xx"}, replies{code} (local
  *   replies built, "other" for codes without a counter of their own), drops{reason},
- *   scan_errors{reason} (scanner verdicts), member_selections{member} (index in the pool).
+ *   scan_errors{reason} (scanner verdicts), member_selections{pool,member} (indexes in the
+ *   routing snapshot in use, so they follow its order after a reload).
  * received = forwarded + replied + sum(drops). The set of series is fixed (every method,
- * class, code and reason, zero or not) except member_selections, which runs up to the
- * highest member index selected so far: the renderer does not know the pool size.
+ * class, code and reason, zero or not) except member_selections, which has a pool only once
+ * it has selected a member, and its members up to the highest index selected so far: the
+ * renderer does not know the pool sizes, and 16 x 256 mostly-zero series per worker would
+ * drown the page.
  * Compatibility: names and label values are a contract with dashboards; only add.
  */
 #ifndef VIADUCT_METRICS_H

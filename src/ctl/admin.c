@@ -14,7 +14,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,13 +27,13 @@
 #include "viaduct/admin.h"
 #include "viaduct/log.h"
 
-#define ADMIN_BACKLOG        16
-#define ADMIN_MAX_CONNS      16  /* an operator or two and a few scrapers, not a web site */
-#define ADMIN_CONN_TIMEOUT_S 10  /* a stalled client must not keep a slot for long */
-#define ADMIN_MSG_MAX        256 /* callback messages */
-#define ADMIN_SEG_MAX        256 /* a decoded path segment (pool or member name) */
-#define ADMIN_MAX_SEGS       5   /* pools/POOL/members/MEMBER/drain */
-#define ADMIN_ADDR_MAX       (INET6_ADDRSTRLEN + 16) /* brackets and ":65535" */
+#define ADMIN_BACKLOG	     16
+#define ADMIN_MAX_CONNS	     16	 /* an operator or two and a few scrapers, not a web site */
+#define ADMIN_CONN_TIMEOUT_S 10	 /* a stalled client must not keep a slot for long */
+#define ADMIN_MSG_MAX	     256 /* callback messages */
+#define ADMIN_SEG_MAX	     256 /* a decoded path segment (pool or member name) */
+#define ADMIN_MAX_SEGS	     5	 /* pools/POOL/members/MEMBER/drain */
+#define ADMIN_ADDR_MAX	     (INET6_ADDRSTRLEN + 16) /* brackets and ":65535" */
 
 #define TYPE_JSON    "application/json"
 #define TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
@@ -103,10 +102,21 @@ static unsigned errno_status(int rc, bool enoent_is_404)
 	}
 }
 
+/* strerror() may share a buffer between threads; the GNU strerror_r (we build with
+ * _GNU_SOURCE) returns a constant string or fills ours. */
+static const char *errno_text(int e, char *buf, size_t len)
+{
+	return strerror_r(e, buf, len);
+}
+
 static void reply_errno(struct reply *r, int rc, const char *msg, bool enoent_is_404)
 {
+	char tmp[ADMIN_MSG_MAX];
+
 	/* a callback that forgot the minus sign still gets a readable message */
-	reply_error(r, errno_status(rc, enoent_is_404), msg[0] ? msg : strerror(rc < 0 ? -rc : rc));
+	if (!msg[0])
+		msg = errno_text(rc < 0 ? -rc : rc, tmp, sizeof(tmp));
+	reply_error(r, errno_status(rc, enoent_is_404), msg);
 }
 
 static struct MHD_Response *make_response(struct reply *r)
@@ -126,7 +136,7 @@ static struct MHD_Response *make_response(struct reply *r)
 	/* the buffer comes from realloc: libmicrohttpd free()s it once sent */
 	resp = MHD_create_response_from_buffer(r->body.len, r->body.p, MHD_RESPMEM_MUST_FREE);
 	if (resp)
-		r->body = (struct vd_buf){ 0 };
+		r->body = (struct vd_buf){0};
 	return resp;
 }
 
@@ -353,7 +363,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 				  size_t *upload_size, void **state)
 {
 	static char started; /* its address marks a request in progress: no allocation */
-	struct reply r = { .status = MHD_HTTP_OK };
+	struct reply r = {.status = MHD_HTTP_OK};
 
 	(void)version;
 	(void)upload;
@@ -486,7 +496,9 @@ static struct MHD_Daemon *start_mhd(struct vd_admin *a, int fd, bool v6)
 
 	if (v6)
 		flags |= MHD_USE_IPv6;
-	/* port 0: ignored, the socket is ours; the logger first, so start-up errors reach it */
+	/* port 0: ignored, the socket is ours; the logger first, so start-up errors reach it;
+	 * one option and its arguments per line */
+	/* clang-format off */
 	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, a,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 				MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
@@ -494,6 +506,7 @@ static struct MHD_Daemon *start_mhd(struct vd_admin *a, int fd, bool v6)
 				MHD_OPTION_CONNECTION_LIMIT, (unsigned)ADMIN_MAX_CONNS,
 				MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)ADMIN_CONN_TIMEOUT_S,
 				MHD_OPTION_END);
+	/* clang-format on */
 }
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -529,7 +542,11 @@ struct vd_admin *vd_admin_start(const char *address, uint16_t port, const struct
 	int fd = -1;
 
 	set_err(err, errlen, "%s", "");
-	if (!ops || parse_address(address, port, &ss, &len) < 0) {
+	if (!ops) {
+		set_err(err, errlen, "admin: no operations given");
+		goto fail;
+	}
+	if (parse_address(address, port, &ss, &len) < 0) {
 		set_err(err, errlen, "admin address \"%s\": not a numeric IPv4 or IPv6 address",
 			address ? address : "");
 		goto fail;
@@ -556,7 +573,8 @@ struct vd_admin *vd_admin_start(const char *address, uint16_t port, const struct
 	a->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
 	a->mhd = start_mhd(a, fd, ss.ss_family == AF_INET6);
 	if (!a->mhd) {
-		set_err(err, errlen, "admin %s: libmicrohttpd could not start (see the log)", where);
+		set_err(err, errlen, "admin %s: libmicrohttpd could not start (see the log)",
+			where);
 		if (!still_ours(fd, &bound))
 			fd = -1;
 		goto fail;

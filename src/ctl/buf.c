@@ -19,12 +19,12 @@
 
 #include "viaduct/admin.h"
 
-#define BUF_MIN_CAP 512 /* most admin answers fit: one allocation */
+#define BUF_MIN_CAP	 512		/* most admin answers fit: one allocation */
 #define UTF8_REPLACEMENT "\xef\xbf\xbd" /* U+FFFD, as written for an invalid byte */
 
 enum esc_mode {
-	ESC_JSON,       /* RFC 8259 string contents */
-	ESC_PROM_HELP,  /* backslash and newline */
+	ESC_JSON,	/* RFC 8259 string contents */
+	ESC_PROM_HELP,	/* backslash and newline */
 	ESC_PROM_LABEL, /* backslash, newline and double quote */
 };
 
@@ -97,7 +97,7 @@ fail:
 void vd_buf_free(struct vd_buf *b)
 {
 	free(b->p);
-	*b = (struct vd_buf){ 0 };
+	*b = (struct vd_buf){0};
 }
 
 /*

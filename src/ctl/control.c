@@ -347,6 +347,7 @@ int vd_control_run(const char *path, struct vd_dp *dp)
 		vd_log(VD_LOG_WARN, "inotify: %s: reload with SIGHUP", strerror(errno));
 	watch_files(ifd);
 	health_start(vd_route_published);
+	vd_admin_ops_start(&vd_route_published->cfg, dp);
 	for (;;) {
 		struct pollfd pfd[4] = { { .fd = sfd, .events = POLLIN },
 					 { .fd = ifd, .events = POLLIN } };
@@ -369,6 +370,7 @@ int vd_control_run(const char *path, struct vd_dp *dp)
 		if (prober)
 			vd_health_tick(prober, vd_now_ms());
 	}
+	vd_admin_ops_stop(); /* before anything it reads goes away */
 	health_stop();
 	close(sfd);
 	if (ifd >= 0)

@@ -16,24 +16,28 @@
 
 #include "viaduct/metrics.h"
 
-#define PREFIX_TOTAL  "viaduct_"
-#define PREFIX_WORKER "viaduct_worker_"
-#define NAME_MAX_LEN  96  /* longest family name, prefix included */
-#define HELP_MAX_LEN  320 /* longest help text, with the per-worker note */
-#define LABEL_MAX_LEN 24  /* a worker or member index, a status code */
+#define PREFIX_TOTAL	"viaduct_"
+#define PREFIX_WORKER	"viaduct_worker_"
+#define NAME_MAX_LEN	96  /* longest family name, prefix included */
+#define HELP_MAX_LEN	320 /* longest help text, with the per-worker note */
+#define LABEL_MAX_LEN	24  /* a worker or member index, a status code */
+#define METRICS_STR_(x) #x
+#define METRICS_STR(x)	METRICS_STR_(x) /* a numeric macro as a string literal */
 
 /* A label value for counter index i (tmp may be used for numbers). */
 typedef const char *(*label_fn)(unsigned i, char *tmp, size_t len);
 
 struct family {
-	const char *name;  /* without prefix, ends in _total */
+	const char *name; /* without prefix, ends in _total */
 	const char *help;
-	const char *label; /* NULL: one series without a label besides worker */
-	size_t off;        /* offsetof(struct vd_stats, first counter) */
-	unsigned first;    /* counters [first, end) are exposed */
-	unsigned end;
+	const char *label; /* the label of counter index i; NULL: one series without it */
+	size_t off;	   /* offsetof(struct vd_stats, first counter) */
+	unsigned first;	   /* counters [first, end) of each group are exposed */
+	unsigned end;	   /* also the length of a group */
 	label_fn value_of;
-	bool trim; /* stop after the highest index with a non-zero total */
+	const char *group; /* a 2-D array: the label of the row index, else NULL */
+	unsigned groups;   /* rows (1 when group is NULL) */
+	bool trim;	   /* per row: stop after the last non-zero total (none if all zero) */
 };
 
 static const char *method_label(unsigned i, char *tmp, size_t len)
@@ -83,81 +87,100 @@ static const char *index_label(unsigned i, char *tmp, size_t len)
 	return tmp;
 }
 
-#define SCALAR(field) offsetof(struct vd_stats, field), 0, 1, NULL, false
-#define ARRAY(field, first, end, fn) offsetof(struct vd_stats, field), first, end, fn, false
+#define SCALAR(field) offsetof(struct vd_stats, field), 0, 1, NULL, NULL, 1, false
+#define ARRAY(field, first, end, fn)                                                               \
+	offsetof(struct vd_stats, field), first, end, fn, NULL, 1, false
 
 /*
  * Index 0 of drop[] and sip_err[] is "none"/OK and rx_responses[0] is a status of 700 or more
  * (which the scanner refuses): never counted, so not exposed; vd_stats_print skips them too.
  */
 static const struct family families[] = {
-	{ "received_messages_total",
-	  "Datagrams received. Each ends forwarded, replied or dropped: "
-	  "received = forwarded + replied + sum(drops).",
-	  NULL, SCALAR(rx) },
-	{ "received_bytes_total", "Bytes of the datagrams received.", NULL, SCALAR(rx_bytes) },
-	{ "forwarded_messages_total", "Messages forwarded to a next hop.", NULL, SCALAR(tx) },
-	{ "replied_messages_total", "Messages answered with a local reply that was sent.", NULL,
-	  SCALAR(replies) },
-	{ "sent_bytes_total", "Bytes sent: forwarded messages and local replies.", NULL,
-	  SCALAR(tx_bytes) },
-	{ "received_requests_total",
-	  "Well-formed requests received, by method (\"unknown\": an extension method).",
-	  "method", ARRAY(rx_requests, 0, VD_M__COUNT, method_label) },
-	{ "received_responses_total", "Well-formed responses received, by status class.",
-	  "class", ARRAY(rx_responses, 1, 7, class_label) },
-	{ "replies_total",
-	  "Local replies built, by status code (\"other\": a code without a counter of its own). "
-	  "One that cannot be sent is also in drops_total{reason=\"send-failed\"}.",
-	  "code", ARRAY(reply_codes, 0, VD_STATS_REPLY__COUNT, code_label) },
-	{ "drops_total", "Messages dropped, by reason.", "reason",
-	  ARRAY(drop, 1, VD_DROP__COUNT, drop_label) },
-	{ "scan_errors_total",
-	  "Messages the scanner refused, by verdict: a request gets a 400 or 505, a response "
-	  "is dropped.",
-	  "reason", ARRAY(sip_err, 1, VD_SIP_E__COUNT, sip_err_label) },
-	{ "member_selections_total",
-	  "Messages forwarded to a pool member, by member index (up to the highest selected).",
-	  "member", offsetof(struct vd_stats, member), 0, VD_CFG_MAX_MEMBERS, index_label, true },
-	{ "receive_batches_total", "Receive batches (recvmmsg calls that returned messages).", NULL,
-	  SCALAR(batches) },
+	{"received_messages_total",
+	 "Datagrams received. Each ends forwarded, replied or dropped: "
+	 "received = forwarded + replied + sum(drops).",
+	 NULL, SCALAR(rx)},
+	{"received_bytes_total", "Bytes of the datagrams received.", NULL, SCALAR(rx_bytes)},
+	{"forwarded_messages_total", "Messages forwarded to a next hop.", NULL, SCALAR(tx)},
+	{"replied_messages_total", "Messages answered with a local reply that was sent.", NULL,
+	 SCALAR(replies)},
+	{"sent_bytes_total", "Bytes sent: forwarded messages and local replies.", NULL,
+	 SCALAR(tx_bytes)},
+	{"received_requests_total",
+	 "Well-formed requests received, by method (\"unknown\": an extension method).", "method",
+	 ARRAY(rx_requests, 0, VD_M__COUNT, method_label)},
+	{"received_responses_total", "Well-formed responses received, by status class.", "class",
+	 ARRAY(rx_responses, 1, 7, class_label)},
+	{"replies_total",
+	 "Local replies built, by status code (\"other\": a code without a counter of its own). "
+	 "One that cannot be sent is also in drops_total{reason=\"send-failed\"}.",
+	 "code", ARRAY(reply_codes, 0, VD_STATS_REPLY__COUNT, code_label)},
+	{"drops_total", "Messages dropped, by reason.", "reason",
+	 ARRAY(drop, 1, VD_DROP__COUNT, drop_label)},
+	{"scan_errors_total",
+	 "Messages the scanner refused, by verdict: a request gets a 400 or 505, a response "
+	 "is dropped.",
+	 "reason", ARRAY(sip_err, 1, VD_SIP_E__COUNT, sip_err_label)},
+	{"member_selections_total",
+	 "Messages forwarded to a pool member, by pool and member index in the routing snapshot "
+	 "(pools up to " METRICS_STR(VD_STATS_POOLS) "; members up to the highest selected).",
+	 "member", offsetof(struct vd_stats, member), 0, VD_CFG_MAX_MEMBERS, index_label, "pool",
+	 VD_STATS_POOLS, true},
+	{"receive_batches_total", "Receive batches (recvmmsg calls that returned messages).", NULL,
+	 SCALAR(batches)},
 };
 
-static uint64_t counter(const struct vd_stats *st, const struct family *f, unsigned i)
+static uint64_t counter(const struct vd_stats *st, const struct family *f, unsigned g, unsigned i)
 {
-	return ((const uint64_t *)((const char *)st + f->off))[i];
+	return ((const uint64_t *)((const char *)st + f->off))[(size_t)g * f->end + i];
 }
 
-/* One past the last index to expose: the fixed end, or after the last non-zero total. */
-static unsigned family_end(const struct family *f, const struct vd_stats *total)
+/* One past the last index of row g to expose: the fixed end, or after the last non-zero. */
+static unsigned row_end(const struct family *f, const struct vd_stats *total, unsigned g)
 {
 	unsigned end = f->end;
 
 	if (f->trim)
-		while (end > f->first && counter(total, f, end - 1) == 0)
+		while (end > f->first && counter(total, f, g, end - 1) == 0)
 			end--;
 	return end;
 }
 
-static void render_totals(struct vd_buf *b, const struct family *f, const struct vd_stats *total,
-			  unsigned end)
+/* One sample: labels worker (when wid), the row label (2-D families), the index label. */
+static void emit(struct vd_buf *b, const char *name, uint64_t v, const char *wid,
+		 const struct family *f, unsigned g, unsigned i)
 {
-	char name[NAME_MAX_LEN], tmp[LABEL_MAX_LEN];
+	const char *key[3] = {NULL, NULL, NULL}, *val[3] = {NULL, NULL, NULL};
+	char gs[LABEL_MAX_LEN], ls[LABEL_MAX_LEN];
+	unsigned n = 0;
+
+	if (wid) {
+		key[n] = "worker";
+		val[n++] = wid;
+	}
+	if (f->group) {
+		key[n] = f->group;
+		val[n++] = index_label(g, gs, sizeof(gs));
+	}
+	if (f->label) {
+		key[n] = f->label;
+		val[n++] = f->value_of(i, ls, sizeof(ls));
+	}
+	/* the first NULL key ends the list */
+	vd_prom_sample(b, name, v, key[0], val[0], key[1], val[1], key[2], val[2], NULL);
+}
+
+/* The totals family, then the per-worker one; rows trimmed on the totals, for both. */
+static void render_family(struct vd_buf *b, const struct family *f, const struct vd_stats *snap,
+			  unsigned n, const struct vd_stats *total)
+{
+	char name[NAME_MAX_LEN], help[HELP_MAX_LEN], wid[LABEL_MAX_LEN];
 
 	snprintf(name, sizeof(name), PREFIX_TOTAL "%s", f->name);
 	vd_prom_family(b, name, "counter", f->help);
-	for (unsigned i = f->first; i < end; i++) {
-		const char *v = f->label ? f->value_of(i, tmp, sizeof(tmp)) : NULL;
-
-		/* f->label NULL ends the label list: a plain `name value` line */
-		vd_prom_sample(b, name, counter(total, f, i), f->label, v, NULL);
-	}
-}
-
-static void render_workers(struct vd_buf *b, const struct family *f, const struct vd_stats *snap,
-			   unsigned n, unsigned end)
-{
-	char name[NAME_MAX_LEN], help[HELP_MAX_LEN], tmp[LABEL_MAX_LEN], wid[LABEL_MAX_LEN];
+	for (unsigned g = 0; g < f->groups; g++)
+		for (unsigned i = f->first, end = row_end(f, total, g); i < end; i++)
+			emit(b, name, counter(total, f, g, i), NULL, f, g, i);
 
 	snprintf(name, sizeof(name), PREFIX_WORKER "%s", f->name);
 	snprintf(help, sizeof(help), "%s Per worker; " PREFIX_TOTAL "%s is the sum.", f->help,
@@ -165,12 +188,9 @@ static void render_workers(struct vd_buf *b, const struct family *f, const struc
 	vd_prom_family(b, name, "counter", help);
 	for (unsigned w = 0; w < n; w++) {
 		snprintf(wid, sizeof(wid), "%u", w);
-		for (unsigned i = f->first; i < end; i++) {
-			const char *v = f->label ? f->value_of(i, tmp, sizeof(tmp)) : NULL;
-
-			vd_prom_sample(b, name, counter(&snap[w], f, i), "worker", wid, f->label, v,
-				       NULL);
-		}
+		for (unsigned g = 0; g < f->groups; g++)
+			for (unsigned i = f->first, end = row_end(f, total, g); i < end; i++)
+				emit(b, name, counter(&snap[w], f, g, i), wid, f, g, i);
 	}
 }
 
@@ -191,11 +211,7 @@ void vd_metrics_render_stats(struct vd_buf *b, const struct vd_stats *workers, u
 		vd_stats_add(&snap[w], &workers[w]);
 		vd_stats_add(total, &snap[w]);
 	}
-	for (size_t k = 0; k < sizeof(families) / sizeof(families[0]); k++) {
-		unsigned end = family_end(&families[k], total);
-
-		render_totals(b, &families[k], total, end);
-		render_workers(b, &families[k], snap, n_workers, end);
-	}
+	for (size_t k = 0; k < sizeof(families) / sizeof(families[0]); k++)
+		render_family(b, &families[k], snap, n_workers, total);
 	free(snap);
 }

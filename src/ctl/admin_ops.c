@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * What the admin API serves (the callbacks of struct vd_admin_ops): metrics and status from
+ * the workers' counters and the published routing snapshot, reload, drain and undrain.
+ *
+ * The callbacks run on libmicrohttpd's thread. They read the published snapshot under the
+ * builders' lock (vd_route_lock), which the control thread also holds while it publishes and
+ * frees: a snapshot cannot disappear under a request. Changes go through the same functions
+ * the control thread uses (vd_control_reload, vd_control_member).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "viaduct/admin.h"
+#include "viaduct/control.h"
+#include "viaduct/log.h"
+#include "viaduct/metrics.h"
+#include "viaduct/route.h"
+
+static struct vd_dp *admin_dp;
+static struct vd_admin *admin;
+
+static void render_metrics(void *arg, struct vd_buf *b)
+{
+	(void)arg;
+	unsigned n = vd_dp_workers(admin_dp);
+	struct vd_stats *copy = aligned_alloc(64, sizeof(*copy) * n);
+	if (!copy) {
+		b->oom = true;
+		return;
+	}
+	for (unsigned i = 0; i < n; i++) {
+		memset(&copy[i], 0, sizeof(copy[i]));
+		vd_stats_add(&copy[i], vd_dp_worker_stats(admin_dp, i));
+	}
+	vd_metrics_render_stats(b, copy, n);
+	free(copy);
+
+	char v[32], p[16], m[16];
+	vd_prom_family(b, "viaduct_reloads_total", "counter", "Snapshots published from config changes.");
+	vd_prom_sample(b, "viaduct_reloads_total", vd_control_stats.reloads, NULL);
+	vd_prom_family(b, "viaduct_reloads_failed_total", "counter",
+		       "Configs refused; the previous snapshot kept serving.");
+	vd_prom_sample(b, "viaduct_reloads_failed_total", vd_control_stats.reloads_failed, NULL);
+	vd_prom_family(b, "viaduct_member_changes_total", "counter",
+		       "Snapshots published for health or drain changes.");
+	vd_prom_sample(b, "viaduct_member_changes_total", vd_control_stats.member_changes, NULL);
+	vd_route_lock();
+	const struct vd_route *r = vd_route_published;
+	vd_prom_family(b, "viaduct_snapshot_version", "gauge", "Version of the routing snapshot.");
+	vd_prom_sample(b, "viaduct_snapshot_version", r->version, NULL);
+	static const char *const fams[2][3] = {
+		{ "viaduct_member_up", "gauge", "1 when the member passes its health probes." },
+		{ "viaduct_member_drained", "gauge", "1 when the member takes no new dialogs." },
+	};
+	for (int f = 0; f < 2; f++) {
+		vd_prom_family(b, fams[f][0], fams[f][1], fams[f][2]);
+		for (unsigned pi = 0; pi < r->px.n_pools; pi++) {
+			const struct vd_proxy_pool *pool = &r->px.pools[pi];
+			for (unsigned mi = 0; mi < pool->n_members; mi++) {
+				snprintf(p, sizeof(p), "%u", pi);
+				snprintf(m, sizeof(m), "%u", mi);
+				snprintf(v, sizeof(v), "%u", pool->priorities[mi]);
+				vd_prom_sample(b, fams[f][0],
+					       f == 0 ? pool->up[mi] : pool->drained[mi], "pool",
+					       pool->name, "member", pool->member_names[mi],
+					       "pool_index", p, "member_index", m, "group", v, NULL);
+			}
+		}
+	}
+	vd_route_unlock();
+}
+
+static void render_status(void *arg, struct vd_buf *b)
+{
+	(void)arg;
+	vd_route_lock();
+	const struct vd_route *r = vd_route_published;
+	vd_buf_printf(b, "{\"version\":%lu,\"workers\":%u,\"reloads\":%lu,"
+			 "\"reloads_failed\":%lu,\"config_files\":[",
+		      (unsigned long)r->version, r->cfg.workers,
+		      (unsigned long)vd_control_stats.reloads,
+		      (unsigned long)vd_control_stats.reloads_failed);
+	for (unsigned i = 0; i < r->cfg.n_files; i++) {
+		vd_buf_printf(b, "%s", i ? "," : "");
+		vd_buf_json_str(b, r->cfg.files[i]);
+	}
+	vd_buf_printf(b, "],\"pools\":[");
+	for (unsigned pi = 0; pi < r->px.n_pools; pi++) {
+		const struct vd_proxy_pool *p = &r->px.pools[pi];
+		vd_buf_printf(b, "%s{\"name\":", pi ? "," : "");
+		vd_buf_json_str(b, p->name);
+		vd_buf_printf(b, ",\"hash\":\"%s\",\"members\":[", vd_hash_key_name(p->hash));
+		for (unsigned mi = 0; mi < p->n_members; mi++) {
+			vd_buf_printf(b, "%s{\"member\":", mi ? "," : "");
+			vd_buf_json_str(b, p->member_names[mi]);
+			vd_buf_printf(b, ",\"weight\":%u,\"group\":%u,\"up\":%s,\"drained\":%s}",
+				      p->weights[mi], p->priorities[mi],
+				      p->up[mi] ? "true" : "false",
+				      p->drained[mi] ? "true" : "false");
+		}
+		vd_buf_printf(b, "]}");
+	}
+	vd_buf_printf(b, "]}\n");
+	vd_route_unlock();
+}
+
+static int do_reload(void *arg, char *msg, size_t msglen)
+{
+	(void)arg;
+	return vd_control_reload("admin API", msg, msglen);
+}
+
+/* member is "host:port" as listed in /status, or an index. */
+static int do_drain(void *arg, const char *pool, const char *member, bool drain, char *msg,
+		    size_t msglen)
+{
+	(void)arg;
+	int pi = -1, mi = -1;
+	vd_route_lock();
+	const struct vd_route *r = vd_route_published;
+	for (unsigned i = 0; i < r->px.n_pools; i++)
+		if (strcmp(r->px.pools[i].name, pool) == 0)
+			pi = (int)i;
+	if (pi >= 0) {
+		const struct vd_proxy_pool *p = &r->px.pools[pi];
+		char *end;
+		long idx = strtol(member, &end, 10);
+		for (unsigned i = 0; i < p->n_members; i++)
+			if (strcmp(p->member_names[i], member) == 0 ||
+			    (!*end && *member && idx == (long)i))
+				mi = (int)i;
+	}
+	vd_route_unlock();
+	if (pi < 0 || mi < 0) {
+		snprintf(msg, msglen, "no member %s in pool %s", member, pool);
+		return -ENOENT;
+	}
+	return vd_control_member((unsigned)pi, (unsigned)mi, -1, drain, "admin API", msg, msglen);
+}
+
+int vd_admin_ops_start(const struct vd_config *cfg, struct vd_dp *dp)
+{
+	static const struct vd_admin_ops ops = { .metrics = render_metrics,
+						 .status = render_status,
+						 .reload = do_reload,
+						 .drain = do_drain };
+	char err[256];
+	if (!cfg->admin.enabled)
+		return 0;
+	admin_dp = dp;
+	admin = vd_admin_start(cfg->admin.address, cfg->admin.port, &ops, err, sizeof(err));
+	if (!admin) {
+		vd_log(VD_LOG_ERROR, "admin API: %s", err);
+		return -EADDRNOTAVAIL;
+	}
+	vd_log(VD_LOG_INFO, "admin API: listening on %s%s%s:%u", strchr(cfg->admin.address, ':') ? "[" : "",
+	       cfg->admin.address, strchr(cfg->admin.address, ':') ? "]" : "", vd_admin_port(admin));
+	return 0;
+}
+
+void vd_admin_ops_stop(void)
+{
+	vd_admin_stop(admin);
+	admin = NULL;
+}
