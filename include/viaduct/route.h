@@ -44,8 +44,12 @@ struct vd_route *vd_route_with_member(const struct vd_route *prev, unsigned pool
 				      unsigned member, bool up, bool drained, char *err,
 				      size_t errlen);
 
-/** Publish r (taking ownership), wait for a grace period, free the previous snapshot. */
-void vd_route_publish(struct vd_route *r);
+/**
+ * Publish r (taking ownership), wait for a grace period, free the previous snapshot.
+ * Returns the grace period in microseconds: from the pointer swap until no worker can
+ * still use the previous snapshot (each one's next batch reads r).
+ */
+uint64_t vd_route_publish(struct vd_route *r);
 
 /** Free a snapshot that was never published (or after its grace period). */
 void vd_route_free(struct vd_route *r);

@@ -65,7 +65,9 @@ int vd_control_reload(const char *why, char *msg, size_t msglen)
 {
 	char err[768];
 	vd_route_lock();
+	uint64_t t0 = vd_now_ms();
 	struct vd_route *r = vd_route_build(config_path, vd_route_published, err, sizeof(err));
+	uint64_t build_ms = vd_now_ms() - t0;
 	if (!r) {
 		vd_control_stats.reloads_failed++;
 		vd_route_unlock();
@@ -74,12 +76,14 @@ int vd_control_reload(const char *why, char *msg, size_t msglen)
 		snprintf(msg, msglen, "%s", err);
 		return -EINVAL;
 	}
-	vd_route_publish(r);
+	uint64_t grace_us = vd_route_publish(r);
 	vd_control_stats.reloads++;
 	uint64_t version = r->version;
 	health_members_update(r);
 	vd_route_unlock();
-	vd_log(VD_LOG_INFO, "reload (%s): snapshot %lu published", why, (unsigned long)version);
+	vd_log(VD_LOG_INFO, "reload (%s): snapshot %lu published (built in %lu ms, every worker "
+			    "on it within %lu us)",
+	       why, (unsigned long)version, (unsigned long)build_ms, (unsigned long)grace_us);
 	snprintf(msg, msglen, "snapshot %lu published", (unsigned long)version);
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <urcu-qsbr.h>
 
 #include "viaduct/route.h"
@@ -159,11 +160,21 @@ oom:
 	return NULL;
 }
 
-void vd_route_publish(struct vd_route *r)
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+uint64_t vd_route_publish(struct vd_route *r)
 {
 	struct vd_route *old = vd_route_published;
 	r->version = next_version++;
+	uint64_t t0 = now_us();
 	rcu_assign_pointer(vd_route_published, r);
 	synchronize_rcu(); /* every worker has passed a quiescent state: nobody holds `old` */
+	uint64_t grace = now_us() - t0;
 	vd_route_free(old);
+	return grace;
 }
