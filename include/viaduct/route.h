@@ -30,6 +30,27 @@ struct vd_route {
 /** The published snapshot; workers read it with vd_route_read(). */
 extern struct vd_route *vd_route_published;
 
+/*
+ * ThreadSanitizer does not see liburcu's ordering (its barriers are asm, and the grace period
+ * is a protocol, not a lock). In TSan builds only, the publication uses release/acquire
+ * atomics and the grace period is modelled for TSan: every worker's quiescent state releases
+ * vd_route_grace, the writer acquires it after synchronize_rcu(). Normal builds are the plain
+ * liburcu calls.
+ */
+#if defined(__SANITIZE_THREAD__)
+#include <sanitizer/tsan_interface.h>
+extern int vd_route_grace;
+#define vd_route_read() __atomic_load_n(&vd_route_published, __ATOMIC_ACQUIRE)
+#define vd_route_quiescent()                    \
+	do {                                    \
+		__tsan_release(&vd_route_grace); \
+		rcu_quiescent_state();          \
+	} while (0)
+#else
+#define vd_route_read() rcu_dereference(vd_route_published)
+#define vd_route_quiescent() rcu_quiescent_state()
+#endif
+
 /**
  * Load `path` and compile it into a new snapshot. When `prev` is given, members present in
  * both (same pool name, same address) keep their up/drained state, and a change that needs a

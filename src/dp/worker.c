@@ -102,13 +102,13 @@ static int burst(struct vd_worker *w, unsigned listener)
 	int n = recvmmsg(w->fds[listener], w->rx, w->batch, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return 0;
-	w->px = &rcu_dereference(vd_route_published)->px;
+	w->px = &vd_route_read()->px;
 	for (unsigned k = 0; k < (unsigned)n; k++)
 		process_one(w, k, listener);
 	for (unsigned j = 0; j < w->n_fds; j++)
 		send_group(w, (unsigned)n, listener, j);
 	w->px = NULL;
-	rcu_quiescent_state();
+	vd_route_quiescent();
 	VD_STAT_ADD(w->stats.batches, 1);
 	return n;
 }

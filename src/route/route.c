@@ -18,6 +18,9 @@
 #include "viaduct/route.h"
 
 struct vd_route *vd_route_published;
+#if defined(__SANITIZE_THREAD__)
+int vd_route_grace;
+#endif
 static uint64_t next_version = 1;
 static pthread_mutex_t builders = PTHREAD_MUTEX_INITIALIZER;
 static unsigned workers_override;
@@ -172,8 +175,14 @@ uint64_t vd_route_publish(struct vd_route *r)
 	struct vd_route *old = vd_route_published;
 	r->version = next_version++;
 	uint64_t t0 = now_us();
+#if defined(__SANITIZE_THREAD__)
+	__atomic_store_n(&vd_route_published, r, __ATOMIC_RELEASE);
+	synchronize_rcu();
+	__tsan_acquire(&vd_route_grace);
+#else
 	rcu_assign_pointer(vd_route_published, r);
 	synchronize_rcu(); /* every worker has passed a quiescent state: nobody holds `old` */
+#endif
 	uint64_t grace = now_us() - t0;
 	vd_route_free(old);
 	return grace;
