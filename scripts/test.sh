@@ -9,6 +9,7 @@
 # fresh build directories under the repository root:
 #   a. normal      build-test/  debugoptimized; meson test, all suites
 #   b. sanitizers  build-asan/  ASan + UBSan (+ LSan); meson test, all suites
+#   b2. tsan       build-tsan/  ThreadSanitizer, the multi-threaded end-to-end tests
 #   c. fuzz        build-fuzz/  clang + libFuzzer; scripts/fuzz.sh for 60 s
 # --quick runs stage a only (for developers).
 #
@@ -169,6 +170,13 @@ if ((QUICK == 0)); then
 		"--timeout-multiplier 3" \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
+	# ---- b2. ThreadSanitizer: the multi-threaded paths (RCU publication under load,
+	# health changes published by the control thread, the admin API's thread) ----------
+	meson_stage "b2. thread sanitizer" build-tsan \
+		"-Db_sanitize=thread -Db_lundef=false --buildtype=debug" \
+		"--timeout-multiplier 3 reload-under-load health-probing admin-api" \
+		TSAN_OPTIONS=halt_on_error=1:exitcode=66
 
 	# ---- c. fuzz -------------------------------------------------------------------
 	# -Dfuzz=true instruments the whole build (see meson.build), the core library above all.

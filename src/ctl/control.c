@@ -52,12 +52,14 @@ void vd_control_print_stats(const struct vd_dp *dp)
 		vd_stats_add(&total, &w);
 	}
 	vd_stats_print(stderr, "total", &total);
+	vd_route_lock(); /* the admin thread may publish (and free) meanwhile */
+	unsigned long version = (unsigned long)vd_route_published->version;
+	vd_route_unlock();
 	fprintf(stderr, "stats control reloads=%lu reloads_failed=%lu member_changes=%lu "
 			"snapshot_version=%lu\n",
 		(unsigned long)vd_control_stats.reloads,
 		(unsigned long)vd_control_stats.reloads_failed,
-		(unsigned long)vd_control_stats.member_changes,
-		(unsigned long)vd_route_published->version);
+		(unsigned long)vd_control_stats.member_changes, version);
 	fflush(stderr);
 }
 
@@ -255,10 +257,12 @@ static void split_path(const char *path, char *dir, char *base)
 	snprintf(dir, PATH_MAX, "%s", dirname(tmp));
 }
 
-/* Watch the directories of the published snapshot's files (again after each reload). */
+/* Watch the directories of the published snapshot's files (again after each reload).
+ * Holds the builders' lock: the admin thread may publish meanwhile. */
 static void watch_files(int fd)
 {
 	char dir[PATH_MAX], base[NAME_MAX + 1];
+	vd_route_lock();
 	const struct vd_config *c = &vd_route_published->cfg;
 	for (unsigned i = 0; fd >= 0 && i < c->n_files; i++) {
 		split_path(c->files[i], dir, base);
@@ -276,9 +280,10 @@ static void watch_files(int fd)
 			snprintf(watches[n_watches++].dir, PATH_MAX, "%s", dir);
 		}
 	}
+	vd_route_unlock();
 }
 
-/* Is dir/name one of the published snapshot's files? */
+/* Is dir/name one of the published snapshot's files? Caller holds the builders' lock. */
 static bool is_config_file(const char *dir, const char *name)
 {
 	char d[PATH_MAX], b[NAME_MAX + 1];
@@ -297,6 +302,7 @@ static bool config_touched(int fd)
 	char buf[INOTIFY_BUF] __attribute__((aligned(__alignof__(struct inotify_event))));
 	bool hit = false;
 	ssize_t n;
+	vd_route_lock();
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		for (char *p = buf; p < buf + n;) {
 			const struct inotify_event *ev = (const struct inotify_event *)p;
@@ -305,6 +311,7 @@ static bool config_touched(int fd)
 					hit = true;
 			p += sizeof(*ev) + ev->len;
 		}
+	vd_route_unlock();
 	return hit;
 }
 
