@@ -29,6 +29,10 @@ void vd_dp_stop(struct vd_dp *dp);
 void vd_dp_destroy(struct vd_dp *dp);
 
 unsigned vd_dp_workers(const struct vd_dp *dp);
+
+/** Datagrams the kernel dropped at the workers' sockets (receive buffer full): loss that
+ * never reached viaduct, so it is outside rx = tx + replies + drops. Control plane. */
+uint64_t vd_dp_kernel_drops(const struct vd_dp *dp);
 const struct vd_stats *vd_dp_worker_stats(const struct vd_dp *dp, unsigned i);
 
 #endif

@@ -39,6 +39,9 @@ static void render_metrics(void *arg, struct vd_buf *b)
 	free(copy);
 
 	char v[32], p[16], m[16];
+	vd_prom_family(b, "viaduct_kernel_rx_drops_total", "counter",
+		       "Datagrams the kernel dropped at viaduct's sockets (receive buffer full).");
+	vd_prom_sample(b, "viaduct_kernel_rx_drops_total", vd_dp_kernel_drops(admin_dp), NULL);
 	vd_prom_family(b, "viaduct_reloads_total", "counter", "Snapshots published from config changes.");
 	vd_prom_sample(b, "viaduct_reloads_total", vd_control_stats.reloads, NULL);
 	vd_prom_family(b, "viaduct_reloads_failed_total", "counter",

@@ -56,10 +56,11 @@ void vd_control_print_stats(const struct vd_dp *dp)
 	unsigned long version = (unsigned long)vd_route_published->version;
 	vd_route_unlock();
 	fprintf(stderr, "stats control reloads=%lu reloads_failed=%lu member_changes=%lu "
-			"snapshot_version=%lu\n",
+			"snapshot_version=%lu kernel_rx_drops=%lu\n",
 		(unsigned long)vd_control_stats.reloads,
 		(unsigned long)vd_control_stats.reloads_failed,
-		(unsigned long)vd_control_stats.member_changes, version);
+		(unsigned long)vd_control_stats.member_changes, version,
+		(unsigned long)vd_dp_kernel_drops(dp));
 	fflush(stderr);
 }
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <linux/sock_diag.h>
 
 #include "dp_internal.h"
 
@@ -161,6 +162,20 @@ void vd_dp_destroy(struct vd_dp *dp)
 		worker_fini(&dp->workers[i]);
 	free(dp->workers);
 	free(dp);
+}
+
+uint64_t vd_dp_kernel_drops(const struct vd_dp *dp)
+{
+	uint64_t total = 0;
+	for (unsigned i = 0; i < dp->n_workers; i++)
+		for (unsigned j = 0; j < dp->workers[i].n_fds; j++) {
+			uint32_t mem[SK_MEMINFO_VARS];
+			socklen_t len = sizeof(mem);
+			if (getsockopt(dp->workers[i].fds[j], SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
+			    len >= sizeof(uint32_t) * (SK_MEMINFO_DROPS + 1))
+				total += mem[SK_MEMINFO_DROPS];
+		}
+	return total;
 }
 
 unsigned vd_dp_workers(const struct vd_dp *dp)
