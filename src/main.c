@@ -39,19 +39,22 @@ static void usage(FILE *f)
 		   "  -V, --version            print the version\n");
 }
 
+/* Load and compile exactly as a start would (pools, Maglev tables, the rules' hyperscan
+ * database), without opening a socket. */
 static int check_config(const char *path)
 {
-	static struct vd_config cfg;
-	char err[512];
-	if (vd_config_load(path, &cfg, err, sizeof(err)) < 0) {
+	char err[768];
+	struct vd_route *r = vd_route_build(path, NULL, err, sizeof(err));
+	if (!r) {
 		vd_log(VD_LOG_ERROR, "%s", err);
 		return EXIT_CONFIG;
 	}
+	const struct vd_config *cfg = &r->cfg;
 	printf("%s: valid: %u listener(s), %u pool(s), first %s with %u member(s), hash %s, "
-	       "%u worker(s)\n",
-	       path, cfg.n_listeners, cfg.n_pools, cfg.pools[0].name, cfg.pools[0].n_members,
-	       vd_hash_key_name(cfg.pools[0].hash), cfg.workers);
-	vd_config_free(&cfg);
+	       "%u rule(s), %u file(s), %u worker(s)\n",
+	       path, cfg->n_listeners, cfg->n_pools, cfg->pools[0].name, cfg->pools[0].n_members,
+	       vd_hash_key_name(cfg->pools[0].hash), cfg->n_rules, cfg->n_files, cfg->workers);
+	vd_route_free(r);
 	return 0;
 }
 

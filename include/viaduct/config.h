@@ -20,6 +20,9 @@
 #define VD_CFG_NAME_MAX 64
 #define VD_CFG_HOST_MAX 256 /* an FQDN is at most 253 characters */
 #define VD_CFG_MAX_WORKERS 256
+#define VD_CFG_MAX_RULES 100000
+
+struct vd_rule_spec;
 
 /* Defaults applied when a field is absent. */
 #define VD_CFG_DEFAULT_PORT 5060
@@ -108,6 +111,8 @@ struct vd_config {
 	struct vd_cfg_limits limits;
 	struct vd_cfg_health health;
 	struct vd_cfg_admin admin;
+	unsigned n_rules;            /* routing rules, in order: the first match wins */
+	struct vd_rule_spec *rules;  /* owned, strings included (include/viaduct/rules.h) */
 	unsigned n_files; /* the file loaded and every file it includes (reload watches them) */
 	char **files;     /* owned */
 };

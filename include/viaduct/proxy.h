@@ -20,6 +20,9 @@
 #include "viaduct/maglev.h"
 #include "viaduct/sip.h"
 
+struct vd_rules;
+struct vd_rules_scratch;
+
 /** An IPv4 or IPv6 socket address, small enough to copy per message. */
 union vd_sockaddr {
 	struct sockaddr sa;
@@ -65,6 +68,7 @@ enum vd_drop {
 	VD_DROP_TOO_LARGE,        /* datagram over max_message_size */
 	VD_DROP_REPLY_TOO_LARGE,  /* a local reply would not fit the reply buffer */
 	VD_DROP_SEND_FAILED,      /* the datapath could not send it */
+	VD_DROP_RULE,             /* a routing rule said drop */
 	VD_DROP__COUNT
 };
 
@@ -121,6 +125,9 @@ struct vd_proxy {
 	int egress_v6;
 	unsigned n_pools;
 	struct vd_proxy_pool *pools; /* pools[0] takes the requests no rule routes elsewhere */
+	struct vd_rules *rules;      /* NULL when the config has none */
+	struct vd_rules_scratch **rules_scratch; /* one per worker, allocated for `rules` */
+	unsigned n_rules_scratch;
 	struct vd_sip_limits limits;
 	uint32_t max_message_size;
 	uint32_t retry_after;
@@ -153,12 +160,14 @@ struct vd_result {
 	uint16_t egress;      /* FORWARD: listener whose socket sends it */
 	int16_t member;       /* pool member chosen, -1 when the next hop came from Route/Via */
 	uint16_t pool;        /* the pool of `member` */
+	int32_t rule;         /* the routing rule that decided, -1 when none did */
 	uint32_t reply_len;   /* REPLY: bytes written to the reply buffer */
 	union vd_sockaddr dst;
 };
 
 /** Scratch a worker owns and passes to every call: the message view and reply space. */
 struct vd_proxy_scratch {
+	unsigned worker; /* index of the worker: picks its rules scratch in the snapshot */
 	struct vd_sip_msg msg;
 	char *reply;        /* caller-allocated, reply_cap bytes */
 	uint32_t reply_cap;

@@ -87,6 +87,9 @@ static const cyaml_schema_field_t config_fields[] = {
 	CYAML_FIELD_SEQUENCE_COUNT("include", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 				   struct raw_config, include, n_include, &include_value, 0,
 				   CYAML_UNLIMITED),
+	CYAML_FIELD_SEQUENCE_COUNT("rules", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				   struct raw_config, rules, n_rules, &cfg_rule_value, 0,
+				   CYAML_UNLIMITED),
 	CYAML_FIELD_END,
 };
 
@@ -410,6 +413,10 @@ static int convert(struct loader *ld, const struct raw_config *raw, struct vd_co
 		rc = cfg_convert_admin(ld, raw->admin, &cfg->admin);
 	if (!rc)
 		rc = cfg_convert_includes(ld, raw, cfg, 0);
+	/* rules after every pool is known. Included files' rules come first (in include order),
+	 * then this file's own: a default rule at the end of the main file stays the last */
+	if (!rc)
+		rc = cfg_convert_rules(ld, raw, cfg);
 	if (!rc && cfg->n_pools == 0) {
 		ld->at[0] = '\0';
 		rc = cfg_bad(ld, "pools", "at least one pool is required (pool: or pools:, here "
@@ -561,6 +568,7 @@ int vd_config_load(const char *path, struct vd_config *out, char *err, size_t er
 
 void vd_config_free(struct vd_config *cfg)
 {
+	cfg_rules_free(cfg);
 	for (unsigned i = 0; cfg->files && i < cfg->n_files; i++)
 		free(cfg->files[i]);
 	free(cfg->files);
@@ -576,6 +584,8 @@ void vd_config_free(struct vd_config *cfg)
 int vd_config_dup(struct vd_config *dst, const struct vd_config *src)
 {
 	*dst = *src;
+	dst->rules = NULL;
+	dst->n_rules = 0;
 	dst->pools = NULL;
 	dst->n_pools = 0;
 	dst->files = NULL;
@@ -601,6 +611,8 @@ int vd_config_dup(struct vd_config *dst, const struct vd_config *src)
 		if (!dst->files[i])
 			goto oom;
 	}
+	if (cfg_rules_dup(dst, src))
+		goto oom;
 	return 0;
 oom:
 	vd_config_free(dst);

@@ -3,7 +3,7 @@
  * Config files that come from other files:
  *
  * - `include: [pattern, ...]`: glob patterns relative to the including file. An included
- *   file may hold pools (pool:/pools:) and further includes, nothing else: listeners,
+ *   file may hold pools (pool:/pools:), rules and further includes, nothing else: listeners,
  *   workers and limits belong to the main file. Pools are appended in include order (glob
  *   order within a pattern); a file included twice, or includes nested deeper than
  *   INCLUDE_DEPTH_MAX, are errors.
@@ -112,6 +112,8 @@ static int include_file(struct loader *parent, const char *path, struct vd_confi
 		rc = cfg_convert_pools(&ld, raw, cfg, false);
 	if (!rc)
 		rc = cfg_convert_includes(&ld, raw, cfg, depth + 1);
+	if (!rc)
+		rc = cfg_convert_rules(&ld, raw, cfg);
 	cfg_free_raw(raw);
 	return rc;
 }

@@ -42,6 +42,22 @@ struct raw_admin {
 	char *address, *port;
 };
 
+struct raw_header_cond {
+	char *name, *regex;
+};
+
+struct raw_rule {
+	char *name, *ruri, *from, *to, *route, *reject, *drop;
+	char **methods;
+	unsigned n_methods;
+	struct raw_header_cond *headers;
+	unsigned n_headers;
+	char **source;
+	unsigned n_source;
+	char **listeners;
+	unsigned n_listeners;
+};
+
 struct raw_limits {
 	char *max_message_size, *max_headers, *max_vias;
 };
@@ -58,6 +74,8 @@ struct raw_config {
 	struct raw_admin *admin;
 	char **include; /* glob patterns, relative to the including file */
 	unsigned n_include;
+	struct raw_rule *rules;
+	unsigned n_rules;
 };
 
 struct loader {
@@ -103,6 +121,13 @@ int cfg_convert_includes(struct loader *ld, const struct raw_config *raw, struct
 int cfg_dispatcher_members(struct loader *ld, const char *at, const struct raw_pool *raw,
 			   struct vd_cfg_pool *p);
 int cfg_add_file(struct loader *ld, struct vd_config *cfg, const char *path);
+
+/* ---- rules (config_rules.c) ---- */
+extern const cyaml_schema_value_t cfg_rule_value;
+/** Append the rules of raw to cfg (pools must be converted first: actions name them). */
+int cfg_convert_rules(struct loader *ld, const struct raw_config *raw, struct vd_config *cfg);
+void cfg_rules_free(struct vd_config *cfg);
+int cfg_rules_dup(struct vd_config *dst, const struct vd_config *src);
 
 /* ---- libcyaml messages (config_cyaml.c) ---- */
 void cfg_cyaml_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args);

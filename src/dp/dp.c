@@ -65,6 +65,7 @@ static int worker_init(struct vd_worker *w, const struct vd_config *cfg,
 	w->buf_size = VD_PROXY_HEADROOM + w->max_message;
 	/* a reply copies a subset of the request's header lines, plus a few of its own */
 	w->scratch.reply_cap = w->max_message + 512;
+	w->scratch.worker = w->id;
 	w->bufs = malloc((size_t)w->batch * w->buf_size);
 	w->replies = malloc((size_t)w->batch * w->scratch.reply_cap);
 	w->rx = calloc(w->batch, sizeof(*w->rx));

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "proxy_internal.h"
+#include "viaduct/rules.h"
 
 /* Seed of the branch hash. A named constant, not random: every instance and every restart
  * computes the same branch for the same request, which RFC 3261 16.11 needs for CANCEL/ACK
@@ -30,6 +31,7 @@ static const char *const drop_names[VD_DROP__COUNT] = {
 	[VD_DROP_TOO_LARGE] = "too-large",
 	[VD_DROP_REPLY_TOO_LARGE] = "reply-too-large",
 	[VD_DROP_SEND_FAILED] = "send-failed",
+	[VD_DROP_RULE] = "rule",
 };
 
 const char *vd_drop_name(enum vd_drop d)
@@ -66,6 +68,30 @@ static int listener_init(struct vd_proxy_listener *l, const struct vd_cfg_listen
 	return 0;
 }
 
+/* One hyperscan database for the snapshot, and a scratch per worker made for it: a worker's
+ * scratch always matches the database of the snapshot it reads. */
+static int rules_init(struct vd_proxy *px, const struct vd_config *cfg, char *err, size_t errlen)
+{
+	if (cfg->n_rules == 0)
+		return 0;
+	int rc = vd_rules_compile(cfg->rules, cfg->n_rules, &px->rules, err, errlen);
+	if (rc)
+		return rc;
+	unsigned n = cfg->workers ? cfg->workers : 1;
+	px->rules_scratch = calloc(n, sizeof(*px->rules_scratch));
+	if (!px->rules_scratch)
+		goto oom;
+	for (unsigned i = 0; i < n; i++) {
+		if (vd_rules_scratch_alloc(px->rules, &px->rules_scratch[i]))
+			goto oom;
+		px->n_rules_scratch = i + 1;
+	}
+	return 0;
+oom:
+	snprintf(err, errlen, "rules: out of memory for the matching scratch");
+	return -ENOMEM;
+}
+
 int vd_proxy_init(struct vd_proxy *px, const struct vd_config *cfg, char *err, size_t errlen)
 {
 	memset(px, 0, sizeof(*px));
@@ -98,11 +124,21 @@ int vd_proxy_init(struct vd_proxy *px, const struct vd_config *cfg, char *err, s
 		}
 		px->n_pools = i + 1;
 	}
-	return 0;
+	int rc = rules_init(px, cfg, err, errlen);
+	if (rc)
+		vd_proxy_fini(px);
+	return rc;
 }
 
 void vd_proxy_fini(struct vd_proxy *px)
 {
+	for (unsigned i = 0; px->rules_scratch && i < px->n_rules_scratch; i++)
+		vd_rules_scratch_free(px->rules_scratch[i]);
+	free(px->rules_scratch);
+	px->rules_scratch = NULL;
+	px->n_rules_scratch = 0;
+	vd_rules_free(px->rules);
+	px->rules = NULL;
 	for (unsigned i = 0; px->pools && i < px->n_pools; i++)
 		vd_pool_fini(&px->pools[i]);
 	free(px->pools);
@@ -131,6 +167,7 @@ void vd_proxy_process(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 	res->drop = VD_DROP_NONE;
 	res->member = -1;
 	res->status = 0;
+	res->rule = -1;
 	res->method = VD_M_UNKNOWN;
 	if (pkt->len > px->max_message_size) {
 		res->sip_err = VD_SIP_E_TOO_LARGE;

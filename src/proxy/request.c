@@ -4,7 +4,8 @@
  *
  *   validate (scanner verdict -> 400/505) -> Max-Forwards (0 -> 483) -> route preprocessing
  *   (strict-router fix, pop our own Route values) -> OPTIONS to us -> next hop (remaining
- *   Route, else a pool member) -> edits (our Via on top, received/rport, Max-Forwards,
+ *   Route; else the first matching routing rule: a pool, a reject or a drop; else pools[0],
+ *   then a member of the pool) -> edits (our Via on top, received/rport, Max-Forwards,
  *   Route) applied in place.
  *
  * An ACK is never answered: whatever would produce a reply to an ACK is a counted drop.
@@ -14,6 +15,7 @@
 #include <xxhash.h>
 
 #include "proxy_internal.h"
+#include "viaduct/rules.h"
 
 #define BRANCH_HASH_HEX 16 /* 64-bit hash in hex after the magic cookie and our marker */
 #define BRANCH_MARKER "vd"
@@ -246,7 +248,7 @@ static void refuse(const struct vd_proxy *px, const struct vd_sip_msg *m,
 /* Pick the next hop: the first Route value not ours, else a pool member. 0 or a reply. */
 static int next_hop(const struct vd_proxy *px, const struct vd_sip_msg *m,
 		    const struct route_set *rs, unsigned popped, const union vd_sockaddr *src,
-		    struct vd_proxy_scratch *s, struct vd_result *res)
+		    unsigned listener, struct vd_proxy_scratch *s, struct vd_result *res)
 {
 	if (popped < rs->last) {
 		const struct vd_sip_route *r = &rs->v[popped];
@@ -264,13 +266,30 @@ static int next_hop(const struct vd_proxy *px, const struct vd_sip_msg *m,
 		refuse(px, m, src, 503, "Next Hop Unresolvable", s, res);
 		return -1;
 	}
-	const struct vd_proxy_pool *pool = &px->pools[0];
+	unsigned pool_idx = 0;
+	if (px->rules) { /* only for requests we route: a foreign Route was followed above */
+		int rule = vd_rules_match(px->rules, px->rules_scratch[s->worker], m, src, listener);
+		res->rule = rule;
+		if (rule >= 0) {
+			const struct vd_rule_spec *spec = vd_rules_get(px->rules, (unsigned)rule);
+			if (spec->action == VD_ACTION_REJECT) {
+				refuse(px, m, src, spec->code, spec->reason, s, res);
+				return -1;
+			}
+			if (spec->action == VD_ACTION_DROP) {
+				vd_result_drop(res, VD_DROP_RULE);
+				return -1;
+			}
+			pool_idx = spec->pool;
+		}
+	}
+	const struct vd_proxy_pool *pool = &px->pools[pool_idx];
 	int member = vd_pool_select(pool, m, src);
 	if (member < 0) {
 		refuse(px, m, src, 503, "Service Unavailable", s, res);
 		return -1;
 	}
-	res->pool = 0;
+	res->pool = (uint16_t)pool_idx;
 	res->member = (int16_t)member;
 	res->dst = pool->members[member];
 	return 0;
@@ -319,7 +338,6 @@ void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 	const struct vd_sip_msg *m = &s->msg;
 	struct vd_edits ed;
 	struct route_set rs;
-	(void)listener;
 
 	if (res->sip_err != VD_SIP_OK) {
 		refuse(px, m, src, vd_sip_err_code(res->sip_err),
@@ -338,7 +356,7 @@ void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		vd_proxy_reply(px, m, src, 200, "OK", s, res);
 		return;
 	}
-	if (next_hop(px, m, &rs, (unsigned)popped, src, s, res))
+	if (next_hop(px, m, &rs, (unsigned)popped, src, listener, s, res))
 		return;
 	int egress = egress_for(px, &res->dst);
 	if (egress < 0) {

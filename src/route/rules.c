@@ -3,14 +3,19 @@
  * Routing rules, hot path: find the first rule that matches a scanned request, with a
  * per-worker scratch and no allocation.
  *
- * A message costs one hyperscan scan per field the rule set uses (R-URI, From, To, each distinct
- * header), whatever the number of rules. The match callback ignores patterns of other fields
- * (they share the one database) and marks a rule as a candidate once all its regex conditions
- * fired: a one-regex rule on its first report, a several-regex rule when its counter reaches its
- * total. The walk then visits, in rule order, only the candidates and the rules without regex
- * conditions, and checks what is left (method, listener, source prefix) on those: with 10,000
- * number-prefix rules that is one or two rules, not 10,000. Rules without regexes that come
- * before every regex rule are tried first, so a set that such a rule decides never scans.
+ * A message costs at most one hyperscan scan per field the rule set uses (R-URI, From, To, each
+ * distinct header), whatever the number of rules; each scan has a fixed cost of a few hundred
+ * instructions, so fields, not rules, are what a message pays for. The match callback ignores
+ * patterns of other fields (they share the one database) and marks a rule as a candidate once
+ * all its regex conditions fired: a one-regex rule on its first report, a several-regex rule
+ * when its counter reaches its total. The walk visits, in rule order, only the candidates and
+ * the rules without regex conditions, and checks what is left (method, listener, source prefix)
+ * on those: with 10,000 number-prefix rules that is one or two rules, not 10,000.
+ *
+ * Fields are scanned in the order of the first rule that uses them, and the walk runs after each
+ * scan over the rules that scan has decided; a winner there ends the message. So rules without
+ * regexes ahead of every regex rule decide without any scan, and a set that routes on R-URI
+ * prefixes first scans From or headers only for the messages no prefix rule took.
  *
  * The per-message state is reset cheaply: candidate bits are cleared only in the words this
  * message set (lo..hi), and the counters carry a generation number.
@@ -258,61 +263,104 @@ static void scan_begin(const struct vd_rules *r, struct vd_rules_scratch *s)
 	}
 }
 
-static int scan_fields(const struct vd_rules *r, struct vd_rules_scratch *s,
-		       const struct vd_sip_msg *msg)
+/* Scan one field: the callback marks the rules it completes. */
+static int scan_field(const struct vd_rules *r, struct vd_rules_scratch *s,
+		      const struct vd_sip_msg *msg, uint32_t f)
 {
 	struct vd_slice v;
 
-	for (uint32_t f = 0; f < r->n_fields; f++) {
-		if (!field_value(&r->fields[f], msg, &v))
-			continue;
-		s->field = f;
-		/* an empty value still gets scanned (`^$` may match it); hyperscan wants a
-		 * non-NULL pointer */
-		if (hs_scan(r->db, v.p ? v.p : "", v.len, 0, s->hs, on_match, s) != HS_SUCCESS)
-			return -EINVAL;
-	}
+	if (!field_value(&r->fields[f], msg, &v))
+		return 0;
+	s->field = f;
+	/* an empty value still gets scanned (`^$` may match it); hyperscan wants a non-NULL
+	 * pointer */
+	if (hs_scan(r->db, v.p ? v.p : "", v.len, 0, s->hs, on_match, s) != HS_SUCCESS)
+		return -EINVAL;
 	return 0;
 }
 
-/* In rule order: each candidate, with the rules without regexes that come before it. */
-static int walk(const struct vd_rules *r, const struct vd_rules_scratch *s,
-		const struct match_in *in, unsigned pi)
+/* How far the walk has gone: rules below `next` are decided and failed. */
+struct walk_pos {
+	uint32_t next;
+	unsigned pi; /* into r->plain */
+};
+
+/*
+ * First rule in [p->next, limit), in rule order, among the candidates and the rules without
+ * regexes, that passes its other checks; -1 if none, and the walk resumes at `limit` next time.
+ * Every rule below `limit` must be decided: all its fields scanned.
+ */
+static int walk_until(const struct vd_rules *r, const struct vd_rules_scratch *s,
+		      const struct match_in *in, struct walk_pos *p, uint32_t limit)
 {
+	uint32_t w = p->next / WORD_BITS;
 	int hit;
 
-	for (uint32_t w = s->lo; w <= s->hi && s->lo != UINT32_MAX; w++) {
-		for (uint64_t bits = s->cand[w]; bits; bits &= bits - 1) {
+	for (w = w > s->lo ? w : s->lo; w <= s->hi && w * WORD_BITS < limit; w++) {
+		uint64_t bits = s->cand[w];
+
+		if (w == p->next / WORD_BITS)
+			bits &= ~0ull << (p->next % WORD_BITS);
+		for (; bits; bits &= bits - 1) {
 			uint32_t i = w * WORD_BITS + (uint32_t)__builtin_ctzll(bits);
 
-			if ((hit = plain_before(r, in, i, &pi)) >= 0)
+			if (i >= limit)
+				break;
+			if ((hit = plain_before(r, in, i, &p->pi)) >= 0)
 				return hit;
 			if (rule_passes(r, i, in))
 				return (int)i;
 		}
 	}
-	return plain_before(r, in, r->n_rules, &pi);
+	p->next = limit;
+	return plain_before(r, in, limit, &p->pi);
+}
+
+/* The rule below which every rule is decided once fields 0..f-1 are scanned. */
+static uint32_t decided_below(const struct vd_rules *r, uint32_t f)
+{
+	return f < r->n_fields ? r->fields[f].first_rule : r->n_rules;
+}
+
+/*
+ * Scan the fields in order and stop as soon as the answer cannot change: fields are ordered by
+ * the first rule that uses them, so after each scan a prefix of the rules is decided, and a
+ * winner inside it makes every later field irrelevant (typically: an R-URI prefix rule wins
+ * and From or the headers that only later rules look at are never scanned).
+ */
+static int scan_and_walk(const struct vd_rules *r, struct vd_rules_scratch *s,
+			 const struct vd_sip_msg *msg, const struct match_in *in,
+			 struct walk_pos *p)
+{
+	int hit = -1;
+
+	scan_begin(r, s);
+	for (uint32_t f = 0; f < r->n_fields && hit < 0; f++) {
+		if (scan_field(r, s, msg, f))
+			return -EINVAL;
+		hit = walk_until(r, s, in, p, decided_below(r, f + 1));
+	}
+	return hit;
 }
 
 int vd_rules_match(const struct vd_rules *r, struct vd_rules_scratch *s,
 		   const struct vd_sip_msg *msg, const union vd_sockaddr *src, unsigned listener)
 {
+	struct walk_pos p = {0, 0};
 	struct match_in in;
-	unsigned pi = 0;
-	int hit, rc;
+	int hit;
 
 	if (!msg->is_request)
 		return -1;
 	match_in_init(&in, msg, src, listener);
 	/* rules without regexes ahead of every regex rule decide without a scan */
-	hit = plain_before(r, &in, r->first_regex, &pi);
-	if (hit >= 0 || r->first_regex == r->n_rules)
+	hit = plain_before(r, &in, decided_below(r, 0), &p.pi);
+	if (hit >= 0 || !r->n_fields)
 		return hit;
 	if (!s || !s->hs || s->cap_rules < r->n_rules)
 		return -EINVAL;
-	scan_begin(r, s);
-	rc = scan_fields(r, s, msg);
-	hit = rc ? rc : walk(r, s, &in, pi);
+	p.next = decided_below(r, 0);
+	hit = scan_and_walk(r, s, msg, &in, &p);
 	if (s->lo != UINT32_MAX)
 		memset(&s->cand[s->lo], 0, (s->hi - s->lo + 1) * sizeof(*s->cand));
 	return hit;

@@ -261,7 +261,8 @@ static unsigned spec_regex_count(const struct vd_rule_spec *s)
 }
 
 /* Index of the field, added if new; -1 when the rule set already has RULES_FIELDS_MAX. */
-static int field_intern(struct vd_rules *r, uint8_t src, uint8_t kind, const char *name)
+static int field_intern(struct vd_rules *r, unsigned rule, uint8_t src, uint8_t kind,
+			const char *name)
 {
 	size_t len = name ? strlen(name) : 0;
 
@@ -274,19 +275,19 @@ static int field_intern(struct vd_rules *r, uint8_t src, uint8_t kind, const cha
 	}
 	if (r->n_fields == RULES_FIELDS_MAX)
 		return -1;
-	r->fields[r->n_fields] = (struct rules_field){src, kind, (uint16_t)len, name};
+	r->fields[r->n_fields] = (struct rules_field){src, kind, (uint16_t)len, rule, name};
 	return (int)r->n_fields++;
 }
 
 /* A header condition scans the header's first occurrence: known headers (compact forms
  * included) by kind, so "From", "f" and the rule's `from` share one field. */
-static int header_field(struct vd_rules *r, const char *name)
+static int header_field(struct vd_rules *r, unsigned rule, const char *name)
 {
 	enum vd_sip_hdr kind = vd_sip_hdr_kind(name, strlen(name));
 
 	if (kind != VD_H_OTHER)
-		return field_intern(r, FIELD_KIND, (uint8_t)kind, NULL);
-	return field_intern(r, FIELD_NAME, 0, name);
+		return field_intern(r, rule, FIELD_KIND, (uint8_t)kind, NULL);
+	return field_intern(r, rule, FIELD_NAME, 0, name);
 }
 
 static int add_cond(struct vd_rules *r, unsigned i, uint8_t what, int field, unsigned need,
@@ -308,17 +309,17 @@ static int add_conds(struct vd_rules *r, unsigned i, char *err, size_t errlen)
 	int rc = 0;
 
 	if (s->ruri)
-		rc = add_cond(r, i, COND_RURI, field_intern(r, FIELD_RURI, 0, NULL), need, err,
+		rc = add_cond(r, i, COND_RURI, field_intern(r, i, FIELD_RURI, 0, NULL), need, err,
 			      errlen);
 	if (!rc && s->from)
-		rc = add_cond(r, i, COND_FROM, field_intern(r, FIELD_KIND, VD_H_FROM, NULL), need,
-			      err, errlen);
+		rc = add_cond(r, i, COND_FROM, field_intern(r, i, FIELD_KIND, VD_H_FROM, NULL),
+			      need, err, errlen);
 	if (!rc && s->to)
-		rc = add_cond(r, i, COND_TO, field_intern(r, FIELD_KIND, VD_H_TO, NULL), need, err,
-			      errlen);
+		rc = add_cond(r, i, COND_TO, field_intern(r, i, FIELD_KIND, VD_H_TO, NULL), need,
+			      err, errlen);
 	for (unsigned k = 0; !rc && k < s->n_headers; k++)
 		rc = add_cond(r, i, (uint8_t)(COND_HEADER0 + k),
-			      header_field(r, s->headers[k].name), need, err, errlen);
+			      header_field(r, i, s->headers[k].name), need, err, errlen);
 	return rc;
 }
 
@@ -347,8 +348,6 @@ static void add_rule(struct vd_rules *r, unsigned i, unsigned *n_cidrs)
 		cidr_compile(&s->cidrs[k], &r->cidrs[(*n_cidrs)++]);
 	if (!x->n_regex)
 		r->plain[r->n_plain++] = i;
-	else if (r->first_regex == r->n_rules)
-		r->first_regex = i;
 }
 
 static int build_rules(struct vd_rules *r, char *err, size_t errlen)
@@ -368,7 +367,6 @@ static int build_rules(struct vd_rules *r, char *err, size_t errlen)
 	r->cidrs = calloc(cidrs + 1, sizeof(*r->cidrs));
 	if (!r->rules || !r->plain || !r->conds || !r->cidrs)
 		return -ENOMEM;
-	r->first_regex = r->n_rules;
 	for (unsigned i = 0; i < r->n_rules; i++) {
 		add_rule(r, i, &n_cidrs);
 		if ((rc = add_conds(r, i, err, errlen)))

@@ -35,12 +35,17 @@ enum rules_field_src {
 	FIELD_NAME,     /* any other header, found by name with vd_sip_find() */
 };
 
-/* A field some rule scans: the R-URI or the first occurrence of a header. */
+/*
+ * A field some rule scans: the R-URI or the first occurrence of a header. Fields are interned
+ * in rule order, so first_rule never decreases along vd_rules.fields: once fields 0..k are
+ * scanned, every rule below fields[k + 1].first_rule is fully decided.
+ */
 struct rules_field {
-	uint8_t src;       /* enum rules_field_src */
-	uint8_t kind;      /* enum vd_sip_hdr when src is FIELD_KIND */
-	uint16_t name_len; /* FIELD_NAME */
-	const char *name;  /* FIELD_NAME: the spec's copy of the header name */
+	uint8_t src;         /* enum rules_field_src */
+	uint8_t kind;        /* enum vd_sip_hdr when src is FIELD_KIND */
+	uint16_t name_len;   /* FIELD_NAME */
+	uint32_t first_rule; /* the first rule with a condition on this field */
+	const char *name;    /* FIELD_NAME: the spec's copy of the header name */
 };
 
 /* Which part of its spec a condition came from, for error messages only. */
@@ -75,9 +80,8 @@ struct vd_rules {
 	unsigned n_rules;
 	unsigned n_conds;
 	unsigned n_fields;
-	unsigned n_plain;     /* rules without any regex condition */
-	unsigned first_regex; /* index of the first rule with a regex condition, n_rules if none */
-	hs_database_t *db;    /* NULL when no rule has a regex condition */
+	unsigned n_plain;  /* rules without any regex condition */
+	hs_database_t *db; /* NULL when no rule has a regex condition */
 	struct rules_rule *rules;
 	struct rules_cond *conds;
 	struct rules_cidr *cidrs;

@@ -254,3 +254,116 @@ Test(pool, config_health_and_admin_sections)
 	cr_expect_eq(vd_config_pool_index(&cfg, "a"), 0);
 	cr_expect_eq(vd_config_pool_index(&cfg, "b"), -1);
 }
+
+/* ---- routing rules through the proxy ---- */
+
+static const char rules_cfg[] =
+	"pools:\n"
+	"  - {name: pcscf, members: [{host: 127.0.0.1, port: 5070}]}\n"
+	"  - {name: emergency, members: [{host: 127.0.0.1, port: 5099}]}\n"
+	"  - {name: lab, members: [{host: 127.0.0.1, port: 5098}]}\n"
+	"rules:\n"
+	"  - {name: sos, methods: [INVITE, MESSAGE], ruri: '^sip:(\\+1)?911@', route: emergency}\n"
+	"  - {name: blocked, from: 'sip:\\+1666', reject: 403 Number Blocked}\n"
+	"  - {name: scanners, source: [203.0.113.0/24], drop: 'true'}\n"
+	"  - {name: lab-ue, headers: [{name: P-Asserted-Identity, regex: '\\+1999'}], route: lab}\n"
+	"  - {name: default, route: pcscf}\n";
+
+static void send_req(const char *method, const char *ruri_user, const char *from_user,
+		     const char *src_ip)
+{
+	char msg[1024];
+	int n = snprintf(msg, sizeof(msg),
+			 "%s sip:%s@ims.example.com SIP/2.0\r\n"
+			 "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKr%s%s\r\n"
+			 "f: <sip:%s@ims.example.com>;tag=1\r\n"
+			 "To: <sip:%s@ims.example.com>\r\nCall-ID: r-%s-%s\r\n"
+			 "CSeq: 1 %s\r\nMax-Forwards: 70\r\n"
+			 "P-Asserted-Identity: <sip:%s@ims.example.com>\r\n"
+			 "Content-Length: 0\r\n\r\n",
+			 method, ruri_user, ruri_user, from_user, from_user, ruri_user, ruri_user,
+			 from_user, method, from_user);
+	union vd_sockaddr src = fixture_addr(src_ip, 5060);
+	memcpy(pktmem + VD_PROXY_HEADROOM, msg, (size_t)n);
+	struct vd_pktbuf pkt = { pktmem, sizeof(pktmem), VD_PROXY_HEADROOM, (uint32_t)n };
+	vd_proxy_process(&px, &pkt, &src, 0, &scratch, &res);
+}
+
+Test(pool, routing_rules_pick_the_pool_or_reject_or_drop)
+{
+	load(rules_cfg);
+	send_req("INVITE", "911", "+1234", "10.0.0.1");
+	cr_expect_eq(res.verdict, VD_VERDICT_FORWARD);
+	cr_expect_eq(res.pool, 1, "an emergency call goes to the emergency pool");
+	cr_expect_eq(res.rule, 0);
+	send_req("INVITE", "+1911", "+1234", "10.0.0.1");
+	cr_expect_eq(res.pool, 1);
+	send_req("BYE", "911", "+1234", "10.0.0.1");
+	cr_expect_eq(res.pool, 0, "the method set is part of the rule");
+	send_req("MESSAGE", "+1555", "+16665551212", "10.0.0.1");
+	cr_expect_eq(res.verdict, VD_VERDICT_REPLY);
+	cr_expect_eq(res.status, 403);
+	cr_expect(strncmp(reply_buf, "SIP/2.0 403 Number Blocked\r\n", 28) == 0);
+	send_req("MESSAGE", "+1555", "+1234", "203.0.113.9");
+	cr_expect_eq(res.verdict, VD_VERDICT_DROP);
+	cr_expect_eq(res.drop, VD_DROP_RULE);
+	send_req("MESSAGE", "+1555", "+1999000", "10.0.0.1");
+	cr_expect_eq(res.pool, 2, "a header regex routes the lab UE to the lab pool");
+	send_req("REGISTER", "+1555", "+1234", "10.0.0.1");
+	cr_expect_eq(res.pool, 0);
+	cr_expect_eq(res.rule, 4, "the default rule");
+}
+
+Test(pool, a_request_following_a_foreign_route_ignores_the_rules)
+{
+	load(rules_cfg);
+	static const char req[] = "INVITE sip:911@ims.example.com SIP/2.0\r\n"
+				  "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKfr\r\n"
+				  "Route: <sip:10.7.7.7;lr>\r\n"
+				  "From: <sip:+1234@x>;tag=1\r\nTo: <sip:911@x>\r\n"
+				  "Call-ID: fr\r\nCSeq: 1 INVITE\r\nMax-Forwards: 70\r\n"
+				  "Content-Length: 0\r\n\r\n";
+	union vd_sockaddr src = fixture_addr("10.0.0.1", 5060);
+	memcpy(pktmem + VD_PROXY_HEADROOM, req, sizeof(req) - 1);
+	struct vd_pktbuf pkt = { pktmem, sizeof(pktmem), VD_PROXY_HEADROOM, sizeof(req) - 1 };
+	vd_proxy_process(&px, &pkt, &src, 0, &scratch, &res);
+	cr_expect_eq(res.verdict, VD_VERDICT_FORWARD);
+	cr_expect_eq(res.member, -1);
+	cr_expect_eq(res.rule, -1, "rules only pick pools for requests we route");
+}
+
+Test(pool, rule_config_errors_name_the_rule_and_field)
+{
+	static const struct {
+		const char *yaml, *want;
+	} bad[] = {
+		{ "pool: {name: p, members: [{host: 127.0.0.1}]}\nrules: [{name: r, route: nope}]\n",
+		  "rules[0].route: no pool named \"nope\"" },
+		{ "pool: {name: p, members: [{host: 127.0.0.1}]}\nrules: [{name: r}]\n",
+		  "rules[0]: needs exactly one action" },
+		{ "pool: {name: p, members: [{host: 127.0.0.1}]}\nrules: [{reject: '200 OK'}]\n",
+		  "rules[0].reject: \"200 OK\" is not \"CODE REASON\"" },
+		{ "pool: {name: p, members: [{host: 127.0.0.1}]}\nrules: [{methods: [JUMP], drop: "
+		  "'true'}]\n",
+		  "rules[0].methods: \"JUMP\" is not a method" },
+		{ "pool: {name: p, members: [{host: 127.0.0.1}]}\nrules: [{source: [10.0.0.0/33], "
+		  "drop: 'true'}]\n",
+		  "rules[0].source: \"10.0.0.0/33\" is not" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char doc[1024];
+		snprintf(doc, sizeof(doc), "%s%s", listeners, bad[i].yaml);
+		cr_expect_eq(vd_config_parse(doc, strlen(doc), "r.yaml", &cfg, err, sizeof(err)),
+			     -EINVAL, "case %zu", i);
+		cr_expect(strstr(err, bad[i].want), "case %zu: %s", i, err);
+	}
+	/* a bad regex is found when the snapshot compiles the rules */
+	char doc[512];
+	snprintf(doc, sizeof(doc), "%spool: {name: p, members: [{host: 127.0.0.1}]}\n"
+				   "rules: [{name: broken, ruri: '([a-z', route: p}]\n",
+		 listeners);
+	cr_assert_eq(vd_config_parse(doc, strlen(doc), "r.yaml", &cfg, err, sizeof(err)), 0, "%s",
+		     err);
+	cr_expect_lt(vd_proxy_init(&px, &cfg, err, sizeof(err)), 0);
+	cr_expect(strstr(err, "broken"), "the error names the rule: %s", err);
+}

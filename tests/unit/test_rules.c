@@ -26,6 +26,7 @@
 #define CASE_CIDRS_MAX	 3
 #define ERR_LEN		 512
 #define MANY_RULES	 10000u
+#define BIGGER_RULES	 2000u /* enough to grow every part of the scratch, quick to compile */
 #define PREFIX_RULE_LEN	 32
 #define SRC_PORT	 5060
 #define NO_SRC		 NULL
@@ -139,14 +140,18 @@ static const struct match_case cases[] = {
 	/* From / To */
 	{"from", 1, {{.name = "f", .from = "sip:\\+11234567890@ims\\.sharetechnote"}}, {{0}},
 	 "14-invite-sdp.sip", NULL, 0, 0},
-	{"from does not see the R-URI or To", 1, {{.name = "f", .from = "\\+10123456789"}},
+	/* the second rule makes the R-URI and To scanned too: their matches must not count */
+	{"from does not see the R-URI or To", 2,
+	 {{.name = "f", .from = "\\+10123456789"}, {.name = "o", .ruri = "^x", .to = "^x"}},
 	 {{0}}, "14-invite-sdp.sip", NULL, 0, -1},
 	{"from written f:", 1, {{.name = "f", .from = "@test\\.3gpp\\.com>;tag=2722997041$"}},
 	 {{0}}, "01-register-compact-ipv6.sip", NULL, 0, 0},
 	{"to", 1, {{.name = "t", .to = "^<sip:\\+10123456789@"}}, {{0}}, "14-invite-sdp.sip",
 	 NULL, 0, 0},
-	{"to does not see From", 1, {{.name = "t", .to = "\\+11234567890"}}, {{0}},
-	 "14-invite-sdp.sip", NULL, 0, -1},
+	{"to does not see From or Contact", 3,
+	 {{.name = "t", .to = "\\+11234567890"}, HDR("Contact", "^x"),
+	  {.name = "f", .from = "^x"}},
+	 {{0}}, "14-invite-sdp.sip", NULL, 0, -1},
 	{"to written t:", 1, {{.name = "t", .to = "^<sip:\\+11234567890@test\\.3gpp\\.com>$"}},
 	 {{0}}, "01-register-compact-ipv6.sip", NULL, 0, 0},
 	/* other headers */
@@ -284,6 +289,15 @@ static const struct match_case cases[] = {
 	 {{.name = "a", .ruri = "^sip:\\+1012", .methods = M(BYE)},
 	  {.name = "b", .ruri = "^sip:\\+10123456789@"}, {.name = "dflt"}},
 	 {{0}}, "14-invite-sdp.sip", NULL, 0, 1},
+	{"a later field decides an earlier rule", 3,
+	 {{.name = "a", .ruri = "^sip:\\+1999"}, {.name = "b", .from = "\\+1123"},
+	  {.name = "c", .ruri = "^sip:\\+1012"}},
+	 {{0}}, "14-invite-sdp.sip", NULL, 0, 1},
+	{"an earlier rule waits for all its fields", 3,
+	 {{.name = "a", .ruri = "^sip:\\+1012", .n_headers = 1,
+	   .headers = {{"Content-Type", "sdp"}}},
+	  {.name = "b", .ruri = "^sip:\\+10123"}, {.name = "dflt"}},
+	 {{0}}, "14-invite-sdp.sip", NULL, 0, 0},
 	{"default rule at the end", 3,
 	 {{.name = "a", .ruri = "^sip:\\+1999"}, {.name = "b", .from = "\\+1999"},
 	  {.name = "dflt"}},
@@ -456,6 +470,21 @@ Test(rules, reject_and_drop_actions_compile)
 	vd_rules_free(r);
 }
 
+/* Prefixes written straight into a spec (not through vd_rule_cidr_parse) get their host bits
+ * cleared too, and vd_rules_get() shows the canonical prefix. */
+Test(rules, spec_prefix_host_bits_ignored)
+{
+	struct vd_rule_spec specs[1] = {
+		{.name = "c", .n_cidrs = 1, .cidrs = {{AF_INET, 8, {10, 9, 9, 9}}}}};
+	struct vd_rules *r = compile_ok(specs, 1);
+	const uint8_t canonical[4] = {10, 0, 0, 0};
+
+	cr_expect_eq(match_file(r, NULL, "14-invite-sdp.sip", "10.0.0.1", 0), 0);
+	cr_expect_eq(match_file(r, NULL, "14-invite-sdp.sip", "11.9.9.9", 0), -1);
+	cr_expect_eq(memcmp(vd_rules_get(r, 0)->cidrs[0].addr, canonical, sizeof(canonical)), 0);
+	vd_rules_free(r);
+}
+
 /* ---- copies ---- */
 
 static char *heap_str(const char *s)
@@ -549,7 +578,7 @@ Test(rules, ten_thousand_rules, .timeout = COMPILE_TIMEOUT)
 	vd_rules_free(r);
 }
 
-/* A scratch sized for a small set is grown in place for a 10,000-rule set and still serves the
+/* A scratch sized for a small set is grown in place for a 2,000-rule set and still serves the
  * small one; one sized for a set without regexes is grown for a set with them. */
 Test(rules, scratch_reuse_across_rule_sets, .timeout = COMPILE_TIMEOUT)
 {
@@ -557,9 +586,9 @@ Test(rules, scratch_reuse_across_rule_sets, .timeout = COMPILE_TIMEOUT)
 	struct vd_rule_spec small[2] = {{.name = "msg", .ruri = "^sip:\\+1012", .methods =
 					 M(MESSAGE)}, {.name = "dflt"}};
 	char(*re)[PREFIX_RULE_LEN];
-	struct vd_rule_spec *specs = prefix_rules(MANY_RULES, &re);
+	struct vd_rule_spec *specs = prefix_rules(BIGGER_RULES, &re);
 	struct vd_rules *rp = compile_ok(plain, 1), *rs = compile_ok(small, 2),
-			*rb = compile_ok(specs, MANY_RULES + 1);
+			*rb = compile_ok(specs, BIGGER_RULES + 1);
 	struct vd_rules_scratch *s = NULL;
 
 	free(specs);
@@ -571,7 +600,7 @@ Test(rules, scratch_reuse_across_rule_sets, .timeout = COMPILE_TIMEOUT)
 	cr_expect_eq(match_file(rs, s, "14-invite-sdp.sip", NULL, 0), 1);
 	cr_assert_eq(vd_rules_scratch_alloc(rb, &s), 0);
 	cr_expect_eq(match_file(rb, s, "05-subscribe-reg.sip", NULL, 0), 1234);
-	cr_expect_eq(match_file(rb, s, "27-options-keepalive.sip", NULL, 0), (int)MANY_RULES);
+	cr_expect_eq(match_file(rb, s, "27-options-keepalive.sip", NULL, 0), (int)BIGGER_RULES);
 	/* the grown scratch still serves the smaller sets */
 	cr_expect_eq(match_file(rs, s, "26-message.sip", NULL, 0), 0);
 	cr_expect_eq(match_file(rp, s, "14-invite-sdp.sip", NULL, 0), 0);
