@@ -28,7 +28,7 @@ with open(path, 'w') as f:
             f.write(f"      - {{host: 127.0.{p % 250}.{m + 1}, port: {5060 + p}}}\n")
     f.write("rules:\n")
     for r in range(rules - 1):
-        f.write(f"  - {{name: r{r}, ruri: '^sip:\\\\+1{r:05d}', route: pool{r % pools}}}\n")
+        f.write(f"  - {{name: r{r}, ruri: '^sip:\\+1{r:05d}', route: pool{r % pools}}}\n")
     f.write("  - {name: default, route: pool0}\n")
 PY
 cat >"$T/small.yaml" <<YAML

@@ -218,10 +218,11 @@ static int on_match(unsigned int id, unsigned long long from, unsigned long long
 	struct vd_rules_scratch *s = ctx;
 	const struct rules_cond *c = &s->cur->conds[id];
 
-	(void)from;
 	(void)to;
 	(void)flags;
 	if (c->field != s->field) /* a pattern of another field: the database is shared */
+		return 0;
+	if (c->anchored && from != 0) /* "^X" compiled as X: only a match at the start counts */
 		return 0;
 	if (c->need == 1 || all_conds_hit(s, c))
 		mark_candidate(s, c->rule);
@@ -352,7 +353,8 @@ int vd_rules_match(const struct vd_rules *r, struct vd_rules_scratch *s,
 
 	if (!msg->is_request)
 		return -1;
-	match_in_init(&in, msg, src, listener);
+	/* without any prefix in the set the source address is never looked at */
+	match_in_init(&in, msg, r->n_cidrs ? src : NULL, listener);
 	/* rules without regexes ahead of every regex rule decide without a scan */
 	hit = plain_before(r, &in, decided_below(r, 0), &p.pi);
 	if (hit >= 0 || !r->n_fields)
@@ -361,7 +363,7 @@ int vd_rules_match(const struct vd_rules *r, struct vd_rules_scratch *s,
 		return -EINVAL;
 	p.next = decided_below(r, 0);
 	hit = scan_and_walk(r, s, msg, &in, &p);
-	if (s->lo != UINT32_MAX)
-		memset(&s->cand[s->lo], 0, (s->hi - s->lo + 1) * sizeof(*s->cand));
+	for (uint32_t w = s->lo; w <= s->hi; w++) /* usually one word, often none */
+		s->cand[w] = 0;
 	return hit;
 }

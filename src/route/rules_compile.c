@@ -18,6 +18,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -298,7 +299,8 @@ static int add_cond(struct vd_rules *r, unsigned i, uint8_t what, int field, uns
 				"more than %d distinct fields (R-URI, From, To, header names) "
 				"in the rule set",
 				RULES_FIELDS_MAX);
-	r->conds[r->n_conds++] = (struct rules_cond){i, (uint8_t)field, (uint8_t)need, what};
+	r->conds[r->n_conds++] = (struct rules_cond){ .rule = i, .field = (uint8_t)field,
+						      .need = (uint8_t)need, .what = what };
 	return 0;
 }
 
@@ -334,18 +336,18 @@ static void cidr_compile(const struct vd_rule_cidr *c, struct rules_cidr *out)
 	out->family = c->family;
 }
 
-static void add_rule(struct vd_rules *r, unsigned i, unsigned *n_cidrs)
+static void add_rule(struct vd_rules *r, unsigned i)
 {
 	const struct vd_rule_spec *s = &r->specs[i];
 	struct rules_rule *x = &r->rules[i];
 
 	x->methods = s->methods ? s->methods : UINT32_MAX;
 	x->listeners = s->listeners ? s->listeners : ANY_LISTENER;
-	x->cidr_first = *n_cidrs;
+	x->cidr_first = r->n_cidrs;
 	x->n_cidrs = (uint8_t)s->n_cidrs;
 	x->n_regex = (uint8_t)spec_regex_count(s);
 	for (unsigned k = 0; k < s->n_cidrs; k++)
-		cidr_compile(&s->cidrs[k], &r->cidrs[(*n_cidrs)++]);
+		cidr_compile(&s->cidrs[k], &r->cidrs[r->n_cidrs++]);
 	if (!x->n_regex)
 		r->plain[r->n_plain++] = i;
 }
@@ -353,7 +355,6 @@ static void add_rule(struct vd_rules *r, unsigned i, unsigned *n_cidrs)
 static int build_rules(struct vd_rules *r, char *err, size_t errlen)
 {
 	size_t conds = 0, cidrs = 0;
-	unsigned n_cidrs = 0;
 	int rc;
 
 	for (unsigned i = 0; i < r->n_rules; i++) {
@@ -368,7 +369,7 @@ static int build_rules(struct vd_rules *r, char *err, size_t errlen)
 	if (!r->rules || !r->plain || !r->conds || !r->cidrs)
 		return -ENOMEM;
 	for (unsigned i = 0; i < r->n_rules; i++) {
-		add_rule(r, i, &n_cidrs);
+		add_rule(r, i);
 		if ((rc = add_conds(r, i, err, errlen)))
 			return rc;
 	}
@@ -419,6 +420,60 @@ static int compile_err(const struct vd_rules *r, const hs_compile_error_t *ce, c
 			s->headers[c->what - COND_HEADER0].name, msg);
 }
 
+/* Is there a '|' outside parentheses and classes? Then a leading '^' binds only to the
+ * first alternative, and the pattern is not anchored as a whole. */
+static bool top_level_alternation(const char *re)
+{
+	int depth = 0;
+	for (const char *p = re; *p; p++) {
+		if (*p == '\\' && p[1]) {
+			p++;
+		} else if (*p == '[') { /* a class: skip to its ']' ("[]...]" and "[^]...]" too) */
+			p++;
+			if (*p == '^')
+				p++;
+			if (*p == ']')
+				p++;
+			while (*p && *p != ']')
+				p += (*p == '\\' && p[1]) ? 2 : 1;
+			if (!*p)
+				return true; /* unbalanced: let hyperscan report it, compiled as written */
+		} else if (*p == '(') {
+			depth++;
+		} else if (*p == ')') {
+			depth--;
+		} else if (*p == '|' && depth == 0) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Hyperscan compiles many start-anchored patterns ("^sip:\+1212555") far more slowly than
+ * the same patterns unanchored (10,000 prefix rules: about 7 s against 0.2 s here). A pattern
+ * anchored as a whole and of fixed width is therefore compiled without its '^' and with
+ * start-of-match reporting, and the match callback keeps only matches that start at 0. Fixed
+ * width matters: then exactly one match can start at offset 0, so the condition is counted
+ * once although start-of-match reporting excludes HS_FLAG_SINGLEMATCH. Anything else is
+ * compiled as written.
+ */
+static bool unanchor(const char *re, unsigned flags)
+{
+	hs_expr_info_t *info = NULL;
+	hs_compile_error_t *ce = NULL;
+	bool ok = false;
+
+	if (re[0] != '^' || top_level_alternation(re))
+		return false;
+	if (hs_expression_info(re + 1, flags, &info, &ce) == HS_SUCCESS && info &&
+	    info->min_width == info->max_width && info->max_width != UINT_MAX)
+		ok = true;
+	free(info);
+	hs_free_compile_error(ce);
+	return ok;
+}
+
 static int build_db(struct vd_rules *r, char *err, size_t errlen)
 {
 	const char **exprs = calloc(r->n_conds, sizeof(*exprs));
@@ -433,6 +488,13 @@ static int build_db(struct vd_rules *r, char *err, size_t errlen)
 		exprs[c] = cond_regex(r, &r->conds[c]);
 		flags[c] = RULES_HS_FLAGS;
 		ids[c] = c;
+		if (unanchor(exprs[c], RULES_HS_FLAGS)) {
+			/* SOM_LEFTMOST excludes SINGLEMATCH; with a fixed width only one match
+			 * can start at 0, so the condition is still counted once */
+			exprs[c]++;
+			flags[c] = (RULES_HS_FLAGS & ~HS_FLAG_SINGLEMATCH) | HS_FLAG_SOM_LEFTMOST;
+			r->conds[c].anchored = 1;
+		}
 	}
 	rc = 0;
 	if (hs_compile_multi(exprs, flags, ids, r->n_conds, HS_MODE_BLOCK, NULL, &r->db, &ce) !=

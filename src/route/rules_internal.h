@@ -57,6 +57,7 @@ struct rules_cond {
 	uint8_t field; /* index into vd_rules.fields: matches while scanning another are ignored */
 	uint8_t need;  /* regex conditions of the rule; 1 lets the callback skip the counting */
 	uint8_t what;  /* enum rules_cond_what (+ header index) */
+	uint8_t anchored; /* compiled without its leading '^': only a match from 0 counts */
 };
 
 /* A source prefix as two 64-bit words of address and mask (IPv4 in the first 4 bytes), host
@@ -81,6 +82,7 @@ struct vd_rules {
 	unsigned n_conds;
 	unsigned n_fields;
 	unsigned n_plain;  /* rules without any regex condition */
+	unsigned n_cidrs;  /* source prefixes over all rules */
 	hs_database_t *db; /* NULL when no rule has a regex condition */
 	struct rules_rule *rules;
 	struct rules_cond *conds;

@@ -367,3 +367,30 @@ Test(pool, rule_config_errors_name_the_rule_and_field)
 	cr_expect_lt(vd_proxy_init(&px, &cfg, err, sizeof(err)), 0);
 	cr_expect(strstr(err, "broken"), "the error names the rule: %s", err);
 }
+
+Test(pool, anchored_rules_match_only_at_the_start_of_the_field)
+{
+	/* "^..." fixed-width patterns are compiled unanchored with start-of-match reporting
+	 * (much faster to compile): the anchoring must still hold */
+	load("pools:\n"
+	     "  - {name: p0, members: [{host: 127.0.0.1, port: 5070}]}\n"
+	     "  - {name: p1, members: [{host: 127.0.0.1, port: 5071}]}\n"
+	     "  - {name: p2, members: [{host: 127.0.0.1, port: 5072}]}\n"
+	     "  - {name: p3, members: [{host: 127.0.0.1, port: 5073}]}\n"
+	     "rules:\n"
+	     "  - {name: fixed, ruri: '^sip:\\+1212', route: p1}\n"
+	     "  - {name: alt, ruri: '^sip:\\+1313|\\+1414@', route: p2}\n"
+	     "  - {name: variable, ruri: '^sip:\\+15\\d+@', route: p3}\n");
+	send_req("MESSAGE", "+12125550100", "+1234", "10.0.0.1");
+	cr_expect_eq(res.pool, 1, "fixed-width prefix at the start");
+	send_req("MESSAGE", "x+1212", "+1234", "10.0.0.1");
+	cr_expect_eq(res.pool, 0, "the prefix later in the field is not a match");
+	send_req("MESSAGE", "+1313", "+1234", "10.0.0.1");
+	cr_expect_eq(res.pool, 2, "first alternative, anchored");
+	send_req("MESSAGE", "a+1414", "+1234", "10.0.0.1");
+	cr_expect_eq(res.pool, 2, "second alternative, not anchored: matches anywhere");
+	send_req("MESSAGE", "+15123", "+1234", "10.0.0.1");
+	cr_expect_eq(res.pool, 3, "variable width: compiled as written");
+	send_req("MESSAGE", "x+15123", "+1234", "10.0.0.1");
+	cr_expect_eq(res.pool, 0);
+}
