@@ -36,11 +36,6 @@
 #define ALNUM "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 
 
-#define STR_FIELD(key, flags, type, member)                                                \
-	CYAML_FIELD_STRING_PTR(key, CYAML_FLAG_POINTER | (flags), type, member, 0,          \
-			       CYAML_UNLIMITED)
-#define REQ 0
-#define OPT CYAML_FLAG_OPTIONAL
 
 static const cyaml_schema_field_t listener_fields[] = {
 	STR_FIELD("address", REQ, struct raw_listener, address),

@@ -15,6 +15,13 @@
 #include "viaduct/config.h"
 
 #define PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+
+/* Every scalar is loaded as a string (see config.c): the schema's one field shape. */
+#define STR_FIELD(key, flags, type, member)                                                \
+	CYAML_FIELD_STRING_PTR(key, CYAML_FLAG_POINTER | (flags), type, member, 0,          \
+			       CYAML_UNLIMITED)
+#define REQ 0
+#define OPT CYAML_FLAG_OPTIONAL
 #define CFG_PATH_MAX 96
 
 /* ---- intermediate tree, as libcyaml fills it: every scalar a string, NULL when absent ---- */

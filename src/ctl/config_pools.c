@@ -19,11 +19,6 @@
 #define CFG_HEALTH_MS_MAX 3600000u
 #define CFG_HEALTH_COUNT_MAX 100u
 
-#define STR_FIELD(key, flags, type, member)                                                \
-	CYAML_FIELD_STRING_PTR(key, CYAML_FLAG_POINTER | (flags), type, member, 0,          \
-			       CYAML_UNLIMITED)
-#define REQ 0
-#define OPT CYAML_FLAG_OPTIONAL
 
 static const cyaml_schema_field_t member_fields[] = {
 	STR_FIELD("host", REQ, struct raw_member, host),

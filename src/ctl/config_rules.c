@@ -27,10 +27,6 @@
 #include "viaduct/rules.h"
 #include "viaduct/sip.h"
 
-#define STR_FIELD(key, flags, type, member)                                                \
-	CYAML_FIELD_STRING_PTR(key, CYAML_FLAG_POINTER | (flags), type, member, 0,          \
-			       CYAML_UNLIMITED)
-#define OPT CYAML_FLAG_OPTIONAL
 
 static const cyaml_schema_value_t string_value = {
 	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 1, CYAML_UNLIMITED),

@@ -44,8 +44,6 @@ VLOG=$TMPDIR_E2E/viaduct.log
 wait_for_log "$VLOG" 'admin API: listening' 10 "$VD" || die "no admin API"
 ctl() { "$CTL" -a "$A:$ADMIN" "$@"; }
 
-fail=0
-check() { if eval "$2"; then log "PASS: $1"; else log "FAIL: $1"; fail=1; fi; }
 uac() { # uac NAME CALLS RATE PAUSE_MS: runs in the background, sets UAC_PID
 	local port
 	pick_udp_port $A; port=$PICKED_PORT
@@ -53,9 +51,6 @@ uac() { # uac NAME CALLS RATE PAUSE_MS: runs in the background, sets UAC_PID
 		-nostdin -recv_timeout 10000 -trace_stat -stf "$TMPDIR_E2E/$1.csv" -fd 1
 	UAC_PID=${BG_PID[$1]}
 }
-failed() { tail -1 "$TMPDIR_E2E/$1.csv" | awk -F';' '{print $18}'; }
-ok() { tail -1 "$TMPDIR_E2E/$1.csv" | awk -F';' '{print $16}'; }
-invites() { grep -c '^INVITE ' "$TMPDIR_E2E/$1.msg" 2>/dev/null || true; }
 
 ctl status >"$TMPDIR_E2E/status.json"
 check "status is JSON with pool pcscf and 2 members up, undrained" \
@@ -97,8 +92,8 @@ wait_pid "$UAC_PID" 60 || die "post-drain UAC did not finish"
 wait_pid "$LONG" 60 || die "long UAC did not finish"
 now=$(invites uas2)
 log "INVITEs at member 2: $before before the drain, $marked when it was set, $now at the end"
-check "long calls across the drain: $(ok long) ok, $(failed long) failed" '[[ $(failed long) == 0 && $(ok long) == 60 ]]'
-check "calls after the drain: $(failed after) failed" '[[ $(failed after) == 0 ]]'
+check "long calls across the drain: $(sipp_ok long) ok, $(sipp_failed long) failed" '[[ $(sipp_failed long) == 0 && $(sipp_ok long) == 60 ]]'
+check "calls after the drain: $(sipp_failed after) failed" '[[ $(sipp_failed after) == 0 ]]'
 check "no new call reached the drained member after the drain (+ in-flight ones)" \
 	'(( now - marked <= 2 ))'
 
@@ -119,7 +114,7 @@ check "an unknown member is an HTTP error (viaductctl exit $rc)" '[[ $rc == 1 ]]
 stop_pid "$VD" TERM 10
 check "viaduct exited 0" '[[ $WAIT_RC == 0 ]]'
 grep '^stats total' "$VLOG" | tail -1 | while read -r l; do log "$l"; done
-if ((fail)); then
+if ((CHECK_FAILED)); then
 	tail_log viaduct "$VLOG" 30
 	exit 1
 fi

@@ -35,10 +35,9 @@ calls() { # calls NAME N: N INVITE calls through viaduct; sets FAILED
 	start_bg "$1" sipp -sn uac "$A:$PROXY" -i $A -p "$port" -m "$2" -r 100 -nostdin \
 		-recv_timeout 5000 -trace_stat -stf "$TMPDIR_E2E/$1.csv" -fd 1
 	wait_pid "${BG_PID[$1]}" 60 || die "$1 did not finish"
-	FAILED=$(tail -1 "$TMPDIR_E2E/$1.csv" | awk -F';' '{print $18}')
+	FAILED=$(sipp_failed "$1")
 	log "$1: $2 calls, $FAILED failed (sipp exit $WAIT_RC)"
 }
-invites() { grep -c '^INVITE ' "$TMPDIR_E2E/$1.msg" 2>/dev/null || true; }
 
 uas uas1 "$P1"
 uas uas2 "$P2"
@@ -54,8 +53,6 @@ VLOG=$TMPDIR_E2E/viaduct.log
 wait_for_log "$VLOG" 'viaduct: ready' 10 "$VD" || die "viaduct did not start"
 wait_for_log "$VLOG" 'health: probing 2 member' 10 "$VD" || die "no prober"
 
-fail=0
-check() { if eval "$2"; then log "PASS: $1"; else log "FAIL: $1"; fail=1; fi; }
 
 calls uac1 200
 check "both members up: 200 calls, 0 failed" '[[ $FAILED == 0 ]]'
@@ -82,7 +79,7 @@ check "UAS 2 takes calls again ($(invites uas2))" '(( $(invites uas2) > 0 ))'
 stop_pid "$VD" TERM 10
 check "viaduct exited 0" '[[ $WAIT_RC == 0 ]]'
 grep '^stats \(total\|control\)' "$VLOG" | tail -2 | while read -r l; do log "$l"; done
-if ((fail)); then
+if ((CHECK_FAILED)); then
 	tail_log viaduct "$VLOG" 30
 	exit 1
 fi

@@ -19,6 +19,9 @@
 #   wait_for_log FILE REGEX SECS [PID]
 #   wait_for_udp_port ADDR PORT SECS [PID]
 #   tail_log LABEL FILE [LINES] [BYTES]  print the end of a log file (debugging)
+#   check DESC EXPR                 PASS/FAIL line; failures set CHECK_FAILED=1
+#   sipp_ok / sipp_failed NAME      calls in sipp's stat CSV $TMPDIR_E2E/NAME.csv
+#   invites NAME                    INVITEs in a sipp UAS message log $TMPDIR_E2E/NAME.msg
 #
 # Every wait is a bounded poll of a condition (never a bare sleep standing in
 # for synchronisation).  install_cleanup_trap makes every started process get
@@ -204,6 +207,27 @@ tail_log() {
 
 # Hook for scripts: called by the EXIT trap before processes are killed
 # (print debugging output there).
+# check DESCRIPTION EXPR: evaluate EXPR, log PASS/FAIL; a failure sets CHECK_FAILED=1 so the
+# script can go on checking and report every problem before it exits.
+CHECK_FAILED=0
+check() {
+	if eval "$2"; then
+		log "PASS: $1"
+	else
+		log "FAIL: $1"
+		CHECK_FAILED=1
+	fi
+}
+
+# sipp_ok NAME / sipp_failed NAME: successful / failed calls in sipp's statistics CSV
+# $TMPDIR_E2E/NAME.csv (written with -trace_stat -stf); fields 16 and 18 are the cumulative
+# SuccessfulCall(C) and FailedCall(C).
+sipp_ok() { tail -1 "$TMPDIR_E2E/$1.csv" | awk -F';' '{print $16}'; }
+sipp_failed() { tail -1 "$TMPDIR_E2E/$1.csv" | awk -F';' '{print $18}'; }
+
+# invites NAME: INVITEs a sipp UAS logged in $TMPDIR_E2E/NAME.msg (-trace_msg -message_file).
+invites() { grep -c '^INVITE ' "$TMPDIR_E2E/$1.msg" 2>/dev/null || true; }
+
 on_exit_hook() { :; }
 
 _cleanup() {

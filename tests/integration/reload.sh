@@ -89,15 +89,13 @@ uac_rc=$WAIT_RC
 stop_pid "$VD" TERM 10
 vd_rc=$WAIT_RC
 
-fail=0
-check() { if eval "$2"; then log "PASS: $1"; else log "FAIL: $1"; fail=1; fi; }
 stats=$(grep '^stats total' "$VLOG" | tail -1)
 control=$(grep '^stats control' "$VLOG" | tail -1)
 get() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2"; }
 rx=$(get rx "$stats"); tx=$(get tx "$stats")
 drops=$(get drops "$stats"); replies=$(get replies "$stats")
-ok=$(tail -1 "$TMPDIR_E2E/uac.csv" | awk -F';' '{print $16}')
-failed=$(tail -1 "$TMPDIR_E2E/uac.csv" | awk -F';' '{print $18}')
+ok=$(sipp_ok uac)
+failed=$(sipp_failed uac)
 log "$stats"
 log "$control"
 check "sipp UAC exit status 0 (was $uac_rc)" '[[ $uac_rc == 0 ]]'
@@ -107,7 +105,7 @@ check "no reload refused" 'grep -q "reloads_failed=0" <<<"$control"'
 check "reloads=$((version - 1)) published" 'grep -q "reloads=$((version - 1)) " <<<"$control"'
 check "nothing lost: drops=$drops replies=$replies tx=$tx rx=$rx" \
 	'[[ $drops == 0 && $replies == 0 && $tx == "$rx" && $rx == $((2 * CALLS)) ]]'
-if ((fail)); then
+if ((CHECK_FAILED)); then
 	tail_log viaduct "$VLOG" 20
 	exit 1
 fi
