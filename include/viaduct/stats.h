@@ -33,6 +33,8 @@ struct vd_stats {
 	uint64_t rx_bytes, tx_bytes;
 	uint64_t rx_requests[VD_M__COUNT];
 	uint64_t rx_responses[7]; /* by class: [1] = 1xx ... [6] = 6xx */
+	uint64_t tx_requests[VD_M__COUNT]; /* forwarded, by method */
+	uint64_t tx_responses[7];          /* forwarded, by class */
 	uint64_t reply_codes[VD_STATS_REPLY__COUNT];
 	uint64_t drop[VD_DROP__COUNT];
 	uint64_t sip_err[VD_SIP_E__COUNT]; /* scanner verdicts of refused messages */

@@ -111,6 +111,10 @@ static const struct family families[] = {
 	 ARRAY(rx_requests, 0, VD_M__COUNT, method_label)},
 	{"received_responses_total", "Well-formed responses received, by status class.", "class",
 	 ARRAY(rx_responses, 1, 7, class_label)},
+	{"forwarded_requests_total", "Requests forwarded, by method.", "method",
+	 ARRAY(tx_requests, 0, VD_M__COUNT, method_label)},
+	{"forwarded_responses_total", "Responses forwarded, by status class.", "class",
+	 ARRAY(tx_responses, 1, 7, class_label)},
 	{"replies_total",
 	 "Local replies built, by status code (\"other\": a code without a counter of its own). "
 	 "One that cannot be sent is also in drops_total{reason=\"send-failed\"}.",

@@ -466,8 +466,10 @@ static bool unanchor(const char *re, unsigned flags)
 
 	if (re[0] != '^' || top_level_alternation(re))
 		return false;
+	/* width 0 ("^$"): start-of-match cannot report empty matches, keep it as written */
 	if (hs_expression_info(re + 1, flags, &info, &ce) == HS_SUCCESS && info &&
-	    info->min_width == info->max_width && info->max_width != UINT_MAX)
+	    info->min_width == info->max_width && info->max_width != UINT_MAX &&
+	    info->min_width > 0)
 		ok = true;
 	free(info);
 	hs_free_compile_error(ce);

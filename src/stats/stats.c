@@ -34,6 +34,10 @@ void vd_stats_count(struct vd_stats *st, const struct vd_result *res, uint32_t b
 	switch (res->verdict) {
 	case VD_VERDICT_FORWARD:
 		VD_STAT_ADD(st->tx, 1);
+		if (res->is_request)
+			VD_STAT_ADD(st->tx_requests[res->method], 1);
+		else
+			VD_STAT_ADD(st->tx_responses[res->status / 100 % 7], 1);
 		if (res->member >= 0 && res->pool < VD_STATS_POOLS)
 			VD_STAT_ADD(st->member[res->pool][res->member], 1);
 		break;
@@ -50,9 +54,13 @@ void vd_stats_count(struct vd_stats *st, const struct vd_result *res, uint32_t b
 
 void vd_stats_send_failed(struct vd_stats *st, const struct vd_result *res)
 {
-	if (res->verdict == VD_VERDICT_FORWARD)
+	if (res->verdict == VD_VERDICT_FORWARD) {
 		VD_STAT_ADD(st->tx, (uint64_t)-1);
-	else
+		if (res->is_request)
+			VD_STAT_ADD(st->tx_requests[res->method], (uint64_t)-1);
+		else
+			VD_STAT_ADD(st->tx_responses[res->status / 100 % 7], (uint64_t)-1);
+	} else
 		VD_STAT_ADD(st->replies, (uint64_t)-1);
 	VD_STAT_ADD(st->drops, 1);
 	VD_STAT_ADD(st->drop[VD_DROP_SEND_FAILED], 1);
@@ -91,6 +99,10 @@ void vd_stats_print(FILE *f, const char *label, const struct vd_stats *st)
 		kv(f, "rx_", vd_sip_method_name((enum vd_sip_method)m), st->rx_requests[m]);
 	for (int c = 1; c < 7; c++)
 		kv(f, "rx_", class_names[c], st->rx_responses[c]);
+	for (int m = 0; m < VD_M__COUNT; m++)
+		kv(f, "tx_", vd_sip_method_name((enum vd_sip_method)m), st->tx_requests[m]);
+	for (int c = 1; c < 7; c++)
+		kv(f, "tx_", class_names[c], st->tx_responses[c]);
 	for (int r = 0; r < VD_STATS_REPLY__COUNT; r++)
 		kv(f, "reply_", reply_names[r], st->reply_codes[r]);
 	for (int d = 1; d < VD_DROP__COUNT; d++)
