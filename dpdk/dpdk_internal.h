@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Internal state of the DPDK datapath: the per-lcore struct (one cache-aligned struct per
+ * worker lcore, single writer), its counters, the neighbour cache and the helpers the poll
+ * loop (worker.c), the neighbour code (neigh.c) and the setup (port.c) share.
+ */
+#ifndef VD_DPDK_INTERNAL_H
+#define VD_DPDK_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_ether.h>
+#include <rte_mbuf.h>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include "viaduct/proxy.h"
+#include "viaduct/stats.h"
+
+#define VD_DPDK_BURST	   32		       /* packets per rx_burst, as in l3fwd */
+#define VD_DPDK_PREFETCH   3		       /* prefetch packet i + 3 while handling packet i */
+#define VD_DPDK_TX_MAX	   (2 * VD_DPDK_BURST) /* a burst's packets plus one ARP/NS per packet */
+#define VD_DPDK_TX_RETRIES 4 /* tx_burst attempts on a full TX ring before dropping */
+#define VD_DPDK_RX_DESC	   1024
+#define VD_DPDK_TX_DESC	   1024
+#define VD_DPDK_POOL_CACHE 256
+#define VD_DPDK_MIN_MBUFS  8191 /* 2^n - 1: the mempool ring's best size */
+/* Data room after the headroom: a whole SIP datagram in one segment, plus room to move it
+ * toward the tail when the rewrite needs more headroom than RTE_PKTMBUF_HEADROOM leaves. */
+#define VD_DPDK_DATA_ROOM (RTE_PKTMBUF_HEADROOM + 4096)
+/* Bytes kept in front of the SIP payload for the headers we prepend on TX (Ethernet 14 +
+ * IPv6 40 + UDP 8 = 62, rounded up): the core never gets to use them. */
+#define VD_DPDK_HDR_RESERVE 64
+/* Idle policy: after this many empty polls, sleep briefly (RCU-offline) so that a shared
+ * core is given back; a dedicated core could spin instead (set VD_DPDK_IDLE_SLEEP_US 0). */
+#define VD_DPDK_IDLE_POLLS    256
+#define VD_DPDK_IDLE_SLEEP_US 50
+
+#define VD_NEIGH_SIZE	     1024 /* entries per lcore, a power of two */
+#define VD_NEIGH_PROBE	     8	  /* slots probed from the hash position */
+#define VD_NEIGH_RETRY_MS    200  /* at most one ARP request / NS per next hop per interval */
+#define VD_NEIGH_INBOX	     256  /* neighbour updates queued to one lcore (power of two) */
+#define VD_NEIGH_INBOX_BURST 32	  /* updates applied per loop iteration */
+
+/* Why a frame was dropped before or after the SIP core (the core's own reasons are in
+ * struct vd_stats). Order is a contract with vd_dpdk_drop_names in port.c. */
+enum vd_dpdk_drop {
+	VD_DPDK_DROP_NO_MBUF = 0, /* no mbuf for an ARP request / NS */
+	VD_DPDK_DROP_NOT_FOR_US,  /* not ours: other IP/port/protocol, TCP, unknown ethertype */
+	VD_DPDK_DROP_NEIGH,	  /* next hop MAC unknown: solicited, the endpoint retransmits */
+	VD_DPDK_DROP_BAD_CKSUM,	  /* IPv4 header or UDP checksum wrong */
+	VD_DPDK_DROP_TOO_BIG,	  /* multi-segment frame, or a reply larger than the mbuf */
+	VD_DPDK_DROP_MALFORMED,	  /* truncated or inconsistent L2/L3/L4 headers */
+	VD_DPDK_DROP_FRAGMENT,	  /* IP fragment: reassembly is a later step */
+	VD_DPDK_DROP_TX_FULL,	  /* the TX ring stayed full */
+	VD_DPDK_DROP__COUNT
+};
+
+struct vd_dpdk_counters {
+	uint64_t rx_pkts, tx_pkts;	/* frames, all kinds */
+	uint64_t arp_replies, na_sent;	/* answers to ARP requests / neighbour solicitations */
+	uint64_t arp_requests, ns_sent; /* our own solicitations */
+	uint64_t neigh_learned;		/* new or changed cache entries */
+	uint64_t neigh_inbox_full;	/* updates another lcore could not take (it relearns) */
+	uint64_t echo_replies;		/* ICMP and ICMPv6 */
+	uint64_t room_moves;		/* SIP payload moved toward the tail for headroom */
+	uint64_t drop[VD_DPDK_DROP__COUNT];
+};
+
+enum vd_neigh_state { VD_NEIGH_FREE = 0, VD_NEIGH_INCOMPLETE, VD_NEIGH_REACHABLE };
+
+/* One next hop: an IPv4 address is stored in the first 4 bytes. */
+struct vd_neigh {
+	uint8_t ip[16];
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t state;	/* enum vd_neigh_state */
+	struct rte_ether_addr mac;
+	uint64_t solicited_tsc; /* when we last sent an ARP request / NS for it */
+};
+
+/*
+ * A neighbour learned from ARP or NDP, passed to the other lcores. ARP has no ports and NICs
+ * steer it to queue 0 (RSS hashes IP/UDP only), so the reply to one lcore's request often
+ * reaches another lcore: whoever receives it tells everybody through their inbox rings.
+ */
+struct vd_neigh_update {
+	uint8_t ip[16];
+	struct rte_ether_addr mac;
+	uint8_t family;
+	uint8_t pad;
+};
+
+/* What stage 1 found in a received frame. */
+enum vd_rx_kind { VD_RX_DONE = 0, VD_RX_SIP };
+
+struct vd_rx_meta {
+	uint8_t kind;	  /* enum vd_rx_kind */
+	uint8_t listener; /* arrival listener (SIP) */
+	uint16_t l4_off;  /* offset of the UDP header from the frame start */
+	uint32_t sip_len; /* UDP payload bytes */
+	union vd_sockaddr src;
+};
+
+/* Everything one worker lcore owns. Only that lcore writes it; the main lcore reads the
+ * counters after the workers returned. */
+struct vd_lcore {
+	struct vd_stats stats; /* SIP counters, the same struct as the kernel datapath's */
+	struct vd_dpdk_counters c;
+	unsigned worker; /* 0..n-1: the queue pair and the rules scratch index */
+	uint16_t port, queue;
+	struct rte_ether_addr mac;
+	struct rte_mempool *pool;
+	volatile int *stop;
+	uint64_t retry_tsc;	   /* VD_NEIGH_RETRY_MS in TSC ticks */
+	struct rte_ring *inbox;	   /* neighbour updates from the other lcores (MP/SC) */
+	struct rte_ring **inboxes; /* every lcore's inbox, n_workers of them */
+	unsigned n_workers;
+	const struct vd_proxy *px; /* the snapshot of the current burst */
+	struct vd_proxy_scratch scratch;
+	unsigned n_tx;
+	struct rte_mbuf *tx[VD_DPDK_TX_MAX];
+	const struct vd_result *tx_res[VD_DPDK_TX_MAX]; /* SIP result of tx[i], or NULL */
+	struct vd_rx_meta meta[VD_DPDK_BURST];
+	struct vd_result res[VD_DPDK_BURST];
+	struct vd_neigh neigh[VD_NEIGH_SIZE];
+} __rte_cache_aligned;
+
+/* worker.c */
+int vd_dpdk_worker_main(void *arg); /* lcore entry point, arg = struct vd_lcore * */
+void vd_dpdk_tx_queue(struct vd_lcore *lc, struct rte_mbuf *m, const struct vd_result *res);
+
+/* neigh.c */
+/** Index of a listener whose address is `ip` (4 or 16 bytes by family), or -1. */
+int vd_dpdk_our_ip(const struct vd_proxy *px, int family, const void *ip);
+/** Learn ip -> mac (from an ARP/NA or from any packet for us from that address). */
+void vd_neigh_learn(struct vd_lcore *lc, int family, const void *ip,
+		    const struct rte_ether_addr *mac);
+/** Learn from ARP/NDP: this lcore and, through their inboxes, every other one. */
+void vd_neigh_learn_all(struct vd_lcore *lc, int family, const void *ip,
+			const struct rte_ether_addr *mac);
+/** Apply what other lcores learned (once per loop iteration). */
+void vd_neigh_inbox_drain(struct vd_lcore *lc);
+/**
+ * The MAC of the on-link next hop `dst`, or NULL after soliciting it (ARP request or NS from
+ * listener `src_listener`, at most once per VD_NEIGH_RETRY_MS).
+ */
+const struct rte_ether_addr *vd_neigh_resolve(struct vd_lcore *lc, const union vd_sockaddr *dst,
+					      unsigned src_listener);
+/** Frames that are not UDP to a listener: ARP, ICMP(v6) echo, NS/NA. Consumes m. */
+void vd_dpdk_arp_input(struct vd_lcore *lc, struct rte_mbuf *m);
+void vd_dpdk_icmp4_input(struct vd_lcore *lc, struct rte_mbuf *m, uint16_t l3_off);
+void vd_dpdk_icmp6_input(struct vd_lcore *lc, struct rte_mbuf *m, uint16_t l3_off);
+
+static inline void vd_dpdk_drop(struct vd_lcore *lc, struct rte_mbuf *m, enum vd_dpdk_drop why)
+{
+	VD_STAT_ADD(lc->c.drop[why], 1);
+	rte_pktmbuf_free(m);
+}
+
+#endif

@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Setup and teardown of the DPDK datapath: EAL init, the mbuf pool, port 0 with one RX/TX
+ * queue pair per worker lcore (RSS over IP/UDP when there is more than one and the port
+ * can hash), the per-lcore state, launching the poll loops (the calling thread, the main
+ * lcore, runs worker 0) and printing the counters at the end.
+ *
+ * Every failure says what went wrong and what to try; workers never log.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_malloc.h>
+
+#include "dpdk_internal.h"
+#include "viaduct/dpdk.h"
+#include "viaduct/log.h"
+#include "viaduct/route.h"
+
+#define VD_DPDK_PORT	     0	  /* this slice drives one port */
+#define VD_DPDK_REPLY_SLACK  512  /* a reply copies some request headers plus a few of its own */
+#define VD_DPDK_LINK_WAIT_MS 3000 /* how long to wait for the link before going on anyway */
+#define MS_PER_S	     1000
+
+static const char *const vd_dpdk_drop_names[VD_DPDK_DROP__COUNT] = {
+	[VD_DPDK_DROP_NO_MBUF] = "no_mbuf",	   [VD_DPDK_DROP_NOT_FOR_US] = "not_for_us",
+	[VD_DPDK_DROP_NEIGH] = "neigh_unresolved", [VD_DPDK_DROP_BAD_CKSUM] = "bad_cksum",
+	[VD_DPDK_DROP_TOO_BIG] = "too_big",	   [VD_DPDK_DROP_MALFORMED] = "malformed",
+	[VD_DPDK_DROP_FRAGMENT] = "fragment",	   [VD_DPDK_DROP_TX_FULL] = "tx_full",
+};
+
+struct vd_dpdk {
+	unsigned n_workers;
+	struct rte_mempool *pool;
+	struct vd_lcore *lcores[VD_CFG_MAX_WORKERS];
+	char *replies[VD_CFG_MAX_WORKERS];
+	struct rte_ring *inboxes[VD_CFG_MAX_WORKERS];
+};
+
+/* A wildcard listener cannot answer ARP/NS nor be a source address: refuse it up front. */
+static int check_listeners(const struct vd_proxy *px)
+{
+	static const uint8_t any6[16];
+	for (unsigned j = 0; j < px->n_listeners; j++) {
+		const union vd_sockaddr *b = &px->listeners[j].bind;
+		if ((b->sa.sa_family == AF_INET && b->in.sin_addr.s_addr == 0) ||
+		    (b->sa.sa_family == AF_INET6 && memcmp(&b->in6.sin6_addr, any6, 16) == 0)) {
+			vd_log(VD_LOG_ERROR,
+			       "dpdk: listener %u (%s) is a wildcard address: the "
+			       "DPDK datapath owns its addresses, give each listener "
+			       "the IP it answers ARP/NDP for",
+			       j, px->listeners[j].host);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+static unsigned pick_workers(unsigned want, const struct rte_eth_dev_info *info)
+{
+	unsigned n = RTE_MIN(want, rte_lcore_count());
+	n = RTE_MIN(n, (unsigned)info->max_rx_queues);
+	n = RTE_MIN(n, (unsigned)info->max_tx_queues);
+	if (n < want)
+		vd_log(VD_LOG_INFO,
+		       "dpdk: %u worker(s) instead of %u: %u lcore(s), port has %u "
+		       "RX / %u TX queue(s)",
+		       n, want, rte_lcore_count(), info->max_rx_queues, info->max_tx_queues);
+	return n ? n : 1;
+}
+
+static int create_pool(struct vd_dpdk *d)
+{
+	/* every queue's descriptors full, plus what is in flight and in the per-lcore caches */
+	unsigned per_q = VD_DPDK_RX_DESC + VD_DPDK_TX_DESC + VD_DPDK_TX_MAX + VD_DPDK_POOL_CACHE;
+	unsigned n = RTE_MAX((unsigned)VD_DPDK_MIN_MBUFS, d->n_workers * per_q);
+	d->pool = rte_pktmbuf_pool_create("vd_mbufs", n, VD_DPDK_POOL_CACHE, 0, VD_DPDK_DATA_ROOM,
+					  (int)rte_socket_id());
+	if (d->pool)
+		return 0;
+	vd_log(VD_LOG_ERROR,
+	       "dpdk: cannot create the mbuf pool (%u mbufs of %u bytes): %s; "
+	       "give EAL more memory (-m 1024 with --no-huge, or reserve hugepages: "
+	       "scripts/ hugepages helper, --socket-mem)",
+	       n, (unsigned)VD_DPDK_DATA_ROOM, rte_strerror(rte_errno));
+	return -ENOMEM;
+}
+
+static int port_setup(struct vd_dpdk *d, uint16_t port, const struct rte_eth_dev_info *info)
+{
+	struct rte_eth_conf conf = {0};
+	uint64_t rss = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info->flow_type_rss_offloads;
+	uint16_t nrx = VD_DPDK_RX_DESC, ntx = VD_DPDK_TX_DESC;
+	int rc;
+
+	if (d->n_workers > 1 && rss) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf = rss;
+	}
+	rc = rte_eth_dev_configure(port, (uint16_t)d->n_workers, (uint16_t)d->n_workers, &conf);
+	if (rc < 0)
+		goto fail;
+	rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
+	if (rc < 0)
+		goto fail;
+	int socket = rte_eth_dev_socket_id(port);
+	for (uint16_t q = 0; q < d->n_workers; q++) {
+		rc = rte_eth_rx_queue_setup(port, q, nrx, (unsigned)socket, NULL, d->pool);
+		if (rc < 0)
+			goto fail;
+		rc = rte_eth_tx_queue_setup(port, q, ntx, (unsigned)socket, NULL);
+		if (rc < 0)
+			goto fail;
+	}
+	/* NS go to solicited-node multicast groups: best effort, a vdev may not filter at all */
+	rte_eth_allmulticast_enable(port);
+	rc = rte_eth_dev_start(port);
+	if (rc < 0)
+		goto fail;
+	return 0;
+fail:
+	vd_log(VD_LOG_ERROR, "dpdk: port %u (%s): setup with %u queue pair(s) failed: %s", port,
+	       info->driver_name, d->n_workers, rte_strerror(-rc));
+	return rc;
+}
+
+static int lcores_init(struct vd_dpdk *d, uint16_t port, volatile int *stop)
+{
+	struct rte_ether_addr mac;
+	uint32_t reply_cap = vd_route_published->cfg.limits.max_message_size + VD_DPDK_REPLY_SLACK;
+	rte_eth_macaddr_get(port, &mac);
+	for (unsigned i = 0; i < d->n_workers; i++) {
+		struct vd_lcore *lc = rte_zmalloc("vd_lcore", sizeof(*lc), RTE_CACHE_LINE_SIZE);
+		char name[RTE_RING_NAMESIZE];
+		snprintf(name, sizeof(name), "vd_neigh_%u", i);
+		d->replies[i] = rte_malloc("vd_reply", reply_cap, RTE_CACHE_LINE_SIZE);
+		d->inboxes[i] =
+			rte_ring_create_elem(name, sizeof(struct vd_neigh_update), VD_NEIGH_INBOX,
+					     (int)rte_socket_id(), RING_F_SC_DEQ);
+		d->lcores[i] = lc;
+		if (!lc || !d->replies[i] || !d->inboxes[i]) {
+			vd_log(VD_LOG_ERROR,
+			       "dpdk: out of memory for worker %u state; give EAL "
+			       "more memory (-m)",
+			       i);
+			return -ENOMEM;
+		}
+		lc->worker = i;
+		lc->port = port;
+		lc->queue = (uint16_t)i;
+		lc->mac = mac;
+		lc->pool = d->pool;
+		lc->stop = stop;
+		lc->inbox = d->inboxes[i];
+		lc->inboxes = d->inboxes;
+		lc->n_workers = d->n_workers;
+		lc->retry_tsc = rte_get_tsc_hz() * VD_NEIGH_RETRY_MS / MS_PER_S;
+		lc->scratch.worker = i;
+		lc->scratch.reply = d->replies[i];
+		lc->scratch.reply_cap = reply_cap;
+	}
+	return 0;
+}
+
+static void wait_link(uint16_t port)
+{
+	struct rte_eth_link link = {0};
+	for (int ms = 0; ms < VD_DPDK_LINK_WAIT_MS; ms += 100) {
+		rte_eth_link_get_nowait(port, &link);
+		if (link.link_status == RTE_ETH_LINK_UP)
+			return;
+		rte_delay_ms(100);
+	}
+	vd_log(VD_LOG_WARN, "dpdk: port %u link still down after %d ms; running anyway", port,
+	       VD_DPDK_LINK_WAIT_MS);
+}
+
+static void print_stats(const struct vd_dpdk *d)
+{
+	static struct vd_stats total, w; /* large: not on the stack */
+	struct vd_dpdk_counters c = {0};
+	memset(&total, 0, sizeof(total));
+	for (unsigned i = 0; i < d->n_workers; i++) {
+		const struct vd_lcore *lc = d->lcores[i];
+		char label[32];
+		memset(&w, 0, sizeof(w));
+		vd_stats_add(&w, &lc->stats);
+		snprintf(label, sizeof(label), "worker=%u", i);
+		vd_stats_print(stderr, label, &w);
+		vd_stats_add(&total, &w);
+		const uint64_t *src = (const uint64_t *)&lc->c;
+		uint64_t *dst = (uint64_t *)&c;
+		for (size_t k = 0; k < sizeof(c) / sizeof(uint64_t); k++)
+			dst[k] += src[k];
+	}
+	vd_stats_print(stderr, "total", &total);
+	fprintf(stderr,
+		"stats dpdk rx=%" PRIu64 " tx=%" PRIu64 " arp_replies=%" PRIu64 " na_sent=%" PRIu64
+		" arp_requests=%" PRIu64 " ns_sent=%" PRIu64 " neigh_learned=%" PRIu64
+		" neigh_inbox_full=%" PRIu64 " echo_replies=%" PRIu64 " room_moves=%" PRIu64,
+		c.rx_pkts, c.tx_pkts, c.arp_replies, c.na_sent, c.arp_requests, c.ns_sent,
+		c.neigh_learned, c.neigh_inbox_full, c.echo_replies, c.room_moves);
+	for (unsigned k = 0; k < VD_DPDK_DROP__COUNT; k++)
+		fprintf(stderr, " drop_%s=%" PRIu64, vd_dpdk_drop_names[k], c.drop[k]);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
+
+/* Worker i > 0 runs on the i-th worker lcore; the main lcore runs worker 0. */
+static int launch(struct vd_dpdk *d)
+{
+	unsigned i = 1, id;
+	RTE_LCORE_FOREACH_WORKER(id)
+	{
+		if (i == d->n_workers)
+			break;
+		int rc = rte_eal_remote_launch(vd_dpdk_worker_main, d->lcores[i++], id);
+		if (rc < 0) {
+			vd_log(VD_LOG_ERROR, "dpdk: cannot launch worker on lcore %u: %s", id,
+			       rte_strerror(-rc));
+			return rc;
+		}
+	}
+	vd_dpdk_worker_main(d->lcores[0]);
+	rte_eal_mp_wait_lcore();
+	return 0;
+}
+
+static int start_port(struct vd_dpdk *d, uint16_t *port, volatile int *stop)
+{
+	struct rte_eth_dev_info info;
+	const struct vd_route *r = vd_route_published;
+	int rc = check_listeners(&r->px);
+	if (rc)
+		return rc;
+	if (rte_eth_dev_count_avail() == 0 || !rte_eth_dev_is_valid_port(VD_DPDK_PORT)) {
+		vd_log(VD_LOG_ERROR, "dpdk: no port: bind a NIC to vfio-pci (dpdk-devbind.py) "
+				     "or pass a virtual device, e.g. --vdev=net_tap0,iface=vd0");
+		return -ENODEV;
+	}
+	*port = VD_DPDK_PORT;
+	rc = rte_eth_dev_info_get(*port, &info);
+	if (rc < 0) {
+		vd_log(VD_LOG_ERROR, "dpdk: port %u: no device info: %s", *port, rte_strerror(-rc));
+		return rc;
+	}
+	d->n_workers = pick_workers(r->cfg.workers, &info);
+	rc = create_pool(d);
+	if (rc == 0)
+		rc = port_setup(d, *port, &info);
+	if (rc == 0)
+		rc = lcores_init(d, *port, stop);
+	if (rc)
+		return rc;
+	wait_link(*port);
+	char mac[RTE_ETHER_ADDR_FMT_SIZE];
+	rte_ether_format_addr(mac, sizeof(mac), &d->lcores[0]->mac);
+	vd_log(VD_LOG_INFO,
+	       "ready: dpdk port %u (%s) mac %s, %u worker(s), %u listener(s) "
+	       "(first %s:%u)",
+	       *port, info.driver_name, mac, d->n_workers, r->px.n_listeners,
+	       r->px.listeners[0].host, r->px.listeners[0].port);
+	return 0;
+}
+
+int vd_dpdk_run(int eal_argc, char **eal_argv, const char *config_path, volatile int *stop)
+{
+	static struct vd_dpdk d;
+	uint16_t port = VD_DPDK_PORT;
+
+	if (rte_eal_init(eal_argc, eal_argv) < 0) {
+		vd_log(VD_LOG_ERROR,
+		       "dpdk: EAL init failed: %s; check the EAL arguments (try "
+		       "--no-huge -m 1024 without hugepages, --no-pci without a bound "
+		       "NIC) and that you run as root",
+		       rte_strerror(rte_errno));
+		return -rte_errno ? -rte_errno : -EINVAL;
+	}
+	int rc = start_port(&d, &port, stop);
+	if (rc == 0) {
+		vd_log(VD_LOG_INFO, "dpdk: serving %s", config_path);
+		rc = launch(&d);
+		print_stats(&d);
+	}
+	if (rte_eth_dev_is_valid_port(port)) { /* also after a failed setup */
+		rte_eth_dev_stop(port);
+		rte_eth_dev_close(port);
+	}
+	for (unsigned i = 0; i < VD_CFG_MAX_WORKERS; i++) {
+		rte_free(d.lcores[i]);
+		rte_free(d.replies[i]);
+		rte_ring_free(d.inboxes[i]);
+	}
+	rte_mempool_free(d.pool);
+	rte_eal_cleanup();
+	return rc;
+}

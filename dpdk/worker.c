@@ -1,0 +1,382 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The poll loop of one worker lcore, in the DPDK style (examples/l3fwd):
+ *
+ *   while (!stop): rx_burst(32) -> stage 1: parse Ethernet/IP/UDP of every frame (ARP,
+ *   ICMP echo and neighbour discovery are answered right there) -> read the published
+ *   routing snapshot -> stage 2: vd_proxy_process() each SIP datagram in place inside its
+ *   mbuf, then prepend Ethernet/IP/UDP for the verdict -> stage 3: one tx_burst -> one RCU
+ *   quiescent state.
+ *
+ * The SIP payload stays where the NIC wrote it; the core grows the message into the mbuf's
+ * headroom. VD_DPDK_HDR_RESERVE bytes at the very front are kept back for our headers. When
+ * the core says VD_DROP_NO_ROOM, the payload is moved toward the tail (a counted slow path)
+ * and processed again. Every frame ends counted: forwarded, replied, or dropped by reason.
+ *
+ * Not here yet (later steps): an exception path (TAP/virtio-user) for traffic that is not
+ * ours (TCP, other ports, routing protocols), IP reassembly, multi-segment messages, next
+ * hops through a gateway (every destination is taken as on-link), checksum offload.
+ */
+#include <string.h>
+#include <urcu-qsbr.h>
+
+#include <rte_byteorder.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_ip.h>
+#include <rte_prefetch.h>
+#include <rte_udp.h>
+
+#include "dpdk_internal.h"
+#include "viaduct/route.h"
+
+#define ETH_LEN		((uint16_t)sizeof(struct rte_ether_hdr))
+#define IP4_LEN		((uint16_t)sizeof(struct rte_ipv4_hdr))
+#define IP6_LEN		((uint16_t)sizeof(struct rte_ipv6_hdr))
+#define UDP_LEN		((uint16_t)sizeof(struct rte_udp_hdr))
+#define IP4_VERSION_IHL 0x45	    /* version 4, 5 words: we never send options */
+#define IP6_VTC_FLOW	0x60000000u /* version 6, traffic class 0, flow label 0 */
+#define VD_DPDK_TTL	64
+
+/* Index of the listener bound to (ip, port) of this family, or -1. */
+static int listener_for(const struct vd_proxy *px, int family, const void *ip, uint16_t port_be)
+{
+	for (unsigned j = 0; j < px->n_listeners; j++) {
+		const union vd_sockaddr *b = &px->listeners[j].bind;
+		if (b->sa.sa_family != family)
+			continue;
+		if (family == AF_INET && b->in.sin_port == port_be &&
+		    memcmp(&b->in.sin_addr, ip, 4) == 0)
+			return (int)j;
+		if (family == AF_INET6 && b->in6.sin6_port == port_be &&
+		    memcmp(&b->in6.sin6_addr, ip, 16) == 0)
+			return (int)j;
+	}
+	return -1;
+}
+
+/* UDP checks shared by both families; fills meta for a datagram to one of our listeners.
+ * Returns the drop reason, or -1 when the datagram is ours. */
+static int udp_input(struct vd_lcore *lc, struct rte_mbuf *m, struct vd_rx_meta *meta,
+		     uint16_t l4_off, uint32_t l4_len, int family, const void *dst_ip)
+{
+	if (l4_len < UDP_LEN)
+		return VD_DPDK_DROP_MALFORMED;
+	const struct rte_udp_hdr *udp = rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, l4_off);
+	uint16_t dlen = rte_be_to_cpu_16(udp->dgram_len);
+	if (dlen < UDP_LEN || dlen > l4_len)
+		return VD_DPDK_DROP_MALFORMED;
+	int l = listener_for(lc->px, family, dst_ip, udp->dst_port);
+	if (l < 0)
+		return VD_DPDK_DROP_NOT_FOR_US;
+	meta->kind = VD_RX_SIP;
+	meta->listener = (uint8_t)l;
+	meta->l4_off = l4_off;
+	meta->sip_len = dlen - UDP_LEN;
+	if (family == AF_INET)
+		meta->src.in.sin_port = udp->src_port;
+	else
+		meta->src.in6.sin6_port = udp->src_port;
+	return -1;
+}
+
+/* Hardware said good: trust it; bad: drop; unknown: verify in software. */
+static bool l4_cksum_ok(const struct rte_mbuf *m, int family, const void *ip, const void *udp)
+{
+	uint64_t f = m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK;
+	if (f == RTE_MBUF_F_RX_L4_CKSUM_GOOD)
+		return true;
+	if (f == RTE_MBUF_F_RX_L4_CKSUM_BAD)
+		return false;
+	if (family == AF_INET) {
+		if (((const struct rte_udp_hdr *)udp)->dgram_cksum == 0)
+			return true; /* IPv4 UDP may omit its checksum (RFC 768) */
+		return rte_ipv4_udptcp_cksum_verify(ip, udp) == 0;
+	}
+	return rte_ipv6_udptcp_cksum_verify(ip, udp) == 0; /* mandatory over IPv6 (RFC 8200) */
+}
+
+static int ipv4_input(struct vd_lcore *lc, struct rte_mbuf *m, struct vd_rx_meta *meta)
+{
+	if (m->data_len < ETH_LEN + IP4_LEN)
+		return VD_DPDK_DROP_MALFORMED;
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, ETH_LEN);
+	uint16_t ihl =
+		(uint16_t)((ip->version_ihl & RTE_IPV4_HDR_IHL_MASK) * RTE_IPV4_IHL_MULTIPLIER);
+	uint16_t tot = rte_be_to_cpu_16(ip->total_length);
+	if ((ip->version_ihl >> 4) != 4 || ihl < IP4_LEN || tot < ihl ||
+	    ETH_LEN + tot > m->data_len)
+		return VD_DPDK_DROP_MALFORMED;
+	if (vd_dpdk_our_ip(lc->px, AF_INET, &ip->dst_addr) < 0)
+		return VD_DPDK_DROP_NOT_FOR_US;
+	uint64_t f = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+	if (f == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
+	    (f != RTE_MBUF_F_RX_IP_CKSUM_GOOD && rte_raw_cksum(ip, ihl) != 0xffff))
+		return VD_DPDK_DROP_BAD_CKSUM;
+	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
+		return VD_DPDK_DROP_FRAGMENT;
+	/* any packet for us teaches us its sender's MAC (on-link, or its router's) */
+	vd_neigh_learn(lc, AF_INET, &ip->src_addr,
+		       &rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->src_addr);
+	if (ip->next_proto_id == IPPROTO_ICMP) {
+		vd_dpdk_icmp4_input(lc, m, ETH_LEN);
+		return -2; /* consumed */
+	}
+	if (ip->next_proto_id != IPPROTO_UDP)
+		return VD_DPDK_DROP_NOT_FOR_US;
+	meta->src.in = (struct sockaddr_in){.sin_family = AF_INET};
+	memcpy(&meta->src.in.sin_addr, &ip->src_addr, 4);
+	int r = udp_input(lc, m, meta, ETH_LEN + ihl, tot - ihl, AF_INET, &ip->dst_addr);
+	if (r == -1 && !l4_cksum_ok(m, AF_INET, ip, (char *)ip + ihl))
+		r = VD_DPDK_DROP_BAD_CKSUM;
+	return r;
+}
+
+/* Only a UDP or ICMPv6 header right after the fixed header is handled: extension headers
+ * (fragments included) are dropped as not ours in this slice. */
+static int ipv6_input(struct vd_lcore *lc, struct rte_mbuf *m, struct vd_rx_meta *meta)
+{
+	if (m->data_len < ETH_LEN + IP6_LEN)
+		return VD_DPDK_DROP_MALFORMED;
+	struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, ETH_LEN);
+	uint16_t plen = rte_be_to_cpu_16(ip->payload_len);
+	if ((rte_be_to_cpu_32(ip->vtc_flow) >> 28) != 6 || ETH_LEN + IP6_LEN + plen > m->data_len)
+		return VD_DPDK_DROP_MALFORMED;
+	if (ip->proto == IPPROTO_ICMPV6) {
+		vd_dpdk_icmp6_input(lc, m, ETH_LEN); /* NS to a solicited-node group, echo */
+		return -2;
+	}
+	if (ip->proto == IPPROTO_FRAGMENT)
+		return VD_DPDK_DROP_FRAGMENT;
+	if (ip->proto != IPPROTO_UDP || vd_dpdk_our_ip(lc->px, AF_INET6, ip->dst_addr) < 0)
+		return VD_DPDK_DROP_NOT_FOR_US;
+	vd_neigh_learn(lc, AF_INET6, ip->src_addr,
+		       &rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->src_addr);
+	meta->src.in6 = (struct sockaddr_in6){.sin6_family = AF_INET6};
+	memcpy(&meta->src.in6.sin6_addr, ip->src_addr, 16);
+	int r = udp_input(lc, m, meta, ETH_LEN + IP6_LEN, plen, AF_INET6, ip->dst_addr);
+	if (r == -1 && !l4_cksum_ok(m, AF_INET6, ip, ip + 1))
+		r = VD_DPDK_DROP_BAD_CKSUM;
+	return r;
+}
+
+/* Stage 1: what is this frame? SIP stays for stage 2; the rest is answered or dropped. */
+static void classify(struct vd_lcore *lc, struct rte_mbuf *m, struct vd_rx_meta *meta)
+{
+	int r;
+	meta->kind = VD_RX_DONE;
+	if (m->nb_segs > 1) {
+		r = VD_DPDK_DROP_TOO_BIG; /* no reassembly of chained mbufs in this slice */
+	} else if (m->data_len < ETH_LEN) {
+		r = VD_DPDK_DROP_MALFORMED;
+	} else {
+		uint16_t type = rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->ether_type;
+		if (type == RTE_BE16(RTE_ETHER_TYPE_ARP)) {
+			vd_dpdk_arp_input(lc, m);
+			return;
+		}
+		if (type == RTE_BE16(RTE_ETHER_TYPE_IPV4))
+			r = ipv4_input(lc, m, meta);
+		else if (type == RTE_BE16(RTE_ETHER_TYPE_IPV6))
+			r = ipv6_input(lc, m, meta);
+		else
+			r = VD_DPDK_DROP_NOT_FOR_US;
+	}
+	if (r >= 0) {
+		meta->kind = VD_RX_DONE;
+		vd_dpdk_drop(lc, m, (enum vd_dpdk_drop)r);
+	}
+}
+
+void vd_dpdk_tx_queue(struct vd_lcore *lc, struct rte_mbuf *m, const struct vd_result *res)
+{
+	if (lc->n_tx == VD_DPDK_TX_MAX) { /* cannot happen: at most 2 frames per rx frame */
+		if (res)
+			vd_stats_send_failed(&lc->stats, res);
+		vd_dpdk_drop(lc, m, VD_DPDK_DROP_TX_FULL);
+		return;
+	}
+	lc->tx_res[lc->n_tx] = res;
+	lc->tx[lc->n_tx++] = m;
+}
+
+/*
+ * Prepend Ethernet/IP/UDP in front of the payload at buffer offset `off` (len bytes), from
+ * listener `from` to `dst` through next hop MAC `mac`; checksums in software.
+ */
+static void encap(struct vd_lcore *lc, struct rte_mbuf *m, uint32_t off, uint32_t len,
+		  const union vd_sockaddr *from, const union vd_sockaddr *dst,
+		  const struct rte_ether_addr *mac)
+{
+	bool v6 = dst->sa.sa_family == AF_INET6;
+	uint16_t hdr = (uint16_t)(ETH_LEN + (v6 ? IP6_LEN : IP4_LEN) + UDP_LEN);
+	m->data_off = (uint16_t)(off - hdr);
+	m->data_len = (uint16_t)(hdr + len);
+	m->pkt_len = m->data_len;
+	m->ol_flags = 0;
+	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
+	eth->dst_addr = *mac;
+	eth->src_addr = lc->mac;
+	eth->ether_type = rte_cpu_to_be_16(v6 ? RTE_ETHER_TYPE_IPV6 : RTE_ETHER_TYPE_IPV4);
+	struct rte_udp_hdr *udp = rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, hdr - UDP_LEN);
+	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(UDP_LEN + len));
+	udp->dgram_cksum = 0;
+	if (v6) {
+		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(eth + 1);
+		ip->vtc_flow = rte_cpu_to_be_32(IP6_VTC_FLOW);
+		ip->payload_len = udp->dgram_len;
+		ip->proto = IPPROTO_UDP;
+		ip->hop_limits = VD_DPDK_TTL;
+		memcpy(ip->src_addr, &from->in6.sin6_addr, 16);
+		memcpy(ip->dst_addr, &dst->in6.sin6_addr, 16);
+		udp->src_port = from->in6.sin6_port;
+		udp->dst_port = dst->in6.sin6_port;
+		udp->dgram_cksum = rte_ipv6_udptcp_cksum(ip, udp);
+		return;
+	}
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
+	*ip = (struct rte_ipv4_hdr){
+		.version_ihl = IP4_VERSION_IHL,
+		.total_length = rte_cpu_to_be_16((uint16_t)(IP4_LEN + UDP_LEN + len)),
+		.time_to_live = VD_DPDK_TTL,
+		.next_proto_id = IPPROTO_UDP,
+		.src_addr = from->in.sin_addr.s_addr,
+		.dst_addr = dst->in.sin_addr.s_addr,
+	};
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp->src_port = from->in.sin_port;
+	udp->dst_port = dst->in.sin_port;
+	udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+}
+
+/* Run the core; on VD_DROP_NO_ROOM move the payload toward the tail and run it again. */
+static void process(struct vd_lcore *lc, struct vd_pktbuf *pkt, const struct vd_rx_meta *meta,
+		    struct vd_result *res)
+{
+	vd_proxy_process(lc->px, pkt, &meta->src, meta->listener, &lc->scratch, res);
+	if (res->verdict != VD_VERDICT_DROP || res->drop != VD_DROP_NO_ROOM ||
+	    pkt->off >= VD_PROXY_HEADROOM)
+		return;
+	uint32_t tail = pkt->cap - pkt->off - pkt->len;
+	uint32_t shift = RTE_MIN(VD_PROXY_HEADROOM - pkt->off, tail);
+	if (shift == 0)
+		return;
+	memmove(pkt->base + pkt->off + shift, pkt->base + pkt->off, pkt->len);
+	pkt->off += shift;
+	VD_STAT_ADD(lc->c.room_moves, 1);
+	vd_proxy_process(lc->px, pkt, &meta->src, meta->listener, &lc->scratch, res);
+}
+
+/* The reply replaces the request in the same mbuf, after the standard headroom. */
+static bool place_reply(struct vd_lcore *lc, struct rte_mbuf *m, const struct vd_result *res,
+			uint32_t *off)
+{
+	uint16_t hdr = (uint16_t)(ETH_LEN + UDP_LEN +
+				  (res->dst.sa.sa_family == AF_INET6 ? IP6_LEN : IP4_LEN));
+	*off = RTE_PKTMBUF_HEADROOM + hdr;
+	if (*off + res->reply_len > m->buf_len)
+		return false;
+	memcpy((char *)m->buf_addr + *off, lc->scratch.reply, res->reply_len);
+	return true;
+}
+
+/* Stage 2 for one SIP datagram: decide, then encapsulate and queue, or count and free. */
+static void sip_one(struct vd_lcore *lc, struct rte_mbuf *m, const struct vd_rx_meta *meta,
+		    struct vd_result *res)
+{
+	uint32_t payload = m->data_off + meta->l4_off + UDP_LEN; /* from buf_addr */
+	struct vd_pktbuf pkt = {(char *)m->buf_addr + VD_DPDK_HDR_RESERVE,
+				m->buf_len - VD_DPDK_HDR_RESERVE, payload - VD_DPDK_HDR_RESERVE,
+				meta->sip_len};
+	process(lc, &pkt, meta, res);
+	vd_stats_count(&lc->stats, res, meta->sip_len);
+	if (res->verdict == VD_VERDICT_DROP) {
+		rte_pktmbuf_free(m);
+		return;
+	}
+	bool fwd = res->verdict == VD_VERDICT_FORWARD;
+	unsigned from = fwd ? res->egress : meta->listener;
+	uint32_t off = VD_DPDK_HDR_RESERVE + pkt.off, len = fwd ? pkt.len : res->reply_len;
+	enum vd_dpdk_drop why;
+	const struct rte_ether_addr *mac;
+	if (!fwd && !place_reply(lc, m, res, &off)) {
+		why = VD_DPDK_DROP_TOO_BIG;
+		goto fail;
+	}
+	mac = vd_neigh_resolve(lc, &res->dst, from);
+	if (!mac) {
+		why = VD_DPDK_DROP_NEIGH; /* solicited: the endpoint's retransmission gets through
+					   */
+		goto fail;
+	}
+	encap(lc, m, off, len, &lc->px->listeners[from].bind, &res->dst, mac);
+	VD_STAT_ADD(lc->stats.tx_bytes, len);
+	vd_dpdk_tx_queue(lc, m, res);
+	return;
+fail:
+	vd_stats_send_failed(&lc->stats, res);
+	vd_dpdk_drop(lc, m, why);
+}
+
+/* Stage 3: send what the burst produced; what the ring refuses is counted and freed. */
+static void tx_flush(struct vd_lcore *lc)
+{
+	unsigned sent = 0;
+	for (int t = 0; t < VD_DPDK_TX_RETRIES && sent < lc->n_tx; t++)
+		sent += rte_eth_tx_burst(lc->port, lc->queue, lc->tx + sent,
+					 (uint16_t)(lc->n_tx - sent));
+	VD_STAT_ADD(lc->c.tx_pkts, sent);
+	for (unsigned i = sent; i < lc->n_tx; i++) {
+		if (lc->tx_res[i])
+			vd_stats_send_failed(&lc->stats, lc->tx_res[i]);
+		vd_dpdk_drop(lc, lc->tx[i], VD_DPDK_DROP_TX_FULL);
+	}
+	lc->n_tx = 0;
+}
+
+static unsigned burst(struct vd_lcore *lc)
+{
+	struct rte_mbuf *pkts[VD_DPDK_BURST];
+	uint16_t n = rte_eth_rx_burst(lc->port, lc->queue, pkts, VD_DPDK_BURST);
+	if (n == 0)
+		return 0;
+	VD_STAT_ADD(lc->c.rx_pkts, n);
+	lc->px = &vd_route_read()->px;
+	for (unsigned i = 0; i < n && i < VD_DPDK_PREFETCH; i++)
+		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
+	for (unsigned i = 0; i < n; i++) {
+		if (i + VD_DPDK_PREFETCH < n)
+			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + VD_DPDK_PREFETCH], void *));
+		classify(lc, pkts[i], &lc->meta[i]);
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (lc->meta[i].kind == VD_RX_SIP)
+			sip_one(lc, pkts[i], &lc->meta[i], &lc->res[i]);
+	tx_flush(lc);
+	lc->px = NULL;
+	VD_STAT_ADD(lc->stats.batches, 1);
+	return n;
+}
+
+int vd_dpdk_worker_main(void *arg)
+{
+	struct vd_lcore *lc = arg;
+	unsigned idle = 0;
+
+	rcu_register_thread();
+	while (!*lc->stop) {
+		vd_neigh_inbox_drain(lc);
+		if (burst(lc)) {
+			idle = 0;
+		} else if (++idle >= VD_DPDK_IDLE_POLLS && VD_DPDK_IDLE_SLEEP_US) {
+			/* offline while asleep: a publication never waits for this lcore */
+			rcu_thread_offline();
+			rte_delay_us_sleep(VD_DPDK_IDLE_SLEEP_US);
+			rcu_thread_online();
+			continue;
+		}
+		vd_route_quiescent(); /* also when idle: writers wait for every online reader */
+	}
+	rcu_unregister_thread();
+	return 0;
+}

@@ -1,0 +1,252 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: BSD-3-Clause
+#
+# e2e_tap.sh: end-to-end test of the DPDK datapath over a TAP virtual device, with sipp
+# (UAC -> viaduct-dpdk -> 2 x UAS), all inside a network namespace this script creates.
+#
+# usage: e2e_tap.sh VIADUCT_DPDK_BIN [ipv4|ipv6|ipv4-room] [CALLS]   (default ipv4, 1000 calls)
+#   ipv4-room: as ipv4, with a long advertised host, so that our Via line needs more headroom
+#   than the mbuf leaves in front of the SIP payload: every forwarded request takes the
+#   datapath's slow path (payload moved toward the tail, counted room_moves) and must still
+#   get through.
+# environment: E2E_RATE (200 calls/s), E2E_LIMIT (100), E2E_TIMEOUT (240 s), E2E_KEEP=1,
+#   E2E_WORKERS (1): worker lcores and TAP queue pairs (-l 0-N-1; more than 1 busy-polls cores
+#   the sipp need on a small machine)
+# exit: 0 pass, 1 fail, 2 usage, 77 skip (not root, no sipp, cannot create a TAP device
+#       or a network namespace: said on stderr, never silently).
+#
+# Topology (R = random suffix, one test run = one namespace, nothing on real networks):
+#
+#   root ns: viaduct-dpdk --vdev=net_tap0,iface=vdtapR   (the DPDK port, its own MAC)
+#   ns vdns-R: vdtapR (moved there after the port started; the TAP PMD keeps its fd)
+#              10.200.0.1 UAC, 10.200.0.3:5070 UAS 1, 10.200.0.4:5080 UAS 2
+#              (ipv6: fd00:200::1, ::3, ::4); viaduct's listener 10.200.0.2:5060
+#              (fd00:200::2) exists only in the DPDK datapath, which answers ARP/NS for it.
+#
+# The UAS sit on their own addresses (not the UAC's) so that viaduct meets them with a cold
+# neighbour cache: the first INVITE to each must trigger an ARP request (NS) from viaduct,
+# be dropped as "neighbour unresolved", and get through on the UAC's retransmission.
+#
+# Checks:
+#   a. the UAC exits 0 and its stat CSV shows CALLS successful, 0 failed;
+#   b. each UAS received >= 10% of the calls (the pool balances);
+#   c. viaduct exits 0 on SIGTERM; its "stats total" adds up (rx = tx + replies + drops),
+#      tx > 0, and every drop is a cold-cache "neighbour unresolved" (no bad checksum, no
+#      malformed frame, no other SIP drop); ipv4-room: room_moves >= the 3 x CALLS requests;
+#   d. cold cache: viaduct answered ARP (NS) for its address, sent ARP requests (NS) for the
+#      two UAS and learned them; the namespace's kernel holds viaduct's MAC for 10.200.0.2;
+#   e. (python3, tests/dpdk/probe.py) an ICMP/ICMPv6 echo to 10.200.0.2 is answered, and a
+#      SIP OPTIONS to the proxy itself gets the core's 200 OK back through the datapath.
+
+# shellcheck source-path=SCRIPTDIR
+set -euo pipefail
+
+TEST_NAME=dpdk-e2e-tap
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../integration/lib.sh
+source "$HERE/../integration/lib.sh"
+
+usage() {
+	echo "usage: $0 VIADUCT_DPDK_BIN [ipv4|ipv6|ipv4-room] [CALLS]" >&2
+	exit 2
+}
+(($# >= 1 && $# <= 3)) || usage
+run_bounded "${E2E_TIMEOUT:-240}" "$@"
+
+BIN=$1
+FAMILY=${2:-ipv4}
+CALLS=${3:-1000}
+RATE=${E2E_RATE:-200}
+LIMIT=${E2E_LIMIT:-100}
+WORKERS=${E2E_WORKERS:-1}
+[[ $WORKERS =~ ^[1-9][0-9]*$ ]] || die "E2E_WORKERS must be a positive integer"
+TEST_NAME="dpdk-e2e-tap $FAMILY"
+[[ $CALLS =~ ^[1-9][0-9]*$ ]] || usage
+[[ -x $BIN ]] || die "viaduct-dpdk binary '$BIN' not found or not executable"
+
+case $FAMILY in
+ipv4 | ipv4-room) UAC_IP=10.200.0.1 VD_IP=10.200.0.2 UAS1_IP=10.200.0.3 UAS2_IP=10.200.0.4 PLEN=24 ;;
+ipv6) UAC_IP=fd00:200::1 VD_IP=fd00:200::2 UAS1_IP=fd00:200::3 UAS2_IP=fd00:200::4 PLEN=64 ;;
+*) usage ;;
+esac
+ADVERTISE=""
+if [[ $FAMILY == ipv4-room ]]; then
+	# 63 characters: our Via line alone is then longer than the ~106 bytes of headroom
+	ADVERTISE="    advertise: \"a-deliberately-long-advertised-name-for-the-proxy.viaduct.test\""
+fi
+VD_PORT=5060 UAS1_PORT=5070 UAS2_PORT=5080 UAC_PORT=5061
+hostport() { if [[ $1 == *:* ]]; then printf '[%s]:%s' "$1" "$2"; else printf '%s:%s' "$1" "$2"; fi; }
+
+# --- preconditions: skip only when the machine cannot do it --------------------------------
+skip() { log "SKIP: $*"; exit 77; }
+((EUID == 0)) || skip "needs root (network namespaces, TAP device)"
+command -v sipp >/dev/null || skip "sipp not installed (Debian package sip-tester)"
+command -v ip >/dev/null || skip "iproute2 (ip) not installed"
+[[ -c /dev/net/tun ]] || skip "no /dev/net/tun: cannot create a TAP device"
+
+R=$(printf '%04x%02x' $((RANDOM)) $(($$ % 256)))
+NS=vdns-$R
+TAP=vdtap$R
+PREFIX=vd$R
+if ! ip tuntap add dev "$TAP" mode tap 2>/dev/null; then
+	skip "cannot create a TAP device ($TAP)"
+fi
+ip tuntap del dev "$TAP" mode tap
+ip netns add "$NS" 2>/dev/null || skip "cannot create network namespace $NS"
+NS_CREATED=1
+
+install_cleanup_trap
+make_tmpdir
+T=$TMPDIR_E2E
+nsx() { ip netns exec "$NS" "$@"; }
+# lib.sh's wait_for_udp_port looks with ss: look inside the namespace
+ss() { ip netns exec "$NS" ss "$@"; }
+
+# shellcheck disable=SC2317 # called from lib.sh's EXIT trap
+on_exit_hook() {
+	local rc=$1 pid
+	if ((rc != 0)); then
+		tail_log "viaduct-dpdk output" "$T/viaduct.log" 40
+		tail_log "sipp UAC errors" "$T/uac.errors" 20 2000
+		tail_log "sipp UAC stderr" "$T/uac.err" 10
+		tail_log "sipp UAS 1 stderr" "$T/uas1.err" 10
+	fi
+	# stop everything (by PID) before the namespace goes
+	for pid in "${BG_PIDS[@]}"; do
+		is_running "$pid" && { stop_pid "$pid" TERM 5 || true; }
+	done
+	if [[ -n ${NS_CREATED:-} ]]; then
+		ip netns del "$NS" 2>/dev/null || log "could not delete namespace $NS"
+	fi
+	ip link del "$TAP" 2>/dev/null || true # only if it never left the root namespace
+	rm -rf -- "/var/run/dpdk/$PREFIX"
+}
+
+# --- 1. viaduct-dpdk on a TAP vdev, then its kernel side into the namespace ------------------
+cat >"$T/viaduct.yaml" <<EOC
+# written by $0
+workers: $WORKERS
+listeners:
+  - address: "$VD_IP"
+    port: $VD_PORT
+$ADVERTISE
+pool:
+  name: tap
+  hash: call-id
+  members:
+    - host: "$UAS1_IP"
+      port: $UAS1_PORT
+    - host: "$UAS2_IP"
+      port: $UAS2_PORT
+EOC
+# EAL --file-prefix: no clash with another DPDK process on the machine (its runtime
+# directory /var/run/dpdk/PREFIX is removed at exit). One lcore by default (-l 0): the machine's other core is left to the three sipp.
+start_bg_merged viaduct "$BIN" -c "$T/viaduct.yaml" -- -l "0-$((WORKERS - 1))" --no-huge --no-pci -m 512 \
+	--file-prefix="$PREFIX" --vdev="net_tap0,iface=$TAP"
+VD_PID=${BG_PID[viaduct]}
+wait_for_log "$T/viaduct.log" 'viaduct: ready' 30 "$VD_PID" || die "viaduct-dpdk did not print 'viaduct: ready'"
+# the DPDK port's own MAC (not the kernel side's): what the namespace must learn for VD_IP
+PORT_MAC=$(sed -n 's/.*viaduct: ready: .* mac \([0-9A-Fa-f:]*\),.*/\1/p' "$T/viaduct.log" | head -n 1)
+PORT_MAC=${PORT_MAC,,}
+ip link set "$TAP" netns "$NS"
+nsx ip link set lo up
+nsx ip link set "$TAP" up
+for a in "$UAC_IP" "$UAS1_IP" "$UAS2_IP"; do
+	# nodad: the addresses are usable at once (no 1-2 s of duplicate detection)
+	if [[ $FAMILY == ipv6 ]]; then
+		nsx ip addr add "$a/$PLEN" dev "$TAP" nodad
+	else
+		nsx ip addr add "$a/$PLEN" dev "$TAP"
+	fi
+done
+
+# --- 2. ICMP echo and a locally answered OPTIONS (the REPLY verdict) ----------------------
+# The ping is the namespace's first packet to VD_IP: it also proves ARP (NS) from cold.
+PING_OUT="no python3" OPT_OUT="no python3"
+if command -v python3 >/dev/null; then
+	PING_OUT=$(nsx python3 "$HERE/probe.py" ping "$VD_IP" "$UAC_IP" 2>&1) || true
+	OPT_OUT=$(nsx python3 "$HERE/probe.py" options "$VD_IP" "$UAC_IP" 2>&1) || true
+fi
+
+# --- 3. the UAS, 4. the UAC ----------------------------------------------------------------
+UAC_SECS=$((CALLS / RATE + 60))
+UAS_SECS=$((UAC_SECS + 30))
+start_bg uas1 timeout -k 5 "$UAS_SECS" ip netns exec "$NS" sipp -sn uas -i "$UAS1_IP" \
+	-p "$UAS1_PORT" -nd -trace_msg -message_file "$T/uas1.msg"
+start_bg uas2 timeout -k 5 "$UAS_SECS" ip netns exec "$NS" sipp -sn uas -i "$UAS2_IP" \
+	-p "$UAS2_PORT" -nd -trace_msg -message_file "$T/uas2.msg"
+wait_for_udp_port "$UAS1_IP" "$UAS1_PORT" 10 "${BG_PID[uas1]}" || die "UAS 1 did not start"
+wait_for_udp_port "$UAS2_IP" "$UAS2_PORT" 10 "${BG_PID[uas2]}" || die "UAS 2 did not start"
+
+# abortunexp: an unexpected message fails the call at once; -recv_timeout: a lost message
+# fails it after 10 s. The first INVITE to each UAS is lost on purpose (cold cache): sipp's
+# own retransmission (T1 = 500 ms) carries it.
+start_bg uac timeout -k 5 $((UAC_SECS + 10)) ip netns exec "$NS" sipp -sn uac \
+	"$(hostport "$VD_IP" "$VD_PORT")" -i "$UAC_IP" -p "$UAC_PORT" \
+	-m "$CALLS" -r "$RATE" -l "$LIMIT" -default_behaviors abortunexp -recv_timeout 10000 \
+	-timeout "${UAC_SECS}s" -timeout_error -trace_stat -stf "$T/uac.csv" -fd 1 \
+	-trace_err -error_file "$T/uac.errors"
+wait_pid "${BG_PID[uac]}" $((UAC_SECS + 20)) || die "sipp UAC still running"
+UAC_RC=$WAIT_RC
+KERNEL_NEIGH=$(nsx ip neigh show "$VD_IP" dev "$TAP" 2>/dev/null || true)
+
+# --- 5. stop viaduct, then the UAS ---------------------------------------------------------
+stop_pid "$VD_PID" TERM 10 || log "viaduct-dpdk needed SIGKILL"
+VD_RC=$WAIT_RC
+for n in 1 2; do stop_pid "${BG_PID[uas$n]}" TERM 5 || true; done
+
+# --- checks --------------------------------------------------------------------------------
+OK=$(sipp_ok uac 2>/dev/null || echo missing)
+FAILED=$(sipp_failed uac 2>/dev/null || echo missing)
+X=$(invites uas1)
+Y=$(invites uas2)
+TOTAL=$(grep -E '^stats total ' "$T/viaduct.log" || true)
+DP=$(grep -E '^stats dpdk ' "$T/viaduct.log" || true)
+field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2" | head -n 1; }
+RX=$(field rx "$TOTAL") TX=$(field tx "$TOTAL") REPLIES=$(field replies "$TOTAL")
+DROPS=$(field drops "$TOTAL") SENDFAIL=$(field drop_send-failed "$TOTAL")
+MOVES=$(field room_moves "$DP")
+: "${MOVES:=0}"
+if [[ $FAMILY != ipv6 ]]; then
+	ANSWERED=$(field arp_replies "$DP") ASKED=$(field arp_requests "$DP")
+else
+	ANSWERED=$(field na_sent "$DP") ASKED=$(field ns_sent "$DP")
+fi
+UNRES=$(field drop_neigh_unresolved "$DP") LEARNED=$(field neigh_learned "$DP")
+: "${RX:=0}" "${TX:=0}" "${REPLIES:=0}" "${DROPS:=0}" "${SENDFAIL:=0}" "${UNRES:=0}"
+: "${ANSWERED:=0}" "${ASKED:=0}" "${LEARNED:=0}"
+log "viaduct: $TOTAL"
+log "viaduct: $DP"
+
+check "a. sipp UAC exit status 0 (got $UAC_RC)" '[[ $UAC_RC == 0 ]]'
+check "a. $OK successful, $FAILED failed calls (want $CALLS and 0)" \
+	'[[ $OK == "$CALLS" && $FAILED == 0 ]]'
+check "b. both UAS got >= 10% of the INVITEs (uas1=$X uas2=$Y)" \
+	'((X * 10 >= CALLS && Y * 10 >= CALLS))'
+ECHOES=$(field echo_replies "$DP")
+if [[ $PING_OUT == "no python3" ]]; then
+	log "no python3: echo and OPTIONS checks not run"
+else
+	check "e. ICMP echo answered by the datapath: $PING_OUT (echo_replies=${ECHOES:-0})" \
+		'[[ $PING_OUT == "echo reply"* && ${ECHOES:-0} -ge 1 ]]'
+	check "e. OPTIONS to the proxy answered locally: $OPT_OUT (replies=$REPLIES)" \
+		'[[ $OPT_OUT == "SIP/2.0 200"* && $REPLIES -ge 1 ]]'
+fi
+check "c. viaduct-dpdk exited 0 on SIGTERM (got $VD_RC)" '[[ $VD_RC == 0 ]]'
+check "c. counters add up: rx=$RX = tx=$TX + replies=$REPLIES + drops=$DROPS, tx > 0" \
+	'((RX > 0 && TX > 0 && RX == TX + REPLIES + DROPS))'
+check "c. every drop is a cold-cache miss: drops=$DROPS send-failed=$SENDFAIL neigh_unresolved=$UNRES" \
+	'((DROPS == SENDFAIL && SENDFAIL == UNRES))'
+check "c. no bad checksum / malformed / too big / tx_full frame" \
+	'[[ $(field drop_bad_cksum "$DP") == 0 && $(field drop_malformed "$DP") == 0 &&
+	    $(field drop_too_big "$DP") == 0 && $(field drop_tx_full "$DP") == 0 ]]'
+check "d. cold cache: answered $ANSWERED, solicited $ASKED (>= 2 UAS), learned $LEARNED" \
+	'((ANSWERED >= 1 && ASKED >= 2 && LEARNED >= 3 && UNRES >= 1))'
+check "d. the namespace resolved $VD_IP to the DPDK port's MAC $PORT_MAC: ${KERNEL_NEIGH:-none}" \
+	'[[ -n $PORT_MAC && $KERNEL_NEIGH == *"lladdr $PORT_MAC"* ]]'
+if [[ $FAMILY == ipv4-room ]]; then
+	check "c. slow path: $MOVES room moves for $((3 * CALLS)) forwarded requests" \
+		'((MOVES >= 3 * CALLS))'
+fi
+log "dpdk-e2e-tap $FAMILY: $CALLS calls, $FAILED failed, uas1=$X uas2=$Y INVITEs, $UNRES cold-cache drops, $MOVES room moves"
+exit "$CHECK_FAILED"
