@@ -36,7 +36,7 @@
 #define RUNS		 9
 #define TARGET_MATCHES	 2000000.0 /* per run: long enough to swamp timer noise */
 #define CALLGRIND_ROUNDS 100
-#define TAIL_RULES	 6 /* two prefixes, domain, header, From, default */
+#define TAIL_RULES	 6	/* two prefixes, domain, header, From, default */
 #define PREFIX_BASE	 20000u /* "+1" + 5 digits from here: no corpus number starts so */
 #define REGEX_LEN	 32
 #define NS_PER_S	 1e9
@@ -123,11 +123,12 @@ static struct vd_rule_spec *make_rules(unsigned n, bool miss, char (**regexes)[R
 		s[i].ruri = re[i];
 		s[i].pool = i % 4;
 	}
-	s[p] = (struct vd_rule_spec){.name = "prefix-1012", .ruri = miss ? "^sip:\\+19990"
-									 : "^sip:\\+1012"};
-	s[p + 1] = (struct vd_rule_spec){.name = "prefix-1123", .ruri = miss ? "^sip:\\+19991"
-									     : "^sip:\\+1123"};
-	s[p + 2] = (struct vd_rule_spec){.name = "register-3gpp", .methods = 1u << VD_M_REGISTER,
+	s[p] = (struct vd_rule_spec){.name = "prefix-1012",
+				     .ruri = miss ? "^sip:\\+19990" : "^sip:\\+1012"};
+	s[p + 1] = (struct vd_rule_spec){.name = "prefix-1123",
+					 .ruri = miss ? "^sip:\\+19991" : "^sip:\\+1123"};
+	s[p + 2] = (struct vd_rule_spec){.name = "register-3gpp",
+					 .methods = 1u << VD_M_REGISTER,
 					 .ruri = "^sip:test\\.3gpp\\.com$"};
 	s[p + 3] = (struct vd_rule_spec){.name = "ppi-3gpp", .n_headers = 1};
 	strcpy(s[p + 3].headers[0].name, "P-Preferred-Identity");
@@ -172,8 +173,8 @@ static long pass(const struct vd_rules *r, struct vd_rules_scratch *s, const str
 }
 
 /* ns per message of RUNS timed runs: median and minimum. */
-static void time_set(const struct vd_rules *r, struct vd_rules_scratch *s,
-		     const struct corpus *c, double *median, double *min, long *check)
+static void time_set(const struct vd_rules *r, struct vd_rules_scratch *s, const struct corpus *c,
+		     double *median, double *min, long *check)
 {
 	union vd_sockaddr src = {.in = {.sin_family = AF_INET}};
 	unsigned rounds = (unsigned)(TARGET_MATCHES / c->n) + 1;
@@ -196,8 +197,7 @@ static void time_set(const struct vd_rules *r, struct vd_rules_scratch *s,
 }
 
 /* Which of the tail rules each request went to: the sets must decide alike whatever n is. */
-static void print_hits(const struct vd_rules *r, struct vd_rules_scratch *s,
-		       const struct corpus *c)
+static void print_hits(const struct vd_rules *r, struct vd_rules_scratch *s, const struct corpus *c)
 {
 	union vd_sockaddr src = {.in = {.sin_family = AF_INET}};
 	unsigned n = vd_rules_count(r), hits[TAIL_RULES + 1] = {0};
@@ -236,8 +236,8 @@ static int callgrind_mode(const struct corpus *c, unsigned n, bool miss)
 static int run_scenario(const struct corpus *c, bool miss, double *med)
 {
 	printf("scenario %s\n", miss ? "miss (every field scanned)" : "mix");
-	printf("%8s %12s %14s %12s %10s\n", "rules", "compile_ms", "median_ns/msg",
-	       "min_ns/msg", "checksum");
+	printf("%8s %12s %14s %12s %10s\n", "rules", "compile_ms", "median_ns/msg", "min_ns/msg",
+	       "checksum");
 	for (size_t k = 0; k < N_SIZES; k++) {
 		struct vd_rules_scratch *s = NULL;
 		struct vd_rules *r = NULL;

@@ -64,20 +64,31 @@ struct vd_rules_scratch;
 
 /**
  * Compile n rules (in order) into one hyperscan database. Returns 0, or a negative errno code
- * with a message naming the rule and the field ("rule emergency: ruri: <hyperscan error>").
+ * with a message naming the rule and the field ("rule emergency: ruri: <hyperscan error>"):
+ * -EINVAL for a bad spec or regex, -ENOMEM. Everything is copied: the caller may free specs
+ * and their strings right after. Regexes are compiled with HS_FLAG_DOTALL (`.` crosses folded
+ * header lines) and HS_FLAG_ALLOWEMPTY (`.*` compiles and means "the field is present"); an
+ * empty regex is refused. A set without any regex gets no database and never scans.
  * Control plane only.
  */
 int vd_rules_compile(const struct vd_rule_spec *specs, unsigned n, struct vd_rules **out,
 		     char *err, size_t errlen);
 void vd_rules_free(struct vd_rules *r);
 
-/** Allocate (or grow, when *s is not NULL) a scratch valid for r. Control plane only. */
+/**
+ * Allocate (or grow, when *s is not NULL) a scratch valid for r and for every set it was
+ * valid for before. 0, or -ENOMEM leaving *s as it was (still valid for the old sets).
+ * Control plane only, and never while a worker matches with the same scratch.
+ */
 int vd_rules_scratch_alloc(const struct vd_rules *r, struct vd_rules_scratch **s);
 void vd_rules_scratch_free(struct vd_rules_scratch *s);
 
 /**
- * Index of the first rule that matches the scanned request, or -1 if none. Hot path: no
- * allocation; the scratch must have been allocated for r (or a larger rule set).
+ * Index of the first rule that matches the scanned request, or -1 if none (and for responses).
+ * A missing header fails its condition; a header condition looks at the first occurrence only.
+ * src may be NULL (then only rules without source prefixes can match); an IPv4-mapped IPv6
+ * source is matched as IPv4. Hot path: no allocation. s may be NULL when the set has no regex;
+ * otherwise it must have been allocated (or grown) for r, else -EINVAL.
  */
 int vd_rules_match(const struct vd_rules *r, struct vd_rules_scratch *s,
 		   const struct vd_sip_msg *msg, const union vd_sockaddr *src, unsigned listener);
@@ -86,7 +97,12 @@ int vd_rules_match(const struct vd_rules *r, struct vd_rules_scratch *s,
 const struct vd_rule_spec *vd_rules_get(const struct vd_rules *r, unsigned i);
 unsigned vd_rules_count(const struct vd_rules *r);
 
-/** Parse "10.0.0.0/8" or "2001:db8::/32" (a bare address is a /32 or /128). 0 or -EINVAL. */
+/**
+ * Parse "10.0.0.0/8" or "2001:db8::/32" (a bare address is a /32 or /128). 0 or -EINVAL (not
+ * an address, prefix missing after '/', out of range or not 1..3 digits). Host bits beyond the
+ * prefix are cleared, not refused: "10.1.2.3/8" is 10.0.0.0/8. vd_rules_compile() clears them
+ * in specs filled by hand too.
+ */
 int vd_rule_cidr_parse(const char *text, struct vd_rule_cidr *out);
 
 #endif

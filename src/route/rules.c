@@ -27,16 +27,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CACHE_LINE	   64
-#define WORD_BITS	   64
-#define LISTENER_BITS	   32                 /* width of vd_rule_spec.listeners */
-#define LISTENER_OVERFLOW  (1ull << 63)       /* stands for any listener index >= 32 */
-#define V4_MAPPED_PREFIX   12                 /* ::ffff:a.b.c.d: the IPv4 address follows */
-#define IPV4_BYTES	   4
-#define IPV6_BYTES	   16
+#define CACHE_LINE	  64
+#define WORD_BITS	  64
+#define LISTENER_BITS	  32	       /* width of vd_rule_spec.listeners */
+#define LISTENER_OVERFLOW (1ull << 63) /* stands for any listener index >= 32 */
+#define V4_MAPPED_PREFIX  12	       /* ::ffff:a.b.c.d: the IPv4 address follows */
+#define IPV4_BYTES	  4
+#define IPV6_BYTES	  16
 /* aligned_alloc() wants a multiple of the alignment */
-#define SCRATCH_SIZE \
-	((sizeof(struct vd_rules_scratch) + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE)
+#define SCRATCH_SIZE ((sizeof(struct vd_rules_scratch) + CACHE_LINE - 1) / CACHE_LINE * CACHE_LINE)
 
 /* What the walk needs from the message besides the candidate bits. */
 struct match_in {
@@ -161,9 +160,8 @@ static void match_in_init(struct match_in *in, const struct vd_sip_msg *msg,
 static bool cidr_hit(const struct rules_cidr *c, unsigned n, const struct match_in *in)
 {
 	for (unsigned k = 0; k < n; k++)
-		if (c[k].family == in->family &&
-		    !(((in->addr[0] ^ c[k].net[0]) & c[k].mask[0]) |
-		      ((in->addr[1] ^ c[k].net[1]) & c[k].mask[1])))
+		if (c[k].family == in->family && !(((in->addr[0] ^ c[k].net[0]) & c[k].mask[0]) |
+						   ((in->addr[1] ^ c[k].net[1]) & c[k].mask[1])))
 			return true;
 	return false;
 }

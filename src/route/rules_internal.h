@@ -31,8 +31,8 @@
 /* Where a field's value comes from in the scanned message. */
 enum rules_field_src {
 	FIELD_RURI = 0, /* msg->ruri */
-	FIELD_KIND,     /* a header the scanner knows (msg->first[kind]): From, To, Subject, ... */
-	FIELD_NAME,     /* any other header, found by name with vd_sip_find() */
+	FIELD_KIND,	/* a header the scanner knows (msg->first[kind]): From, To, Subject */
+	FIELD_NAME,	/* any other header, found by name with vd_sip_find() */
 };
 
 /*
@@ -41,8 +41,8 @@ enum rules_field_src {
  * scanned, every rule below fields[k + 1].first_rule is fully decided.
  */
 struct rules_field {
-	uint8_t src;         /* enum rules_field_src */
-	uint8_t kind;        /* enum vd_sip_hdr when src is FIELD_KIND */
+	uint8_t src;	     /* enum rules_field_src */
+	uint8_t kind;	     /* enum vd_sip_hdr when src is FIELD_KIND */
 	uint16_t name_len;   /* FIELD_NAME */
 	uint32_t first_rule; /* the first rule with a condition on this field */
 	const char *name;    /* FIELD_NAME: the spec's copy of the header name */
@@ -70,7 +70,7 @@ struct rules_cidr {
 
 /* What the walk checks for a rule besides its regexes. "Any" is stored as all ones. */
 struct rules_rule {
-	uint64_t listeners;  /* spec bits; bit 63 stands for listener indexes >= 32 */
+	uint64_t listeners; /* spec bits; bit 63 stands for listener indexes >= 32 */
 	uint32_t methods;
 	uint32_t cidr_first; /* index into vd_rules.cidrs */
 	uint8_t n_cidrs;
@@ -87,7 +87,7 @@ struct vd_rules {
 	struct rules_rule *rules;
 	struct rules_cond *conds;
 	struct rules_cidr *cidrs;
-	uint32_t *plain; /* indexes of the rules without regex conditions, ascending */
+	uint32_t *plain;	    /* indexes of the rules without regex conditions, ascending */
 	struct vd_rule_spec *specs; /* copies; their regex pointers point into `strings` */
 	char *strings;
 	struct rules_field fields[RULES_FIELDS_MAX];
@@ -106,10 +106,10 @@ struct rules_hits {
  */
 struct vd_rules_scratch {
 	const struct vd_rules *cur; /* the rules being matched: the callback's view */
-	uint32_t field;             /* the field being scanned */
+	uint32_t field;		    /* the field being scanned */
 	uint32_t gen;
-	uint32_t lo, hi;            /* candidate words touched; lo > hi when none */
-	uint32_t cap_rules;         /* rules `cand` and `hits` have room for */
+	uint32_t lo, hi;    /* candidate words touched; lo > hi when none */
+	uint32_t cap_rules; /* rules `cand` and `hits` have room for */
 	uint64_t *cand;
 	struct rules_hits *hits;
 	hs_scratch_t *hs; /* NULL until a rule set with regexes was seen */

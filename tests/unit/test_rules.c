@@ -137,6 +137,24 @@ static const struct match_case cases[] = {
 	 {{0}}, "26-message.sip", NULL, 0, 0},
 	{"ruri regex not anchored at the end", 1, {{.name = "d", .ruri = "^sip:\\+1[0-9]{10}$"}},
 	 {{0}}, "26-message.sip", NULL, 0, -1},
+	/* '^' must keep anchoring however the pattern is compiled, and bind to the first
+	 * alternative only, also behind quoting and comments that hide a '(' */
+	{"anchored fixed width does not float", 1, {{.name = "a", .ruri = "^ims\\.share"}},
+	 {{0}}, "14-invite-sdp.sip", NULL, 0, -1},
+	{"anchored fixed width, with $", 1, {{.name = "a", .ruri = "^sip:\\+1012$"}}, {{0}},
+	 "14-invite-sdp.sip", NULL, 0, -1},
+	{"'^' binds to the first alternative", 1, {{.name = "a", .ruri = "^abc|com"}}, {{0}},
+	 "14-invite-sdp.sip", NULL, 0, 0},
+	{"'^' and an alternative behind \\Q(\\E", 1, {{.name = "a", .ruri = "^\\Q(ab\\E|com"}},
+	 {{0}}, "14-invite-sdp.sip", NULL, 0, 0},
+	{"'^' and an alternative behind (?#()", 1, {{.name = "a", .ruri = "^(?#()abc|com"}},
+	 {{0}}, "14-invite-sdp.sip", NULL, 0, 0},
+	{"'^' and an alternative behind a (?x) comment", 1,
+	 {{.name = "a", .ruri = "^(?x)abc #(\n|com"}}, {{0}}, "14-invite-sdp.sip", NULL, 0, 0},
+	{"'^' with an alternation inside a group", 1,
+	 {{.name = "a", .ruri = "^sip:\\+1(999|012)"}}, {{0}}, "14-invite-sdp.sip", NULL, 0, 0},
+	{"'^' with an alternation inside a group, no match", 1,
+	 {{.name = "a", .ruri = "^(999|ims)"}}, {{0}}, "14-invite-sdp.sip", NULL, 0, -1},
 	/* From / To */
 	{"from", 1, {{.name = "f", .from = "sip:\\+11234567890@ims\\.sharetechnote"}}, {{0}},
 	 "14-invite-sdp.sip", NULL, 0, 0},
@@ -378,6 +396,33 @@ Test(rules, scratch_too_small_is_refused)
 	vd_rules_free(rb);
 }
 
+/* A header that is present with an empty value is scanned as such: `^$` matches it. */
+Test(rules, empty_header_value)
+{
+	static const char text[] = "OPTIONS sip:+10123456789@ims.example.com SIP/2.0\r\n"
+				   "Via: SIP/2.0/UDP 192.168.1.15:5060;branch=z9hG4bKe1\r\n"
+				   "From: <sip:a@ims.example.com>;tag=1\r\n"
+				   "To: <sip:+10123456789@ims.example.com>\r\n"
+				   "Call-ID: e1@192.168.1.15\r\n"
+				   "CSeq: 1 OPTIONS\r\n"
+				   "Subject:\r\n"
+				   "Content-Length: 0\r\n\r\n";
+	struct vd_rule_spec specs[3] = {HDR("Subject", "."), HDR("Subject", "^$"),
+					{.name = "dflt"}};
+	struct vd_rules *r = compile_ok(specs, 3);
+	struct vd_rules_scratch *s = NULL;
+	char *buf = malloc(sizeof(text) - 1);
+
+	cr_assert_not_null(buf);
+	memcpy(buf, text, sizeof(text) - 1);
+	cr_assert_eq(vd_sip_scan(buf, sizeof(text) - 1, &limits, &msg), VD_SIP_OK);
+	cr_assert_eq(vd_rules_scratch_alloc(r, &s), 0);
+	cr_expect_eq(vd_rules_match(r, s, &msg, NULL, 0), 1);
+	free(buf);
+	vd_rules_scratch_free(s);
+	vd_rules_free(r);
+}
+
 /* ---- compile errors ---- */
 
 struct bad_case {
@@ -395,7 +440,8 @@ static const struct bad_case bad_cases[] = {
 	{"backreference (hyperscan has none)", {.name = "br", .ruri = "(a)\\1"}, -EINVAL,
 	 "rule br: ruri: "},
 	{"bad header regex",
-	 {.name = "h", .n_headers = 2, .headers = {{"Event", "reg"}, {"P-Asserted-Identity", "(("}}},
+	 {.name = "h", .n_headers = 2,
+	  .headers = {{"Event", "reg"}, {"P-Asserted-Identity", "(("}}},
 	 -EINVAL, "rule h: header P-Asserted-Identity: "},
 	{"empty regex", {.name = "e", .ruri = ""}, -EINVAL, "rule e: ruri: empty regex"},
 	{"header without regex", {.name = "h", .n_headers = 1, .headers = {{"Event", NULL}}},
@@ -611,6 +657,72 @@ Test(rules, scratch_reuse_across_rule_sets, .timeout = COMPILE_TIMEOUT)
 	vd_rules_free(rp);
 	vd_rules_free(rs);
 	vd_rules_free(rb);
+}
+
+/* ---- anchoring in large sets ---- */
+
+/* rules_compile.c compiles fixed-width '^' patterns unanchored, keeping only matches that start
+ * at 0, once a set has more than 128 of them (faster to compile and to scan at that size). The
+ * anchoring cases again, in one set padded past that: rule k is the case under test for
+ * listener k only, and the padding never matches. */
+#define PAD_RULES 500u
+
+struct anchor_case {
+	const char *ruri;
+	const char *file;
+	int match;
+};
+
+static const struct anchor_case anchor_cases[] = {
+	{"^sip:\\+1012", "14-invite-sdp.sip", 1},
+	{"^ims\\.share", "14-invite-sdp.sip", 0},
+	{"^\\+1012", "14-invite-sdp.sip", 0},
+	{"^sip:\\+1012$", "14-invite-sdp.sip", 0},
+	{"^.{4}\\+", "14-invite-sdp.sip", 1},
+	{"^.{5}\\+", "14-invite-sdp.sip", 0},
+	{"^sip:\\+1[0-9]{10}@", "26-message.sip", 1},
+	{"^sip:\\+1[0-9]{10}$", "26-message.sip", 0},
+	{"^abc|com", "14-invite-sdp.sip", 1},
+	{"^\\Q(ab\\E|com", "14-invite-sdp.sip", 1},
+	{"^(?#()abc|com", "14-invite-sdp.sip", 1},
+	{"^(?x)abc #(\n|com", "14-invite-sdp.sip", 1},
+	{"^sip:\\+1(999|012)", "14-invite-sdp.sip", 1},
+	{"^(999|ims)", "14-invite-sdp.sip", 0},
+};
+#define N_ANCHOR_CASES (sizeof(anchor_cases) / sizeof(anchor_cases[0]))
+
+Test(rules, anchoring_in_a_large_set, .timeout = COMPILE_TIMEOUT)
+{
+	unsigned n = N_ANCHOR_CASES + PAD_RULES;
+	struct vd_rule_spec *specs = calloc(n, sizeof(*specs));
+	char(*pad)[PREFIX_RULE_LEN] = calloc(PAD_RULES, PREFIX_RULE_LEN);
+	struct vd_rules_scratch *s = NULL;
+	struct vd_rules *r;
+
+	cr_assert(specs && pad);
+	cr_assert_leq(N_ANCHOR_CASES, 32, "one listener bit per case");
+	for (unsigned k = 0; k < N_ANCHOR_CASES; k++) {
+		snprintf(specs[k].name, sizeof(specs[k].name), "case-%u", k);
+		specs[k].ruri = anchor_cases[k].ruri;
+		specs[k].listeners = 1u << k;
+	}
+	for (unsigned i = 0; i < PAD_RULES; i++) {
+		snprintf(pad[i], PREFIX_RULE_LEN, "^zz%05u", i);
+		snprintf(specs[N_ANCHOR_CASES + i].name, VD_RULE_NAME_MAX, "pad-%u", i);
+		specs[N_ANCHOR_CASES + i].ruri = pad[i];
+	}
+	r = compile_ok(specs, n);
+	free(specs);
+	free(pad);
+	cr_assert_eq(vd_rules_scratch_alloc(r, &s), 0);
+	for (unsigned k = 0; k < N_ANCHOR_CASES; k++) {
+		int got = match_file(r, s, anchor_cases[k].file, NULL, k);
+
+		cr_expect_eq(got, anchor_cases[k].match ? (int)k : -1, "\"%s\" on %s: got %d",
+			     anchor_cases[k].ruri, anchor_cases[k].file, got);
+	}
+	vd_rules_scratch_free(s);
+	vd_rules_free(r);
 }
 
 /* ---- per-message state ---- */
