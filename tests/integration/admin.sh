@@ -44,13 +44,7 @@ VLOG=$TMPDIR_E2E/viaduct.log
 wait_for_log "$VLOG" 'admin API: listening' 10 "$VD" || die "no admin API"
 ctl() { "$CTL" -a "$A:$ADMIN" "$@"; }
 
-uac() { # uac NAME CALLS RATE PAUSE_MS: runs in the background, sets UAC_PID
-	local port
-	pick_udp_port $A; port=$PICKED_PORT
-	start_bg "$1" sipp -sn uac "$A:$PROXY" -i $A -p "$port" -m "$2" -r "$3" -d "$4" \
-		-nostdin -recv_timeout 10000 -trace_stat -stf "$TMPDIR_E2E/$1.csv" -fd 1
-	UAC_PID=${BG_PID[$1]}
-}
+uac() { sipp_uac_bg "$1" "$A:$PROXY" $A "$2" "$3" "$4"; } # NAME CALLS RATE PAUSE_MS
 
 ctl status >"$TMPDIR_E2E/status.json"
 check "status is JSON with pool pcscf and 2 members up, undrained" \

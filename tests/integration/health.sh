@@ -30,11 +30,8 @@ uas() { # uas NAME PORT
 	wait_for_udp_port $A "$2" 10 "${BG_PID[$1]}" || die "$1 did not bind"
 }
 calls() { # calls NAME N: N INVITE calls through viaduct; sets FAILED
-	local port
-	pick_udp_port $A; port=$PICKED_PORT
-	start_bg "$1" sipp -sn uac "$A:$PROXY" -i $A -p "$port" -m "$2" -r 100 -nostdin \
-		-recv_timeout 5000 -trace_stat -stf "$TMPDIR_E2E/$1.csv" -fd 1
-	wait_pid "${BG_PID[$1]}" 60 || die "$1 did not finish"
+	sipp_uac_bg "$1" "$A:$PROXY" $A "$2" 100
+	wait_pid "$UAC_PID" 60 || die "$1 did not finish"
 	FAILED=$(sipp_failed "$1")
 	log "$1: $2 calls, $FAILED failed (sipp exit $WAIT_RC)"
 }

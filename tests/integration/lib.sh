@@ -22,6 +22,7 @@
 #   check DESC EXPR                 PASS/FAIL line; failures set CHECK_FAILED=1
 #   sipp_ok / sipp_failed NAME      calls in sipp's stat CSV $TMPDIR_E2E/NAME.csv
 #   invites NAME                    INVITEs in a sipp UAS message log $TMPDIR_E2E/NAME.msg
+#   sipp_uac_bg NAME TARGET ADDR CALLS RATE [PAUSE_MS]  INVITE UAC in the background
 #
 # Every wait is a bounded poll of a condition (never a bare sleep standing in
 # for synchronisation).  install_cleanup_trap makes every started process get
@@ -224,6 +225,18 @@ check() {
 # SuccessfulCall(C) and FailedCall(C).
 sipp_ok() { tail -1 "$TMPDIR_E2E/$1.csv" | awk -F';' '{print $16}'; }
 sipp_failed() { tail -1 "$TMPDIR_E2E/$1.csv" | awk -F';' '{print $18}'; }
+
+# sipp_uac_bg NAME TARGET ADDR CALLS RATE [PAUSE_MS]: sipp's built-in INVITE UAC from ADDR
+# (a fresh port) to TARGET in the background, with its stat CSV in $TMPDIR_E2E/NAME.csv; sets
+# UAC_PID. Calls last PAUSE_MS (default 0) between the 200 and the BYE.
+sipp_uac_bg() {
+	local name=$1 target=$2 addr=$3 calls=$4 rate=$5 pause=${6:-0}
+	pick_udp_port "$addr"
+	start_bg "$name" sipp -sn uac "$target" -i "$addr" -p "$PICKED_PORT" -m "$calls" \
+		-r "$rate" -d "$pause" -nostdin -recv_timeout 10000 -trace_stat \
+		-stf "$TMPDIR_E2E/$name.csv" -fd 1
+	UAC_PID=${BG_PID[$name]}
+}
 
 # invites NAME: INVITEs a sipp UAS logged in $TMPDIR_E2E/NAME.msg (-trace_msg -message_file).
 invites() { grep -c '^INVITE ' "$TMPDIR_E2E/$1.msg" 2>/dev/null || true; }
