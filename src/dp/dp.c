@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,11 +56,24 @@ fail:;
 	return -e;
 }
 
+/* The i-th CPU (wrapping) of the CPUs this process may use: pinning respects taskset,
+ * cpusets and containers instead of assuming CPUs 0..N-1. */
+static int allowed_cpu(unsigned i)
+{
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof(set), &set) != 0 || CPU_COUNT(&set) == 0)
+		return (int)i;
+	unsigned k = i % (unsigned)CPU_COUNT(&set);
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set) && k-- == 0)
+			return c;
+	return (int)i;
+}
+
 static int worker_init(struct vd_worker *w, const struct vd_config *cfg,
 		       const struct vd_proxy *px, char *err, size_t errlen)
 {
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	w->cpu = (int)(w->id % (unsigned)(ncpu > 0 ? ncpu : 1));
+	w->cpu = allowed_cpu(w->id);
 	w->batch = cfg->batch;
 	w->max_message = cfg->limits.max_message_size;
 	w->buf_size = VD_PROXY_HEADROOM + w->max_message;
