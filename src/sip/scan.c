@@ -23,7 +23,8 @@ static const char sip_version[] = "SIP/2.0";
 
 static void msg_init(struct vd_sip_msg *m, const char *buf, size_t len)
 {
-	/* Only the fixed fields: hdrs[] is filled as headers are found (n_hdrs bounds it). */
+	/* Only the fixed fields: hdrs[] is filled as headers are found (n_hdrs bounds it). One
+	 * memset measured as fast as initialising the dozen fields read before written. */
 	memset(m, 0, offsetof(struct vd_sip_msg, hdrs));
 	m->buf = buf;
 	m->len = (uint32_t)len;
@@ -118,6 +119,7 @@ static void parse_via(struct vd_sip_msg *m, const struct vd_sip_limits *lim, uin
 		return;
 	const char *e = vd_sip_via_parse(v, end, &m->via);
 	if (!e) {
+		m->via.transport.p = NULL; /* half-parsed: readers must not take it for a Via */
 		set_err(err, VD_SIP_E_BAD_VIA);
 		return;
 	}
@@ -170,6 +172,8 @@ static void parse_known(struct vd_sip_msg *m, const struct vd_sip_limits *lim, u
 		parse_via(m, lim, idx, err);
 		return;
 	case VD_H_ROUTE:
+		if (first)
+			m->route.more_after = false; /* set below when another value follows */
 		if (first && !vd_sip_route_parse(m, idx, (uint32_t)(v - m->buf), &m->route))
 			set_err(err, VD_SIP_E_BAD_ROUTE);
 		m->has_route = true;

@@ -478,3 +478,13 @@ Test(scan, uri_and_host_parsing)
 	cr_assert_eq(vd_sip_uri_parse(notv4, &host, &type, &port, &user, &lr, &maddr), 0);
 	cr_expect_eq(type, VD_HOST_FQDN, "256 is no octet");
 }
+
+Test(scan, a_via_that_fails_to_parse_is_not_reported_as_parsed)
+{
+	/* "Via: SIP/2.0/UDP ;branch=...": the protocol parses, the sent-by does not. Readers take
+	 * via.transport.p != NULL to mean "a parsed top Via", so it must be cleared. */
+	struct corpus_msg m;
+	cr_assert_eq(scan_file("bad/via-no-sent-by.sip", &m), VD_SIP_E_BAD_VIA);
+	cr_expect_null(msg.via.transport.p);
+	corpus_free(&m);
+}
