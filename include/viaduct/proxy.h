@@ -35,6 +35,9 @@ static inline socklen_t vd_sockaddr_len(const union vd_sockaddr *a)
 	return a->sa.sa_family == AF_INET6 ? sizeof(a->in6) : sizeof(a->in);
 }
 
+/** "ip:port", IPv6 in brackets ("[::1]:5060"): logs, errors, Maglev member identities. */
+void vd_sockaddr_text(const union vd_sockaddr *a, char *out, size_t len);
+
 /** A datagram in a buffer: data at base + off, len bytes; headroom = off,
  * tailroom = cap - off - len. The proxy may move the start into the headroom. */
 struct vd_pktbuf {

@@ -16,18 +16,6 @@
 
 #include "dp_internal.h"
 
-static void addr_text(const union vd_sockaddr *a, char *out, size_t len)
-{
-	char ip[INET6_ADDRSTRLEN];
-	if (a->sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
-		snprintf(out, len, "[%s]:%u", ip, ntohs(a->in6.sin6_port));
-	} else {
-		inet_ntop(AF_INET, &a->in.sin_addr, ip, sizeof(ip));
-		snprintf(out, len, "%s:%u", ip, ntohs(a->in.sin_port));
-	}
-}
-
 static int open_socket(const union vd_sockaddr *a, char *err, size_t errlen)
 {
 	int one = 1, size = VD_DP_SOCKBUF;
@@ -49,7 +37,7 @@ static int open_socket(const union vd_sockaddr *a, char *err, size_t errlen)
 	return fd;
 fail:;
 	int e = errno;
-	addr_text(a, where, sizeof(where));
+	vd_sockaddr_text(a, where, sizeof(where));
 	snprintf(err, errlen, "listener %s: %s", where, strerror(e));
 	if (fd >= 0)
 		close(fd);

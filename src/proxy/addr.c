@@ -6,6 +6,7 @@
  * No DNS here: the datapath never blocks, so an FQDN next hop is a counted drop or reply.
  */
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "proxy_internal.h"
@@ -198,4 +199,16 @@ uint32_t vd_addr_ip_text(const union vd_sockaddr *a, char *out)
 	if (!inet_ntop(AF_INET6, &a->in6.sin6_addr, out, IPV6_TEXT_MAX))
 		return 0;
 	return (uint32_t)strlen(out);
+}
+
+void vd_sockaddr_text(const union vd_sockaddr *a, char *out, size_t len)
+{
+	char ip[IPV6_TEXT_MAX];
+	if (a->sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
+		snprintf(out, len, "[%s]:%u", ip, vd_addr_port(a));
+	} else {
+		inet_ntop(AF_INET, &a->in.sin_addr, ip, sizeof(ip));
+		snprintf(out, len, "%s:%u", ip, vd_addr_port(a));
+	}
 }

@@ -22,18 +22,6 @@
 
 #include "proxy_internal.h"
 
-static void member_name(const union vd_sockaddr *a, char *out, size_t outlen)
-{
-	char ip[INET6_ADDRSTRLEN];
-	if (a->sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
-		snprintf(out, outlen, "[%s]:%u", ip, vd_addr_port(a));
-	} else {
-		inet_ntop(AF_INET, &a->in.sin_addr, ip, sizeof(ip));
-		snprintf(out, outlen, "%s:%u", ip, vd_addr_port(a));
-	}
-}
-
 static void groups_free(struct vd_proxy_pool *p)
 {
 	for (unsigned g = 0; p->groups && g < p->n_groups; g++) {
@@ -149,7 +137,7 @@ int vd_pool_init(struct vd_proxy_pool *p, const struct vd_cfg_pool *c, char *err
 		goto oom;
 	for (unsigned i = 0; i < n; i++) {
 		memcpy(&p->members[i], &c->members[i].addr, c->members[i].addrlen);
-		member_name(&p->members[i], p->member_names[i], sizeof(p->member_names[i]));
+		vd_sockaddr_text(&p->members[i], p->member_names[i], sizeof(p->member_names[i]));
 		p->weights[i] = c->members[i].weight;
 		p->priorities[i] = c->members[i].priority;
 		p->up[i] = true;

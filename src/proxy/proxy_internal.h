@@ -63,6 +63,12 @@ void vd_proxy_reply(const struct vd_proxy *px, const struct vd_sip_msg *msg,
 		    const union vd_sockaddr *src, int code, const char *reason,
 		    struct vd_proxy_scratch *s, struct vd_result *res);
 
+/** The listener whose socket sends to dst's address family, or -1. */
+static inline int vd_proxy_egress(const struct vd_proxy *px, const union vd_sockaddr *dst)
+{
+	return dst->sa.sa_family == AF_INET6 ? px->egress_v6 : px->egress_v4;
+}
+
 static inline void vd_result_drop(struct vd_result *res, enum vd_drop why)
 {
 	res->verdict = VD_VERDICT_DROP;

@@ -230,11 +230,6 @@ static int strict_route_fix(const struct vd_proxy *px, const struct vd_sip_msg *
 	return 1;
 }
 
-static int egress_for(const struct vd_proxy *px, const union vd_sockaddr *dst)
-{
-	return dst->sa.sa_family == AF_INET6 ? px->egress_v6 : px->egress_v4;
-}
-
 static void refuse(const struct vd_proxy *px, const struct vd_sip_msg *m,
 		   const union vd_sockaddr *src, int code, const char *reason,
 		   struct vd_proxy_scratch *s, struct vd_result *res)
@@ -358,7 +353,7 @@ void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 	}
 	if (next_hop(px, m, &rs, (unsigned)popped, src, listener, s, res))
 		return;
-	int egress = egress_for(px, &res->dst);
+	int egress = vd_proxy_egress(px, &res->dst);
 	if (egress < 0) {
 		vd_result_drop(res, VD_DROP_NO_EGRESS);
 		return;

@@ -73,7 +73,7 @@ void vd_proxy_response(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		vd_result_drop(res, VD_DROP_UNRESOLVABLE);
 		return;
 	}
-	int egress = res->dst.sa.sa_family == AF_INET6 ? px->egress_v6 : px->egress_v4;
+	int egress = vd_proxy_egress(px, &res->dst);
 	if (egress < 0) {
 		vd_result_drop(res, VD_DROP_NO_EGRESS);
 		return;
