@@ -88,6 +88,38 @@ struct vd_cfg_admin {
 	uint16_t port;
 };
 
+/*
+ * The DPDK datapath (include/viaduct/dpdk.h). A `dpdk:` section selects it (enabled: false
+ * keeps the kernel datapath). EAL arguments, ports and sizes are read once at start; networks
+ * and gateways are read from the snapshot, so a reload changes them live.
+ */
+#define VD_CFG_DPDK_MAX_EAL 32
+#define VD_CFG_DPDK_ARG_MAX 256
+#define VD_CFG_DPDK_MAX_NETS 16
+
+/* An IP prefix; host bits beyond `bits` are zero. */
+struct vd_cfg_prefix {
+	uint8_t family; /* AF_INET or AF_INET6 */
+	uint8_t bits;
+	uint8_t addr[16]; /* IPv4 in the first 4 bytes */
+};
+
+struct vd_cfg_dpdk {
+	bool enabled;
+	unsigned n_eal;                              /* EAL arguments, argv[0] excluded */
+	char eal[VD_CFG_DPDK_MAX_EAL][VD_CFG_DPDK_ARG_MAX];
+	char port[VD_CFG_DPDK_ARG_MAX];      /* data port device name; "" = the first port that is
+						not the exception port */
+	char exception[VD_CFG_DPDK_ARG_MAX]; /* exception-path port device name; "" = none */
+	uint32_t mbufs;                      /* 0 = sized from the queues */
+	uint16_t rx_desc, tx_desc;           /* 0 = defaults */
+	/* On-link prefixes: a destination inside one is resolved directly, any other through the
+	 * gateway of its family. None listed = every destination is on-link. */
+	unsigned n_networks;
+	struct vd_cfg_prefix networks[VD_CFG_DPDK_MAX_NETS];
+	struct sockaddr_storage gateway4, gateway6; /* ss_family 0 = none */
+};
+
 #define VD_CFG_DEFAULT_HEALTH_INTERVAL_MS 1000
 #define VD_CFG_DEFAULT_HEALTH_TIMEOUT_MS 500
 #define VD_CFG_DEFAULT_DOWN_AFTER 3
@@ -111,6 +143,7 @@ struct vd_config {
 	struct vd_cfg_limits limits;
 	struct vd_cfg_health health;
 	struct vd_cfg_admin admin;
+	struct vd_cfg_dpdk dpdk;
 	unsigned n_rules;            /* routing rules, in order: the first match wins */
 	struct vd_rule_spec *rules;  /* owned, strings included (include/viaduct/rules.h) */
 	unsigned n_files; /* the file loaded and every file it includes (reload watches them) */

@@ -79,6 +79,8 @@ static const cyaml_schema_field_t config_fields[] = {
 				struct raw_config, health, cfg_health_fields),
 	CYAML_FIELD_MAPPING_PTR("admin", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 				struct raw_config, admin, cfg_admin_fields),
+	CYAML_FIELD_MAPPING_PTR("dpdk", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				struct raw_config, dpdk, cfg_dpdk_fields),
 	CYAML_FIELD_SEQUENCE_COUNT("include", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 				   struct raw_config, include, n_include, &include_value, 0,
 				   CYAML_UNLIMITED),
@@ -406,6 +408,8 @@ static int convert(struct loader *ld, const struct raw_config *raw, struct vd_co
 		rc = cfg_convert_health(ld, raw->health, &cfg->health);
 	if (!rc)
 		rc = cfg_convert_admin(ld, raw->admin, &cfg->admin);
+	if (!rc)
+		rc = cfg_convert_dpdk(ld, raw->dpdk, &cfg->dpdk);
 	if (!rc)
 		rc = cfg_convert_includes(ld, raw, cfg, 0);
 	/* rules after every pool is known. Included files' rules come first (in include order),

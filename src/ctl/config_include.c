@@ -67,6 +67,8 @@ static const char *main_only_key(const struct raw_config *r)
 		return "health";
 	if (r->admin)
 		return "admin";
+	if (r->dpdk)
+		return "dpdk";
 	return NULL;
 }
 

@@ -49,6 +49,14 @@ struct raw_admin {
 	char *address, *port;
 };
 
+struct raw_dpdk {
+	char *enabled, *port, *exception, *mbufs, *rx_desc, *tx_desc, *gateway, *gateway6;
+	char **eal;
+	unsigned n_eal;
+	char **networks;
+	unsigned n_networks;
+};
+
 struct raw_header_cond {
 	char *name, *regex;
 };
@@ -79,6 +87,7 @@ struct raw_config {
 	struct raw_limits *limits;
 	struct raw_health *health;
 	struct raw_admin *admin;
+	struct raw_dpdk *dpdk;
 	char **include; /* glob patterns, relative to the including file */
 	unsigned n_include;
 	struct raw_rule *rules;
@@ -111,6 +120,8 @@ PRINTF(2, 3) void cfg_set_at(struct loader *ld, const char *fmt, ...);
 int cfg_get_uint(struct loader *ld, const char *field, const char *text, uint32_t lo,
 		 uint32_t hi, uint32_t def, uint32_t *out);
 bool cfg_is_prime(uint32_t n);
+/** true/yes or false/no; def when text is NULL (config_pools.c). */
+int cfg_get_bool(struct loader *ld, const char *field, const char *text, bool def, bool *out);
 bool cfg_valid_name(const char *s);
 int cfg_resolve(struct loader *ld, const char *host, uint16_t port, struct sockaddr_storage *ss,
 		socklen_t *len);
@@ -150,5 +161,9 @@ extern const cyaml_schema_value_t cfg_pool_value;
 extern const cyaml_schema_field_t cfg_pool_fields[];
 extern const cyaml_schema_field_t cfg_health_fields[];
 extern const cyaml_schema_field_t cfg_admin_fields[];
+
+/* ---- the dpdk: section (config_dpdk.c) ---- */
+extern const cyaml_schema_field_t cfg_dpdk_fields[];
+int cfg_convert_dpdk(struct loader *ld, const struct raw_dpdk *raw, struct vd_cfg_dpdk *d);
 
 #endif

@@ -237,7 +237,7 @@ int cfg_convert_pools(struct loader *ld, const struct raw_config *raw, struct vd
 	return 0;
 }
 
-static int get_bool(struct loader *ld, const char *field, const char *text, bool def, bool *out)
+int cfg_get_bool(struct loader *ld, const char *field, const char *text, bool def, bool *out)
 {
 	if (!text)
 		*out = def;
@@ -257,7 +257,7 @@ int cfg_convert_health(struct loader *ld, const struct raw_health *raw, struct v
 
 	cfg_set_at(ld, "health");
 	/* probing is on when the section is there, unless it says enabled: false */
-	rc = get_bool(ld, "enabled", raw ? raw->enabled : NULL, raw != NULL, &h->enabled);
+	rc = cfg_get_bool(ld, "enabled", raw ? raw->enabled : NULL, raw != NULL, &h->enabled);
 	if (!raw)
 		raw = &none;
 	if (!rc)

@@ -557,3 +557,103 @@ Test(config, hash_key_names)
 	cr_assert_str_eq(vd_hash_key_name(VD_HASH_CALL_ID), "call-id");
 	cr_assert_str_eq(vd_hash_key_name(VD_HASH_SOURCE_IP), "source-ip");
 }
+
+/* ---- the dpdk: section ---- */
+
+#define DPDK_BASE                                                                          \
+	"listeners:\n  - {address: 10.200.0.2, port: 5060}\n"                              \
+	"pool: {name: p, members: [{host: 10.200.0.3, port: 5070}]}\n"
+
+Test(config_parse, dpdk_absent_means_kernel_datapath)
+{
+	cr_assert_eq(parse(DPDK_BASE), 0, "%s", err);
+	cr_expect_not(cfg.dpdk.enabled);
+	cr_expect_eq(cfg.dpdk.n_eal, 0);
+	cr_expect_eq(cfg.dpdk.n_networks, 0);
+	cr_expect_eq(cfg.dpdk.gateway4.ss_family, 0);
+}
+
+Test(config_parse, dpdk_every_field)
+{
+	cr_assert_eq(parse(DPDK_BASE
+			   "dpdk:\n"
+			   "  eal: [\"-l\", \"0-1\", \"--no-huge\", \"--vdev=net_tap0,iface=vd0\"]\n"
+			   "  port: net_tap0\n  exception: net_tap1\n"
+			   "  mbufs: 16383\n  rx_desc: 512\n  tx_desc: 2048\n"
+			   "  networks: [10.200.0.0/24, \"fd00:200::/64\", 10.9.8.7/8]\n"
+			   "  gateway: 10.200.0.1\n  gateway6: \"fd00:200::1\"\n"),
+		     0, "%s", err);
+	const struct vd_cfg_dpdk *d = &cfg.dpdk;
+	cr_expect(d->enabled);
+	cr_assert_eq(d->n_eal, 4);
+	cr_expect_str_eq(d->eal[1], "0-1");
+	cr_expect_str_eq(d->eal[3], "--vdev=net_tap0,iface=vd0");
+	cr_expect_str_eq(d->port, "net_tap0");
+	cr_expect_str_eq(d->exception, "net_tap1");
+	cr_expect_eq(d->mbufs, 16383);
+	cr_expect_eq(d->rx_desc, 512);
+	cr_expect_eq(d->tx_desc, 2048);
+	cr_assert_eq(d->n_networks, 3);
+	cr_expect_eq(d->networks[0].family, AF_INET);
+	cr_expect_eq(d->networks[0].bits, 24);
+	cr_expect_eq(d->networks[1].family, AF_INET6);
+	cr_expect_eq(d->networks[1].bits, 64);
+	cr_expect_eq(d->networks[1].addr[0], 0xfd);
+	/* host bits are cleared: 10.9.8.7/8 is 10.0.0.0/8 */
+	cr_expect_eq(d->networks[2].addr[0], 10);
+	cr_expect_eq(d->networks[2].addr[1], 0);
+	const struct sockaddr_in *g4 = (const struct sockaddr_in *)&d->gateway4;
+	const struct sockaddr_in6 *g6 = (const struct sockaddr_in6 *)&d->gateway6;
+	cr_expect_eq(g4->sin_family, AF_INET);
+	cr_expect_eq(g4->sin_addr.s_addr, htonl(0x0ac80001));
+	cr_expect_eq(g6->sin6_family, AF_INET6);
+	cr_expect_eq(g6->sin6_addr.s6_addr[15], 1);
+}
+
+Test(config_parse, dpdk_empty_section_and_disabled)
+{
+	cr_assert_eq(parse(DPDK_BASE "dpdk: {}\n"), 0, "%s", err);
+	cr_expect(cfg.dpdk.enabled, "an empty dpdk: section selects the DPDK datapath");
+	cr_assert_eq(parse(DPDK_BASE "dpdk: {enabled: false, eal: [\"-l\", \"0\"]}\n"), 0, "%s",
+		     err);
+	cr_expect_not(cfg.dpdk.enabled);
+	cr_expect_eq(cfg.dpdk.n_eal, 2, "kept for a later --dpdk run");
+}
+
+Test(config_parse, dpdk_bad_values_name_the_field)
+{
+	static const struct {
+		const char *yaml, *want;
+	} bad[] = {
+		{"dpdk: {enabled: maybe}\n", "dpdk.enabled: \"maybe\" is not true or false"},
+		{"dpdk: {gateway: \"fd00::1\"}\n", "dpdk.gateway: \"fd00::1\" is not a numeric IPv4"},
+		{"dpdk: {gateway6: 10.0.0.1}\n", "dpdk.gateway6: \"10.0.0.1\" is not a numeric IPv6"},
+		{"dpdk: {networks: [10.0.0.0/33]}\n", "dpdk.networks: \"10.0.0.0/33\" is not a prefix"},
+		{"dpdk: {networks: [lan]}\n", "dpdk.networks: \"lan\" is not a prefix"},
+		{"dpdk: {mbufs: 100}\n", "dpdk.mbufs: 100 is too few"},
+		{"dpdk: {rx_desc: 8}\n", "dpdk.rx_desc: 8 is too few"},
+		{"dpdk: {tx_desc: 40000}\n", "dpdk.tx_desc: 40000 is out of range"},
+		{"dpdk: {port: \"net tap\"}\n", "dpdk.port: \"net tap\" is not a DPDK device name"},
+		{"dpdk: {port: net_tap0, exception: net_tap0}\n",
+		 "dpdk.exception: \"net_tap0\" is also the data port"},
+		{"dpdk: {eal: \"-l 0\"}\n", "dpdk.eal: expected a list"},
+		{"dpdk: {lcores: 2}\n", "dpdk.lcores: unknown key"},
+	};
+	char doc[1024];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(doc, sizeof(doc), "%s%s", DPDK_BASE, bad[i].yaml);
+		cr_expect_eq(parse(doc), -EINVAL, "accepted: %s", bad[i].yaml);
+		cr_expect(strstr(err, bad[i].want) != NULL, "%s  got  %s\n  want %s", bad[i].yaml,
+			  err, bad[i].want);
+	}
+}
+
+Test(config_parse, dpdk_too_many_networks)
+{
+	char doc[2048];
+	int n = snprintf(doc, sizeof(doc), "%sdpdk:\n  networks:\n", DPDK_BASE);
+	for (int i = 0; i <= VD_CFG_DPDK_MAX_NETS; i++)
+		n += snprintf(doc + n, sizeof(doc) - (size_t)n, "    - 10.%d.0.0/16\n", i);
+	cr_expect_eq(parse(doc), -EINVAL);
+	cr_expect(strstr(err, "dpdk.networks: 17 prefixes, at most 16") != NULL, "%s", err);
+}
