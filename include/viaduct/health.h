@@ -17,6 +17,11 @@
  * The prober never blocks: the control loop polls vd_health_fds(), calls
  * vd_health_on_readable() when one is readable and vd_health_tick() when
  * vd_health_next_ms() has passed.
+ *
+ * With the DPDK datapath the listener addresses exist only inside DPDK, so there is no
+ * socket to probe from: the prober is created with a transport (vd_health_new_transport),
+ * whose send() hands each OPTIONS to a worker, and the control loop passes the replies the
+ * datapath delivers to vd_health_on_datagram(). Matching and judging are the same.
  */
 #ifndef VIADUCT_HEALTH_H
 #define VIADUCT_HEALTH_H
@@ -59,10 +64,27 @@ struct vd_health_counters {
 	uint64_t stray;       /* a response to no outstanding probe: late, foreign, wrong source */
 	uint64_t provisional; /* 1xx to an outstanding probe (ignored) */
 	uint64_t rx_errors;   /* recvfrom errors, ICMP errors (ECONNREFUSED) included */
-	uint64_t tx_errors;   /* probes not sent (EAGAIN, no socket of its family): they time out */
+	uint64_t tx_errors;   /* probes not sent (EAGAIN, full transport, no socket or source of
+			       * its family): they time out */
 };
 
 struct vd_health;
+
+/**
+ * A datapath that carries probes for the prober (the DPDK datapath). send() is called from
+ * vd_health_tick() with one complete OPTIONS (buf is the prober's, valid during the call):
+ * it returns 0 once the datagram is queued for sending, or a negative errno code (counted in
+ * tx_errors; the probe then times out). src is the address and port the probe's Via names,
+ * src_v4 or src_v6 by the member's family: the datapath must send from it, and hand what
+ * arrives there to vd_health_on_datagram().
+ */
+struct vd_health_transport {
+	int (*send)(void *arg, const void *buf, size_t len, const union vd_sockaddr *src,
+		    const union vd_sockaddr *dst);
+	void *arg;
+	union vd_sockaddr src_v4; /* concrete address and port; sa_family 0 = no IPv4 probes */
+	union vd_sockaddr src_v6; /* idem for IPv6; at least one of the two */
+};
 
 /**
  * Called on every up/down change of member i, from vd_health_on_readable/vd_health_tick.
@@ -74,6 +96,13 @@ typedef void (*vd_health_change_fn)(void *arg, unsigned member, bool up);
  * in err on a bad config (-EINVAL cases: see struct vd_health_config) or a socket error. */
 struct vd_health *vd_health_new(const struct vd_health_config *cfg, vd_health_change_fn fn,
 				void *arg, char *err, size_t errlen);
+/** Create a prober that sends through t (copied; no sockets: vd_health_fds() gives 0).
+ * cfg's bind_v4/bind_v6 are ignored; t's sources must be concrete (no wildcard, no port 0).
+ * NULL with a message in err on a bad config. */
+struct vd_health *vd_health_new_transport(const struct vd_health_config *cfg,
+					  const struct vd_health_transport *t,
+					  vd_health_change_fn fn, void *arg, char *err,
+					  size_t errlen);
 void vd_health_free(struct vd_health *h);
 
 /**
@@ -89,6 +118,11 @@ unsigned vd_health_fds(const struct vd_health *h, int fds[2]);
 /** Read and match pending replies on fd (at most a bounded burst per call: if more are
  * queued the fd stays readable). An fd that is not the prober's is ignored. */
 void vd_health_on_readable(struct vd_health *h, int fd, uint64_t now_ms);
+/** Match one datagram that arrived for the prober from src (a transport's replies; works
+ * for either kind of prober). Counted in rx, and like any reply read from a socket. buf
+ * is only read, during the call. */
+void vd_health_on_datagram(struct vd_health *h, const void *buf, size_t len,
+			   const union vd_sockaddr *src, uint64_t now_ms);
 /** Send the probes that are due and expire those that timed out. */
 void vd_health_tick(struct vd_health *h, uint64_t now_ms);
 /** Milliseconds (CLOCK_MONOTONIC) at which vd_health_tick next has work: the earliest probe

@@ -9,9 +9,14 @@
  * so a reply is matched by reading one Via parameter, and a reply from an earlier viaduct, an
  * earlier probe or someone else is recognised and counted instead of being believed.
  *
+ * The prober either owns its sockets (the kernel datapath: the listener addresses are the
+ * kernel's) or is given a transport (the DPDK datapath: the addresses exist only there, so a
+ * worker sends the probe and hands the reply back; see struct vd_health_transport). Everything
+ * else, building, matching and judging, is the same code for both.
+ *
  * Time is whatever the caller passes as now_ms (CLOCK_MONOTONIC in production, a fake clock in
  * the tests); the prober never reads the clock itself. Members are few (at most
- * VD_VD_HEALTH_MAX_MEMBERS, tens in practice), so the scheduler is a linear scan per tick instead
+ * VD_HEALTH_MAX_MEMBERS, tens in practice), so the scheduler is a linear scan per tick instead
  * of a timer heap: a few thousand comparisons a tick cost microseconds, and there is no heap
  * to keep consistent across member-list replacements.
  */
@@ -89,8 +94,10 @@ struct vd_health {
 	struct vd_health_config cfg;
 	vd_health_change_fn fn;
 	void *arg;
-	int fd[FAM_COUNT];		    /* -1 when the family is not probed */
-	union vd_sockaddr bound[FAM_COUNT]; /* getsockname: the real port for our Via */
+	int fd[FAM_COUNT];		    /* -1 when the family is not probed (or a transport) */
+	union vd_sockaddr bound[FAM_COUNT]; /* getsockname, or the transport's src: our Via */
+	struct vd_health_transport tx;	    /* used when has_tx */
+	bool has_tx;
 	uint64_t nonce;			    /* random per prober: branches unique across restarts */
 	uint64_t seq;			    /* last probe number used; 0 is never a probe */
 	struct vd_health_counters counters;
@@ -116,6 +123,14 @@ static int fam_index(sa_family_t family)
 	if (family == AF_INET6)
 		return FAM_V6;
 	return -1;
+}
+
+/* Can the prober send to this family at all: a socket, or a transport source address. */
+static bool fam_usable(const struct vd_health *h, int fam)
+{
+	if (fam < 0)
+		return false;
+	return h->has_tx ? h->bound[fam].sa.sa_family != 0 : h->fd[fam] >= 0;
 }
 
 static uint16_t addr_port(const union vd_sockaddr *a)
@@ -182,10 +197,10 @@ static void local_for(const struct vd_health *h, const union vd_sockaddr *to,
 	int fd;
 
 	memset(out, 0, sizeof(*out));
-	if (fam < 0 || h->fd[fam] < 0)
+	if (!fam_usable(h, fam))
 		return;
 	*out = h->bound[fam];
-	if (!addr_is_any(out))
+	if (!addr_is_any(out) || h->has_tx) /* a transport's source is never a wildcard */
 		return;
 	fd = socket(to->sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
 	if (fd < 0)
@@ -474,15 +489,15 @@ static void schedule_next(struct vd_health *h, struct member *m, uint64_t now)
 }
 
 /*
- * Sends member i's next probe. The probe is outstanding whether or not sendto() worked: a
- * full socket buffer (EAGAIN), a family with no socket or an unreachable network all end as a
- * timeout, the one place where failures are judged.
+ * Sends member i's next probe. The probe is outstanding whether or not sending worked: a
+ * full socket buffer (EAGAIN) or transport ring, a family with no socket or an unreachable
+ * network all end as a timeout, the one place where failures are judged.
  */
 static void send_probe(struct vd_health *h, unsigned i, uint64_t now)
 {
 	struct member *m = &h->m[i];
 	int fam = fam_index(m->addr.sa.sa_family);
-	ssize_t sent = -1;
+	bool sent = false;
 	int len;
 
 	m->seq = ++h->seq;
@@ -491,10 +506,14 @@ static void send_probe(struct vd_health *h, unsigned i, uint64_t now)
 	schedule_next(h, m, now);
 	len = build_options(h, i, h->buf, sizeof(h->buf));
 	m->st.probes++;
-	if (len > 0 && fam >= 0 && h->fd[fam] >= 0)
-		sent = sendto(h->fd[fam], h->buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL,
-			      &m->addr.sa, vd_sockaddr_len(&m->addr));
-	if (sent != len)
+	if (len > 0 && fam_usable(h, fam)) {
+		if (h->has_tx)
+			sent = h->tx.send(h->tx.arg, h->buf, (size_t)len, &m->local, &m->addr) == 0;
+		else
+			sent = sendto(h->fd[fam], h->buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL,
+				      &m->addr.sa, vd_sockaddr_len(&m->addr)) == len;
+	}
+	if (!sent)
 		h->counters.tx_errors++;
 }
 
@@ -555,10 +574,11 @@ static int find_probe(const struct vd_health *h, const struct reply *r,
 	return -1;
 }
 
-static void on_datagram(struct vd_health *h, size_t len, const union vd_sockaddr *src, uint64_t now)
+static void on_datagram(struct vd_health *h, const char *buf, size_t len,
+			const union vd_sockaddr *src, uint64_t now)
 {
 	struct reply r;
-	enum reply_kind kind = parse_reply(h->buf, len, h->nonce, &r);
+	enum reply_kind kind = parse_reply(buf, len, h->nonce, &r);
 	int i;
 
 	if (kind == REPLY_GARBAGE) {
@@ -599,16 +619,42 @@ void vd_health_on_readable(struct vd_health *h, int fd, uint64_t now_ms)
 			return;
 		}
 		h->counters.rx++;
-		on_datagram(h, (size_t)r, &src, now_ms);
+		on_datagram(h, h->buf, (size_t)r, &src, now_ms);
 	}
+}
+
+void vd_health_on_datagram(struct vd_health *h, const void *buf, size_t len,
+			   const union vd_sockaddr *src, uint64_t now_ms)
+{
+	h->counters.rx++;
+	on_datagram(h, buf, len, src, now_ms);
 }
 
 /* ---- life cycle ---- */
 
+/* The addresses probes leave from: bind_v4/v6, or a transport's src_v4/v6. */
+static int check_sources(const union vd_sockaddr *v4, const union vd_sockaddr *v6, bool tx,
+			 char *err, size_t errlen)
+{
+	sa_family_t f4 = v4->sa.sa_family, f6 = v6->sa.sa_family;
+
+	if ((f4 != 0 && f4 != AF_INET) || (f6 != 0 && f6 != AF_INET6) || (!f4 && !f6)) {
+		snprintf(err, errlen, "health: need an IPv4 %s and/or an IPv6 %s",
+			 tx ? "src_v4" : "bind_v4", tx ? "src_v6" : "bind_v6");
+		return -EINVAL;
+	}
+	/* no kernel to pick a source address or a port: the Via must name them */
+	if (tx && ((f4 && (addr_is_any(v4) || !addr_port(v4))) ||
+		   (f6 && (addr_is_any(v6) || !addr_port(v6))))) {
+		snprintf(err, errlen, "health: a transport needs concrete source addresses "
+				      "and ports (no wildcard, no port 0)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static int check_config(const struct vd_health_config *c, char *err, size_t errlen)
 {
-	sa_family_t f4 = c->bind_v4.sa.sa_family, f6 = c->bind_v6.sa.sa_family;
-
 	if (c->interval_ms == 0 || c->timeout_ms == 0 || c->timeout_ms > c->interval_ms) {
 		/* one outstanding probe per member: it must resolve before the next is due */
 		snprintf(err, errlen, "health: timeout_ms %u must be in 1..interval_ms (%u)",
@@ -618,10 +664,6 @@ static int check_config(const struct vd_health_config *c, char *err, size_t errl
 	if (c->down_after == 0 || c->up_after == 0) {
 		snprintf(err, errlen, "health: down_after (%u) and up_after (%u) must be >= 1",
 			 c->down_after, c->up_after);
-		return -EINVAL;
-	}
-	if ((f4 != 0 && f4 != AF_INET) || (f6 != 0 && f6 != AF_INET6) || (!f4 && !f6)) {
-		snprintf(err, errlen, "health: need an IPv4 bind_v4 and/or an IPv6 bind_v6");
 		return -EINVAL;
 	}
 	return 0;
@@ -668,23 +710,35 @@ static uint64_t make_nonce(void)
 	return mix64((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^ (uint64_t)getpid();
 }
 
-struct vd_health *vd_health_new(const struct vd_health_config *cfg, vd_health_change_fn fn,
-				void *arg, char *err, size_t errlen)
+/* The common part of both constructors: a prober with no sockets. */
+static struct vd_health *prober_alloc(const struct vd_health_config *cfg, vd_health_change_fn fn,
+				      void *arg, char *err, size_t errlen)
 {
-	struct vd_health *h = NULL;
+	struct vd_health *h = calloc(1, sizeof(*h));
 
-	if (check_config(cfg, err, errlen))
-		goto fail;
-	h = calloc(1, sizeof(*h));
 	if (!h) {
 		snprintf(err, errlen, "health: out of memory");
-		goto fail;
+		return NULL;
 	}
 	h->cfg = *cfg;
 	h->fn = fn;
 	h->arg = arg;
 	h->fd[FAM_V4] = h->fd[FAM_V6] = -1;
 	h->nonce = make_nonce();
+	return h;
+}
+
+struct vd_health *vd_health_new(const struct vd_health_config *cfg, vd_health_change_fn fn,
+				void *arg, char *err, size_t errlen)
+{
+	struct vd_health *h = NULL;
+
+	if (check_config(cfg, err, errlen) ||
+	    check_sources(&cfg->bind_v4, &cfg->bind_v6, false, err, errlen))
+		goto fail;
+	h = prober_alloc(cfg, fn, arg, err, errlen);
+	if (!h)
+		goto fail;
 	if (cfg->bind_v4.sa.sa_family && open_socket(h, FAM_V4, &cfg->bind_v4, err, errlen))
 		goto fail;
 	if (cfg->bind_v6.sa.sa_family && open_socket(h, FAM_V6, &cfg->bind_v6, err, errlen))
@@ -693,6 +747,30 @@ struct vd_health *vd_health_new(const struct vd_health_config *cfg, vd_health_ch
 fail:
 	vd_health_free(h);
 	return NULL;
+}
+
+struct vd_health *vd_health_new_transport(const struct vd_health_config *cfg,
+					  const struct vd_health_transport *t,
+					  vd_health_change_fn fn, void *arg, char *err,
+					  size_t errlen)
+{
+	struct vd_health *h;
+
+	if (!t->send) {
+		snprintf(err, errlen, "health: a transport needs a send function");
+		return NULL;
+	}
+	if (check_config(cfg, err, errlen) ||
+	    check_sources(&t->src_v4, &t->src_v6, true, err, errlen))
+		return NULL;
+	h = prober_alloc(cfg, fn, arg, err, errlen);
+	if (!h)
+		return NULL;
+	h->tx = *t;
+	h->has_tx = true;
+	h->bound[FAM_V4] = t->src_v4;
+	h->bound[FAM_V6] = t->src_v6;
+	return h;
 }
 
 void vd_health_free(struct vd_health *h)
