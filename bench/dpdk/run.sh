@@ -149,7 +149,7 @@ cp "$T/viaduct.yaml" "$LOGS/viaduct.yaml"
 
 # ---- one measured run: siggen against DUT (viaduct | testpmd) ----------------------------------
 CSV=$OUT/results.csv
-echo "round,dut,window_s,tx_pps,rx_pps,window_loss,dut_cpu_s,gen_cpu_s,machine_busy_s,others_cpu_s,rx_per_dut_cpu_s,dut_ns_per_pkt,dut_cycles_per_pkt,rx_per_gen_cpu_s,window_arp_ns,rx_bad_cksum,total_tx,total_rx,total_lost,rx_v6" >"$CSV"
+echo "round,dut,window_s,tx_pps,rx_pps,window_loss,dut_cpu_s,gen_cpu_s,machine_busy_s,others_cpu_s,rx_per_dut_cpu_s,dut_ns_per_pkt,dut_cycles_per_pkt,rx_per_gen_cpu_s,window_arp_ns,rx_bad_cksum,total_tx,total_rx,total_lost,rx_v6,backpressure" >"$CSV"
 kv() { sed -n "s/.* $1=\([-0-9.]*\).*/\1/p" <<<"$2" | head -n 1; }
 
 run_one() { # round dut
@@ -208,11 +208,12 @@ run_one() { # round dut
 		-v loss="$(kv window_loss "$line")" -v rx="$rx" -v dc="$dcpu" -v gc="$gcpu" -v b="$busy" \
 		-v hz="$hz" -v an="$(kv window_arp_ns "$line")" -v bad="$(kv rx_bad_cksum "$line")" \
 		-v ttx="$(kv total_tx "$line")" -v trx="$(kv total_rx "$line")" \
-		-v tl="$(kv total_lost "$line")" -v v6="$(kv rx_v6 "$line")" 'BEGIN {
+		-v tl="$(kv total_lost "$line")" -v v6="$(kv rx_v6 "$line")" \
+		-v bp="$(kv backpressure "$line")" 'BEGIN {
 		per = dc > 0 ? rx / dc : 0; ns = rx > 0 ? dc * 1e9 / rx : 0
-		printf "%d,%s,%.3f,%.0f,%.0f,%d,%.3f,%.3f,%.3f,%.3f,%.0f,%.1f,%.0f,%.0f,%d,%d,%d,%d,%d,%d\n",
+		printf "%d,%s,%.3f,%.0f,%.0f,%d,%.3f,%.3f,%.3f,%.3f,%.0f,%.1f,%.0f,%.0f,%d,%d,%d,%d,%d,%d,%.3f\n",
 			r, d, w, txp, rxp, loss, dc, gc, b, b - dc - gc, per, ns, ns * hz / 1e9,
-			(gc > 0 ? rx / gc : 0), an, bad, ttx, trx, tl, v6 }' >>"$CSV"
+			(gc > 0 ? rx / gc : 0), an, bad, ttx, trx, tl, v6, bp }' >>"$CSV"
 	log "$name: $(tail -n 1 "$CSV")"
 }
 
@@ -248,6 +249,7 @@ VD_CYC=$(med viaduct "$(col dut_cycles_per_pkt)") TP_CYC=$(med testpmd "$(col du
 VD_GEN=$(med viaduct "$(col rx_per_gen_cpu_s)") TP_GEN=$(med testpmd "$(col rx_per_gen_cpu_s)")
 VD_OTH=$(med viaduct "$(col others_cpu_s)") TP_OTH=$(med testpmd "$(col others_cpu_s)")
 VD_LOSS=$(med viaduct "$(col window_loss)")
+VD_BP=$(med viaduct "$(col backpressure)") TP_BP=$(med testpmd "$(col backpressure)")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 M() { awk -v a="$1" 'BEGIN { printf "%.2f", a / 1e6 }'; }
 MIX_NS=$(kv mix_ns "$CORE") SCAN_NS=$(kv scan_ns "$CORE") COPY_NS=$(kv copy_ns "$CORE")
@@ -268,6 +270,7 @@ SHARE=$(awk -v m="$MIX_NS" -v s="$SCAN_NS" -v c="$COPY_NS" 'BEGIN {
 	echo "| frames/s back at the generator (wall clock) | $(M "$VD_RX") M | $(M "$TP_RX") M | $(ratio "$VD_RX" "$TP_RX") |"
 	echo "| frames per CPU-second of the DUT process | $(M "$VD_CPU") M | $(M "$TP_CPU") M | $(ratio "$VD_CPU" "$TP_CPU") |"
 	echo "| DUT CPU per frame (upper bound: includes empty polls) | $VD_NS ns = $VD_CYC cycles | $TP_NS ns = $TP_CYC cycles | |"
+	echo "| backpressure: share of the generator's tx bursts the ring did not take whole | $VD_BP | $TP_BP | |"
 	echo "| frames per CPU-second of the generator | $(M "$VD_GEN") M | $(M "$TP_GEN") M | |"
 	echo "| CPU-seconds other jobs took in the window (of $(awk -v w="$WINDOW_MS" -v n="$(nproc)" 'BEGIN { print n * w / 1000 }')) | $VD_OTH | $TP_OTH | |"
 	echo

@@ -22,8 +22,10 @@
  * Phases: wait for the link (the peer process) -> warm-up (--warmup-ms, not counted: cold
  * neighbour caches) -> measured window (--duration-ms) -> drain (stop sending, receive for
  * --drain-ms). With --dut-pid-file, the CPU time (utime + stime from /proc) of the process
- * whose PID is in that file is read at both ends of the window. One line of key=value results
- * on stdout at the end; progress and errors on stderr.
+ * whose PID is in that file is read at both ends of the window, and so is the machine's busy
+ * time (/proc/stat: what other jobs took). backpressure = the share of the window's tx_burst
+ * calls the port did not take whole: near 1, the peer is the slower side; near 0, the generator
+ * is. One line of key=value results on stdout at the end; progress and errors on stderr.
  *
  * Exit: 0 done, 1 runtime error, 2 usage, 3 the link never came up or the proxy's MAC could not
  * be resolved, 77 EAL could not start (no memif, no permission).
@@ -83,6 +85,7 @@ struct frame {
 struct counts {
 	uint64_t tx, tx_bytes, rx, rx_bytes, rx_req, rx_resp, rx_v6, rx_other, rx_bad_cksum;
 	uint64_t arp_in, ns_in, answered;
+	uint64_t tx_calls, tx_short; /* tx_burst calls, and those the ring did not take whole */
 };
 
 static volatile int stop;
@@ -568,6 +571,8 @@ static void run_until(uint64_t end, int sending)
 		for (uint16_t i = 0; i < sent; i++)
 			c.tx_bytes += pend[i]->pkt_len;
 		c.tx += sent;
+		c.tx_calls++;
+		c.tx_short += sent < n_pend;
 		credit -= sent;
 		/* what the ring did not take is sent first next time (memmove: a few pointers) */
 		memmove(pend, pend + sent, (n_pend - sent) * sizeof(pend[0]));
@@ -681,15 +686,19 @@ int main(int argc, char **argv)
 	printf("siggen window_s=%.3f tx=%" PRIu64 " rx=%" PRIu64 " tx_pps=%.0f rx_pps=%.0f "
 	       "rx_req=%" PRIu64 " rx_resp=%" PRIu64 " rx_v6=%" PRIu64 " rx_mbps=%.1f "
 	       "window_loss=%" PRId64 " window_arp_ns=%" PRIu64 " dut_cpu_s=%.3f gen_cpu_s=%.3f "
-	       "machine_busy_s=%.3f total_tx=%" PRIu64 " total_rx=%" PRIu64 " total_lost=%" PRId64 " rx_other=%" PRIu64
+	       "machine_busy_s=%.3f total_tx=%" PRIu64 " total_rx=%" PRIu64 " total_lost=%" PRId64
+	       " rx_other=%" PRIu64
 	       " rx_bad_cksum=%" PRIu64 " answered_arp_ns=%" PRIu64 " tsc_hz=%" PRIu64
-	       " frames=%u mix_msgs=%d mix_avg_bytes=%zu v6_every=%u\n",
+	       " frames=%u mix_msgs=%d mix_avg_bytes=%zu v6_every=%u backpressure=%.3f\n",
 	       secs, tx, rx, (double)tx / secs, (double)rx / secs, b.rx_req - a.rx_req,
 	       b.rx_resp - a.rx_resp, b.rx_v6 - a.rx_v6,
 	       (double)(b.rx_bytes - a.rx_bytes) * 8 / secs / 1e6, (int64_t)(tx - rx),
 	       (b.arp_in - a.arp_in) + (b.ns_in - a.ns_in), dut_cpu, self1 - self0, busy1 - busy0, c.tx, c.rx,
 	       (int64_t)(c.tx - c.rx), c.rx_other, c.rx_bad_cksum, c.answered, hz, n_frames,
-	       n_files, mix_bytes / (size_t)n_files, o.v6_every);
+	       n_files, mix_bytes / (size_t)n_files, o.v6_every,
+	       b.tx_calls > a.tx_calls
+		       ? (double)(b.tx_short - a.tx_short) / (double)(b.tx_calls - a.tx_calls)
+		       : 0.0);
 	fflush(stdout);
 	rc = 0;
 out:
