@@ -12,6 +12,7 @@
 
 #include <rte_common.h>
 #include <rte_ether.h>
+#include <rte_ip_frag.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 #include <rte_ring.h>
@@ -38,6 +39,22 @@
 #define VD_DPDK_IDLE_POLLS    256
 #define VD_DPDK_IDLE_SLEEP_US 50
 
+/*
+ * IP reassembly, per worker lcore (frag.c). A table of VD_FRAG_BUCKETS x VD_FRAG_BUCKET_ENTRIES
+ * slots (the associativity, a power of two) holds at most VD_FRAG_MAX_FLOWS datagrams in
+ * assembly; one is given up VD_FRAG_TIMEOUT_MS after its first fragment. Each holds at most
+ * RTE_LIBRTE_IP_FRAG_MAX_FRAG (8) mbufs: the pool reserves VD_FRAG_POOL_MBUFS per worker for
+ * them (~36 MB with 4 KB mbufs), so that incomplete datagrams cannot starve RX. Raise the
+ * flows for heavy fragmented traffic, at that memory cost.
+ */
+#define VD_FRAG_MAX_FLOWS      1024
+#define VD_FRAG_BUCKETS	       1024
+#define VD_FRAG_BUCKET_ENTRIES 4
+#define VD_FRAG_TIMEOUT_MS     2000
+#define VD_FRAG_POOL_MBUFS     (VD_FRAG_MAX_FLOWS * RTE_LIBRTE_IP_FRAG_MAX_FRAG)
+/* Fragments one datagram may become on TX: a 4 KB datagram at the IPv4 minimum MTU of 576 */
+#define VD_FRAG_TX_MAX 8
+
 #define VD_NEIGH_SIZE	     1024 /* entries per lcore, a power of two */
 #define VD_NEIGH_PROBE	     8	  /* slots probed from the hash position */
 #define VD_NEIGH_RETRY_MS    200  /* at most one ARP request / NS per next hop per interval */
@@ -51,9 +68,10 @@ enum vd_dpdk_drop {
 	VD_DPDK_DROP_NOT_FOR_US,  /* not ours: other IP/port/protocol, TCP, unknown ethertype */
 	VD_DPDK_DROP_NEIGH,	  /* next hop MAC unknown: solicited, the endpoint retransmits */
 	VD_DPDK_DROP_BAD_CKSUM,	  /* IPv4 header or UDP checksum wrong */
-	VD_DPDK_DROP_TOO_BIG,	  /* multi-segment frame, or a reply larger than the mbuf */
+	VD_DPDK_DROP_TOO_BIG,	  /* multi-segment frame, a reassembled datagram or a reply larger
+				     than the mbuf, more fragments than VD_FRAG_TX_MAX */
 	VD_DPDK_DROP_MALFORMED,	  /* truncated or inconsistent L2/L3/L4 headers */
-	VD_DPDK_DROP_FRAGMENT,	  /* IP fragment: reassembly is a later step */
+	VD_DPDK_DROP_REASSEMBLY,  /* fragment given up: table full, timed out, overlapping, too many */
 	VD_DPDK_DROP_TX_FULL,	  /* the TX ring stayed full */
 	VD_DPDK_DROP__COUNT
 };
@@ -66,6 +84,8 @@ struct vd_dpdk_counters {
 	uint64_t neigh_inbox_full;	/* updates another lcore could not take (it relearns) */
 	uint64_t echo_replies;		/* ICMP and ICMPv6 */
 	uint64_t room_moves;		/* SIP payload moved toward the tail for headroom */
+	uint64_t frags_rx, reassembled; /* IP fragments for us; datagrams rebuilt from them */
+	uint64_t fragmented, frags_tx;	/* datagrams over the MTU split on TX; their fragments */
 	uint64_t drop[VD_DPDK_DROP__COUNT];
 };
 
@@ -114,10 +134,16 @@ struct vd_lcore {
 	struct rte_mempool *pool;
 	volatile int *stop;
 	uint64_t retry_tsc;	   /* VD_NEIGH_RETRY_MS in TSC ticks */
+	uint64_t tx_ol;		   /* RTE_ETH_TX_OFFLOAD_{IPV4,UDP}_CKSUM enabled on the port */
+	uint16_t mtu;		   /* the port's: larger IP datagrams are fragmented on TX */
+	uint32_t ip_id;		   /* IPv4 identification / IPv6 fragment id sequence (frag.c) */
+	struct rte_ip_frag_tbl *frag_tbl;
+	struct rte_ip_frag_death_row frag_dr; /* freed after every burst */
 	struct rte_ring *inbox;	   /* neighbour updates from the other lcores (MP/SC) */
 	struct rte_ring **inboxes; /* every lcore's inbox, n_workers of them */
 	unsigned n_workers;
-	const struct vd_proxy *px; /* the snapshot of the current burst */
+	const struct vd_proxy *px;	  /* the snapshot of the current burst */
+	const struct vd_cfg_dpdk *net; /* its dpdk: section (networks, gateways) */
 	struct vd_proxy_scratch scratch;
 	unsigned n_tx;
 	struct rte_mbuf *tx[VD_DPDK_TX_MAX];
@@ -130,6 +156,33 @@ struct vd_lcore {
 /* worker.c */
 int vd_dpdk_worker_main(void *arg); /* lcore entry point, arg = struct vd_lcore * */
 void vd_dpdk_tx_queue(struct vd_lcore *lc, struct rte_mbuf *m, const struct vd_result *res);
+
+/* frag.c */
+/** Create this lcore's reassembly table (setup, before the lcore runs). */
+int vd_frag_init(struct vd_lcore *lc, int socket);
+/** Free the table and every mbuf it holds (after the lcore returned). */
+void vd_frag_fini(struct vd_lcore *lc);
+/** After every burst: give up timed-out datagrams, count and free the death row. */
+void vd_frag_burst_end(struct vd_lcore *lc);
+/**
+ * Feed an IPv4 fragment for us (header checked, ETH + tot <= data_len). Consumes m; returns
+ * the whole datagram in one segment, its header checksum valid, or NULL (held, or dropped
+ * and counted).
+ */
+struct rte_mbuf *vd_frag_ipv4_input(struct vd_lcore *lc, struct rte_mbuf *m,
+				    struct rte_ipv4_hdr *ip, uint16_t ihl, uint16_t tot);
+/** Same for IPv6, the fragment header right after the fixed header. */
+struct rte_mbuf *vd_frag_ipv6_input(struct vd_lcore *lc, struct rte_mbuf *m,
+				    struct rte_ipv6_hdr *ip);
+/** The identification for the next IPv4 datagram this lcore sends. */
+uint16_t vd_frag_ipv4_id(struct vd_lcore *lc);
+/**
+ * Copy frame m (Ethernet + IPv4/IPv6 without options or extension headers + a UDP datagram,
+ * checksums final) into lc->mtu-sized fragments out[0..n-1]. Returns n, or -(enum
+ * vd_dpdk_drop) with nothing allocated. m stays the caller's.
+ */
+int vd_frag_split(struct vd_lcore *lc, const struct rte_mbuf *m, struct rte_mbuf **out,
+		  unsigned max);
 
 /* neigh.c */
 /** Index of a listener whose address is `ip` (4 or 16 bytes by family), or -1. */

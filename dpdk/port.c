@@ -34,7 +34,7 @@ static const char *const vd_dpdk_drop_names[VD_DPDK_DROP__COUNT] = {
 	[VD_DPDK_DROP_NO_MBUF] = "no_mbuf",	   [VD_DPDK_DROP_NOT_FOR_US] = "not_for_us",
 	[VD_DPDK_DROP_NEIGH] = "neigh_unresolved", [VD_DPDK_DROP_BAD_CKSUM] = "bad_cksum",
 	[VD_DPDK_DROP_TOO_BIG] = "too_big",	   [VD_DPDK_DROP_MALFORMED] = "malformed",
-	[VD_DPDK_DROP_FRAGMENT] = "fragment",	   [VD_DPDK_DROP_TX_FULL] = "tx_full",
+	[VD_DPDK_DROP_REASSEMBLY] = "reassembly", [VD_DPDK_DROP_TX_FULL] = "tx_full",
 };
 
 struct vd_dpdk {
@@ -43,6 +43,8 @@ struct vd_dpdk {
 	struct vd_lcore *lcores[VD_CFG_MAX_WORKERS];
 	char *replies[VD_CFG_MAX_WORKERS];
 	struct rte_ring *inboxes[VD_CFG_MAX_WORKERS];
+	uint64_t tx_ol; /* checksum offloads enabled on the port (port_setup) */
+	uint16_t mtu;
 };
 
 /* A wildcard listener cannot answer ARP/NS nor be a source address: refuse it up front. */
@@ -79,8 +81,10 @@ static unsigned pick_workers(unsigned want, const struct rte_eth_dev_info *info)
 
 static int create_pool(struct vd_dpdk *d)
 {
-	/* every queue's descriptors full, plus what is in flight and in the per-lcore caches */
-	unsigned per_q = VD_DPDK_RX_DESC + VD_DPDK_TX_DESC + VD_DPDK_TX_MAX + VD_DPDK_POOL_CACHE;
+	/* every queue's descriptors full, plus what is in flight and in the per-lcore caches,
+	 * plus what a full reassembly table holds */
+	unsigned per_q = VD_DPDK_RX_DESC + VD_DPDK_TX_DESC + VD_DPDK_TX_MAX + VD_DPDK_POOL_CACHE +
+			 VD_FRAG_POOL_MBUFS;
 	unsigned n = RTE_MAX((unsigned)VD_DPDK_MIN_MBUFS, d->n_workers * per_q);
 	d->pool = rte_pktmbuf_pool_create("vd_mbufs", n, VD_DPDK_POOL_CACHE, 0, VD_DPDK_DATA_ROOM,
 					  (int)rte_socket_id());
@@ -105,9 +109,22 @@ static int port_setup(struct vd_dpdk *d, uint16_t port, const struct rte_eth_dev
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf = rss;
 	}
+	/* IPv4 header and UDP checksums on TX when the port computes them (encap) */
+	d->tx_ol = (RTE_ETH_TX_OFFLOAD_IPV4_CKSUM | RTE_ETH_TX_OFFLOAD_UDP_CKSUM) &
+		   info->tx_offload_capa;
+	conf.txmode.offloads = d->tx_ol;
 	rc = rte_eth_dev_configure(port, (uint16_t)d->n_workers, (uint16_t)d->n_workers, &conf);
 	if (rc < 0)
 		goto fail;
+	rc = rte_eth_dev_get_mtu(port, &d->mtu);
+	if (rc < 0)
+		goto fail;
+	/* a fragment (frag.c) must fit one mbuf: never fragment to more than the data room */
+	d->mtu = (uint16_t)RTE_MIN((unsigned)d->mtu,
+				   VD_DPDK_DATA_ROOM - RTE_PKTMBUF_HEADROOM - RTE_ETHER_HDR_LEN);
+	vd_log(VD_LOG_INFO, "dpdk: port %u: MTU %u, TX checksum offload: IPv4 %s, UDP %s", port,
+	       d->mtu, d->tx_ol & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM ? "on" : "off",
+	       d->tx_ol & RTE_ETH_TX_OFFLOAD_UDP_CKSUM ? "on" : "off");
 	rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
 	if (rc < 0)
 		goto fail;
@@ -166,6 +183,15 @@ static int lcores_init(struct vd_dpdk *d, uint16_t port, volatile int *stop)
 		lc->scratch.worker = i;
 		lc->scratch.reply = d->replies[i];
 		lc->scratch.reply_cap = reply_cap;
+		lc->tx_ol = d->tx_ol;
+		lc->mtu = d->mtu;
+		if (vd_frag_init(lc, (int)rte_socket_id()) < 0) {
+			vd_log(VD_LOG_ERROR,
+			       "dpdk: out of memory for worker %u's reassembly table (%u flows); "
+			       "give EAL more memory (-m)",
+			       i, (unsigned)VD_FRAG_MAX_FLOWS);
+			return -ENOMEM;
+		}
 	}
 	return 0;
 }
@@ -208,6 +234,10 @@ static void print_stats(const struct vd_dpdk *d)
 		" neigh_inbox_full=%" PRIu64 " echo_replies=%" PRIu64 " room_moves=%" PRIu64,
 		c.rx_pkts, c.tx_pkts, c.arp_replies, c.na_sent, c.arp_requests, c.ns_sent,
 		c.neigh_learned, c.neigh_inbox_full, c.echo_replies, c.room_moves);
+	fprintf(stderr,
+		" frags_rx=%" PRIu64 " reassembled=%" PRIu64 " fragmented=%" PRIu64
+		" frags_tx=%" PRIu64,
+		c.frags_rx, c.reassembled, c.fragmented, c.frags_tx);
 	for (unsigned k = 0; k < VD_DPDK_DROP__COUNT; k++)
 		fprintf(stderr, " drop_%s=%" PRIu64, vd_dpdk_drop_names[k], c.drop[k]);
 	fputc('\n', stderr);
@@ -295,6 +325,8 @@ int vd_dpdk_run(int eal_argc, char **eal_argv, const char *config_path, volatile
 		rte_eth_dev_close(port);
 	}
 	for (unsigned i = 0; i < VD_CFG_MAX_WORKERS; i++) {
+		if (d.lcores[i])
+			vd_frag_fini(d.lcores[i]);
 		rte_free(d.lcores[i]);
 		rte_free(d.replies[i]);
 		rte_ring_free(d.inboxes[i]);

@@ -96,8 +96,11 @@ static bool l4_cksum_ok(const struct rte_mbuf *m, int family, const void *ip, co
 	return rte_ipv6_udptcp_cksum_verify(ip, udp) == 0; /* mandatory over IPv6 (RFC 8200) */
 }
 
-static int ipv4_input(struct vd_lcore *lc, struct rte_mbuf *m, struct vd_rx_meta *meta)
+/* *mp may be replaced: a fragment that completes a datagram comes back as the datagram, in
+ * another mbuf (the first fragment's). */
+static int ipv4_input(struct vd_lcore *lc, struct rte_mbuf **mp, struct vd_rx_meta *meta)
 {
+	struct rte_mbuf *m = *mp;
 	if (m->data_len < ETH_LEN + IP4_LEN)
 		return VD_DPDK_DROP_MALFORMED;
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, ETH_LEN);
@@ -113,8 +116,15 @@ static int ipv4_input(struct vd_lcore *lc, struct rte_mbuf *m, struct vd_rx_meta
 	if (f == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
 	    (f != RTE_MBUF_F_RX_IP_CKSUM_GOOD && rte_raw_cksum(ip, ihl) != 0xffff))
 		return VD_DPDK_DROP_BAD_CKSUM;
-	if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
-		return VD_DPDK_DROP_FRAGMENT;
+	if (ip->fragment_offset &
+	    rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) {
+		m = vd_frag_ipv4_input(lc, m, ip, ihl, tot);
+		if (!m)
+			return -2; /* held until the datagram is complete, or dropped and counted */
+		/* the whole datagram takes this path again, once: it is no fragment any more */
+		*mp = m;
+		return ipv4_input(lc, mp, meta);
+	}
 	/* any packet for us teaches us its sender's MAC (on-link, or its router's) */
 	vd_neigh_learn(lc, AF_INET, &ip->src_addr,
 		       &rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->src_addr);
@@ -132,22 +142,33 @@ static int ipv4_input(struct vd_lcore *lc, struct rte_mbuf *m, struct vd_rx_meta
 	return r;
 }
 
-/* Only a UDP or ICMPv6 header right after the fixed header is handled: extension headers
- * (fragments included) are dropped as not ours in this slice. */
-static int ipv6_input(struct vd_lcore *lc, struct rte_mbuf *m, struct vd_rx_meta *meta)
+/* Only a UDP, ICMPv6 or fragment header right after the fixed header is handled: other
+ * extension headers are dropped as not ours. *mp may be replaced, as in ipv4_input. */
+static int ipv6_input(struct vd_lcore *lc, struct rte_mbuf **mp, struct vd_rx_meta *meta)
 {
+	struct rte_mbuf *m = *mp;
 	if (m->data_len < ETH_LEN + IP6_LEN)
 		return VD_DPDK_DROP_MALFORMED;
 	struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, ETH_LEN);
 	uint16_t plen = rte_be_to_cpu_16(ip->payload_len);
 	if ((rte_be_to_cpu_32(ip->vtc_flow) >> 28) != 6 || ETH_LEN + IP6_LEN + plen > m->data_len)
 		return VD_DPDK_DROP_MALFORMED;
+	if (ip->proto == IPPROTO_FRAGMENT) { /* first: a large echo request comes in fragments */
+		if (vd_dpdk_our_ip(lc->px, AF_INET6, ip->dst_addr) < 0)
+			return VD_DPDK_DROP_NOT_FOR_US;
+		m = vd_frag_ipv6_input(lc, m, ip);
+		if (!m)
+			return -2; /* held, or dropped and counted */
+		*mp = m;
+		ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, ETH_LEN);
+		if (ip->proto == IPPROTO_FRAGMENT) /* nested: refused, or this would recurse */
+			return VD_DPDK_DROP_MALFORMED;
+		return ipv6_input(lc, mp, meta);
+	}
 	if (ip->proto == IPPROTO_ICMPV6) {
 		vd_dpdk_icmp6_input(lc, m, ETH_LEN); /* NS to a solicited-node group, echo */
 		return -2;
 	}
-	if (ip->proto == IPPROTO_FRAGMENT)
-		return VD_DPDK_DROP_FRAGMENT;
 	if (ip->proto != IPPROTO_UDP || vd_dpdk_our_ip(lc->px, AF_INET6, ip->dst_addr) < 0)
 		return VD_DPDK_DROP_NOT_FOR_US;
 	vd_neigh_learn(lc, AF_INET6, ip->src_addr,
@@ -161,8 +182,9 @@ static int ipv6_input(struct vd_lcore *lc, struct rte_mbuf *m, struct vd_rx_meta
 }
 
 /* Stage 1: what is this frame? SIP stays for stage 2; the rest is answered or dropped. */
-static void classify(struct vd_lcore *lc, struct rte_mbuf *m, struct vd_rx_meta *meta)
+static void classify(struct vd_lcore *lc, struct rte_mbuf **mp, struct vd_rx_meta *meta)
 {
+	struct rte_mbuf *m = *mp; /* ipv4/ipv6_input may replace *mp (reassembly) */
 	int r;
 	meta->kind = VD_RX_DONE;
 	if (m->nb_segs > 1) {
@@ -176,35 +198,36 @@ static void classify(struct vd_lcore *lc, struct rte_mbuf *m, struct vd_rx_meta 
 			return;
 		}
 		if (type == RTE_BE16(RTE_ETHER_TYPE_IPV4))
-			r = ipv4_input(lc, m, meta);
+			r = ipv4_input(lc, mp, meta);
 		else if (type == RTE_BE16(RTE_ETHER_TYPE_IPV6))
-			r = ipv6_input(lc, m, meta);
+			r = ipv6_input(lc, mp, meta);
 		else
 			r = VD_DPDK_DROP_NOT_FOR_US;
 	}
 	if (r >= 0) {
 		meta->kind = VD_RX_DONE;
-		vd_dpdk_drop(lc, m, (enum vd_dpdk_drop)r);
+		vd_dpdk_drop(lc, *mp, (enum vd_dpdk_drop)r);
 	}
 }
 
+static void tx_flush(struct vd_lcore *lc);
+
 void vd_dpdk_tx_queue(struct vd_lcore *lc, struct rte_mbuf *m, const struct vd_result *res)
 {
-	if (lc->n_tx == VD_DPDK_TX_MAX) { /* cannot happen: at most 2 frames per rx frame */
-		if (res)
-			vd_stats_send_failed(&lc->stats, res);
-		vd_dpdk_drop(lc, m, VD_DPDK_DROP_TX_FULL);
-		return;
-	}
+	if (lc->n_tx == VD_DPDK_TX_MAX) /* fragments and solicitations can outgrow one burst */
+		tx_flush(lc);
 	lc->tx_res[lc->n_tx] = res;
 	lc->tx[lc->n_tx++] = m;
 }
 
 /*
  * Prepend Ethernet/IP/UDP in front of the payload at buffer offset `off` (len bytes), from
- * listener `from` to `dst` through next hop MAC `mac`; checksums in software.
+ * listener `from` to `dst` through next hop MAC `mac`. Checksums are left to the NIC when the
+ * port offloads them (lc->tx_ol: the UDP field then holds the pseudo-header sum), except for
+ * a datagram over the MTU: its UDP checksum covers all the fragments, so it is computed here
+ * in software. Returns whether the frame must be fragmented.
  */
-static void encap(struct vd_lcore *lc, struct rte_mbuf *m, uint32_t off, uint32_t len,
+static bool encap(struct vd_lcore *lc, struct rte_mbuf *m, uint32_t off, uint32_t len,
 		  const union vd_sockaddr *from, const union vd_sockaddr *dst,
 		  const struct rte_ether_addr *mac)
 {
@@ -214,6 +237,9 @@ static void encap(struct vd_lcore *lc, struct rte_mbuf *m, uint32_t off, uint32_
 	m->data_len = (uint16_t)(hdr + len);
 	m->pkt_len = m->data_len;
 	m->ol_flags = 0;
+	m->l2_len = ETH_LEN;
+	bool big = hdr - ETH_LEN + len > lc->mtu;
+	uint64_t ol = big ? 0 : lc->tx_ol;
 	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
 	eth->dst_addr = *mac;
 	eth->src_addr = lc->mac;
@@ -231,22 +257,39 @@ static void encap(struct vd_lcore *lc, struct rte_mbuf *m, uint32_t off, uint32_
 		memcpy(ip->dst_addr, &dst->in6.sin6_addr, 16);
 		udp->src_port = from->in6.sin6_port;
 		udp->dst_port = dst->in6.sin6_port;
-		udp->dgram_cksum = rte_ipv6_udptcp_cksum(ip, udp);
-		return;
+		m->l3_len = IP6_LEN;
+		if (ol & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) {
+			m->ol_flags = RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
+			udp->dgram_cksum = rte_ipv6_phdr_cksum(ip, m->ol_flags);
+		} else {
+			udp->dgram_cksum = rte_ipv6_udptcp_cksum(ip, udp);
+		}
+		return big;
 	}
 	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
 	*ip = (struct rte_ipv4_hdr){
 		.version_ihl = IP4_VERSION_IHL,
 		.total_length = rte_cpu_to_be_16((uint16_t)(IP4_LEN + UDP_LEN + len)),
+		.packet_id = rte_cpu_to_be_16(vd_frag_ipv4_id(lc)), /* no DF: may be fragmented */
 		.time_to_live = VD_DPDK_TTL,
 		.next_proto_id = IPPROTO_UDP,
 		.src_addr = from->in.sin_addr.s_addr,
 		.dst_addr = dst->in.sin_addr.s_addr,
 	};
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
 	udp->src_port = from->in.sin_port;
 	udp->dst_port = dst->in.sin_port;
-	udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+	m->l3_len = IP4_LEN;
+	if (ol & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM; /* the field stays 0 */
+	else
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+	if (ol & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) {
+		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_UDP_CKSUM;
+		udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
+	} else {
+		udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+	}
+	return big;
 }
 
 /* Run the core; on VD_DROP_NO_ROOM move the payload toward the tail and run it again. */
@@ -280,6 +323,25 @@ static bool place_reply(struct vd_lcore *lc, struct rte_mbuf *m, const struct vd
 	return true;
 }
 
+/*
+ * A frame over the MTU: queue its fragments and free it, or return why not (m untouched).
+ * The fragments go to one tx_flush, so that res, carried by the last one, is counted as
+ * failed if the ring refuses any of them (it refuses a suffix of the array).
+ */
+static int queue_fragments(struct vd_lcore *lc, struct rte_mbuf *m, const struct vd_result *res)
+{
+	struct rte_mbuf *frags[VD_FRAG_TX_MAX];
+	int n = vd_frag_split(lc, m, frags, VD_FRAG_TX_MAX);
+	if (n < 0)
+		return -n;
+	rte_pktmbuf_free(m);
+	if (lc->n_tx + (unsigned)n > VD_DPDK_TX_MAX)
+		tx_flush(lc);
+	for (int i = 0; i < n; i++)
+		vd_dpdk_tx_queue(lc, frags[i], i == n - 1 ? res : NULL);
+	return -1;
+}
+
 /* Stage 2 for one SIP datagram: decide, then encapsulate and queue, or count and free. */
 static void sip_one(struct vd_lcore *lc, struct rte_mbuf *m, const struct vd_rx_meta *meta,
 		    struct vd_result *res)
@@ -309,10 +371,16 @@ static void sip_one(struct vd_lcore *lc, struct rte_mbuf *m, const struct vd_rx_
 					   */
 		goto fail;
 	}
-	encap(lc, m, off, len, &lc->px->listeners[from].bind, &res->dst, mac);
+	bool big = encap(lc, m, off, len, &lc->px->listeners[from].bind, &res->dst, mac);
 	VD_STAT_ADD(lc->stats.tx_bytes, len);
-	vd_dpdk_tx_queue(lc, m, res);
-	return;
+	if (!big) {
+		vd_dpdk_tx_queue(lc, m, res);
+		return;
+	}
+	int r = queue_fragments(lc, m, res);
+	if (r < 0)
+		return;
+	why = (enum vd_dpdk_drop)r;
 fail:
 	vd_stats_send_failed(&lc->stats, res);
 	vd_dpdk_drop(lc, m, why);
@@ -347,12 +415,13 @@ static unsigned burst(struct vd_lcore *lc)
 	for (unsigned i = 0; i < n; i++) {
 		if (i + VD_DPDK_PREFETCH < n)
 			rte_prefetch0(rte_pktmbuf_mtod(pkts[i + VD_DPDK_PREFETCH], void *));
-		classify(lc, pkts[i], &lc->meta[i]);
+		classify(lc, &pkts[i], &lc->meta[i]);
 	}
 	for (unsigned i = 0; i < n; i++)
 		if (lc->meta[i].kind == VD_RX_SIP)
 			sip_one(lc, pkts[i], &lc->meta[i], &lc->res[i]);
 	tx_flush(lc);
+	vd_frag_burst_end(lc);
 	lc->px = NULL;
 	VD_STAT_ADD(lc->stats.batches, 1);
 	return n;

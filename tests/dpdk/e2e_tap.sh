@@ -4,7 +4,10 @@
 # e2e_tap.sh: end-to-end test of the DPDK datapath over a TAP virtual device, with sipp
 # (UAC -> viaduct-dpdk -> 2 x UAS), all inside a network namespace this script creates.
 #
-# usage: e2e_tap.sh VIADUCT_DPDK_BIN [ipv4|ipv6|ipv4-room] [CALLS]   (default ipv4, 1000 calls)
+# usage: e2e_tap.sh VIADUCT_DPDK_BIN [ipv4|ipv6|ipv4-room|ipv4-frag|ipv6-frag] [CALLS]   (default ipv4, 1000 calls)
+#   ipv4-frag, ipv6-frag: as ipv4/ipv6, with ~3.2 kB INVITEs (big_invite_uac.xml) over a
+#   1500-byte MTU: the namespace's kernel fragments them, viaduct reassembles them, forwards
+#   them whole (fragmenting again on TX) and the UAS' kernel reassembles them.
 #   ipv4-room: as ipv4, with a long advertised host, so that our Via line needs more headroom
 #   than the mbuf leaves in front of the SIP payload: every forwarded request takes the
 #   datapath's slow path (payload moved toward the tail, counted room_moves) and must still
@@ -36,7 +39,9 @@
 #   d. cold cache: viaduct answered ARP (NS) for its address, sent ARP requests (NS) for the
 #      two UAS and learned them; the namespace's kernel holds viaduct's MAC for 10.200.0.2;
 #   e. (python3, tests/dpdk/probe.py) an ICMP/ICMPv6 echo to 10.200.0.2 is answered, and a
-#      SIP OPTIONS to the proxy itself gets the core's 200 OK back through the datapath.
+#      SIP OPTIONS to the proxy itself gets the core's 200 OK back through the datapath;
+#   g. (ipv4-frag, ipv6-frag) viaduct reassembled >= CALLS datagrams and fragmented >= CALLS on
+#      TX, each from/into >= 2 fragments, and gave up no fragment (drop_reassembly 0).
 
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
@@ -47,7 +52,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../integration/lib.sh"
 
 usage() {
-	echo "usage: $0 VIADUCT_DPDK_BIN [ipv4|ipv6|ipv4-room] [CALLS]" >&2
+	echo "usage: $0 VIADUCT_DPDK_BIN [ipv4|ipv6|ipv4-room|ipv4-frag|ipv6-frag] [CALLS]" >&2
 	exit 2
 }
 (($# >= 1 && $# <= 3)) || usage
@@ -65,8 +70,8 @@ TEST_NAME="dpdk-e2e-tap $FAMILY"
 [[ -x $BIN ]] || die "viaduct-dpdk binary '$BIN' not found or not executable"
 
 case $FAMILY in
-ipv4 | ipv4-room) UAC_IP=10.200.0.1 VD_IP=10.200.0.2 UAS1_IP=10.200.0.3 UAS2_IP=10.200.0.4 PLEN=24 ;;
-ipv6) UAC_IP=fd00:200::1 VD_IP=fd00:200::2 UAS1_IP=fd00:200::3 UAS2_IP=fd00:200::4 PLEN=64 ;;
+ipv4 | ipv4-room | ipv4-frag) UAC_IP=10.200.0.1 VD_IP=10.200.0.2 UAS1_IP=10.200.0.3 UAS2_IP=10.200.0.4 PLEN=24 ;;
+ipv6 | ipv6-frag) UAC_IP=fd00:200::1 VD_IP=fd00:200::2 UAS1_IP=fd00:200::3 UAS2_IP=fd00:200::4 PLEN=64 ;;
 *) usage ;;
 esac
 ADVERTISE=""
@@ -151,9 +156,11 @@ PORT_MAC=${PORT_MAC,,}
 ip link set "$TAP" netns "$NS"
 nsx ip link set lo up
 nsx ip link set "$TAP" up
+# frag variants: the INVITEs exceed the MTU the DPDK port also uses (the TAP's default, 1500)
+[[ $FAMILY == *-frag ]] && nsx ip link set "$TAP" mtu 1500
 for a in "$UAC_IP" "$UAS1_IP" "$UAS2_IP"; do
 	# nodad: the addresses are usable at once (no 1-2 s of duplicate detection)
-	if [[ $FAMILY == ipv6 ]]; then
+	if [[ $FAMILY == ipv6* ]]; then
 		nsx ip addr add "$a/$PLEN" dev "$TAP" nodad
 	else
 		nsx ip addr add "$a/$PLEN" dev "$TAP"
@@ -181,7 +188,9 @@ wait_for_udp_port "$UAS2_IP" "$UAS2_PORT" 10 "${BG_PID[uas2]}" || die "UAS 2 did
 # abortunexp: an unexpected message fails the call at once; -recv_timeout: a lost message
 # fails it after 10 s. The first INVITE to each UAS is lost on purpose (cold cache): sipp's
 # own retransmission (T1 = 500 ms) carries it.
-start_bg uac timeout -k 5 $((UAC_SECS + 10)) ip netns exec "$NS" sipp -sn uac \
+SCENARIO=(-sn uac)
+[[ $FAMILY == *-frag ]] && SCENARIO=(-sf "$HERE/big_invite_uac.xml")
+start_bg uac timeout -k 5 $((UAC_SECS + 10)) ip netns exec "$NS" sipp "${SCENARIO[@]}" \
 	"$(hostport "$VD_IP" "$VD_PORT")" -i "$UAC_IP" -p "$UAC_PORT" \
 	-m "$CALLS" -r "$RATE" -l "$LIMIT" -default_behaviors abortunexp -recv_timeout 10000 \
 	-timeout "${UAC_SECS}s" -timeout_error -trace_stat -stf "$T/uac.csv" -fd 1 \
@@ -207,7 +216,7 @@ RX=$(field rx "$TOTAL") TX=$(field tx "$TOTAL") REPLIES=$(field replies "$TOTAL"
 DROPS=$(field drops "$TOTAL") SENDFAIL=$(field drop_send-failed "$TOTAL")
 MOVES=$(field room_moves "$DP")
 : "${MOVES:=0}"
-if [[ $FAMILY != ipv6 ]]; then
+if [[ $FAMILY != ipv6* ]]; then
 	ANSWERED=$(field arp_replies "$DP") ASKED=$(field arp_requests "$DP")
 else
 	ANSWERED=$(field na_sent "$DP") ASKED=$(field ns_sent "$DP")
@@ -244,6 +253,18 @@ check "d. cold cache: answered $ANSWERED, solicited $ASKED (>= 2 UAS), learned $
 	'((ANSWERED >= 1 && ASKED >= 2 && LEARNED >= 3 && UNRES >= 1))'
 check "d. the namespace resolved $VD_IP to the DPDK port's MAC $PORT_MAC: ${KERNEL_NEIGH:-none}" \
 	'[[ -n $PORT_MAC && $KERNEL_NEIGH == *"lladdr $PORT_MAC"* ]]'
+if [[ $FAMILY == *-frag ]]; then
+	FRX=$(field frags_rx "$DP") REASM=$(field reassembled "$DP")
+	FRAGD=$(field fragmented "$DP") FTX=$(field frags_tx "$DP")
+	: "${FRX:=0}" "${REASM:=0}" "${FRAGD:=0}" "${FTX:=0}"
+	# every INVITE (retransmissions too) arrives in >= 2 fragments and leaves in >= 2
+	check "g. reassembled $REASM datagrams from $FRX fragments (>= $CALLS INVITEs)" \
+		'((REASM >= CALLS && FRX >= 2 * REASM))'
+	check "g. fragmented $FRAGD datagrams into $FTX fragments on TX (>= $CALLS INVITEs)" \
+		'((FRAGD >= CALLS && FTX >= 2 * FRAGD))'
+	check "g. no fragment given up: drop_reassembly=$(field drop_reassembly "$DP")" \
+		'[[ $(field drop_reassembly "$DP") == 0 ]]'
+fi
 if [[ $FAMILY == ipv4-room ]]; then
 	check "c. slow path: $MOVES room moves for $((3 * CALLS)) forwarded requests" \
 		'((MOVES >= 3 * CALLS))'
