@@ -149,7 +149,7 @@ cp "$T/viaduct.yaml" "$LOGS/viaduct.yaml"
 
 # ---- one measured run: siggen against DUT (viaduct | testpmd) ----------------------------------
 CSV=$OUT/results.csv
-echo "round,dut,window_s,tx_pps,rx_pps,window_loss,dut_cpu_s,gen_cpu_s,machine_busy_s,others_cpu_s,rx_per_dut_cpu_s,dut_ns_per_pkt,dut_cycles_per_pkt,rx_per_gen_cpu_s,window_arp_ns,rx_bad_cksum,total_tx,total_rx,total_lost,rx_v6,backpressure" >"$CSV"
+echo "round,dut,window_s,tx_pps,rx_pps,window_loss,dut_cpu_s,gen_cpu_s,machine_busy_s,others_cpu_s,rx_per_dut_cpu_s,dut_ns_per_pkt,dut_cycles_per_pkt,rx_per_gen_cpu_s,window_arp_ns,rx_bad_cksum,total_tx,total_rx,total_lost,window_rx_v6,backpressure" >"$CSV"
 kv() { sed -n "s/.* $1=\([-0-9.]*\).*/\1/p" <<<"$2" | head -n 1; }
 
 run_one() { # round dut
