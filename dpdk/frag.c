@@ -46,6 +46,8 @@
 
 int vd_frag_init(struct vd_lcore *lc, int socket)
 {
+	/* the death row holds what one burst can give up: it is freed after every burst */
+	RTE_BUILD_BUG_ON(VD_DPDK_BURST > RTE_IP_FRAG_DEATH_ROW_LEN);
 	uint64_t cycles = rte_get_tsc_hz() * VD_FRAG_TIMEOUT_MS / MS_PER_S;
 	lc->frag_tbl = rte_ip_frag_table_create(VD_FRAG_BUCKETS, VD_FRAG_BUCKET_ENTRIES,
 						VD_FRAG_MAX_FLOWS, cycles, socket);

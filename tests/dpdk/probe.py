@@ -2,12 +2,15 @@
 # SPDX-License-Identifier: BSD-3-Clause
 """probe.py: ask viaduct's DPDK datapath two things the sipp calls do not exercise.
 
-usage: probe.py {ping|options} TARGET_IP SOURCE_IP
+usage: probe.py {ping|options|orphan-frag} TARGET_IP SOURCE_IP
 
   ping     ICMP / ICMPv6 echo request to TARGET_IP (raw socket, needs root); the datapath
            answers echo for its listener addresses itself.
   options  SIP OPTIONS to TARGET_IP:5060 whose Request-URI is the proxy itself: the core
            answers 200 OK (a locally built reply, the REPLY verdict of the datapath).
+  orphan-frag  the first fragment of a UDP datagram to TARGET_IP:5060 whose other fragments
+           never come (raw socket): the datapath's reassembly must give it up after its
+           timeout and count it (drop_reassembly). Prints "sent"; no answer is expected.
 
 Prints one line and exits 0 on an answer, 1 when three tries (1 s each) got none.
 """
@@ -86,8 +89,36 @@ def options(target, source):
     return 1
 
 
+ORPHAN_DATA = 1000       # bytes after the UDP header in the fragment (8 + 1000: a multiple of 8)
+ORPHAN_DGRAM = 2 * 1008  # the UDP length the fragment announces: the rest never comes
+IP_MF = 0x2000           # IPv4 "more fragments"
+IP6_MF = 1               # IPv6 fragment header "more fragments"
+PROTO_FRAGMENT = 44      # IPv6 fragment header
+
+
+def orphan_frag(target, source):
+    udp = struct.pack("!HHHH", 40000, SIP_PORT, ORPHAN_DGRAM, 0) + b"x" * ORPHAN_DATA
+    ident = os.getpid() & 0xFFFF
+    if ":" in target:
+        # the kernel writes the IPv6 header (next header 44); we write the fragment header
+        s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, PROTO_FRAGMENT)
+        s.bind((source, 0))
+        frag = struct.pack("!BBHI", socket.IPPROTO_UDP, 0, IP6_MF, ident)
+        s.sendto(frag + udp, (target, 0))
+    else:
+        s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+        hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), ident, IP_MF, 64,
+                          socket.IPPROTO_UDP, 0, socket.inet_aton(source),
+                          socket.inet_aton(target))
+        hdr = hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:]
+        s.sendto(hdr + udp, (target, 0))
+    print("sent")
+    return 0
+
+
 if __name__ == "__main__":
-    if len(sys.argv) != 4 or sys.argv[1] not in ("ping", "options"):
+    CMDS = {"ping": ping, "options": options, "orphan-frag": orphan_frag}
+    if len(sys.argv) != 4 or sys.argv[1] not in CMDS:
         sys.stderr.write(__doc__)
         sys.exit(2)
-    sys.exit((ping if sys.argv[1] == "ping" else options)(sys.argv[2], sys.argv[3]))
+    sys.exit(CMDS[sys.argv[1]](sys.argv[2], sys.argv[3]))
