@@ -192,9 +192,15 @@ unsigned vd_dpdk_probe_recv(void *dp, vd_dpdk_probe_fn fn, void *arg, unsigned m
 	return done;
 }
 
-void vd_dpdk_probe_counters(struct vd_dpdk_probe_counters *out)
+void vd_dpdk_probe_print(FILE *f)
 {
-	*out = probe.c;
+	if (!probe.tx)
+		return;
+	fprintf(f,
+		"stats dpdk_probe queued=%" PRIu64 " delivered=%" PRIu64 " tx_ring_full=%" PRIu64
+		" no_mbuf=%" PRIu64 " refused=%" PRIu64 "\n",
+		probe.c.queued, probe.c.delivered, probe.c.tx_ring_full, probe.c.no_mbuf,
+		probe.c.refused);
 }
 
 /* ---- workers ---- */

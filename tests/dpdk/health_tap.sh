@@ -29,6 +29,8 @@
 #      (timeouts >= down_after) while silent.
 
 # shellcheck source-path=SCRIPTDIR
+# check() evaluates its single-quoted condition itself, reading variables set just before it:
+# shellcheck disable=SC2016,SC2034
 set -euo pipefail
 
 TEST_NAME=dpdk-health-tap
