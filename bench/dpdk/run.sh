@@ -292,7 +292,7 @@ UNRES=$(field drop_neigh_unresolved "$DP") TXFULL=$(field drop_tx_full "$DP")
 : "${S_RX:=0}" "${S_TX:=0}" "${S_REP:=0}" "${S_DROPS:=0}" "${S_SF:=0}" "${UNRES:=0}" "${TXFULL:=0}"
 G_TX=$(kv total_tx "$VD_LINE") G_RX=$(kv total_rx "$VD_LINE")
 W_RX=$(kv rx "$VD_LINE") ARPNS=$(kv window_arp_ns "$VD_LINE") BAD=$(kv rx_bad_cksum "$VD_LINE")
-TP_W_RX=$(awk -F, '$2 == "testpmd" { print $5 * $3 }' "$CSV" | tail -n 1)
+TP_W_RX=$(awk -F, '$2 == "testpmd" { printf "%d\n", $5 * $3 }' "$CSV" | tail -n 1)
 log "viaduct: $TOTAL"
 log "viaduct: $DP"
 check "viaduct exited 0 on SIGTERM (got $VD_RC)" '[[ $VD_RC == 0 ]]'
