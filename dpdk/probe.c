@@ -153,6 +153,11 @@ int vd_dpdk_probe_send(void *dp, const void *buf, size_t len, const union vd_soc
 	}
 	/* after the standard headroom, where worker 0 prepends Ethernet/IP/UDP */
 	p = rte_pktmbuf_append(e.m, (uint16_t)len);
+	if (!p) { /* cannot happen: PROBE_MAX_LEN is the tailroom of a fresh mbuf */
+		rte_pktmbuf_free(e.m);
+		probe.c.refused++;
+		return -EINVAL;
+	}
 	memcpy(p, buf, len);
 	if (rte_ring_mp_enqueue_elem(probe.tx, &e, sizeof(e)) != 0) {
 		rte_pktmbuf_free(e.m);

@@ -98,8 +98,8 @@ struct vd_health {
 	union vd_sockaddr bound[FAM_COUNT]; /* getsockname, or the transport's src: our Via */
 	struct vd_health_transport tx;	    /* used when has_tx */
 	bool has_tx;
-	uint64_t nonce;			    /* random per prober: branches unique across restarts */
-	uint64_t seq;			    /* last probe number used; 0 is never a probe */
+	uint64_t nonce; /* random per prober: branches unique across restarts */
+	uint64_t seq;	/* last probe number used; 0 is never a probe */
 	struct vd_health_counters counters;
 	unsigned n;
 	struct member *m;
@@ -646,8 +646,9 @@ static int check_sources(const union vd_sockaddr *v4, const union vd_sockaddr *v
 	/* no kernel to pick a source address or a port: the Via must name them */
 	if (tx && ((f4 && (addr_is_any(v4) || !addr_port(v4))) ||
 		   (f6 && (addr_is_any(v6) || !addr_port(v6))))) {
-		snprintf(err, errlen, "health: a transport needs concrete source addresses "
-				      "and ports (no wildcard, no port 0)");
+		snprintf(err, errlen,
+			 "health: a transport needs concrete source addresses "
+			 "and ports (no wildcard, no port 0)");
 		return -EINVAL;
 	}
 	return 0;

@@ -903,8 +903,8 @@ static size_t answer_text(const char *req, int status, char *out, size_t cap)
 }
 
 /* Delivers member's answer `status` to the last request, as the datapath would. */
-static void tx_answer(struct vd_health *h, const struct fake_tx *t,
-		      const union vd_sockaddr *from, int status, uint64_t now)
+static void tx_answer(struct vd_health *h, const struct fake_tx *t, const union vd_sockaddr *from,
+		      int status, uint64_t now)
 {
 	char msg[4096];
 	size_t len = answer_text(last_req(t), status, msg, sizeof(msg));
@@ -912,8 +912,7 @@ static void tx_answer(struct vd_health *h, const struct fake_tx *t,
 	vd_health_on_datagram(h, msg, len, from, now);
 }
 
-Test(health_transport, probes_go_to_the_transport_with_our_source_in_via,
-     .timeout = TEST_TIMEOUT_S)
+Test(health_transport, probes_go_to_the_transport_with_our_source_in_via, .timeout = TEST_TIMEOUT_S)
 {
 	struct changes ch = {0};
 	struct fake_tx t = {0};
@@ -924,7 +923,7 @@ Test(health_transport, probes_go_to_the_transport_with_our_source_in_via,
 
 	cr_assert_eq(vd_health_fds(h, fds), 0, "a transport prober has no socket");
 	cr_assert_eq(vd_health_set_members(h, members, 2), 0);
-	vd_health_tick(h, T0);			/* member 0 at once */
+	vd_health_tick(h, T0);		      /* member 0 at once */
 	vd_health_tick(h, T0 + INTERVAL / 2); /* member 1 half an interval later */
 	cr_assert_eq(t.n, 2);
 	check_options(t.req[0], t.len[0], "192.0.2.10", 5070, TX_SRC4, TX_PORT, 1);
@@ -999,8 +998,7 @@ Test(health_transport, 503_marks_down_and_200_brings_back_over_ipv6, .timeout = 
 	vd_health_free(h);
 }
 
-Test(health_transport, provisional_responses_leave_the_probe_outstanding,
-     .timeout = TEST_TIMEOUT_S)
+Test(health_transport, provisional_responses_leave_the_probe_outstanding, .timeout = TEST_TIMEOUT_S)
 {
 	struct changes ch = {0};
 	struct fake_tx t = {0};
@@ -1078,9 +1076,8 @@ Test(health_transport, refused_sends_and_missing_families_time_out, .timeout = T
 	struct changes ch = {0};
 	struct fake_tx t = {.rc = -ENOBUFS};
 	struct vd_health_config c = config(AF_INET);
-	struct vd_health_transport tr = {.send = fake_send,
-					 .arg = &t,
-					 .src_v4 = addr_of(TX_SRC4, TX_PORT)}; /* no IPv6 */
+	struct vd_health_transport tr = {
+		.send = fake_send, .arg = &t, .src_v4 = addr_of(TX_SRC4, TX_PORT)}; /* no IPv6 */
 	union vd_sockaddr members[2] = {addr_of("192.0.2.10", 5070), addr_of("2001:db8::10", 5070)};
 	char err[256] = "";
 	struct vd_health *h;
