@@ -158,9 +158,9 @@ static int exc_setup(uint16_t p, const char *name, uint16_t data_port, unsigned 
 		goto fail;
 	if (info.max_rx_queues < n_workers || info.max_tx_queues < n_workers) {
 		vd_log(VD_LOG_ERROR,
-		       "dpdk: exception port %s (%s) has %u RX / %u TX queue(s), the datapath needs "
-		       "one pair per worker (%u): give the vdev more queues (virtio_user: queues=%u) "
-		       "or run fewer workers",
+		       "dpdk: exception port %s (%s) has %u RX / %u TX queue(s), the "
+		       "datapath needs one pair per worker (%u): give the vdev more queues "
+		       "(virtio_user: queues=%u) or run fewer workers",
 		       name, info.driver_name, info.max_rx_queues, info.max_tx_queues, n_workers,
 		       n_workers);
 		return -EINVAL;
