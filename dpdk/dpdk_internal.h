@@ -89,6 +89,34 @@ struct vd_dpdk_counters {
 	uint64_t drop[VD_DPDK_DROP__COUNT];
 };
 
+/*
+ * The fields of struct vd_dpdk_counters (but drop[], exported by reason from
+ * vd_dpdk_drop_names) as the control plane shows them (stats.c): X(field, key in the printed
+ * "stats dpdk" line, Prometheus family viaduct_dpdk_<metric>_total, help). A new counter
+ * field gets a line here; a field without one is simply not exported.
+ * Compatibility: keys and metric names are a contract with scripts and dashboards.
+ */
+#define VD_DPDK_COUNTER_FIELDS(X)                                                               \
+	X(rx_pkts, "rx", "rx_packets", "Frames received, all kinds.")                           \
+	X(tx_pkts, "tx", "tx_packets", "Frames sent, all kinds.")                               \
+	X(arp_replies, "arp_replies", "arp_replies", "ARP requests for our addresses answered.") \
+	X(na_sent, "na_sent", "na_sent", "Neighbour advertisements sent for our addresses.")    \
+	X(arp_requests, "arp_requests", "arp_requests", "ARP requests sent for next hops.")     \
+	X(ns_sent, "ns_sent", "ns_sent", "Neighbour solicitations sent for next hops.")         \
+	X(neigh_learned, "neigh_learned", "neigh_learned", "Neighbour cache entries learned.")  \
+	X(neigh_inbox_full, "neigh_inbox_full", "neigh_inbox_full",                            \
+	  "Neighbour updates another lcore could not take (it relearns).")                      \
+	X(echo_replies, "echo_replies", "echo_replies", "ICMP and ICMPv6 echo requests answered.") \
+	X(room_moves, "room_moves", "room_moves",                                              \
+	  "SIP payloads moved toward the tail for headroom (slow path).")                       \
+	X(frags_rx, "frags_rx", "fragments_received", "IP fragments received for us.")          \
+	X(reassembled, "reassembled", "reassembled", "Datagrams rebuilt from fragments.")       \
+	X(fragmented, "fragmented", "fragmented", "Datagrams over the MTU split on TX.")        \
+	X(frags_tx, "frags_tx", "fragments_sent", "IP fragments sent.")
+
+/** Names of enum vd_dpdk_drop (port.c): "drop_<name>" keys, reason="<name>" labels. */
+extern const char *const vd_dpdk_drop_names[VD_DPDK_DROP__COUNT];
+
 enum vd_neigh_state { VD_NEIGH_FREE = 0, VD_NEIGH_INCOMPLETE, VD_NEIGH_REACHABLE };
 
 /* One next hop: an IPv4 address is stored in the first 4 bytes. */

@@ -3,11 +3,13 @@
  * Setup and teardown of the DPDK datapath: EAL init, the mbuf pool, port 0 with one RX/TX
  * queue pair per worker lcore (RSS over IP/UDP when there is more than one and the port
  * can hash), the per-lcore state, launching the poll loops (the calling thread, the main
- * lcore, runs worker 0) and printing the counters at the end.
+ * lcore, runs worker 0) next to the control loop on a control thread, and the control
+ * plane's view of the datapath (its counters are rendered by stats.c).
  *
  * Every failure says what went wrong and what to try; workers never log.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -21,16 +23,16 @@
 #include <rte_malloc.h>
 
 #include "dpdk_internal.h"
+#include "dpdk_stats.h"
 #include "viaduct/dpdk.h"
 #include "viaduct/log.h"
 #include "viaduct/route.h"
 
-#define VD_DPDK_PORT	     0	  /* this slice drives one port */
 #define VD_DPDK_REPLY_SLACK  512  /* a reply copies some request headers plus a few of its own */
 #define VD_DPDK_LINK_WAIT_MS 3000 /* how long to wait for the link before going on anyway */
 #define MS_PER_S	     1000
 
-static const char *const vd_dpdk_drop_names[VD_DPDK_DROP__COUNT] = {
+const char *const vd_dpdk_drop_names[VD_DPDK_DROP__COUNT] = {
 	[VD_DPDK_DROP_NO_MBUF] = "no_mbuf",	   [VD_DPDK_DROP_NOT_FOR_US] = "not_for_us",
 	[VD_DPDK_DROP_NEIGH] = "neigh_unresolved", [VD_DPDK_DROP_BAD_CKSUM] = "bad_cksum",
 	[VD_DPDK_DROP_TOO_BIG] = "too_big",	   [VD_DPDK_DROP_MALFORMED] = "malformed",
@@ -38,6 +40,9 @@ static const char *const vd_dpdk_drop_names[VD_DPDK_DROP__COUNT] = {
 };
 
 struct vd_dpdk {
+	struct vd_cfg_dpdk cfg; /* the dpdk: section at start (a reload never changes it) */
+	uint16_t port;		/* the data port (RTE_MAX_ETHPORTS until chosen) */
+	volatile int stop;	/* set when the control loop returns: every poll loop ends */
 	unsigned n_workers;
 	struct rte_mempool *pool;
 	struct vd_lcore *lcores[VD_CFG_MAX_WORKERS];
@@ -209,42 +214,7 @@ static void wait_link(uint16_t port)
 	       VD_DPDK_LINK_WAIT_MS);
 }
 
-static void print_stats(const struct vd_dpdk *d)
-{
-	static struct vd_stats total, w; /* large: not on the stack */
-	struct vd_dpdk_counters c = {0};
-	memset(&total, 0, sizeof(total));
-	for (unsigned i = 0; i < d->n_workers; i++) {
-		const struct vd_lcore *lc = d->lcores[i];
-		char label[32];
-		memset(&w, 0, sizeof(w));
-		vd_stats_add(&w, &lc->stats);
-		snprintf(label, sizeof(label), "worker=%u", i);
-		vd_stats_print(stderr, label, &w);
-		vd_stats_add(&total, &w);
-		const uint64_t *src = (const uint64_t *)&lc->c;
-		uint64_t *dst = (uint64_t *)&c;
-		for (size_t k = 0; k < sizeof(c) / sizeof(uint64_t); k++)
-			dst[k] += src[k];
-	}
-	vd_stats_print(stderr, "total", &total);
-	fprintf(stderr,
-		"stats dpdk rx=%" PRIu64 " tx=%" PRIu64 " arp_replies=%" PRIu64 " na_sent=%" PRIu64
-		" arp_requests=%" PRIu64 " ns_sent=%" PRIu64 " neigh_learned=%" PRIu64
-		" neigh_inbox_full=%" PRIu64 " echo_replies=%" PRIu64 " room_moves=%" PRIu64,
-		c.rx_pkts, c.tx_pkts, c.arp_replies, c.na_sent, c.arp_requests, c.ns_sent,
-		c.neigh_learned, c.neigh_inbox_full, c.echo_replies, c.room_moves);
-	fprintf(stderr,
-		" frags_rx=%" PRIu64 " reassembled=%" PRIu64 " fragmented=%" PRIu64
-		" frags_tx=%" PRIu64,
-		c.frags_rx, c.reassembled, c.fragmented, c.frags_tx);
-	for (unsigned k = 0; k < VD_DPDK_DROP__COUNT; k++)
-		fprintf(stderr, " drop_%s=%" PRIu64, vd_dpdk_drop_names[k], c.drop[k]);
-	fputc('\n', stderr);
-	fflush(stderr);
-}
-
-/* Worker i > 0 runs on the i-th worker lcore; the main lcore runs worker 0. */
+/* Worker i > 0 on the i-th worker lcore; the main lcore runs worker 0 (vd_dpdk_run). */
 static int launch(struct vd_dpdk *d)
 {
 	unsigned i = 1, id;
@@ -259,9 +229,35 @@ static int launch(struct vd_dpdk *d)
 			return rc;
 		}
 	}
-	vd_dpdk_worker_main(d->lcores[0]);
-	rte_eal_mp_wait_lcore();
 	return 0;
+}
+
+/* The data port: the one named in the config, else the first that is not the exception
+ * port. */
+static int pick_port(const struct vd_cfg_dpdk *cfg, uint16_t *port)
+{
+	char name[RTE_ETH_NAME_MAX_LEN];
+	uint16_t p;
+	if (cfg->port[0]) {
+		if (rte_eth_dev_get_port_by_name(cfg->port, port) == 0)
+			return 0;
+		vd_log(VD_LOG_ERROR,
+		       "dpdk: no port named %s: check dpdk.port against the --vdev/PCI devices of "
+		       "dpdk.eal (e.g. port: net_tap0 with --vdev=net_tap0,iface=vd0)",
+		       cfg->port);
+		return -ENODEV;
+	}
+	RTE_ETH_FOREACH_DEV(p)
+	{
+		if (cfg->exception[0] && rte_eth_dev_get_name_by_port(p, name) == 0 &&
+		    strcmp(name, cfg->exception) == 0)
+			continue;
+		*port = p;
+		return 0;
+	}
+	vd_log(VD_LOG_ERROR, "dpdk: no port: bind a NIC to vfio-pci (dpdk-devbind.py) "
+			     "or pass a virtual device, e.g. --vdev=net_tap0,iface=vd0");
+	return -ENODEV;
 }
 
 static int start_port(struct vd_dpdk *d, uint16_t *port, volatile int *stop)
@@ -269,14 +265,10 @@ static int start_port(struct vd_dpdk *d, uint16_t *port, volatile int *stop)
 	struct rte_eth_dev_info info;
 	const struct vd_route *r = vd_route_published;
 	int rc = check_listeners(&r->px);
+	if (rc == 0)
+		rc = pick_port(&d->cfg, port);
 	if (rc)
 		return rc;
-	if (rte_eth_dev_count_avail() == 0 || !rte_eth_dev_is_valid_port(VD_DPDK_PORT)) {
-		vd_log(VD_LOG_ERROR, "dpdk: no port: bind a NIC to vfio-pci (dpdk-devbind.py) "
-				     "or pass a virtual device, e.g. --vdev=net_tap0,iface=vd0");
-		return -ENODEV;
-	}
-	*port = VD_DPDK_PORT;
 	rc = rte_eth_dev_info_get(*port, &info);
 	if (rc < 0) {
 		vd_log(VD_LOG_ERROR, "dpdk: port %u: no device info: %s", *port, rte_strerror(-rc));
@@ -301,37 +293,142 @@ static int start_port(struct vd_dpdk *d, uint16_t *port, volatile int *stop)
 	return 0;
 }
 
-int vd_dpdk_run(int eal_argc, char **eal_argv, const char *config_path, volatile int *stop)
+void vd_dpdk_close(struct vd_dpdk *d)
 {
-	static struct vd_dpdk d;
-	uint16_t port = VD_DPDK_PORT;
-
-	if (rte_eal_init(eal_argc, eal_argv) < 0) {
-		vd_log(VD_LOG_ERROR,
-		       "dpdk: EAL init failed: %s; check the EAL arguments (try "
-		       "--no-huge -m 1024 without hugepages, --no-pci without a bound "
-		       "NIC) and that you run as root",
-		       rte_strerror(rte_errno));
-		return -rte_errno ? -rte_errno : -EINVAL;
-	}
-	int rc = start_port(&d, &port, stop);
-	if (rc == 0) {
-		vd_log(VD_LOG_INFO, "dpdk: serving %s", config_path);
-		rc = launch(&d);
-		print_stats(&d);
-	}
-	if (rte_eth_dev_is_valid_port(port)) { /* also after a failed setup */
-		rte_eth_dev_stop(port);
-		rte_eth_dev_close(port);
+	if (rte_eth_dev_is_valid_port(d->port)) { /* also after a failed setup */
+		rte_eth_dev_stop(d->port);
+		rte_eth_dev_close(d->port);
 	}
 	for (unsigned i = 0; i < VD_CFG_MAX_WORKERS; i++) {
-		if (d.lcores[i])
-			vd_frag_fini(d.lcores[i]);
-		rte_free(d.lcores[i]);
-		rte_free(d.replies[i]);
-		rte_ring_free(d.inboxes[i]);
+		if (d->lcores[i])
+			vd_frag_fini(d->lcores[i]); /* its mbufs go back before the pool goes */
+		rte_free(d->lcores[i]);
+		rte_free(d->replies[i]);
+		rte_ring_free(d->inboxes[i]);
 	}
-	rte_mempool_free(d.pool);
+	rte_mempool_free(d->pool);
 	rte_eal_cleanup();
-	return rc;
+}
+
+int vd_dpdk_open(const struct vd_cfg_dpdk *cfg, int eal_argc, char **eal_argv, struct vd_dpdk **out)
+{
+	static struct vd_dpdk d; /* one per process: EAL initialises once */
+
+	d.cfg = *cfg;
+	d.port = RTE_MAX_ETHPORTS;
+	if (rte_eal_init(eal_argc, eal_argv) < 0) {
+		int e = rte_errno;
+		vd_log(VD_LOG_ERROR,
+		       "dpdk: EAL init failed: %s; check the EAL arguments (dpdk.eal in the config, "
+		       "or after --): try --no-huge -m 1024 without hugepages, --no-pci without a "
+		       "bound NIC, -l with lcores that exist, a --file-prefix of your own next to "
+		       "another DPDK process, and run as root",
+		       rte_strerror(e));
+		return e > 0 ? -e : -EINVAL;
+	}
+	int rc = start_port(&d, &d.port, &d.stop);
+	if (rc) {
+		vd_dpdk_close(&d);
+		return rc;
+	}
+	*out = &d;
+	return 0;
+}
+
+/* ---- the control plane's view (include/viaduct/dpview.h) ---- */
+
+/* How long the control loop may sleep between two view_poll calls. */
+#define VD_DPDK_CONTROL_POLL_MS 10
+
+static unsigned view_workers(const void *dp)
+{
+	return ((const struct vd_dpdk *)dp)->n_workers;
+}
+
+static const struct vd_stats *view_worker_stats(const void *dp, unsigned i)
+{
+	return &((const struct vd_dpdk *)dp)->lcores[i]->stats;
+}
+
+static void view_print(const void *dp, FILE *f)
+{
+	const struct vd_dpdk *d = dp;
+	vd_dpdk_stats_print(f, d->lcores, d->n_workers);
+}
+
+static void view_metrics(const void *dp, struct vd_buf *b)
+{
+	const struct vd_dpdk *d = dp;
+	vd_dpdk_stats_metrics(b, d->lcores, d->n_workers);
+}
+
+/*
+ * Called by the control loop at least every VD_DPDK_CONTROL_POLL_MS (control thread): the
+ * place for control-plane work that comes through rings rather than file descriptors
+ * (health probe replies, the exception path).
+ */
+static void view_poll(void *dp, uint64_t now_ms)
+{
+	(void)dp;
+	(void)now_ms;
+}
+
+void vd_dpdk_view(struct vd_dpdk *d, struct vd_dp_view *v)
+{
+	*v = (struct vd_dp_view){ .dp = d,
+				  .name = "dpdk",
+				  .workers = view_workers,
+				  .worker_stats = view_worker_stats,
+				  .print = view_print,
+				  .metrics = view_metrics,
+				  .poll = view_poll,
+				  .poll_ms = VD_DPDK_CONTROL_POLL_MS };
+}
+
+/* ---- running: workers on the lcores, the control loop on a control thread ---- */
+
+struct control_arg {
+	struct vd_dpdk *d;
+	int (*fn)(void *arg);
+	void *arg;
+	int rc;
+};
+
+/*
+ * Where the control loop runs: on a DPDK control thread, not on an lcore. Every lcore, the
+ * main one included, polls a queue pair (so `-l 0` is one worker, `-l 0-3` four, as
+ * before), and the control loop sleeps in poll() most of the time: it needs no core of its
+ * own. rte_ctrl_thread_create gives it the CPUs EAL started with minus the lcores' (the
+ * main lcore's CPU when none is left, where worker 0 yields it while idle). It is not an RCU
+ * reader: it publishes snapshots and waits for the lcores, which are QSBR readers.
+ * When the loop returns (SIGTERM/SIGINT) it tells every worker to stop.
+ */
+static void *control_main(void *p)
+{
+	struct control_arg *c = p;
+	c->rc = c->fn(c->arg);
+	__atomic_store_n(&c->d->stop, 1, __ATOMIC_RELEASE);
+	return NULL;
+}
+
+int vd_dpdk_run(struct vd_dpdk *d, int (*control)(void *arg), void *arg)
+{
+	struct control_arg c = { .d = d, .fn = control, .arg = arg };
+	pthread_t tid;
+	int rc = launch(d);
+	if (rc == 0) {
+		rc = rte_ctrl_thread_create(&tid, "vd-control", NULL, control_main, &c);
+		if (rc)
+			vd_log(VD_LOG_ERROR, "dpdk: cannot create the control thread: %s",
+			       strerror(rc < 0 ? -rc : rc));
+	}
+	if (rc) {
+		__atomic_store_n(&d->stop, 1, __ATOMIC_RELEASE);
+		rte_eal_mp_wait_lcore();
+		return rc < 0 ? rc : -rc;
+	}
+	vd_dpdk_worker_main(d->lcores[0]); /* until control_main sets stop */
+	rte_eal_mp_wait_lcore();
+	pthread_join(tid, NULL);
+	return c.rc;
 }

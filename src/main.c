@@ -2,13 +2,16 @@
 /*
  * viaduct: a stateless SIP proxy and load balancer.
  *
- *   viaduct -c FILE [-w WORKERS]     run on the kernel-socket datapath
- *   viaduct --check-config FILE      validate a config and exit (0 = valid)
+ *   viaduct -c FILE [-w WORKERS]                    the kernel-socket datapath
+ *   viaduct -c FILE --dpdk [-w N] [-- EAL ARGS]     the DPDK datapath (also: a dpdk: section)
+ *   viaduct --check-config FILE                     validate a config and exit (0 = valid)
  *
- * The main thread loads the config, compiles and publishes the first routing snapshot, opens
- * the sockets, starts the workers, and then becomes the control thread (src/ctl/control.c):
- * SIGTERM/SIGINT stop cleanly, SIGHUP or a change of the config file reloads, SIGUSR1 prints
- * the counters. Only main() exits the process.
+ * The main thread loads the config, compiles and publishes the first routing snapshot and
+ * starts the datapath. Kernel: it opens the sockets, starts the worker threads and becomes
+ * the control thread (src/ctl/control.c). DPDK: EAL and the port are set up, the main thread
+ * becomes the main lcore (worker 0) and the control loop runs on a DPDK control thread
+ * (dpdk/port.c says why). Either way SIGTERM/SIGINT stop cleanly, SIGHUP, POST /reload or a
+ * change of the config file reloads, SIGUSR1 prints the counters. Only main() exits.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -20,6 +23,10 @@
 #include "viaduct/config.h"
 #include "viaduct/control.h"
 #include "viaduct/dp.h"
+#include "viaduct/dpview.h"
+#ifdef VD_HAVE_DPDK
+#include "viaduct/dpdk.h"
+#endif
 #include "viaduct/log.h"
 #include "viaduct/proxy.h"
 #include "viaduct/route.h"
@@ -31,9 +38,14 @@
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: viaduct -c FILE [-w WORKERS]\n"
+		   "       viaduct -c FILE --dpdk [-w WORKERS] [-- EAL ARGS]\n"
 		   "       viaduct --check-config FILE\n"
 		   "  -c, --config FILE        run with this YAML config\n"
 		   "  -w, --workers N          override the number of worker threads\n"
+		   "      --dpdk               run the DPDK datapath (also chosen by a dpdk: section);\n"
+		   "                           EAL ARGS after -- replace the section's dpdk.eal\n"
+		   "                           e.g. -- -l 0-1 --no-huge --no-pci -m 1024 "
+		   "--vdev=net_tap0,iface=vd0\n"
 		   "      --check-config FILE  validate FILE and exit (0 when valid)\n"
 		   "  -h, --help               this text\n"
 		   "  -V, --version            print the version\n");
@@ -70,31 +82,20 @@ static void block_signals(sigset_t *set)
 	signal(SIGPIPE, SIG_IGN);
 }
 
-static int run(const char *path, int workers)
+/* The kernel-socket datapath: workers are threads, this thread runs the control loop. */
+static int run_kernel(const char *path, struct vd_route *r)
 {
 	char err[768];
-	sigset_t set;
-
-	block_signals(&set); /* before any thread starts: they all inherit the mask */
-	if (workers > 0)
-		vd_route_set_workers_override((unsigned)workers);
-	struct vd_route *r = vd_route_build(path, NULL, err, sizeof(err));
-	if (!r) {
-		vd_log(VD_LOG_ERROR, "%s", err);
-		return EXIT_CONFIG;
-	}
-	vd_route_publish(r); /* no worker yet: the grace period is immediate */
+	struct vd_dp_view view;
 	struct vd_dp *dp = vd_dp_create(&r->cfg, &r->px, err, sizeof(err));
 	if (!dp) {
 		vd_log(VD_LOG_ERROR, "%s", err);
-		vd_route_free(r);
 		return EXIT_START;
 	}
 	int rc = vd_dp_start(dp);
 	if (rc) {
 		vd_log(VD_LOG_ERROR, "cannot start workers: %s", strerror(-rc));
 		vd_dp_destroy(dp);
-		vd_route_free(r);
 		return EXIT_START;
 	}
 	vd_log(VD_LOG_INFO, "ready: %u worker(s), %u listener(s) (first %s:%u), %u pool(s), "
@@ -102,27 +103,135 @@ static int run(const char *path, int workers)
 	       r->cfg.workers, r->cfg.n_listeners, r->px.listeners[0].host,
 	       r->px.listeners[0].port, r->cfg.n_pools, r->cfg.pools[0].name,
 	       r->cfg.pools[0].n_members, vd_hash_key_name(r->cfg.pools[0].hash));
-	vd_control_run(path, dp);
+	vd_dp_view_init(dp, &view);
+	rc = vd_control_run(path, &view);
 	vd_dp_stop(dp);
-	vd_control_print_stats(dp);
+	vd_control_print_stats(&view);
 	vd_dp_destroy(dp);
+	return rc ? EXIT_START : 0;
+}
+
+#ifdef VD_HAVE_DPDK
+#define EAL_ARGS_MAX (VD_CFG_DPDK_MAX_EAL + 64)
+
+struct control_ctx {
+	const char *path;
+	const struct vd_dp_view *view;
+};
+
+static int control_main(void *arg)
+{
+	const struct control_ctx *c = arg;
+	return vd_control_run(c->path, c->view);
+}
+
+/*
+ * The DPDK datapath. EAL arguments: those after "--" on the command line when there are
+ * any, else the config's dpdk.eal. EAL may reorder argv and keep pointers into it, and the
+ * snapshot holding dpdk.eal is freed by a reload: EAL gets copies that live until exit.
+ */
+static int run_dpdk(const char *path, const char *argv0, int argc, char **argv)
+{
+	static char *eal_argv[EAL_ARGS_MAX + 1];
+	const struct vd_cfg_dpdk *cfg = &vd_route_published->cfg.dpdk;
+	int eal_argc = 0;
+	struct vd_dpdk *d;
+	struct vd_dp_view view;
+
+	eal_argv[eal_argc++] = strdup(argv0);
+	if (argc > 0)
+		for (int i = 0; i < argc && eal_argc < EAL_ARGS_MAX; i++)
+			eal_argv[eal_argc++] = strdup(argv[i]);
+	else
+		for (unsigned i = 0; i < cfg->n_eal && eal_argc < EAL_ARGS_MAX; i++)
+			eal_argv[eal_argc++] = strdup(cfg->eal[i]);
+	for (int i = 0; i < eal_argc; i++)
+		if (!eal_argv[i]) {
+			vd_log(VD_LOG_ERROR, "dpdk: out of memory for the EAL arguments");
+			return EXIT_START;
+		}
+	int rc = vd_dpdk_open(cfg, eal_argc, eal_argv, &d);
+	if (rc < 0) {
+		vd_log(VD_LOG_ERROR, "dpdk datapath not started (%s): see the line above for what "
+				     "to try, or run the kernel datapath (no --dpdk, no dpdk: "
+				     "section)",
+		       strerror(-rc));
+		return EXIT_START;
+	}
+	vd_dpdk_view(d, &view);
+	struct control_ctx ctx = { .path = path, .view = &view };
+	rc = vd_dpdk_run(d, control_main, &ctx);
+	vd_control_print_stats(&view);
+	vd_dpdk_close(d);
+	if (rc < 0)
+		vd_log(VD_LOG_ERROR, "dpdk datapath: %s", strerror(-rc));
+	return rc ? EXIT_START : 0;
+}
+#endif
+
+static int run(const char *path, int workers, bool dpdk, int eal_argc, char **eal_argv,
+	       const char *argv0)
+{
+	char err[768];
+	sigset_t set;
+
+	/* before any thread starts (EAL's included): they all inherit the mask */
+	block_signals(&set);
+	if (workers > 0)
+		vd_route_set_workers_override((unsigned)workers);
+	struct vd_route *r = vd_route_build(path, NULL, err, sizeof(err));
+	if (!r) {
+		vd_log(VD_LOG_ERROR, "%s", err);
+		return EXIT_CONFIG;
+	}
+	dpdk = dpdk || r->cfg.dpdk.enabled;
+	if (!dpdk && eal_argc > 0) {
+		vd_log(VD_LOG_ERROR, "arguments after -- are EAL arguments: add --dpdk (or a dpdk: "
+				     "section to %s) to run the DPDK datapath",
+		       path);
+		vd_route_free(r);
+		return EXIT_USAGE;
+	}
+#ifndef VD_HAVE_DPDK
+	if (dpdk) {
+		vd_log(VD_LOG_ERROR, "%s: this viaduct was built without the DPDK datapath "
+				     "(meson -Ddpdk=disabled, or libdpdk not found): rebuild with "
+				     "meson setup -Ddpdk=enabled, or drop --dpdk and the dpdk: "
+				     "section (or set dpdk.enabled: false) to use the kernel datapath",
+		       r->cfg.dpdk.enabled ? path : "--dpdk");
+		vd_route_free(r);
+		return EXIT_USAGE;
+	}
+	(void)eal_argv;
+	(void)argv0;
+#endif
+	vd_route_publish(r); /* no worker yet: the grace period is immediate */
+	int rc;
+#ifdef VD_HAVE_DPDK
+	if (dpdk)
+		rc = run_dpdk(path, argv0, eal_argc, eal_argv);
+	else
+#endif
+		rc = run_kernel(path, r);
 	vd_route_free(vd_route_published); /* the workers are gone: nobody reads it */
-	return 0;
+	return rc;
 }
 
 int main(int argc, char **argv)
 {
-	enum { OPT_CHECK = 256 };
+	enum { OPT_CHECK = 256, OPT_DPDK };
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "check-config", required_argument, NULL, OPT_CHECK },
+		{ "dpdk", no_argument, NULL, OPT_DPDK },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *config = NULL;
 	int workers = 0, c;
+	bool dpdk = false;
 
 	while ((c = getopt_long(argc, argv, "c:w:hV", opts, NULL)) != -1) {
 		switch (c) {
@@ -138,6 +247,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_CHECK:
 			return check_config(optarg);
+		case OPT_DPDK:
+			dpdk = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -149,9 +261,11 @@ int main(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	if (!config || optind != argc) {
+	/* what follows "--" (getopt stops there and consumes it) is EAL's */
+	bool dashdash = optind > 1 && strcmp(argv[optind - 1], "--") == 0;
+	if (!config || (optind != argc && !dashdash)) {
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	return run(config, workers);
+	return run(config, workers, dpdk, argc - optind, argv + optind, argv[0]);
 }

@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #include "viaduct/config.h"
-#include "viaduct/dp.h"
+#include "viaduct/dpview.h"
 
 struct vd_control_stats {
 	uint64_t reloads;        /* snapshots published from a config change */
@@ -23,8 +23,11 @@ struct vd_control_stats {
 
 extern struct vd_control_stats vd_control_stats;
 
-/** Run until SIGTERM/SIGINT. The signals must already be blocked in every thread. */
-int vd_control_run(const char *config_path, struct vd_dp *dp);
+/**
+ * Run until SIGTERM/SIGINT. The signals must already be blocked in every thread. dp is the
+ * running datapath (kernel or DPDK) as the control plane sees it; it must outlive the call.
+ */
+int vd_control_run(const char *config_path, const struct vd_dp_view *dp);
 
 /** Reload now (SIGHUP, file change, admin). 0, or -errno with the reason in msg. */
 int vd_control_reload(const char *why, char *msg, size_t msglen);
@@ -38,10 +41,10 @@ int vd_control_member(unsigned pool, unsigned member, int set_up, int set_draine
 		      const char *why, char *msg, size_t msglen);
 
 /** Start the admin API when the config has an admin section (control plane). */
-int vd_admin_ops_start(const struct vd_config *cfg, struct vd_dp *dp);
+int vd_admin_ops_start(const struct vd_config *cfg, const struct vd_dp_view *dp);
 void vd_admin_ops_stop(void);
 
-/** Print every worker's counters and the total to stderr. */
-void vd_control_print_stats(const struct vd_dp *dp);
+/** Print every worker's counters, the total and the datapath's extras to stderr. */
+void vd_control_print_stats(const struct vd_dp_view *dp);
 
 #endif

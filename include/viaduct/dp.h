@@ -35,4 +35,8 @@ unsigned vd_dp_workers(const struct vd_dp *dp);
 uint64_t vd_dp_kernel_drops(const struct vd_dp *dp);
 const struct vd_stats *vd_dp_worker_stats(const struct vd_dp *dp, unsigned i);
 
+struct vd_dp_view;
+/** Fill v with the control plane's view of dp (include/viaduct/dpview.h). */
+void vd_dp_view_init(struct vd_dp *dp, struct vd_dp_view *v);
+
 #endif

@@ -6,24 +6,47 @@
  * listeners' addresses, resolves next hops with a per-lcore neighbour cache, answers ICMP and
  * ICMPv6 echo, and rewrites Ethernet/IP/UDP headers around the SIP payload.
  *
- * Only dpdk/ includes rte_*.h: this header is plain C so main programs need no DPDK headers.
+ * `viaduct --dpdk` (src/main.c) drives it: vd_dpdk_open, vd_dpdk_view for the control plane,
+ * vd_dpdk_run with the control loop (reload, admin API, health) on a control thread, then
+ * vd_dpdk_close. Only dpdk/ includes rte_*.h: this header is plain C.
  */
 #ifndef VIADUCT_DPDK_H
 #define VIADUCT_DPDK_H
 
+#include "viaduct/config.h"
+#include "viaduct/dpview.h"
+
+struct vd_dpdk;
+
 /**
- * Run the DPDK datapath until *stop becomes non-zero, then print the counters and return.
+ * Initialise EAL with eal_argv (argv[0] first; EAL may reorder it, so pass a copy), then the
+ * mbuf pool, the data port (cfg->port by device name, else the first port that is not
+ * cfg->exception), one RX/TX queue pair per worker and the per-lcore state. cfg is copied.
  *
- * Preconditions: the first routing snapshot is already published (vd_route_publish), so the
- * listeners (our IP addresses and UDP ports on the port) and the worker count come from it;
- * every listener must have a concrete address (a wildcard cannot answer ARP). The calling
- * thread becomes the main lcore and runs worker 0 itself. `eal_argv` is handed to
- * rte_eal_init() unchanged (argv[0] first). `config_path` is only used in messages.
- * Prints "viaduct: ready" on stdout when the port is started.
+ * Preconditions: the first routing snapshot is published (vd_route_publish): the listeners
+ * (our IP addresses and UDP ports on the port) and the worker count come from it, and every
+ * listener must have a concrete address (a wildcard cannot answer ARP). The signals the
+ * control thread takes must already be blocked: EAL's threads inherit the mask.
+ * Logs "ready: dpdk port N (driver) mac M, ..." when the port is started.
  *
- * Returns 0 after a clean stop, or a negative errno code after logging what failed and what
- * to try (EAL init, no port, mbuf pool, port or queue setup).
+ * Returns 0 with *out set, or a negative errno code after logging what failed and what to
+ * try (EAL init, no port, mbuf pool, port or queue setup); nothing is left to close then.
+ * Once per process (EAL initialises once).
  */
-int vd_dpdk_run(int eal_argc, char **eal_argv, const char *config_path, volatile int *stop);
+int vd_dpdk_open(const struct vd_cfg_dpdk *cfg, int eal_argc, char **eal_argv, struct vd_dpdk **out);
+
+/** Fill v with the control plane's view of d (workers, counters, the poll hook). */
+void vd_dpdk_view(struct vd_dpdk *d, struct vd_dp_view *v);
+
+/**
+ * Run the workers on their lcores (the calling thread, the main lcore, runs worker 0) and
+ * control(arg) on a DPDK control thread. When control returns, the workers stop; returns
+ * control's return value once every worker has returned, or a negative errno code if a
+ * worker or the control thread could not be started (everything started is stopped).
+ */
+int vd_dpdk_run(struct vd_dpdk *d, int (*control)(void *arg), void *arg);
+
+/** Stop and close the port, free the datapath's memory, rte_eal_cleanup. Workers stopped. */
+void vd_dpdk_close(struct vd_dpdk *d);
 
 #endif

@@ -19,13 +19,13 @@
 #include "viaduct/metrics.h"
 #include "viaduct/route.h"
 
-static struct vd_dp *admin_dp;
+static const struct vd_dp_view *admin_dp;
 static struct vd_admin *admin;
 
 static void render_metrics(void *arg, struct vd_buf *b)
 {
 	(void)arg;
-	unsigned n = vd_dp_workers(admin_dp);
+	unsigned n = admin_dp->workers(admin_dp->dp);
 	struct vd_stats *copy = aligned_alloc(64, sizeof(*copy) * n);
 	if (!copy) {
 		b->oom = true;
@@ -33,15 +33,21 @@ static void render_metrics(void *arg, struct vd_buf *b)
 	}
 	for (unsigned i = 0; i < n; i++) {
 		memset(&copy[i], 0, sizeof(copy[i]));
-		vd_stats_add(&copy[i], vd_dp_worker_stats(admin_dp, i));
+		vd_stats_add(&copy[i], admin_dp->worker_stats(admin_dp->dp, i));
 	}
 	vd_metrics_render_stats(b, copy, n);
 	free(copy);
 
 	char v[32], p[16], m[16];
-	vd_prom_family(b, "viaduct_kernel_rx_drops_total", "counter",
-		       "Datagrams the kernel dropped at viaduct's sockets (receive buffer full).");
-	vd_prom_sample(b, "viaduct_kernel_rx_drops_total", vd_dp_kernel_drops(admin_dp), NULL);
+	if (admin_dp->kernel_drops) {
+		vd_prom_family(b, "viaduct_kernel_rx_drops_total", "counter",
+			       "Datagrams the kernel dropped at viaduct's sockets (receive buffer "
+			       "full).");
+		vd_prom_sample(b, "viaduct_kernel_rx_drops_total",
+			       admin_dp->kernel_drops(admin_dp->dp), NULL);
+	}
+	if (admin_dp->metrics)
+		admin_dp->metrics(admin_dp->dp, b);
 	vd_prom_family(b, "viaduct_reloads_total", "counter", "Snapshots published from config changes.");
 	vd_prom_sample(b, "viaduct_reloads_total", vd_control_stats.reloads, NULL);
 	vd_prom_family(b, "viaduct_reloads_failed_total", "counter",
@@ -81,9 +87,10 @@ static void render_status(void *arg, struct vd_buf *b)
 	(void)arg;
 	vd_route_lock();
 	const struct vd_route *r = vd_route_published;
-	vd_buf_printf(b, "{\"version\":%lu,\"workers\":%u,\"reloads\":%lu,"
+	/* workers: the running ones (DPDK may run fewer than configured: lcores, queues) */
+	vd_buf_printf(b, "{\"version\":%lu,\"datapath\":\"%s\",\"workers\":%u,\"reloads\":%lu,"
 			 "\"reloads_failed\":%lu,\"config_files\":[",
-		      (unsigned long)r->version, r->cfg.workers,
+		      (unsigned long)r->version, admin_dp->name, admin_dp->workers(admin_dp->dp),
 		      (unsigned long)vd_control_stats.reloads,
 		      (unsigned long)vd_control_stats.reloads_failed);
 	for (unsigned i = 0; i < r->cfg.n_files; i++) {
@@ -144,7 +151,7 @@ static int do_drain(void *arg, const char *pool, const char *member, bool drain,
 	return vd_control_member((unsigned)pi, (unsigned)mi, -1, drain, "admin API", msg, msglen);
 }
 
-int vd_admin_ops_start(const struct vd_config *cfg, struct vd_dp *dp)
+int vd_admin_ops_start(const struct vd_config *cfg, const struct vd_dp_view *dp)
 {
 	static const struct vd_admin_ops ops = { .metrics = render_metrics,
 						 .status = render_status,

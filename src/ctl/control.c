@@ -30,6 +30,8 @@
 
 struct vd_control_stats vd_control_stats;
 static const char *config_path;
+/* The running datapath, set by vd_control_run before anything else starts (health, admin). */
+static const struct vd_dp_view *control_view;
 
 /* Health probing: one prober over the members of every pool, flattened in pool order. */
 static struct vd_health *prober;
@@ -38,30 +40,59 @@ static uint16_t *probed_pool, *probed_member;
 
 static void health_members_update(const struct vd_route *r);
 
-void vd_control_print_stats(const struct vd_dp *dp)
+void vd_control_print_stats(const struct vd_dp_view *dp)
 {
 	struct vd_stats total;
 	char label[32];
 	memset(&total, 0, sizeof(total));
-	for (unsigned i = 0; i < vd_dp_workers(dp); i++) {
+	for (unsigned i = 0; i < dp->workers(dp->dp); i++) {
 		static struct vd_stats w;
 		memset(&w, 0, sizeof(w));
-		vd_stats_add(&w, vd_dp_worker_stats(dp, i));
+		vd_stats_add(&w, dp->worker_stats(dp->dp, i));
 		snprintf(label, sizeof(label), "worker=%u", i);
 		vd_stats_print(stderr, label, &w);
 		vd_stats_add(&total, &w);
 	}
 	vd_stats_print(stderr, "total", &total);
+	if (dp->print)
+		dp->print(dp->dp, stderr);
 	vd_route_lock(); /* the admin thread may publish (and free) meanwhile */
 	unsigned long version = (unsigned long)vd_route_published->version;
 	vd_route_unlock();
 	fprintf(stderr, "stats control reloads=%lu reloads_failed=%lu member_changes=%lu "
-			"snapshot_version=%lu kernel_rx_drops=%lu\n",
+			"snapshot_version=%lu",
 		(unsigned long)vd_control_stats.reloads,
 		(unsigned long)vd_control_stats.reloads_failed,
-		(unsigned long)vd_control_stats.member_changes, version,
-		(unsigned long)vd_dp_kernel_drops(dp));
+		(unsigned long)vd_control_stats.member_changes, version);
+	if (dp->kernel_drops)
+		fprintf(stderr, " kernel_rx_drops=%lu", (unsigned long)dp->kernel_drops(dp->dp));
+	fputc('\n', stderr);
 	fflush(stderr);
+}
+
+/*
+ * The dpdk: keys that are read once at start (EAL initialises once per process; ports, pool
+ * and rings are set up once): the first one that differs, or NULL. networks and gateways
+ * are not here: the datapath reads them from each snapshot.
+ */
+static const char *dpdk_start_key_changed(const struct vd_cfg_dpdk *a, const struct vd_cfg_dpdk *b)
+{
+	if (a->enabled != b->enabled)
+		return "dpdk (section added or removed)";
+	if (a->n_eal != b->n_eal)
+		return "dpdk.eal";
+	for (unsigned i = 0; i < a->n_eal; i++)
+		if (strcmp(a->eal[i], b->eal[i]))
+			return "dpdk.eal";
+	if (strcmp(a->port, b->port))
+		return "dpdk.port";
+	if (strcmp(a->exception, b->exception))
+		return "dpdk.exception";
+	if (a->mbufs != b->mbufs)
+		return "dpdk.mbufs";
+	if (a->rx_desc != b->rx_desc || a->tx_desc != b->tx_desc)
+		return "dpdk.rx_desc/tx_desc";
+	return NULL;
 }
 
 int vd_control_reload(const char *why, char *msg, size_t msglen)
@@ -79,6 +110,12 @@ int vd_control_reload(const char *why, char *msg, size_t msglen)
 		snprintf(msg, msglen, "%s", err);
 		return -EINVAL;
 	}
+	/* reported, and otherwise ignored: the datapath keeps what it was started with */
+	const char *restart = dpdk_start_key_changed(&vd_route_published->cfg.dpdk, &r->cfg.dpdk);
+	if (restart)
+		vd_log(VD_LOG_WARN, "reload (%s): %s changed: needs a restart to take effect; the "
+				    "running datapath keeps its start-up settings",
+		       why, restart);
 	uint64_t grace_us = vd_route_publish(r);
 	vd_control_stats.reloads++;
 	uint64_t version = r->version;
@@ -87,7 +124,9 @@ int vd_control_reload(const char *why, char *msg, size_t msglen)
 	vd_log(VD_LOG_INFO, "reload (%s): snapshot %lu published (built in %lu ms, every worker "
 			    "on it within %lu us)",
 	       why, (unsigned long)version, (unsigned long)build_ms, (unsigned long)grace_us);
-	snprintf(msg, msglen, "snapshot %lu published", (unsigned long)version);
+	snprintf(msg, msglen, "snapshot %lu published%s%s%s", (unsigned long)version,
+		 restart ? " (" : "", restart ? restart : "",
+		 restart ? " changed: needs a restart to take effect)" : "");
 	return 0;
 }
 
@@ -317,7 +356,7 @@ static bool config_touched(int fd)
 }
 
 /* Returns true when it is time to stop. */
-static bool on_signal(int sfd, const struct vd_dp *dp)
+static bool on_signal(int sfd, const struct vd_dp_view *dp)
 {
 	struct signalfd_siginfo si;
 	char msg[768];
@@ -334,21 +373,26 @@ static bool on_signal(int sfd, const struct vd_dp *dp)
 	return false;
 }
 
-/* Poll timeout: until the prober's next deadline, or forever. */
+/* Poll timeout: until the prober's next deadline, or forever; at most the datapath's
+ * poll interval when it has work for us (view->poll). */
 static int poll_timeout(void)
 {
-	if (!prober)
-		return -1;
-	uint64_t next = vd_health_next_ms(prober), now = vd_now_ms();
-	if (next == UINT64_MAX)
-		return -1;
-	return next <= now ? 0 : (int)(next - now > 60000 ? 60000 : next - now);
+	int t = -1;
+	if (prober) {
+		uint64_t next = vd_health_next_ms(prober), now = vd_now_ms();
+		if (next != UINT64_MAX)
+			t = next <= now ? 0 : (int)(next - now > 60000 ? 60000 : next - now);
+	}
+	if (control_view->poll && (t < 0 || (unsigned)t > control_view->poll_ms))
+		t = (int)control_view->poll_ms;
+	return t;
 }
 
-int vd_control_run(const char *path, struct vd_dp *dp)
+int vd_control_run(const char *path, const struct vd_dp_view *dp)
 {
 	char msg[768];
 	config_path = path;
+	control_view = dp;
 	int sfd = open_signalfd();
 	if (sfd < 0) {
 		vd_log(VD_LOG_ERROR, "signalfd: %s", strerror(errno));
@@ -381,6 +425,8 @@ int vd_control_run(const char *path, struct vd_dp *dp)
 				vd_health_on_readable(prober, hfd[i], vd_now_ms());
 		if (prober)
 			vd_health_tick(prober, vd_now_ms());
+		if (dp->poll)
+			dp->poll(dp->dp, vd_now_ms());
 	}
 	vd_admin_ops_stop(); /* before anything it reads goes away */
 	health_stop();

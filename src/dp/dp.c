@@ -15,6 +15,7 @@
 #include <linux/sock_diag.h>
 
 #include "dp_internal.h"
+#include "viaduct/dpview.h"
 
 static int open_socket(const union vd_sockaddr *a, char *err, size_t errlen)
 {
@@ -189,4 +190,29 @@ unsigned vd_dp_workers(const struct vd_dp *dp)
 const struct vd_stats *vd_dp_worker_stats(const struct vd_dp *dp, unsigned i)
 {
 	return &dp->workers[i].stats;
+}
+
+/* The control plane's view (include/viaduct/dpview.h): the functions above, typed for it. */
+static unsigned view_workers(const void *dp)
+{
+	return vd_dp_workers(dp);
+}
+
+static const struct vd_stats *view_worker_stats(const void *dp, unsigned i)
+{
+	return vd_dp_worker_stats(dp, i);
+}
+
+static uint64_t view_kernel_drops(const void *dp)
+{
+	return vd_dp_kernel_drops(dp);
+}
+
+void vd_dp_view_init(struct vd_dp *dp, struct vd_dp_view *v)
+{
+	*v = (struct vd_dp_view){ .dp = dp,
+				  .name = "kernel",
+				  .workers = view_workers,
+				  .worker_stats = view_worker_stats,
+				  .kernel_drops = view_kernel_drops };
 }

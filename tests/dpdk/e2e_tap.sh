@@ -147,7 +147,7 @@ pool:
 EOC
 # EAL --file-prefix: no clash with another DPDK process on the machine (its runtime
 # directory /var/run/dpdk/PREFIX is removed at exit). One lcore by default (-l 0): the machine's other core is left to the three sipp.
-start_bg_merged viaduct "$BIN" -c "$T/viaduct.yaml" -- -l "0-$((WORKERS - 1))" --no-huge --no-pci -m 512 \
+start_bg_merged viaduct "$BIN" --dpdk -c "$T/viaduct.yaml" -- -l "0-$((WORKERS - 1))" --no-huge --no-pci -m 512 \
 	--file-prefix="$PREFIX" --vdev="net_tap0,iface=$TAP"
 VD_PID=${BG_PID[viaduct]}
 wait_for_log "$T/viaduct.log" 'viaduct: ready' 30 "$VD_PID" || die "viaduct-dpdk did not print 'viaduct: ready'"
