@@ -19,12 +19,13 @@
 #      all reach member 1, none member 2;
 #   c. reload (the file rewritten: inotify, then SIGHUP) adding a rule that rejects INVITE with
 #      "403 Blocked After Reload": the next calls get that 403 on the wire and no INVITE is
-#      forwarded any more (viaduct's tx_INVITE); the changed dpdk.eal is reported as needing a restart and otherwise ignored;
-#      the drain survives the reload;
-#   d. SIGTERM by PID: exit 0, the printed counters add up (rx = tx + replies + drops), the 403s
-#      are counted as replies, reloads >= 2.
+#      forwarded any more (viaduct's forwarded INVITE counter); the changed dpdk.eal is
+#      reported as needing a restart and otherwise ignored; the drain survives the reload;
+#   d. SIGUSR1 prints the counters while running; SIGTERM by PID: exit 0, the printed counters
+#      add up (rx = tx + replies + drops), the 403s are counted as replies, reloads >= 2.
 
-# shellcheck source-path=SCRIPTDIR
+# check() evaluates its expression when called: single quotes on purpose (SC2016)
+# shellcheck source-path=SCRIPTDIR disable=SC2016
 set -euo pipefail
 
 TEST_NAME=dpdk-control
@@ -213,7 +214,11 @@ N403=$(grep -A 2 '^UDP message received' "$T/blocked.msg" | grep -c '^SIP/2.0 40
 check "c. the new rule answers on the wire: $N403 x '403 Blocked After Reload' for $BLOCKED calls" \
 	'((N403 == BLOCKED)) && [[ $(sipp_ok blocked) == 0 ]]'
 
-# --- d. SIGTERM: exit 0, counters add up -----------------------------------------------------
+# --- d. SIGUSR1 while running, then SIGTERM: exit 0, counters add up --------------------------
+kill -USR1 "$VD_PID"
+wait_for_log "$VLOG" '^stats control ' 10 "$VD_PID" || die "no counters printed on SIGUSR1"
+check "d. SIGUSR1 prints the counters while the lcores run (stats total, stats dpdk, stats control)" \
+	"grep -q '^stats total ' '$VLOG' && grep -q '^stats dpdk rx=' '$VLOG' && is_running $VD_PID"
 stop_pid "$VD_PID" TERM 10 || log "viaduct needed SIGKILL"
 VD_RC=$WAIT_RC
 TOTAL=$(grep -E '^stats total ' "$VLOG" | tail -n 1 || true)
