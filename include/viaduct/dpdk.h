@@ -49,4 +49,31 @@ int vd_dpdk_run(struct vd_dpdk *d, int (*control)(void *arg), void *arg);
 /** Stop and close the port, free the datapath's memory, rte_eal_cleanup. Workers stopped. */
 void vd_dpdk_close(struct vd_dpdk *d);
 
+/*
+ * Health probes through the datapath (dpdk/probe.c), for the control thread's prober
+ * (struct vd_health_transport): our listener addresses exist only inside DPDK. Probes leave
+ * from a listener address and the probe port (vd_dpdk_probe_port(), a UDP port no listener
+ * may use), through worker 0; replies to that port come back through a ring. Control thread
+ * only, between vd_dpdk_open and vd_dpdk_close. `dp` is unused (one datapath per process): the
+ * signatures fit struct vd_dp_view.
+ */
+union vd_sockaddr;
+typedef void (*vd_dpdk_probe_fn)(void *arg, const void *buf, size_t len,
+				 const union vd_sockaddr *src);
+/** Whether probes can go through the datapath (rings set up, probe port free). */
+bool vd_dpdk_probe_ready(void);
+/** The UDP port probes leave from and replies come back to (host order). */
+uint16_t vd_dpdk_probe_port(void);
+/**
+ * Queue one datagram from src (one of our listener addresses, port vd_dpdk_probe_port()) to
+ * dst for worker 0. Returns 0, or -ENODEV (not ready), -EINVAL (too large, mixed families),
+ * -ENOMEM (no mbuf), -ENOBUFS (ring full). Whatever happens later (neighbour unresolved,
+ * source gone in a reload) is a counted drop: the probe times out.
+ */
+int vd_dpdk_probe_send(void *dp, const void *buf, size_t len, const union vd_sockaddr *src,
+		       const union vd_sockaddr *dst);
+/** Calls fn for up to max datagrams that arrived at the probe port (buf valid during the
+ * call), frees them; returns how many. Never blocks. */
+unsigned vd_dpdk_probe_recv(void *dp, vd_dpdk_probe_fn fn, void *arg, unsigned max);
+
 #endif

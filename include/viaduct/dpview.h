@@ -19,6 +19,7 @@
 #include "viaduct/stats.h"
 
 struct vd_buf;
+union vd_sockaddr;
 
 struct vd_dp_view {
 	void *dp;	   /* the datapath, passed back to every callback */
@@ -39,6 +40,21 @@ struct vd_dp_view {
 	 */
 	void (*poll)(void *dp, uint64_t now_ms);
 	unsigned poll_ms;
+	/**
+	 * Optional: health probes through the datapath, when our listener addresses exist only
+	 * there (DPDK). probe_send queues one datagram from src (a listener address, port
+	 * probe_port) to dst: 0 or a negative errno code; its signature is struct
+	 * vd_health_transport's send with dp as arg. probe_recv calls fn for at most max
+	 * datagrams that arrived at probe_port (buf valid during the call) and returns how many.
+	 * Control thread only; probe_recv runs every iteration (see poll_ms).
+	 */
+	int (*probe_send)(void *dp, const void *buf, size_t len, const union vd_sockaddr *src,
+			  const union vd_sockaddr *dst);
+	unsigned (*probe_recv)(void *dp,
+			       void (*fn)(void *arg, const void *buf, size_t len,
+					  const union vd_sockaddr *src),
+			       void *arg, unsigned max);
+	uint16_t probe_port;
 };
 
 #endif

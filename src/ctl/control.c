@@ -229,21 +229,33 @@ static void health_start(const struct vd_route *r)
 				       .down_after = c->health.down_after,
 				       .up_after = c->health.up_after };
 	char err[256];
+	/* a datapath that owns our addresses (DPDK) carries the probes; else kernel sockets */
+	bool via_dp = control_view && control_view->probe_send && control_view->probe_recv;
+	uint16_t port = via_dp ? control_view->probe_port : 0; /* 0: ephemeral */
 	if (!c->health.enabled)
 		return;
-	/* probes leave from the first listener address of each family, on an ephemeral port */
+	/* probes leave from the first listener address of each family */
 	for (unsigned i = 0; i < r->px.n_listeners; i++) {
 		union vd_sockaddr a = r->px.listeners[i].bind;
 		union vd_sockaddr *slot = a.sa.sa_family == AF_INET6 ? &hc.bind_v6 : &hc.bind_v4;
 		if (slot->sa.sa_family)
 			continue;
 		if (a.sa.sa_family == AF_INET6)
-			a.in6.sin6_port = 0;
+			a.in6.sin6_port = htons(port);
 		else
-			a.in.sin_port = 0;
+			a.in.sin_port = htons(port);
 		*slot = a;
 	}
-	prober = vd_health_new(&hc, on_health_change, NULL, err, sizeof(err));
+	if (via_dp) {
+		/* same signature: the view's probe_send is the transport's send */
+		struct vd_health_transport t = { .send = control_view->probe_send,
+						 .arg = control_view->dp,
+						 .src_v4 = hc.bind_v4,
+						 .src_v6 = hc.bind_v6 };
+		prober = vd_health_new_transport(&hc, &t, on_health_change, NULL, err, sizeof(err));
+	} else {
+		prober = vd_health_new(&hc, on_health_change, NULL, err, sizeof(err));
+	}
 	if (!prober) {
 		vd_log(VD_LOG_ERROR, "health probing disabled: %s", err);
 		return;
@@ -251,12 +263,63 @@ static void health_start(const struct vd_route *r)
 	vd_route_lock();
 	health_members_update(r);
 	vd_route_unlock();
-	vd_log(VD_LOG_INFO, "health: probing %u member(s) every %u ms, down after %u, up after %u",
-	       n_probed, hc.interval_ms, hc.down_after, hc.up_after);
+	vd_log(VD_LOG_INFO,
+	       "health: probing %u member(s) every %u ms, down after %u, up after %u%s",
+	       n_probed, hc.interval_ms, hc.down_after, hc.up_after,
+	       via_dp ? ", through the datapath" : "");
+}
+
+/* Replies the datapath took at our probe port (no descriptor to poll: once per loop
+ * iteration). Without a prober they are only freed. */
+#define HEALTH_DP_RX_MAX 256 /* per iteration: a flood cannot hold the control thread */
+
+static void on_probe_reply(void *arg, const void *buf, size_t len, const union vd_sockaddr *src)
+{
+	(void)arg;
+	if (prober)
+		vd_health_on_datagram(prober, buf, len, src, vd_now_ms());
+}
+
+static void health_poll_datapath(void)
+{
+	if (control_view->probe_recv)
+		control_view->probe_recv(control_view->dp, on_probe_reply, NULL, HEALTH_DP_RX_MAX);
+}
+
+/* One "stats health" line per member at exit (with the other exit counters, on stderr). */
+static void health_print(void)
+{
+	char name[VD_CFG_NAME_MAX + VD_CFG_HOST_MAX + 16];
+	const struct vd_health_counters *hc = vd_health_counters(prober);
+	vd_route_lock();
+	const struct vd_route *r = vd_route_published;
+	for (unsigned i = 0; i < n_probed; i++) {
+		const struct vd_health_member_state *st = vd_health_state(prober, i);
+		unsigned p = probed_pool[i], m = probed_member[i];
+		if (!st || p >= r->px.n_pools || m >= r->px.pools[p].n_members)
+			continue;
+		snprintf(name, sizeof(name), "%s/%s", r->px.pools[p].name,
+			 r->px.pools[p].member_names[m]);
+		fprintf(stderr,
+			"stats health member=%s up=%d probes=%lu replies=%lu timeouts=%lu "
+			"errors_5xx=%lu\n",
+			name, st->up ? 1 : 0, (unsigned long)st->probes, (unsigned long)st->replies,
+			(unsigned long)st->timeouts, (unsigned long)st->errors_5xx);
+	}
+	vd_route_unlock();
+	fprintf(stderr,
+		"stats health rx=%lu garbage=%lu stray=%lu provisional=%lu rx_errors=%lu "
+		"tx_errors=%lu\n",
+		(unsigned long)hc->rx, (unsigned long)hc->garbage, (unsigned long)hc->stray,
+		(unsigned long)hc->provisional, (unsigned long)hc->rx_errors,
+		(unsigned long)hc->tx_errors);
+	fflush(stderr);
 }
 
 static void health_stop(void)
 {
+	if (prober)
+		health_print();
 	vd_health_free(prober);
 	prober = NULL;
 	free(probed_pool);
@@ -423,6 +486,7 @@ int vd_control_run(const char *path, const struct vd_dp_view *dp)
 		for (unsigned i = 0; i < nh; i++)
 			if (pfd[2 + i].revents & POLLIN)
 				vd_health_on_readable(prober, hfd[i], vd_now_ms());
+		health_poll_datapath(); /* replies first: they may resolve probes due to expire */
 		if (prober)
 			vd_health_tick(prober, vd_now_ms());
 		if (dp->poll)
