@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <rte_common.h>
 #include <rte_ether.h>
@@ -73,6 +74,9 @@ enum vd_dpdk_drop {
 	VD_DPDK_DROP_MALFORMED,	  /* truncated or inconsistent L2/L3/L4 headers */
 	VD_DPDK_DROP_REASSEMBLY,  /* fragment given up: table full, timed out, overlapping, too many */
 	VD_DPDK_DROP_TX_FULL,	  /* the TX ring stayed full */
+	VD_DPDK_DROP_NO_ROUTE,	  /* off-link destination and no gateway of its family */
+	VD_DPDK_DROP_PROBE_RX_FULL,   /* a health probe reply; the control thread's ring was full */
+	VD_DPDK_DROP_PROBE_NO_SOURCE, /* a health probe from an address that is no longer ours */
 	VD_DPDK_DROP__COUNT
 };
 
@@ -86,6 +90,9 @@ struct vd_dpdk_counters {
 	uint64_t room_moves;		/* SIP payload moved toward the tail for headroom */
 	uint64_t frags_rx, reassembled; /* IP fragments for us; datagrams rebuilt from them */
 	uint64_t fragmented, frags_tx;	/* datagrams over the MTU split on TX; their fragments */
+	uint64_t probe_tx, probe_rx;	/* health probes sent (worker 0); replies to the control */
+	uint64_t exc_tx, exc_tx_drops;	/* frames to the kernel (exception.c); ring full, no copy */
+	uint64_t exc_rx, exc_rx_drops;	/* frames from the kernel; refused by the data port's TX */
 	uint64_t drop[VD_DPDK_DROP__COUNT];
 };
 
@@ -112,7 +119,18 @@ struct vd_dpdk_counters {
 	X(frags_rx, "frags_rx", "fragments_received", "IP fragments received for us.")          \
 	X(reassembled, "reassembled", "reassembled", "Datagrams rebuilt from fragments.")       \
 	X(fragmented, "fragmented", "fragmented", "Datagrams over the MTU split on TX.")        \
-	X(frags_tx, "frags_tx", "fragments_sent", "IP fragments sent.")
+	X(frags_tx, "frags_tx", "fragments_sent", "IP fragments sent.")                         \
+	X(probe_tx, "probe_tx", "health_probes_sent", "Health probes sent for the control thread.") \
+	X(probe_rx, "probe_rx", "health_probe_replies",                                        \
+	  "Health probe replies passed to the control thread.") \
+	X(exc_tx, "exception_tx", "exception_tx_packets",                                       \
+	  "Frames given to the kernel through the exception port.")                              \
+	X(exc_tx_drops, "exception_tx_drops", "exception_tx_drops",                             \
+	  "Frames for the kernel dropped: exception TX ring full, or no mbuf for a copy.")       \
+	X(exc_rx, "exception_rx", "exception_rx_packets",                                       \
+	  "Frames from the kernel (exception port) for the data port.")                          \
+	X(exc_rx_drops, "exception_rx_drops", "exception_rx_drops",                             \
+	  "Frames from the kernel the data port's TX ring refused.")
 
 /** Names of enum vd_dpdk_drop (port.c): "drop_<name>" keys, reason="<name>" labels. */
 extern const char *const vd_dpdk_drop_names[VD_DPDK_DROP__COUNT];
@@ -141,7 +159,7 @@ struct vd_neigh_update {
 };
 
 /* What stage 1 found in a received frame. */
-enum vd_rx_kind { VD_RX_DONE = 0, VD_RX_SIP };
+enum vd_rx_kind { VD_RX_DONE = 0, VD_RX_SIP, VD_RX_PROBE /* a reply to a health probe */ };
 
 struct vd_rx_meta {
 	uint8_t kind;	  /* enum vd_rx_kind */
@@ -179,6 +197,12 @@ struct vd_lcore {
 	struct vd_rx_meta meta[VD_DPDK_BURST];
 	struct vd_result res[VD_DPDK_BURST];
 	struct vd_neigh neigh[VD_NEIGH_SIZE];
+	/* exception path (exception.c): this worker's queue pair there is lc->queue */
+	bool exc_on;	   /* an exception port is configured */
+	uint16_t exc_port;
+	uint16_t exc_polls; /* bursts since the exception RX queue was last polled */
+	unsigned n_exc;
+	struct rte_mbuf *exc_tx[VD_DPDK_BURST]; /* this burst's frames for the kernel */
 } __rte_cache_aligned;
 
 /* worker.c */
@@ -212,6 +236,58 @@ uint16_t vd_frag_ipv4_id(struct vd_lcore *lc);
 int vd_frag_split(struct vd_lcore *lc, const struct rte_mbuf *m, struct rte_mbuf **out,
 		  unsigned max);
 
+/*
+ * probe.c: health probes for the control thread. Probes leave from a listener address and
+ * the probe port, a UDP port on our addresses that no listener may use (replies come back to
+ * it). A per-process constant for now (configurable later).
+ */
+#define VD_DPDK_PROBE_PORT  50600
+#define VD_DPDK_PROBE_RING  1024 /* elements per ring, both directions (a power of two) */
+#define VD_DPDK_PROBE_BURST 16	 /* probes worker 0 takes per loop iteration */
+/** Control-thread side counters (monotonic; the workers count probe_tx/probe_rx). */
+struct vd_dpdk_probe_counters {
+	uint64_t queued;       /* probes handed to worker 0 */
+	uint64_t delivered;    /* replies handed to the prober */
+	uint64_t tx_ring_full; /* probes refused: the TX ring was full */
+	uint64_t no_mbuf;      /* probes refused: the pool was empty */
+	uint64_t refused;      /* probes refused: too large, or mixed address families */
+};
+/** Network byte order; 0 = probing off. Set before the workers start. */
+extern uint16_t vd_dpdk_probe_port_be;
+/** Create the rings (setup, after the pool, with the first snapshot published): 0 or -ENOMEM.
+ * A listener on the probe port leaves probing off (logged), which is not an error. */
+int vd_dpdk_probe_init(struct rte_mempool *pool);
+/** Free the rings and the mbufs in them: after the workers and the control thread stopped. */
+void vd_dpdk_probe_fini(void);
+/** Any worker: a datagram to the probe port (meta as for SIP). Consumes m. */
+void vd_dpdk_probe_input(struct vd_lcore *lc, struct rte_mbuf *m, const struct vd_rx_meta *meta);
+/** Worker 0, once per loop iteration: queue up to VD_DPDK_PROBE_BURST probes (and the ARP/NS
+ * they need) for TX; returns how many probes it took (the caller flushes when > 0). */
+unsigned vd_dpdk_probe_tx_drain(struct vd_lcore *lc);
+/** The control-side counters as a "stats dpdk_probe k=v ..." line (control thread). */
+void vd_dpdk_probe_print(FILE *f);
+/** worker.c's encapsulation (Ethernet/IP/UDP, checksums) of the payload at buffer offset
+ * off; true when the frame is over the MTU (must be fragmented). */
+bool vd_dpdk_encap(struct vd_lcore *lc, struct rte_mbuf *m, uint32_t off, uint32_t len,
+		   const union vd_sockaddr *from, const union vd_sockaddr *dst,
+		   const struct rte_ether_addr *mac);
+
+/* exception.c: the kernel's share of the port (see there) */
+/** Setup: open the exception port `name` ("" = none: *exc_port = RTE_MAX_ETHPORTS) with one
+ * queue pair per worker and the data port's MAC, and attach it to the lcores. */
+int vd_dpdk_exc_open(const char *name, uint16_t data_port, struct rte_mempool *pool,
+		     struct vd_lcore *const *lcores, unsigned n_workers, uint16_t *exc_port);
+/** Teardown, after the workers returned (any exc_port, RTE_MAX_ETHPORTS included). */
+void vd_dpdk_exc_close(uint16_t exc_port);
+/** A frame the loop does not consume: to the kernel if it may want it, else dropped as
+ * not_for_us (always so without an exception port). Consumes m. */
+void vd_dpdk_exc_punt(struct vd_lcore *lc, struct rte_mbuf *m);
+/** A copy of m for the kernel (ARP/ND the datapath answers); m stays the caller's. */
+void vd_dpdk_exc_copy(struct vd_lcore *lc, const struct rte_mbuf *m);
+/** Once per loop iteration when exc_on: send what the burst punted, relay the kernel's
+ * frames to the data port (when `idle`, else every few bursts). Returns frames relayed. */
+unsigned vd_dpdk_exc_service(struct vd_lcore *lc, bool idle);
+
 /* neigh.c */
 /** Index of a listener whose address is `ip` (4 or 16 bytes by family), or -1. */
 int vd_dpdk_our_ip(const struct vd_proxy *px, int family, const void *ip);
@@ -224,11 +300,14 @@ void vd_neigh_learn_all(struct vd_lcore *lc, int family, const void *ip,
 /** Apply what other lcores learned (once per loop iteration). */
 void vd_neigh_inbox_drain(struct vd_lcore *lc);
 /**
- * The MAC of the on-link next hop `dst`, or NULL after soliciting it (ARP request or NS from
- * listener `src_listener`, at most once per VD_NEIGH_RETRY_MS).
+ * The MAC of the next hop towards `dst`: dst itself when it is on-link (inside one of the
+ * configured networks, or no networks configured), else the gateway of its family. NULL with
+ * *why = VD_DPDK_DROP_NEIGH after soliciting it (ARP request or NS from listener
+ * `src_listener`, at most once per VD_NEIGH_RETRY_MS), or VD_DPDK_DROP_NO_ROUTE when dst is
+ * off-link and its family has no gateway.
  */
 const struct rte_ether_addr *vd_neigh_resolve(struct vd_lcore *lc, const union vd_sockaddr *dst,
-					      unsigned src_listener);
+					      unsigned src_listener, enum vd_dpdk_drop *why);
 /** Frames that are not UDP to a listener: ARP, ICMP(v6) echo, NS/NA. Consumes m. */
 void vd_dpdk_arp_input(struct vd_lcore *lc, struct rte_mbuf *m);
 void vd_dpdk_icmp4_input(struct vd_lcore *lc, struct rte_mbuf *m, uint16_t l3_off);

@@ -16,6 +16,9 @@
  * NS (rate-limited per entry) and the caller drops the packet, counted: SIP endpoints
  * retransmit over UDP, so no queue of pending packets is kept. Entries do not expire in this
  * slice (a neighbour changing its MAC is relearned from its next packet or ARP).
+ *
+ * With an exception port (exception.c), the kernel behind it gets a copy of the ARP and
+ * NS/NA handled here, and whatever ARP/ICMP is not ours to answer.
  */
 #include <netinet/icmp6.h>
 #include <string.h>
@@ -183,15 +186,54 @@ static void send_ns(struct vd_lcore *lc, const struct in6_addr *from, const uint
 	vd_dpdk_tx_queue(lc, m, NULL);
 }
 
+static bool in_prefix(const struct vd_cfg_prefix *p, int family, const uint8_t *ip)
+{
+	if (p->family != family)
+		return false;
+	unsigned full = p->bits / 8u, rest = p->bits % 8u;
+	if (memcmp(p->addr, ip, full) != 0)
+		return false;
+	return rest == 0 || ((p->addr[full] ^ ip[full]) & (uint8_t)(0xffu << (8u - rest))) == 0;
+}
+
+/* The on-link address to resolve for `ip`: itself, its family's gateway, or NULL (no route).
+ * A handful of prefixes, scanned linearly: only misses of the neighbour cache get here. */
+static const void *next_hop(const struct vd_lcore *lc, int family, const void *ip)
+{
+	const struct vd_cfg_dpdk *net = lc->net;
+	if (!net || net->n_networks == 0)
+		return ip;
+	for (unsigned i = 0; i < net->n_networks; i++)
+		if (in_prefix(&net->networks[i], family, ip))
+			return ip;
+	if (family == AF_INET && net->gateway4.ss_family == AF_INET)
+		return &((const struct sockaddr_in *)&net->gateway4)->sin_addr;
+	if (family == AF_INET6 && net->gateway6.ss_family == AF_INET6)
+		return &((const struct sockaddr_in6 *)&net->gateway6)->sin6_addr;
+	return NULL;
+}
+
 const struct rte_ether_addr *vd_neigh_resolve(struct vd_lcore *lc, const union vd_sockaddr *dst,
-					      unsigned src_listener)
+					      unsigned src_listener, enum vd_dpdk_drop *why)
 {
 	int family = dst->sa.sa_family;
 	const void *ip = family == AF_INET ? (const void *)&dst->in.sin_addr
 					   : (const void *)&dst->in6.sin6_addr;
-	struct vd_neigh *e = neigh_slot(lc, family, ip, true);
+	/* On-link destinations (the common case: pool members) cost one lookup; off-link ones
+	 * look up their gateway's entry, after a miss on their own. */
+	struct vd_neigh *e = neigh_slot(lc, family, ip, false);
+	if (e && e->state == VD_NEIGH_REACHABLE)
+		return &e->mac;
+	*why = VD_DPDK_DROP_NEIGH;
+	const void *hop = next_hop(lc, family, ip);
+	if (!hop) {
+		*why = VD_DPDK_DROP_NO_ROUTE;
+		return NULL;
+	}
+	e = neigh_slot(lc, family, hop, true);
 	if (e->state == VD_NEIGH_REACHABLE)
 		return &e->mac;
+	ip = hop;
 	uint64_t now = rte_rdtsc();
 	if (e->state == VD_NEIGH_INCOMPLETE && now - e->solicited_tsc < lc->retry_tsc)
 		return NULL; /* asked recently: do not flood the link */
@@ -225,9 +267,11 @@ void vd_dpdk_arp_input(struct vd_lcore *lc, struct rte_mbuf *m)
 	    arp->arp_protocol != RTE_BE16(RTE_ETHER_TYPE_IPV4) ||
 	    arp->arp_hlen != RTE_ETHER_ADDR_LEN || arp->arp_plen != 4 ||
 	    vd_dpdk_our_ip(lc->px, AF_INET, &a->arp_tip) < 0) {
-		vd_dpdk_drop(lc, m, VD_DPDK_DROP_NOT_FOR_US);
+		vd_dpdk_exc_punt(lc, m); /* the kernel's ARP (other addresses), or dropped */
 		return;
 	}
+	/* the kernel resolves its own neighbours (and learns the asker) from a copy */
+	vd_dpdk_exc_copy(lc, m);
 	if (a->arp_sip != 0) /* 0.0.0.0: an address probe (RFC 5227), nothing to learn */
 		vd_neigh_learn_all(lc, AF_INET, &a->arp_sip, &a->arp_sha);
 	if (arp->arp_opcode != RTE_BE16(RTE_ARP_OP_REQUEST)) {
@@ -251,10 +295,12 @@ void vd_dpdk_icmp4_input(struct vd_lcore *lc, struct rte_mbuf *m, uint16_t l3_of
 	uint16_t ihl = rte_ipv4_hdr_len(ip);
 	uint16_t len = rte_be_to_cpu_16(ip->total_length) - ihl;
 	struct rte_icmp_hdr *icmp = (struct rte_icmp_hdr *)((char *)ip + ihl);
-	if (len < sizeof(*icmp) || icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST) {
-		vd_dpdk_drop(lc, m,
-			     len < sizeof(*icmp) ? VD_DPDK_DROP_MALFORMED
-						 : VD_DPDK_DROP_NOT_FOR_US);
+	if (len < sizeof(*icmp)) {
+		vd_dpdk_drop(lc, m, VD_DPDK_DROP_MALFORMED);
+		return;
+	}
+	if (icmp->icmp_type != RTE_IP_ICMP_ECHO_REQUEST) {
+		vd_dpdk_exc_punt(lc, m); /* errors (PMTU for the kernel's TCP), ...: the kernel's */
 		return;
 	}
 	if (rte_raw_cksum(icmp, len) != 0xffff) {
@@ -299,9 +345,10 @@ static void nd_solicit_input(struct vd_lcore *lc, struct rte_mbuf *m, struct rte
 	static const uint8_t unspecified[16];
 	if (plen < sizeof(*ns) || vd_dpdk_our_ip(lc->px, AF_INET6, &ns->nd_ns_target) < 0 ||
 	    memcmp(ip->src_addr, unspecified, 16) == 0) { /* DAD probes are not ours to answer */
-		vd_dpdk_drop(lc, m, VD_DPDK_DROP_NOT_FOR_US);
+		vd_dpdk_exc_punt(lc, m); /* the kernel's (its addresses, its DAD), or dropped */
 		return;
 	}
+	vd_dpdk_exc_copy(lc, m); /* the kernel learns the asker too, as with ARP */
 	const struct rte_ether_addr *lla =
 		nd_lla((const uint8_t *)(ns + 1), plen - sizeof(*ns), ND_OPT_SOURCE_LINKADDR);
 	if (lla)
@@ -336,6 +383,7 @@ static void nd_advert_input(struct vd_lcore *lc, struct rte_mbuf *m, struct rte_
 			lla = &rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->src_addr;
 		vd_neigh_learn_all(lc, AF_INET6, &na->nd_na_target, lla);
 	}
+	vd_dpdk_exc_copy(lc, m); /* it may answer the kernel's own NS */
 	rte_pktmbuf_free(m);
 }
 
@@ -381,6 +429,6 @@ void vd_dpdk_icmp6_input(struct vd_lcore *lc, struct rte_mbuf *m, uint16_t l3_of
 		   vd_dpdk_our_ip(lc->px, AF_INET6, ip->dst_addr) >= 0) {
 		echo6_input(lc, m, ip, icmp);
 	} else {
-		vd_dpdk_drop(lc, m, VD_DPDK_DROP_NOT_FOR_US); /* RS/RA, MLD, errors, not ours */
+		vd_dpdk_exc_punt(lc, m); /* RS/RA, MLD, errors: the kernel's, or dropped */
 	}
 }

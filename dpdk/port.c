@@ -37,6 +37,9 @@ const char *const vd_dpdk_drop_names[VD_DPDK_DROP__COUNT] = {
 	[VD_DPDK_DROP_NEIGH] = "neigh_unresolved", [VD_DPDK_DROP_BAD_CKSUM] = "bad_cksum",
 	[VD_DPDK_DROP_TOO_BIG] = "too_big",	   [VD_DPDK_DROP_MALFORMED] = "malformed",
 	[VD_DPDK_DROP_REASSEMBLY] = "reassembly", [VD_DPDK_DROP_TX_FULL] = "tx_full",
+	[VD_DPDK_DROP_NO_ROUTE] = "no_route",
+	[VD_DPDK_DROP_PROBE_RX_FULL] = "probe_rx_full",
+	[VD_DPDK_DROP_PROBE_NO_SOURCE] = "probe_no_source",
 };
 
 struct vd_dpdk {
@@ -50,6 +53,7 @@ struct vd_dpdk {
 	struct rte_ring *inboxes[VD_CFG_MAX_WORKERS];
 	uint64_t tx_ol; /* checksum offloads enabled on the port (port_setup) */
 	uint16_t mtu;
+	uint16_t exc_port; /* the exception port (exception.c), RTE_MAX_ETHPORTS: none */
 };
 
 /* A wildcard listener cannot answer ARP/NS nor be a source address: refuse it up front. */
@@ -280,6 +284,11 @@ static int start_port(struct vd_dpdk *d, uint16_t *port, volatile int *stop)
 		rc = port_setup(d, *port, &info);
 	if (rc == 0)
 		rc = lcores_init(d, *port, stop);
+	if (rc == 0) /* the kernel's side of the port (dpdk.exception), if any */
+		rc = vd_dpdk_exc_open(d->cfg.exception, *port, d->pool, d->lcores, d->n_workers,
+				      &d->exc_port);
+	if (rc == 0)
+		rc = vd_dpdk_probe_init(d->pool); /* health probes' rings (probe.c) */
 	if (rc)
 		return rc;
 	wait_link(*port);
@@ -299,6 +308,7 @@ void vd_dpdk_close(struct vd_dpdk *d)
 		rte_eth_dev_stop(d->port);
 		rte_eth_dev_close(d->port);
 	}
+	vd_dpdk_exc_close(d->exc_port); /* its queues' mbufs go back before the pool goes */
 	for (unsigned i = 0; i < VD_CFG_MAX_WORKERS; i++) {
 		if (d->lcores[i])
 			vd_frag_fini(d->lcores[i]); /* its mbufs go back before the pool goes */
@@ -306,6 +316,7 @@ void vd_dpdk_close(struct vd_dpdk *d)
 		rte_free(d->replies[i]);
 		rte_ring_free(d->inboxes[i]);
 	}
+	vd_dpdk_probe_fini(); /* the mbufs left in its rings go back before the pool goes */
 	rte_mempool_free(d->pool);
 	rte_eal_cleanup();
 }
@@ -316,6 +327,7 @@ int vd_dpdk_open(const struct vd_cfg_dpdk *cfg, int eal_argc, char **eal_argv, s
 
 	d.cfg = *cfg;
 	d.port = RTE_MAX_ETHPORTS;
+	d.exc_port = RTE_MAX_ETHPORTS;
 	if (rte_eal_init(eal_argc, eal_argv) < 0) {
 		int e = rte_errno;
 		vd_log(VD_LOG_ERROR,
@@ -354,6 +366,7 @@ static void view_print(const void *dp, FILE *f)
 {
 	const struct vd_dpdk *d = dp;
 	vd_dpdk_stats_print(f, d->lcores, d->n_workers);
+	vd_dpdk_probe_print(f);
 }
 
 static void view_metrics(const void *dp, struct vd_buf *b)
@@ -383,6 +396,11 @@ void vd_dpdk_view(struct vd_dpdk *d, struct vd_dp_view *v)
 				  .metrics = view_metrics,
 				  .poll = view_poll,
 				  .poll_ms = VD_DPDK_CONTROL_POLL_MS };
+	if (vd_dpdk_probe_ready()) { /* probe.c: health probes through worker 0 */
+		v->probe_send = vd_dpdk_probe_send;
+		v->probe_recv = vd_dpdk_probe_recv;
+		v->probe_port = vd_dpdk_probe_port();
+	}
 }
 
 /* ---- running: workers on the lcores, the control loop on a control thread ---- */

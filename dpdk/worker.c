@@ -13,9 +13,14 @@
  * the core says VD_DROP_NO_ROOM, the payload is moved toward the tail (a counted slow path)
  * and processed again. Every frame ends counted: forwarded, replied, or dropped by reason.
  *
- * Not here yet (later steps): an exception path (TAP/virtio-user) for traffic that is not
- * ours (TCP, other ports, routing protocols), IP reassembly, multi-segment messages, next
- * hops through a gateway (every destination is taken as on-link), checksum offload.
+ * What is not ours to handle but is to our addresses (TCP, other ports, other protocols,
+ * multicast) goes to the kernel through the exception port (exception.c) when there is one.
+ *
+ * IP fragments for us are reassembled, and datagrams over the port MTU fragmented on TX
+ * (frag.c); IPv4 header and UDP checksums go to the NIC when the port offloads them.
+ *
+ * Not here yet (later steps): multi-segment messages, next hops through a gateway (every
+ * destination is taken as on-link).
  */
 #include <string.h>
 #include <urcu-qsbr.h>
@@ -67,10 +72,11 @@ static int udp_input(struct vd_lcore *lc, struct rte_mbuf *m, struct vd_rx_meta 
 	if (dlen < UDP_LEN || dlen > l4_len)
 		return VD_DPDK_DROP_MALFORMED;
 	int l = listener_for(lc->px, family, dst_ip, udp->dst_port);
-	if (l < 0)
+	if (l < 0 && (!vd_dpdk_probe_port_be || udp->dst_port != vd_dpdk_probe_port_be))
 		return VD_DPDK_DROP_NOT_FOR_US;
-	meta->kind = VD_RX_SIP;
-	meta->listener = (uint8_t)l;
+	/* no listener, our address, the probe port: a health probe reply (probe.c) */
+	meta->kind = l < 0 ? VD_RX_PROBE : VD_RX_SIP;
+	meta->listener = (uint8_t)(l < 0 ? 0 : l);
 	meta->l4_off = l4_off;
 	meta->sip_len = dlen - UDP_LEN;
 	if (family == AF_INET)
@@ -204,7 +210,10 @@ static void classify(struct vd_lcore *lc, struct rte_mbuf **mp, struct vd_rx_met
 		else
 			r = VD_DPDK_DROP_NOT_FOR_US;
 	}
-	if (r >= 0) {
+	if (r == VD_DPDK_DROP_NOT_FOR_US) {
+		meta->kind = VD_RX_DONE;
+		vd_dpdk_exc_punt(lc, *mp); /* the kernel's (exception path), or dropped */
+	} else if (r >= 0) {
 		meta->kind = VD_RX_DONE;
 		vd_dpdk_drop(lc, *mp, (enum vd_dpdk_drop)r);
 	}
@@ -292,6 +301,13 @@ static bool encap(struct vd_lcore *lc, struct rte_mbuf *m, uint32_t off, uint32_
 	return big;
 }
 
+bool vd_dpdk_encap(struct vd_lcore *lc, struct rte_mbuf *m, uint32_t off, uint32_t len,
+		   const union vd_sockaddr *from, const union vd_sockaddr *dst,
+		   const struct rte_ether_addr *mac)
+{
+	return encap(lc, m, off, len, from, dst, mac);
+}
+
 /* Run the core; on VD_DROP_NO_ROOM move the payload toward the tail and run it again. */
 static void process(struct vd_lcore *lc, struct vd_pktbuf *pkt, const struct vd_rx_meta *meta,
 		    struct vd_result *res)
@@ -365,12 +381,9 @@ static void sip_one(struct vd_lcore *lc, struct rte_mbuf *m, const struct vd_rx_
 		why = VD_DPDK_DROP_TOO_BIG;
 		goto fail;
 	}
-	mac = vd_neigh_resolve(lc, &res->dst, from);
-	if (!mac) {
-		why = VD_DPDK_DROP_NEIGH; /* solicited: the endpoint's retransmission gets through
-					   */
-		goto fail;
-	}
+	mac = vd_neigh_resolve(lc, &res->dst, from, &why);
+	if (!mac)
+		goto fail; /* solicited: the endpoint's retransmission gets through */
 	bool big = encap(lc, m, off, len, &lc->px->listeners[from].bind, &res->dst, mac);
 	VD_STAT_ADD(lc->stats.tx_bytes, len);
 	if (!big) {
@@ -409,7 +422,9 @@ static unsigned burst(struct vd_lcore *lc)
 	if (n == 0)
 		return 0;
 	VD_STAT_ADD(lc->c.rx_pkts, n);
-	lc->px = &vd_route_read()->px;
+	const struct vd_route *r = vd_route_read();
+	lc->px = &r->px;
+	lc->net = &r->cfg.dpdk;
 	for (unsigned i = 0; i < n && i < VD_DPDK_PREFETCH; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (unsigned i = 0; i < n; i++) {
@@ -420,6 +435,8 @@ static unsigned burst(struct vd_lcore *lc)
 	for (unsigned i = 0; i < n; i++)
 		if (lc->meta[i].kind == VD_RX_SIP)
 			sip_one(lc, pkts[i], &lc->meta[i], &lc->res[i]);
+		else if (lc->meta[i].kind == VD_RX_PROBE)
+			vd_dpdk_probe_input(lc, pkts[i], &lc->meta[i]);
 	tx_flush(lc);
 	vd_frag_burst_end(lc);
 	lc->px = NULL;
@@ -435,7 +452,13 @@ int vd_dpdk_worker_main(void *arg)
 	rcu_register_thread();
 	while (!*lc->stop) {
 		vd_neigh_inbox_drain(lc);
-		if (burst(lc)) {
+		/* health probes from the control thread leave through worker 0 */
+		if (lc->worker == 0 && vd_dpdk_probe_tx_drain(lc))
+			tx_flush(lc);
+		unsigned got = burst(lc);
+		if (lc->exc_on) /* what the burst punted to the kernel, and the kernel's frames */
+			got += vd_dpdk_exc_service(lc, got == 0);
+		if (got) {
 			idle = 0;
 		} else if (++idle >= VD_DPDK_IDLE_POLLS && VD_DPDK_IDLE_SLEEP_US) {
 			/* offline while asleep: a publication never waits for this lcore */

@@ -4,7 +4,12 @@
 # e2e_tap.sh: end-to-end test of the DPDK datapath over a TAP virtual device, with sipp
 # (UAC -> viaduct-dpdk -> 2 x UAS), all inside a network namespace this script creates.
 #
-# usage: e2e_tap.sh VIADUCT_DPDK_BIN [ipv4|ipv6|ipv4-room|ipv4-frag|ipv6-frag] [CALLS]   (default ipv4, 1000 calls)
+# usage: e2e_tap.sh VIADUCT_DPDK_BIN [ipv4|ipv6|ipv4-room|ipv4-gateway|ipv4-frag|ipv6-frag|ipv4-exception|ipv6-exception] [CALLS]   (default ipv4, 1000 calls)
+#   ipv4-gateway: UAS 2 off-link, reached only through the dpdk: gateway (networks/gateway keys)
+#   ipv4-exception, ipv6-exception: as ipv4/ipv6, plus an exception port (net_tap1, dpdk:
+#   exception) whose kernel interface lives in a second namespace, the "host", which holds
+#   viaduct's address too and runs a TCP echo server (tcp_echo.py): during the calls, a TCP
+#   connection from the first namespace to VD_IP goes through the exception path both ways.
 #   ipv4-frag, ipv6-frag: as ipv4/ipv6, with ~3.2 kB INVITEs (big_invite_uac.xml) over a
 #   1500-byte MTU: the namespace's kernel fragments them, viaduct reassembles them, forwards
 #   them whole (fragmenting again on TX) and the UAS' kernel reassembles them.
@@ -25,6 +30,8 @@
 #              10.200.0.1 UAC, 10.200.0.3:5070 UAS 1, 10.200.0.4:5080 UAS 2
 #              (ipv6: fd00:200::1, ::3, ::4); viaduct's listener 10.200.0.2:5060
 #              (fd00:200::2) exists only in the DPDK datapath, which answers ARP/NS for it.
+#   ns vdhost-R (*-exception): vdhR, the exception port's kernel side (net_tap1, the data
+#              port's MAC), with VD_IP/PLEN: the host's kernel, TCP echo server on VD_IP:8022.
 #
 # The UAS sit on their own addresses (not the UAC's) so that viaduct meets them with a cold
 # neighbour cache: the first INVITE to each must trigger an ARP request (NS) from viaduct,
@@ -42,7 +49,12 @@
 #      SIP OPTIONS to the proxy itself gets the core's 200 OK back through the datapath;
 #   g. (ipv4-frag, ipv6-frag) viaduct reassembled >= CALLS datagrams and fragmented >= CALLS on
 #      TX, each from/into >= 2 fragments; the one fragment it gave up (drop_reassembly 1) is
-#      an orphan first fragment (probe.py orphan-frag) after the 2 s reassembly timeout.
+#      an orphan first fragment (probe.py orphan-frag) after the 2 s reassembly timeout;
+#   h. (*-exception) 1 MB echoed over TCP between the namespace and the host's kernel while
+#      the calls run; UDP to a port without a listener gets the host kernel's port
+#      unreachable; unicast to an address that is not ours is dropped (not_for_us); the
+#      host's interface has the data port's MAC; viaduct counted frames to and from the
+#      kernel (exception_tx, exception_rx > 0) and dropped at most a few at start.
 
 # shellcheck source-path=SCRIPTDIR
 set -euo pipefail
@@ -53,7 +65,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../integration/lib.sh"
 
 usage() {
-	echo "usage: $0 VIADUCT_DPDK_BIN [ipv4|ipv6|ipv4-room|ipv4-frag|ipv6-frag] [CALLS]" >&2
+	echo "usage: $0 VIADUCT_DPDK_BIN [ipv4|ipv6|ipv4-room|ipv4-gateway|ipv4-frag|ipv6-frag|ipv4-exception|ipv6-exception] [CALLS]" >&2
 	exit 2
 }
 (($# >= 1 && $# <= 3)) || usage
@@ -71,8 +83,11 @@ TEST_NAME="dpdk-e2e-tap $FAMILY"
 [[ -x $BIN ]] || die "viaduct-dpdk binary '$BIN' not found or not executable"
 
 case $FAMILY in
-ipv4 | ipv4-room | ipv4-frag) UAC_IP=10.200.0.1 VD_IP=10.200.0.2 UAS1_IP=10.200.0.3 UAS2_IP=10.200.0.4 PLEN=24 ;;
-ipv6 | ipv6-frag) UAC_IP=fd00:200::1 VD_IP=fd00:200::2 UAS1_IP=fd00:200::3 UAS2_IP=fd00:200::4 PLEN=64 ;;
+ipv4 | ipv4-room | ipv4-frag | ipv4-exception) UAC_IP=10.200.0.1 VD_IP=10.200.0.2 UAS1_IP=10.200.0.3 UAS2_IP=10.200.0.4 PLEN=24 ;;
+ipv6 | ipv6-frag | ipv6-exception) UAC_IP=fd00:200::1 VD_IP=fd00:200::2 UAS1_IP=fd00:200::3 UAS2_IP=fd00:200::4 PLEN=64 ;;
+# UAS 2 off-link (10.201.0.4 on the namespace's lo, no ARP answered for it on the TAP): only
+# the configured gateway (the namespace's 10.200.0.1) reaches it
+ipv4-gateway) UAC_IP=10.200.0.1 VD_IP=10.200.0.2 UAS1_IP=10.200.0.3 UAS2_IP=10.201.0.4 PLEN=24 ;;
 *) usage ;;
 esac
 ADVERTISE=""
@@ -107,6 +122,16 @@ T=$TMPDIR_E2E
 nsx() { ip netns exec "$NS" "$@"; }
 # lib.sh's wait_for_udp_port looks with ss: look inside the namespace
 ss() { ip netns exec "$NS" ss "$@"; }
+# *-exception: the host's namespace, behind the exception port
+EXC="" EXC_VDEV=()
+if [[ $FAMILY == *-exception ]]; then
+	command -v python3 >/dev/null || skip "python3 not installed (the TCP echo of $FAMILY)"
+	EXC=1 HNS=vdhost-$R HTAP=vdh$R TCP_PORT=8022 TCP_BYTES=1048576
+	EXC_VDEV=(--vdev="net_tap1,iface=$HTAP")
+	ip netns add "$HNS" 2>/dev/null || skip "cannot create network namespace $HNS"
+	HNS_CREATED=1
+fi
+hsx() { ip netns exec "$HNS" "$@"; }
 
 # shellcheck disable=SC2317 # called from lib.sh's EXIT trap
 on_exit_hook() {
@@ -116,6 +141,7 @@ on_exit_hook() {
 		tail_log "sipp UAC errors" "$T/uac.errors" 20 2000
 		tail_log "sipp UAC stderr" "$T/uac.err" 10
 		tail_log "sipp UAS 1 stderr" "$T/uas1.err" 10
+		[[ -z ${EXC:-} ]] || tail_log "TCP echo server stderr" "$T/tcpd.err" 10
 	fi
 	# stop everything (by PID) before the namespace goes
 	for pid in "${BG_PIDS[@]}"; do
@@ -123,6 +149,10 @@ on_exit_hook() {
 	done
 	if [[ -n ${NS_CREATED:-} ]]; then
 		ip netns del "$NS" 2>/dev/null || log "could not delete namespace $NS"
+	fi
+	if [[ -n ${HNS_CREATED:-} ]]; then
+		ip netns del "$HNS" 2>/dev/null || log "could not delete namespace $HNS"
+		ip link del "$HTAP" 2>/dev/null || true # only if it never left the root namespace
 	fi
 	ip link del "$TAP" 2>/dev/null || true # only if it never left the root namespace
 	rm -rf -- "/var/run/dpdk/$PREFIX"
@@ -145,10 +175,23 @@ pool:
     - host: "$UAS2_IP"
       port: $UAS2_PORT
 EOC
+if [[ -n $EXC ]]; then
+	cat >>"$T/viaduct.yaml" <<EOC
+dpdk:
+  exception: net_tap1
+EOC
+fi
+if [[ $FAMILY == ipv4-gateway ]]; then
+	cat >>"$T/viaduct.yaml" <<EOC
+dpdk:
+  networks: ["10.200.0.0/24"]
+  gateway: "$UAC_IP"
+EOC
+fi
 # EAL --file-prefix: no clash with another DPDK process on the machine (its runtime
 # directory /var/run/dpdk/PREFIX is removed at exit). One lcore by default (-l 0): the machine's other core is left to the three sipp.
 start_bg_merged viaduct "$BIN" --dpdk -c "$T/viaduct.yaml" -- -l "0-$((WORKERS - 1))" --no-huge --no-pci -m 512 \
-	--file-prefix="$PREFIX" --vdev="net_tap0,iface=$TAP"
+	--file-prefix="$PREFIX" --vdev="net_tap0,iface=$TAP" "${EXC_VDEV[@]}"
 VD_PID=${BG_PID[viaduct]}
 wait_for_log "$T/viaduct.log" 'viaduct: ready' 30 "$VD_PID" || die "viaduct-dpdk did not print 'viaduct: ready'"
 # the DPDK port's own MAC (not the kernel side's): what the namespace must learn for VD_IP
@@ -159,7 +202,16 @@ nsx ip link set lo up
 nsx ip link set "$TAP" up
 # frag variants: the INVITEs exceed the MTU the DPDK port also uses (the TAP's default, 1500)
 [[ $FAMILY == *-frag ]] && nsx ip link set "$TAP" mtu 1500
+OFFLINK=""
+if [[ $FAMILY == ipv4-gateway ]]; then
+	# arp_ignore=1: the TAP answers ARP only for its own addresses, so 10.201.0.4 on lo is
+	# reachable only by sending to the gateway's MAC
+	nsx sysctl -qw "net.ipv4.conf.$TAP.arp_ignore=1" net.ipv4.conf.all.arp_ignore=1
+	nsx ip addr add "$UAS2_IP/32" dev lo
+	OFFLINK=$UAS2_IP
+fi
 for a in "$UAC_IP" "$UAS1_IP" "$UAS2_IP"; do
+	[[ $a == "$OFFLINK" ]] && continue
 	# nodad: the addresses are usable at once (no 1-2 s of duplicate detection)
 	if [[ $FAMILY == ipv6* ]]; then
 		nsx ip addr add "$a/$PLEN" dev "$TAP" nodad
@@ -167,6 +219,21 @@ for a in "$UAC_IP" "$UAS1_IP" "$UAS2_IP"; do
 		nsx ip addr add "$a/$PLEN" dev "$TAP"
 	fi
 done
+
+# *-exception: the exception port's kernel side into the host's namespace, with VD_IP
+if [[ -n $EXC ]]; then
+	ip link set "$HTAP" netns "$HNS"
+	hsx ip link set lo up
+	hsx ip link set "$HTAP" up
+	if [[ $FAMILY == ipv6* ]]; then
+		hsx ip addr add "$VD_IP/$PLEN" dev "$HTAP" nodad
+	else
+		hsx ip addr add "$VD_IP/$PLEN" dev "$HTAP"
+	fi
+	HOST_MAC=$(hsx ip -o link show dev "$HTAP" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
+	start_bg tcpd ip netns exec "$HNS" python3 "$HERE/tcp_echo.py" serve "$VD_IP" "$TCP_PORT"
+	wait_for_log "$T/tcpd.out" '^listening' 10 "${BG_PID[tcpd]}" || die "TCP echo server did not start"
+fi
 
 # --- 2. ICMP echo and a locally answered OPTIONS (the REPLY verdict) ----------------------
 # The ping is the namespace's first packet to VD_IP: it also proves ARP (NS) from cold.
@@ -200,8 +267,25 @@ start_bg uac timeout -k 5 $((UAC_SECS + 10)) ip netns exec "$NS" sipp "${SCENARI
 	-m "$CALLS" -r "$RATE" -l "$LIMIT" -default_behaviors abortunexp -recv_timeout 10000 \
 	-timeout "${UAC_SECS}s" -timeout_error -trace_stat -stf "$T/uac.csv" -fd 1 \
 	-trace_err -error_file "$T/uac.errors"
+# *-exception: TCP through the exception path while the calls run
+[[ -z $EXC ]] || start_bg tcpc timeout -k 5 60 ip netns exec "$NS" python3 "$HERE/tcp_echo.py" \
+	echo "$VD_IP" "$TCP_PORT" "$UAC_IP" "$TCP_BYTES"
 wait_pid "${BG_PID[uac]}" $((UAC_SECS + 20)) || die "sipp UAC still running"
 UAC_RC=$WAIT_RC
+TCP_RC=-1 TCP_OUT=""
+if [[ -n $EXC ]]; then
+	wait_pid "${BG_PID[tcpc]}" 70 || die "TCP echo client still running"
+	TCP_RC=$WAIT_RC
+	TCP_OUT=$(head -n 1 "$T/tcpc.out")
+	# unicast to an address that is not ours, sent to our MAC: dropped, we are no router
+	NOT_OURS=${VD_IP%2}9
+	nsx ip neigh replace "$NOT_OURS" lladdr "$PORT_MAC" dev "$TAP" nud permanent
+	NFU_BEFORE=3 # datagrams sent below
+	for _ in 1 2 3; do nsx bash -c "echo x >/dev/udp/$NOT_OURS/9" || true; done
+	# UDP to our address without a listener: the host's kernel answers port unreachable. A
+	# round trip through the same TAP queue after the three above: they were handled first.
+	UDP_OUT=$(nsx timeout 20 python3 "$HERE/tcp_echo.py" udp-refused "$VD_IP" 9 "$UAC_IP" 2>&1) || true
+fi
 KERNEL_NEIGH=$(nsx ip neigh show "$VD_IP" dev "$TAP" 2>/dev/null || true)
 
 # --- 5. stop viaduct, then the UAS ---------------------------------------------------------
@@ -254,10 +338,17 @@ check "c. every drop is a cold-cache miss: drops=$DROPS send-failed=$SENDFAIL ne
 check "c. no bad checksum / malformed / too big / tx_full frame" \
 	'[[ $(field drop_bad_cksum "$DP") == 0 && $(field drop_malformed "$DP") == 0 &&
 	    $(field drop_too_big "$DP") == 0 && $(field drop_tx_full "$DP") == 0 ]]'
-check "d. cold cache: answered $ANSWERED, solicited $ASKED (>= 2 UAS), learned $LEARNED" \
-	'((ANSWERED >= 1 && ASKED >= 2 && LEARNED >= 3 && UNRES >= 1))'
+# (gateway: the gateway is the UAC, learned from its first INVITE: only UAS 1 is solicited)
+WANT_ASKED=2
+[[ $FAMILY == ipv4-gateway ]] && WANT_ASKED=1
+check "d. cold cache: answered $ANSWERED, solicited $ASKED (>= $WANT_ASKED), learned $LEARNED" \
+	'((ANSWERED >= 1 && ASKED >= WANT_ASKED && LEARNED >= 3 && UNRES >= 1))'
 check "d. the namespace resolved $VD_IP to the DPDK port's MAC $PORT_MAC: ${KERNEL_NEIGH:-none}" \
 	'[[ -n $PORT_MAC && $KERNEL_NEIGH == *"lladdr $PORT_MAC"* ]]'
+if [[ $FAMILY == ipv4-gateway ]]; then
+	check "f. off-link UAS 2 reached through the gateway: uas2=$Y INVITEs, no_route=$(field drop_no_route "$DP")" \
+		'((Y * 10 >= CALLS)) && [[ $(field drop_no_route "$DP") == 0 ]]'
+fi
 if [[ $FAMILY == *-frag ]]; then
 	FRX=$(field frags_rx "$DP") REASM=$(field reassembled "$DP")
 	FRAGD=$(field fragmented "$DP") FTX=$(field frags_tx "$DP")
@@ -280,6 +371,25 @@ if [[ $FAMILY == *-frag ]]; then
 		check "g. at most the orphan fragment given up: drop_reassembly=$GIVEN_UP" \
 			'[[ $GIVEN_UP == 0 || $GIVEN_UP == 1 ]]'
 	fi
+fi
+if [[ -n $EXC ]]; then
+	EXTX=$(field exception_tx "$DP") EXRX=$(field exception_rx "$DP")
+	EXTXD=$(field exception_tx_drops "$DP") EXRXD=$(field exception_rx_drops "$DP")
+	: "${EXTX:=0}" "${EXRX:=0}" "${EXTXD:=999999}" "${EXRXD:=999999}" # missing = fail
+	check "h. TCP to $(hostport "$VD_IP" "$TCP_PORT") through the exception path: $TCP_OUT (rc $TCP_RC)" \
+		'[[ $TCP_RC == 0 && $TCP_OUT == "tcp echo $TCP_BYTES bytes ok"* ]]'
+	check "h. UDP to a port without a listener reaches the host's kernel: $UDP_OUT" \
+		'[[ $UDP_OUT == "udp port unreachable from the kernel" ]]'
+	NFU=$(field drop_not_for_us "$DP")
+	check "h. unicast to $NOT_OURS (not ours) dropped as not_for_us: ${NFU:-0} (>= $NFU_BEFORE)" \
+		'((${NFU:-0} >= NFU_BEFORE))'
+	check "h. the host's interface has the data port's MAC: ${HOST_MAC:-none} (port $PORT_MAC)" \
+		'[[ -n $PORT_MAC && ${HOST_MAC:-} == "$PORT_MAC" ]]'
+	# A few drops are legitimate at start only: net_tap brings both TAPs up in the root
+	# namespace, and each is down (a write to it fails) while it moves into its namespace;
+	# meanwhile IPv6 on either side sends DAD/RS/MLD that cross over. After that, none.
+	check "h. exception path: $EXTX frames to the kernel, $EXRX from it (> 0), drops $EXTXD / $EXRXD (<= 4 each)" \
+		'((EXTX > 0 && EXRX > 0 && EXTXD <= 4 && EXRXD <= 4))'
 fi
 if [[ $FAMILY == ipv4-room ]]; then
 	check "c. slow path: $MOVES room moves for $((3 * CALLS)) forwarded requests" \
