@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: BSD-3-Clause
 #
 # e2e_tap.sh: end-to-end test of the DPDK datapath over a TAP virtual device, with sipp
-# (UAC -> viaduct-dpdk -> 2 x UAS), all inside a network namespace this script creates.
+# (UAC -> viaduct --dpdk -> 2 x UAS), all inside a network namespace this script creates.
 #
-# usage: e2e_tap.sh VIADUCT_DPDK_BIN [ipv4|ipv6|ipv4-room|ipv4-gateway|ipv4-frag|ipv6-frag|ipv4-exception|ipv6-exception] [CALLS]   (default ipv4, 1000 calls)
+# usage: e2e_tap.sh VIADUCT_BIN [ipv4|ipv6|ipv4-room|ipv4-gateway|ipv4-frag|ipv6-frag|ipv4-exception|ipv6-exception] [CALLS]   (default ipv4, 1000 calls)
 #   ipv4-gateway: UAS 2 off-link, reached only through the dpdk: gateway (networks/gateway keys)
 #   ipv4-exception, ipv6-exception: as ipv4/ipv6, plus an exception port (net_tap1, dpdk:
 #   exception) whose kernel interface lives in a second namespace, the "host", which holds
@@ -25,7 +25,7 @@
 #
 # Topology (R = random suffix, one test run = one namespace, nothing on real networks):
 #
-#   root ns: viaduct-dpdk --vdev=net_tap0,iface=vdtapR   (the DPDK port, its own MAC)
+#   root ns: viaduct --dpdk --vdev=net_tap0,iface=vdtapR   (the DPDK port, its own MAC)
 #   ns vdns-R: vdtapR (moved there after the port started; the TAP PMD keeps its fd)
 #              10.200.0.1 UAC, 10.200.0.3:5070 UAS 1, 10.200.0.4:5080 UAS 2
 #              (ipv6: fd00:200::1, ::3, ::4); viaduct's listener 10.200.0.2:5060
@@ -65,7 +65,7 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../integration/lib.sh"
 
 usage() {
-	echo "usage: $0 VIADUCT_DPDK_BIN [ipv4|ipv6|ipv4-room|ipv4-gateway|ipv4-frag|ipv6-frag|ipv4-exception|ipv6-exception] [CALLS]" >&2
+	echo "usage: $0 VIADUCT_BIN [ipv4|ipv6|ipv4-room|ipv4-gateway|ipv4-frag|ipv6-frag|ipv4-exception|ipv6-exception] [CALLS]" >&2
 	exit 2
 }
 (($# >= 1 && $# <= 3)) || usage
@@ -80,7 +80,7 @@ WORKERS=${E2E_WORKERS:-1}
 [[ $WORKERS =~ ^[1-9][0-9]*$ ]] || die "E2E_WORKERS must be a positive integer"
 TEST_NAME="dpdk-e2e-tap $FAMILY"
 [[ $CALLS =~ ^[1-9][0-9]*$ ]] || usage
-[[ -x $BIN ]] || die "viaduct-dpdk binary '$BIN' not found or not executable"
+[[ -x $BIN ]] || die "viaduct binary '$BIN' not found or not executable"
 
 case $FAMILY in
 ipv4 | ipv4-room | ipv4-frag | ipv4-exception) UAC_IP=10.200.0.1 VD_IP=10.200.0.2 UAS1_IP=10.200.0.3 UAS2_IP=10.200.0.4 PLEN=24 ;;
@@ -137,7 +137,7 @@ hsx() { ip netns exec "$HNS" "$@"; }
 on_exit_hook() {
 	local rc=$1 pid
 	if ((rc != 0)); then
-		tail_log "viaduct-dpdk output" "$T/viaduct.log" 40
+		tail_log "viaduct output" "$T/viaduct.log" 40
 		tail_log "sipp UAC errors" "$T/uac.errors" 20 2000
 		tail_log "sipp UAC stderr" "$T/uac.err" 10
 		tail_log "sipp UAS 1 stderr" "$T/uas1.err" 10
@@ -158,7 +158,7 @@ on_exit_hook() {
 	rm -rf -- "/var/run/dpdk/$PREFIX"
 }
 
-# --- 1. viaduct-dpdk on a TAP vdev, then its kernel side into the namespace ------------------
+# --- 1. viaduct --dpdk on a TAP vdev, then its kernel side into the namespace ----------------
 cat >"$T/viaduct.yaml" <<EOC
 # written by $0
 workers: $WORKERS
@@ -193,7 +193,7 @@ fi
 start_bg_merged viaduct "$BIN" --dpdk -c "$T/viaduct.yaml" -- -l "0-$((WORKERS - 1))" --no-huge --no-pci -m 512 \
 	--file-prefix="$PREFIX" --vdev="net_tap0,iface=$TAP" "${EXC_VDEV[@]}"
 VD_PID=${BG_PID[viaduct]}
-wait_for_log "$T/viaduct.log" 'viaduct: ready' 30 "$VD_PID" || die "viaduct-dpdk did not print 'viaduct: ready'"
+wait_for_log "$T/viaduct.log" 'viaduct: ready' 30 "$VD_PID" || die "viaduct --dpdk did not print 'viaduct: ready'"
 # the DPDK port's own MAC (not the kernel side's): what the namespace must learn for VD_IP
 PORT_MAC=$(sed -n 's/.*viaduct: ready: .* mac \([0-9A-Fa-f:]*\),.*/\1/p' "$T/viaduct.log" | head -n 1)
 PORT_MAC=${PORT_MAC,,}
@@ -289,7 +289,7 @@ fi
 KERNEL_NEIGH=$(nsx ip neigh show "$VD_IP" dev "$TAP" 2>/dev/null || true)
 
 # --- 5. stop viaduct, then the UAS ---------------------------------------------------------
-stop_pid "$VD_PID" TERM 10 || log "viaduct-dpdk needed SIGKILL"
+stop_pid "$VD_PID" TERM 10 || log "viaduct needed SIGKILL"
 VD_RC=$WAIT_RC
 for n in 1 2; do stop_pid "${BG_PID[uas$n]}" TERM 5 || true; done
 
@@ -330,7 +330,7 @@ else
 	check "e. OPTIONS to the proxy answered locally: $OPT_OUT (replies=$REPLIES)" \
 		'[[ $OPT_OUT == "SIP/2.0 200"* && $REPLIES -ge 1 ]]'
 fi
-check "c. viaduct-dpdk exited 0 on SIGTERM (got $VD_RC)" '[[ $VD_RC == 0 ]]'
+check "c. viaduct exited 0 on SIGTERM (got $VD_RC)" '[[ $VD_RC == 0 ]]'
 check "c. counters add up: rx=$RX = tx=$TX + replies=$REPLIES + drops=$DROPS, tx > 0" \
 	'((RX > 0 && TX > 0 && RX == TX + REPLIES + DROPS))'
 check "c. every drop is a cold-cache miss: drops=$DROPS send-failed=$SENDFAIL neigh_unresolved=$UNRES" \
