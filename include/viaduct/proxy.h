@@ -72,6 +72,7 @@ enum vd_drop {
 	VD_DROP_REPLY_TOO_LARGE,  /* a local reply would not fit the reply buffer */
 	VD_DROP_SEND_FAILED,      /* the datapath could not send it */
 	VD_DROP_RULE,             /* a routing rule said drop */
+	VD_DROP_ACK_ABSORBED,     /* the ACK of a final response we sent ourselves: it ends here */
 	VD_DROP__COUNT
 };
 

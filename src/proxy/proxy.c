@@ -32,6 +32,7 @@ static const char *const drop_names[VD_DROP__COUNT] = {
 	[VD_DROP_REPLY_TOO_LARGE] = "reply-too-large",
 	[VD_DROP_SEND_FAILED] = "send-failed",
 	[VD_DROP_RULE] = "rule",
+	[VD_DROP_ACK_ABSORBED] = "ack-absorbed",
 };
 
 const char *vd_drop_name(enum vd_drop d)

@@ -59,6 +59,11 @@ int vd_pool_select(const struct vd_proxy_pool *p, const struct vd_sip_msg *m,
 /* --- reply.c --- */
 
 /** Build a reply (RFC 3261 8.2.6) to the scanned request into s->reply; fills res. */
+/**
+ * True for the ACK of a final response we generated ourselves (its To-tag is the one
+ * vd_proxy_reply put there): that ACK ends at us (RFC 3261 16.11 with 17.2.1).
+ */
+bool vd_proxy_acks_our_reply(const struct vd_sip_msg *m);
 void vd_proxy_reply(const struct vd_proxy *px, const struct vd_sip_msg *msg,
 		    const union vd_sockaddr *src, int code, const char *reason,
 		    struct vd_proxy_scratch *s, struct vd_result *res);

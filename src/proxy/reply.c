@@ -71,6 +71,25 @@ static void put_vias(struct writer *w, const struct vd_sip_msg *m, const union v
 	}
 }
 
+/* The To-tag of our replies (after "vd"): the request's Call-ID, From-tag and top Via branch,
+ * which the ACK of a non-2xx final response repeats (RFC 3261 17.1.1.3). */
+static uint64_t to_tag_hash(const struct vd_sip_msg *m)
+{
+	uint64_t tag = XXH3_64bits_withSeed(m->call_id.p, m->call_id.len, TO_TAG_SEED);
+	tag = XXH3_64bits_withSeed(m->from_tag.p, m->from_tag.len, tag);
+	return XXH3_64bits_withSeed(m->via.branch.p, m->via.branch.len, tag);
+}
+
+bool vd_proxy_acks_our_reply(const struct vd_sip_msg *m)
+{
+	char hex[16];
+	if (m->method != VD_M_ACK || m->to_tag.len != 2 + sizeof(hex) ||
+	    memcmp(m->to_tag.p, "vd", 2) != 0)
+		return false;
+	vd_put_hex64(hex, to_tag_hash(m));
+	return memcmp(m->to_tag.p + 2, hex, sizeof(hex)) == 0;
+}
+
 static void put_to(struct writer *w, const struct vd_sip_msg *m, int code)
 {
 	uint16_t i = m->first[VD_H_TO];
@@ -81,11 +100,8 @@ static void put_to(struct writer *w, const struct vd_sip_msg *m, int code)
 		put_header(w, m, i);
 		return;
 	}
-	uint64_t tag = XXH3_64bits_withSeed(m->call_id.p, m->call_id.len, TO_TAG_SEED);
-	tag = XXH3_64bits_withSeed(m->from_tag.p, m->from_tag.len, tag);
-	tag = XXH3_64bits_withSeed(m->via.branch.p, m->via.branch.len, tag);
 	char hex[16];
-	vd_put_hex64(hex, tag);
+	vd_put_hex64(hex, to_tag_hash(m));
 	uint32_t value_end = (uint32_t)(h->value.p + h->value.len - m->buf);
 	put(w, m->buf + h->line_off, value_end - h->line_off);
 	put_str(w, ";tag=vd");

@@ -339,6 +339,10 @@ void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		       vd_sip_err_reason(res->sip_err), s, res);
 		return;
 	}
+	if (vd_proxy_acks_our_reply(m)) { /* absorbed: the pool never saw the request */
+		vd_result_drop(res, VD_DROP_ACK_ABSORBED);
+		return;
+	}
 	if (m->max_forwards == 0) {
 		refuse(px, m, src, 483, "Too Many Hops", s, res);
 		return;

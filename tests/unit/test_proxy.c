@@ -410,6 +410,54 @@ Test(proxy, an_ack_is_never_answered)
 	corpus_free(&m);
 }
 
+/* The ACK of a final response we generated carries our To-tag and the INVITE's branch: it ends
+ * here (the pool never saw the INVITE). Any other ACK is forwarded as before. */
+Test(proxy, ack_of_our_own_reply_is_absorbed_others_forwarded)
+{
+	struct corpus_msg m = corpus_load("good/18-ack.sip");
+	char *ack = text_of(&m);
+	char *a = replace(ack, "ACK sip:", "INVITE sip:");
+	char *b = replace(a, "CSeq: 1 ACK", "CSeq: 1 INVITE");
+	char *invite = replace(b, ";tag=123456789", "");
+	free(a);
+	free(b);
+	cr_assert_eq(vd_proxy_member_state(&px, 0, 0, false, false), 0);
+	cr_assert_eq(vd_proxy_member_state(&px, 0, 1, false, false), 0);
+	run_bytes(invite, strlen(invite), "192.168.1.15", 5060);
+	cr_assert_eq(res.verdict, VD_VERDICT_REPLY);
+	cr_assert_eq(res.status, 503);
+	const char *t = strstr(reply(), ";tag=vd");
+	cr_assert_not_null(t, "%s", reply());
+	char tag[32];
+	snprintf(tag, sizeof(tag), ";tag=%.18s", t + 5);
+
+	char *ours = replace(ack, ";tag=123456789", tag);
+	run_bytes(ours, strlen(ours), "192.168.1.15", 5060);
+	cr_expect_eq(res.verdict, VD_VERDICT_DROP);
+	cr_expect_eq(res.drop, VD_DROP_ACK_ABSORBED, "drop %d", res.drop);
+
+	/* members up again: the same ACK is still ours; a changed tag or branch is not */
+	cr_assert_eq(vd_proxy_member_state(&px, 0, 0, true, false), 0);
+	cr_assert_eq(vd_proxy_member_state(&px, 0, 1, true, false), 0);
+	run_bytes(ours, strlen(ours), "192.168.1.15", 5060);
+	cr_expect_eq(res.drop, VD_DROP_ACK_ABSORBED);
+	tag[strlen(tag) - 1] = tag[strlen(tag) - 1] == '0' ? '1' : '0';
+	char *other = replace(ack, ";tag=123456789", tag);
+	run_bytes(other, strlen(other), "192.168.1.15", 5060);
+	cr_expect_eq(res.verdict, VD_VERDICT_FORWARD, "a To-tag one digit off is not ours");
+	char *branch = replace(ours, "z9hG4bK3608780455smg", "z9hG4bK3608780455smh");
+	run_bytes(branch, strlen(branch), "192.168.1.15", 5060);
+	cr_expect_eq(res.verdict, VD_VERDICT_FORWARD, "another transaction's ACK is not ours");
+	run_bytes(ack, strlen(ack), "192.168.1.15", 5060);
+	cr_expect_eq(res.verdict, VD_VERDICT_FORWARD, "the UAS's To-tag: forwarded");
+	free(branch);
+	free(other);
+	free(ours);
+	free(invite);
+	free(ack);
+	corpus_free(&m);
+}
+
 Test(proxy, no_member_up_gives_503_with_retry_after)
 {
 	cr_assert_eq(vd_proxy_member_state(&px, 0, 0, false, false), 0);
