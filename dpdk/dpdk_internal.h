@@ -82,6 +82,7 @@ enum vd_dpdk_drop {
 
 struct vd_dpdk_counters {
 	uint64_t rx_pkts, tx_pkts;	/* frames, all kinds */
+	uint64_t busy_cycles;		/* TSC in iterations that received frames */
 	uint64_t arp_replies, na_sent;	/* answers to ARP requests / neighbour solicitations */
 	uint64_t arp_requests, ns_sent; /* our own solicitations */
 	uint64_t neigh_learned;		/* new or changed cache entries */
@@ -106,6 +107,8 @@ struct vd_dpdk_counters {
 #define VD_DPDK_COUNTER_FIELDS(X)                                                               \
 	X(rx_pkts, "rx", "rx_packets", "Frames received, all kinds.")                           \
 	X(tx_pkts, "tx", "tx_packets", "Frames sent, all kinds.")                               \
+	X(busy_cycles, "busy_cycles", "busy_cycles",                                            \
+	  "TSC cycles spent in poll iterations that received frames (rx to tx).")               \
 	X(arp_replies, "arp_replies", "arp_replies", "ARP requests for our addresses answered.") \
 	X(na_sent, "na_sent", "na_sent", "Neighbour advertisements sent for our addresses.")    \
 	X(arp_requests, "arp_requests", "arp_requests", "ARP requests sent for next hops.")     \

@@ -296,9 +296,9 @@ static int start_port(struct vd_dpdk *d, uint16_t *port, volatile int *stop)
 	rte_ether_format_addr(mac, sizeof(mac), &d->lcores[0]->mac);
 	vd_log(VD_LOG_INFO,
 	       "ready: dpdk port %u (%s) mac %s, %u worker(s), %u listener(s) "
-	       "(first %s:%u)",
+	       "(first %s:%u), tsc %" PRIu64 " Hz",
 	       *port, info.driver_name, mac, d->n_workers, r->px.n_listeners,
-	       r->px.listeners[0].host, r->px.listeners[0].port);
+	       r->px.listeners[0].host, r->px.listeners[0].port, rte_get_tsc_hz());
 	return 0;
 }
 
