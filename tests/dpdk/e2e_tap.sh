@@ -5,6 +5,7 @@
 # (UAC -> viaduct --dpdk -> 2 x UAS), all inside a network namespace this script creates.
 #
 # usage: e2e_tap.sh VIADUCT_BIN [ipv4|ipv6|ipv4-room|ipv4-gateway|ipv4-frag|ipv6-frag|ipv4-exception|ipv6-exception] [CALLS]   (default ipv4, 1000 calls)
+#   ipv4-rss: 2 workers (2 queue pairs), calls over many flows: both workers must carry SIP
 #   ipv4-gateway: UAS 2 off-link, reached only through the dpdk: gateway (networks/gateway keys)
 #   ipv4-exception, ipv6-exception: as ipv4/ipv6, plus an exception port (net_tap1, dpdk:
 #   exception) whose kernel interface lives in a second namespace, the "host", which holds
@@ -77,13 +78,16 @@ CALLS=${3:-1000}
 RATE=${E2E_RATE:-200}
 LIMIT=${E2E_LIMIT:-100}
 WORKERS=${E2E_WORKERS:-1}
+# ipv4-rss: two workers = two TAP queue pairs; the UAC uses a socket per call (-t un), so the
+# calls are many flows that the kernel's TAP spreads over both queues
+[[ ${2:-} == ipv4-rss ]] && WORKERS=${E2E_WORKERS:-2}
 [[ $WORKERS =~ ^[1-9][0-9]*$ ]] || die "E2E_WORKERS must be a positive integer"
 TEST_NAME="dpdk-e2e-tap $FAMILY"
 [[ $CALLS =~ ^[1-9][0-9]*$ ]] || usage
 [[ -x $BIN ]] || die "viaduct binary '$BIN' not found or not executable"
 
 case $FAMILY in
-ipv4 | ipv4-room | ipv4-frag | ipv4-exception) UAC_IP=10.200.0.1 VD_IP=10.200.0.2 UAS1_IP=10.200.0.3 UAS2_IP=10.200.0.4 PLEN=24 ;;
+ipv4 | ipv4-room | ipv4-frag | ipv4-exception | ipv4-rss) UAC_IP=10.200.0.1 VD_IP=10.200.0.2 UAS1_IP=10.200.0.3 UAS2_IP=10.200.0.4 PLEN=24 ;;
 ipv6 | ipv6-frag | ipv6-exception) UAC_IP=fd00:200::1 VD_IP=fd00:200::2 UAS1_IP=fd00:200::3 UAS2_IP=fd00:200::4 PLEN=64 ;;
 # UAS 2 off-link (10.201.0.4 on the namespace's lo, no ARP answered for it on the TAP): only
 # the configured gateway (the namespace's 10.200.0.1) reaches it
@@ -262,9 +266,19 @@ wait_for_udp_port "$UAS2_IP" "$UAS2_PORT" 10 "${BG_PID[uas2]}" || die "UAS 2 did
 # own retransmission (T1 = 500 ms) carries it.
 SCENARIO=(-sn uac)
 [[ $FAMILY == *-frag ]] && SCENARIO=(-sf "$HERE/big_invite_uac.xml")
+BEHAVIORS=abortunexp
+if [[ $FAMILY == ipv4-rss ]]; then
+	SCENARIO+=(-t un -max_socket 1000)
+	# A TAP has no RSS hash: the kernel steers a flow to the queue that last wrote a frame of
+	# it (tun automq), so one UAS's responses move between the two workers as calls on either
+	# queue are forwarded to it, and a 180 can arrive after its call's 200. UDP allows that and a
+	# UA ignores the late 180; sipp would abort the call, so here it continues instead. A NIC's
+	# RSS hash keeps a flow on one queue.
+	BEHAVIORS=bye
+fi
 start_bg uac timeout -k 5 $((UAC_SECS + 10)) ip netns exec "$NS" sipp "${SCENARIO[@]}" \
 	"$(hostport "$VD_IP" "$VD_PORT")" -i "$UAC_IP" -p "$UAC_PORT" \
-	-m "$CALLS" -r "$RATE" -l "$LIMIT" -default_behaviors abortunexp -recv_timeout 10000 \
+	-m "$CALLS" -r "$RATE" -l "$LIMIT" -default_behaviors "$BEHAVIORS" -recv_timeout 10000 \
 	-timeout "${UAC_SECS}s" -timeout_error -trace_stat -stf "$T/uac.csv" -fd 1 \
 	-trace_err -error_file "$T/uac.errors"
 # *-exception: TCP through the exception path while the calls run
@@ -345,6 +359,13 @@ check "d. cold cache: answered $ANSWERED, solicited $ASKED (>= $WANT_ASKED), lea
 	'((ANSWERED >= 1 && ASKED >= WANT_ASKED && LEARNED >= 3 && UNRES >= 1))'
 check "d. the namespace resolved $VD_IP to the DPDK port's MAC $PORT_MAC: ${KERNEL_NEIGH:-none}" \
 	'[[ -n $PORT_MAC && $KERNEL_NEIGH == *"lladdr $PORT_MAC"* ]]'
+if ((WORKERS > 1)); then
+	# one "stats worker=i rx=N" line per worker: every queue pair carried SIP
+	for ((w = 0; w < WORKERS; w++)); do
+		WRX=$(sed -n "s/^stats worker=$w rx=\([0-9]*\) .*/\1/p" "$T/viaduct.log" | tail -n 1)
+		check "g. worker $w (queue pair $w) processed SIP: rx=${WRX:-none}" '((${WRX:-0} > 0))'
+	done
+fi
 if [[ $FAMILY == ipv4-gateway ]]; then
 	check "f. off-link UAS 2 reached through the gateway: uas2=$Y INVITEs, no_route=$(field drop_no_route "$DP")" \
 		'((Y * 10 >= CALLS)) && [[ $(field drop_no_route "$DP") == 0 ]]'
