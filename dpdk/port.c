@@ -101,8 +101,8 @@ static int create_pool(struct vd_dpdk *d)
 		return 0;
 	vd_log(VD_LOG_ERROR,
 	       "dpdk: cannot create the mbuf pool (%u mbufs of %u bytes): %s; "
-	       "give EAL more memory (-m 1024 with --no-huge, or reserve hugepages: "
-	       "scripts/ hugepages helper, --socket-mem)",
+	       "give EAL more memory (-m 1024 with --no-huge; with hugepages, reserve more, "
+	       "e.g. dpdk-hugepages.py --setup 2G (package dpdk), or lower dpdk.mbufs)",
 	       n, (unsigned)VD_DPDK_DATA_ROOM, rte_strerror(rte_errno));
 	return -ENOMEM;
 }
