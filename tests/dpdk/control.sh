@@ -30,8 +30,8 @@ set -euo pipefail
 
 TEST_NAME=dpdk-control
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../integration/lib.sh
-source "$HERE/../integration/lib.sh"
+# shellcheck source=netns_lib.sh
+source "$HERE/netns_lib.sh"
 
 (($# == 2)) || { echo "usage: $0 VIADUCT_BIN VIADUCTCTL_BIN" >&2; exit 2; }
 run_bounded "${E2E_TIMEOUT:-240}" "$@"
@@ -46,38 +46,12 @@ UAC_IP=10.200.0.1 VD_IP=10.200.0.2 UAS1_IP=10.200.0.3 UAS2_IP=10.200.0.4 PLEN=24
 VD_PORT=5060 UAS1_PORT=5070 UAS2_PORT=5080
 ADMIN_IP=127.0.0.1
 
-skip() { log "SKIP: $*"; exit 77; }
-((EUID == 0)) || skip "needs root (network namespaces, TAP device)"
-command -v sipp >/dev/null || skip "sipp not installed (Debian package sip-tester)"
-command -v ip >/dev/null || skip "iproute2 (ip) not installed"
 command -v python3 >/dev/null || skip "python3 not installed (metrics parsing)"
-[[ -c /dev/net/tun ]] || skip "no /dev/net/tun: cannot create a TAP device"
+# preconditions (skip only when the machine cannot do it), namespace, cleanup: netns_lib.sh
+netns_setup
 
-R=$(printf '%04x%02x' $((RANDOM)) $(($$ % 256)))
-NS=vdns-$R
-TAP=vdtap$R
-PREFIX=vd$R
-ip tuntap add dev "$TAP" mode tap 2>/dev/null || skip "cannot create a TAP device ($TAP)"
-ip tuntap del dev "$TAP" mode tap
-ip netns add "$NS" 2>/dev/null || skip "cannot create network namespace $NS"
-NS_CREATED=1
-
-install_cleanup_trap
-make_tmpdir
-T=$TMPDIR_E2E
-nsx() { ip netns exec "$NS" "$@"; }
-
-# shellcheck disable=SC2317 # called from lib.sh's EXIT trap
-on_exit_hook() {
-	local rc=$1 pid
-	((rc == 0)) || tail_log "viaduct output" "$T/viaduct.log" 60
-	for pid in "${BG_PIDS[@]}"; do
-		is_running "$pid" && { stop_pid "$pid" TERM 5 || true; }
-	done
-	[[ -z ${NS_CREATED:-} ]] || ip netns del "$NS" 2>/dev/null || log "could not delete namespace $NS"
-	ip link del "$TAP" 2>/dev/null || true # only if it never left the root namespace
-	rm -rf -- "/var/run/dpdk/$PREFIX"
-}
+# shellcheck disable=SC2317 # called from netns_lib.sh's EXIT hook
+on_failure() { tail_log "viaduct output" "$T/viaduct.log" 60; }
 
 pick_udp_port "$ADMIN_IP"
 ADMIN_PORT=$PICKED_PORT # a free UDP port is very likely a free TCP port too
@@ -90,20 +64,10 @@ config() {
 		extra_eal=', "--log-level=lib.eal:notice"'
 		rules=$'rules:\n  - name: block-invite\n    methods: [INVITE]\n    reject: 403 Blocked After Reload\n'
 	fi
-	cat >"$T/viaduct.yaml.new" <<EOC
-# written by $0 (version $1)
-workers: 1
-listeners:
-  - address: "$VD_IP"
-    port: $VD_PORT
-pool:
-  name: tap
-  hash: call-id
-  members:
-    - host: "$UAS1_IP"
-      port: $UAS1_PORT
-    - host: "$UAS2_IP"
-      port: $UAS2_PORT
+	{
+		echo "# written by $0 (version $1)"
+		pool_config 1
+		cat <<EOC
 admin:
   address: $ADMIN_IP
   port: $ADMIN_PORT
@@ -112,20 +76,17 @@ dpdk:
   port: net_tap0
 $rules
 EOC
+	} >"$T/viaduct.yaml.new"
 	mv -f "$T/viaduct.yaml.new" "$T/viaduct.yaml"
 }
 
 # --- 1. viaduct --dpdk (EAL arguments from the config), the TAP's kernel side into the ns -----
 config 1
-start_bg_merged viaduct "$BIN" --dpdk -c "$T/viaduct.yaml"
-VD_PID=${BG_PID[viaduct]}
+# shellcheck disable=SC2119 # no arguments: the EAL arguments come from the config
+start_viaduct
 VLOG=$T/viaduct.log
-wait_for_log "$VLOG" 'viaduct: ready: dpdk port' 30 "$VD_PID" || die "viaduct --dpdk did not get ready"
 wait_for_log "$VLOG" 'admin API: listening' 10 "$VD_PID" || die "no admin API"
-ip link set "$TAP" netns "$NS"
-nsx ip link set lo up
-nsx ip link set "$TAP" up
-for a in "$UAC_IP" "$UAS1_IP" "$UAS2_IP"; do nsx ip addr add "$a/$PLEN" dev "$TAP"; done
+link_into_ns "$NS" "$TAP" "$PLEN" "$UAC_IP" "$UAS1_IP" "$UAS2_IP"
 ctl() { "$CTL" -a "$ADMIN_IP:$ADMIN_PORT" "$@"; }
 
 for n in 1 2; do
@@ -133,10 +94,8 @@ for n in 1 2; do
 	start_bg "uas$n" ip netns exec "$NS" sipp -sn uas -i "${!ipv}" -p "${!portv}" -nd -nostdin \
 		-trace_msg -message_file "$T/uas$n.msg"
 done
-ss() { ip netns exec "$NS" ss "$@"; } # lib.sh's wait_for_udp_port, inside the namespace
-wait_for_udp_port "$UAS1_IP" "$UAS1_PORT" 10 "${BG_PID[uas1]}" || die "UAS 1 did not start"
-wait_for_udp_port "$UAS2_IP" "$UAS2_PORT" 10 "${BG_PID[uas2]}" || die "UAS 2 did not start"
-unset -f ss
+wait_for_ns_udp_port "$UAS1_IP" "$UAS1_PORT" 10 "${BG_PID[uas1]}" || die "UAS 1 did not start"
+wait_for_ns_udp_port "$UAS2_IP" "$UAS2_PORT" 10 "${BG_PID[uas2]}" || die "UAS 2 did not start"
 
 # uac NAME CALLS: CALLS INVITE calls from the namespace through viaduct, waited for (bounded);
 # sets UAC_RC. Messages traced (for the 403 check); a lost message fails a call after 10 s.
@@ -150,9 +109,6 @@ uac() {
 	UAC_RC=$WAIT_RC
 }
 
-# metric FILE NAME LABELS: the value of the sample NAME{LABELS} (exact label text), or "".
-metric() { grep -F "$2{$3} " "$1" | awk '{print $2}' | head -n 1; }
-
 # --- a. status, calls, metrics -------------------------------------------------------------
 ctl status >"$T/status.json"
 check "a. /status: datapath dpdk, 1 worker" \
@@ -165,19 +121,7 @@ X1=$(invites uas1) Y1=$(invites uas2)
 check "a. both members took calls (uas1=$X1 uas2=$Y1)" '((X1 > 0 && Y1 > 0))'
 ctl metrics >"$T/metrics.txt"
 check "a. /metrics is valid Prometheus text, every viaduct_dpdk_* family typed" \
-	"python3 - $T/metrics.txt <<'PY'
-import re, sys
-types = {}
-for line in open(sys.argv[1]):
-    line = line.rstrip('\n')
-    if line.startswith('# TYPE '):
-        _, _, name, kind = line.split(' ', 3); types[name] = kind; continue
-    if line.startswith('#') or not line: continue
-    m = re.fullmatch(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? ([0-9.eE+-]+)', line)
-    assert m, line
-    assert m.group(1) in types, 'no TYPE for ' + m.group(1)
-assert any(t.startswith('viaduct_dpdk_') for t in types), 'no viaduct_dpdk_ family'
-PY"
+	'prom_valid "$T/metrics.txt" viaduct_dpdk_'
 RXP=$(metric "$T/metrics.txt" viaduct_dpdk_rx_packets_total 'worker="0"')
 TXP=$(metric "$T/metrics.txt" viaduct_dpdk_tx_packets_total 'worker="0"')
 UNRES=$(metric "$T/metrics.txt" viaduct_dpdk_drops_total 'worker="0",reason="neigh_unresolved"')
@@ -224,7 +168,6 @@ VD_RC=$WAIT_RC
 TOTAL=$(grep -E '^stats total ' "$VLOG" | tail -n 1 || true)
 DP=$(grep -E '^stats dpdk rx=' "$VLOG" | tail -n 1 || true)
 CTLS=$(grep -E '^stats control ' "$VLOG" | tail -n 1 || true)
-field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2" | head -n 1; }
 RX=$(field rx "$TOTAL") TX=$(field tx "$TOTAL") REPLIES=$(field replies "$TOTAL") DROPS=$(field drops "$TOTAL")
 FWD_INVITE=$(field tx_INVITE "$TOTAL")
 FRAMES=$(field rx "$DP") RELOADS=$(field reloads "$CTLS")

@@ -58,12 +58,14 @@
 #      kernel (exception_tx, exception_rx > 0) and dropped at most a few at start.
 
 # shellcheck source-path=SCRIPTDIR
+# check() evaluates its single-quoted condition itself: single quotes on purpose
+# shellcheck disable=SC2016
 set -euo pipefail
 
 TEST_NAME=dpdk-e2e-tap
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../integration/lib.sh
-source "$HERE/../integration/lib.sh"
+# shellcheck source=netns_lib.sh
+source "$HERE/netns_lib.sh"
 
 usage() {
 	echo "usage: $0 VIADUCT_BIN [ipv4|ipv6|ipv4-room|ipv4-gateway|ipv4-frag|ipv6-frag|ipv4-exception|ipv6-exception] [CALLS]" >&2
@@ -100,85 +102,34 @@ if [[ $FAMILY == ipv4-room ]]; then
 	ADVERTISE="    advertise: \"a-deliberately-long-advertised-name-for-the-proxy.viaduct.test\""
 fi
 VD_PORT=5060 UAS1_PORT=5070 UAS2_PORT=5080 UAC_PORT=5061
-hostport() { if [[ $1 == *:* ]]; then printf '[%s]:%s' "$1" "$2"; else printf '%s:%s' "$1" "$2"; fi; }
 
-# --- preconditions: skip only when the machine cannot do it --------------------------------
-skip() { log "SKIP: $*"; exit 77; }
-((EUID == 0)) || skip "needs root (network namespaces, TAP device)"
-command -v sipp >/dev/null || skip "sipp not installed (Debian package sip-tester)"
-command -v ip >/dev/null || skip "iproute2 (ip) not installed"
-[[ -c /dev/net/tun ]] || skip "no /dev/net/tun: cannot create a TAP device"
-
-R=$(printf '%04x%02x' $((RANDOM)) $(($$ % 256)))
-NS=vdns-$R
-TAP=vdtap$R
-PREFIX=vd$R
-if ! ip tuntap add dev "$TAP" mode tap 2>/dev/null; then
-	skip "cannot create a TAP device ($TAP)"
-fi
-ip tuntap del dev "$TAP" mode tap
-ip netns add "$NS" 2>/dev/null || skip "cannot create network namespace $NS"
-NS_CREATED=1
-
-install_cleanup_trap
-make_tmpdir
-T=$TMPDIR_E2E
-nsx() { ip netns exec "$NS" "$@"; }
-# lib.sh's wait_for_udp_port looks with ss: look inside the namespace
-ss() { ip netns exec "$NS" ss "$@"; }
+# preconditions (skip only when the machine cannot do it), namespace, cleanup: netns_lib.sh
+netns_setup
 # *-exception: the host's namespace, behind the exception port
 EXC="" EXC_VDEV=()
 if [[ $FAMILY == *-exception ]]; then
 	command -v python3 >/dev/null || skip "python3 not installed (the TCP echo of $FAMILY)"
 	EXC=1 HNS=vdhost-$R HTAP=vdh$R TCP_PORT=8022 TCP_BYTES=1048576
 	EXC_VDEV=(--vdev="net_tap1,iface=$HTAP")
-	ip netns add "$HNS" 2>/dev/null || skip "cannot create network namespace $HNS"
-	HNS_CREATED=1
+	netns_add "$HNS"
+	cleanup_link "$HTAP" # only if it never left the root namespace
 fi
 hsx() { ip netns exec "$HNS" "$@"; }
 
-# shellcheck disable=SC2317 # called from lib.sh's EXIT trap
-on_exit_hook() {
-	local rc=$1 pid
-	if ((rc != 0)); then
-		tail_log "viaduct output" "$T/viaduct.log" 40
-		tail_log "sipp UAC errors" "$T/uac.errors" 20 2000
-		tail_log "sipp UAC stderr" "$T/uac.err" 10
-		tail_log "sipp UAS 1 stderr" "$T/uas1.err" 10
-		[[ -z ${EXC:-} ]] || tail_log "TCP echo server stderr" "$T/tcpd.err" 10
-	fi
-	# stop everything (by PID) before the namespace goes
-	for pid in "${BG_PIDS[@]}"; do
-		is_running "$pid" && { stop_pid "$pid" TERM 5 || true; }
-	done
-	if [[ -n ${NS_CREATED:-} ]]; then
-		ip netns del "$NS" 2>/dev/null || log "could not delete namespace $NS"
-	fi
-	if [[ -n ${HNS_CREATED:-} ]]; then
-		ip netns del "$HNS" 2>/dev/null || log "could not delete namespace $HNS"
-		ip link del "$HTAP" 2>/dev/null || true # only if it never left the root namespace
-	fi
-	ip link del "$TAP" 2>/dev/null || true # only if it never left the root namespace
-	rm -rf -- "/var/run/dpdk/$PREFIX"
+# shellcheck disable=SC2317 # called from netns_lib.sh's EXIT hook
+on_failure() {
+	tail_log "viaduct output" "$T/viaduct.log" 40
+	tail_log "sipp UAC errors" "$T/uac.errors" 20 2000
+	tail_log "sipp UAC stderr" "$T/uac.err" 10
+	tail_log "sipp UAS 1 stderr" "$T/uas1.err" 10
+	[[ -z ${EXC:-} ]] || tail_log "TCP echo server stderr" "$T/tcpd.err" 10
 }
 
 # --- 1. viaduct --dpdk on a TAP vdev, then its kernel side into the namespace ----------------
-cat >"$T/viaduct.yaml" <<EOC
-# written by $0
-workers: $WORKERS
-listeners:
-  - address: "$VD_IP"
-    port: $VD_PORT
-$ADVERTISE
-pool:
-  name: tap
-  hash: call-id
-  members:
-    - host: "$UAS1_IP"
-      port: $UAS1_PORT
-    - host: "$UAS2_IP"
-      port: $UAS2_PORT
-EOC
+{
+	echo "# written by $0"
+	pool_config "$WORKERS" "$ADVERTISE"
+} >"$T/viaduct.yaml"
 if [[ -n $EXC ]]; then
 	cat >>"$T/viaduct.yaml" <<EOC
 dpdk:
@@ -194,46 +145,23 @@ EOC
 fi
 # EAL --file-prefix: no clash with another DPDK process on the machine (its runtime
 # directory /var/run/dpdk/PREFIX is removed at exit). One lcore by default (-l 0): the machine's other core is left to the three sipp.
-start_bg_merged viaduct "$BIN" --dpdk -c "$T/viaduct.yaml" -- -l "0-$((WORKERS - 1))" --no-huge --no-pci -m 512 \
-	--file-prefix="$PREFIX" --vdev="net_tap0,iface=$TAP" "${EXC_VDEV[@]}"
-VD_PID=${BG_PID[viaduct]}
-wait_for_log "$T/viaduct.log" 'viaduct: ready' 30 "$VD_PID" || die "viaduct --dpdk did not print 'viaduct: ready'"
-# the DPDK port's own MAC (not the kernel side's): what the namespace must learn for VD_IP
-PORT_MAC=$(sed -n 's/.*viaduct: ready: .* mac \([0-9A-Fa-f:]*\),.*/\1/p' "$T/viaduct.log" | head -n 1)
-PORT_MAC=${PORT_MAC,,}
-ip link set "$TAP" netns "$NS"
-nsx ip link set lo up
-nsx ip link set "$TAP" up
-# frag variants: the INVITEs exceed the MTU the DPDK port also uses (the TAP's default, 1500)
-[[ $FAMILY == *-frag ]] && nsx ip link set "$TAP" mtu 1500
-OFFLINK=""
+start_viaduct -- -l "0-$((WORKERS - 1))" "${VD_EAL[@]}" "${EXC_VDEV[@]}"
 if [[ $FAMILY == ipv4-gateway ]]; then
+	# UAS 2 off-link: on the namespace's lo, not on the TAP
+	link_into_ns "$NS" "$TAP" "$PLEN" "$UAC_IP" "$UAS1_IP"
 	# arp_ignore=1: the TAP answers ARP only for its own addresses, so 10.201.0.4 on lo is
 	# reachable only by sending to the gateway's MAC
 	nsx sysctl -qw "net.ipv4.conf.$TAP.arp_ignore=1" net.ipv4.conf.all.arp_ignore=1
 	nsx ip addr add "$UAS2_IP/32" dev lo
-	OFFLINK=$UAS2_IP
+else
+	link_into_ns "$NS" "$TAP" "$PLEN" "$UAC_IP" "$UAS1_IP" "$UAS2_IP"
 fi
-for a in "$UAC_IP" "$UAS1_IP" "$UAS2_IP"; do
-	[[ $a == "$OFFLINK" ]] && continue
-	# nodad: the addresses are usable at once (no 1-2 s of duplicate detection)
-	if [[ $FAMILY == ipv6* ]]; then
-		nsx ip addr add "$a/$PLEN" dev "$TAP" nodad
-	else
-		nsx ip addr add "$a/$PLEN" dev "$TAP"
-	fi
-done
+# frag variants: the INVITEs exceed the MTU the DPDK port also uses (the TAP's default, 1500)
+[[ $FAMILY == *-frag ]] && nsx ip link set "$TAP" mtu 1500
 
 # *-exception: the exception port's kernel side into the host's namespace, with VD_IP
 if [[ -n $EXC ]]; then
-	ip link set "$HTAP" netns "$HNS"
-	hsx ip link set lo up
-	hsx ip link set "$HTAP" up
-	if [[ $FAMILY == ipv6* ]]; then
-		hsx ip addr add "$VD_IP/$PLEN" dev "$HTAP" nodad
-	else
-		hsx ip addr add "$VD_IP/$PLEN" dev "$HTAP"
-	fi
+	link_into_ns "$HNS" "$HTAP" "$PLEN" "$VD_IP"
 	HOST_MAC=$(hsx ip -o link show dev "$HTAP" | sed -n 's/.*link\/ether \([0-9a-f:]*\).*/\1/p')
 	start_bg tcpd ip netns exec "$HNS" python3 "$HERE/tcp_echo.py" serve "$VD_IP" "$TCP_PORT"
 	wait_for_log "$T/tcpd.out" '^listening' 10 "${BG_PID[tcpd]}" || die "TCP echo server did not start"
@@ -258,8 +186,8 @@ start_bg uas1 timeout -k 5 "$UAS_SECS" ip netns exec "$NS" sipp -sn uas -i "$UAS
 	-p "$UAS1_PORT" -nd -trace_msg -message_file "$T/uas1.msg"
 start_bg uas2 timeout -k 5 "$UAS_SECS" ip netns exec "$NS" sipp -sn uas -i "$UAS2_IP" \
 	-p "$UAS2_PORT" -nd -trace_msg -message_file "$T/uas2.msg"
-wait_for_udp_port "$UAS1_IP" "$UAS1_PORT" 10 "${BG_PID[uas1]}" || die "UAS 1 did not start"
-wait_for_udp_port "$UAS2_IP" "$UAS2_PORT" 10 "${BG_PID[uas2]}" || die "UAS 2 did not start"
+wait_for_ns_udp_port "$UAS1_IP" "$UAS1_PORT" 10 "${BG_PID[uas1]}" || die "UAS 1 did not start"
+wait_for_ns_udp_port "$UAS2_IP" "$UAS2_PORT" 10 "${BG_PID[uas2]}" || die "UAS 2 did not start"
 
 # abortunexp: an unexpected message fails the call at once; -recv_timeout: a lost message
 # fails it after 10 s. The first INVITE to each UAS is lost on purpose (cold cache): sipp's
@@ -314,7 +242,6 @@ X=$(invites uas1)
 Y=$(invites uas2)
 TOTAL=$(grep -E '^stats total ' "$T/viaduct.log" || true)
 DP=$(grep -E '^stats dpdk ' "$T/viaduct.log" || true)
-field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2" | head -n 1; }
 RX=$(field rx "$TOTAL") TX=$(field tx "$TOTAL") REPLIES=$(field replies "$TOTAL")
 DROPS=$(field drops "$TOTAL") SENDFAIL=$(field drop_send-failed "$TOTAL")
 MOVES=$(field room_moves "$DP")

@@ -35,8 +35,8 @@ set -euo pipefail
 
 TEST_NAME=dpdk-health-tap
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../integration/lib.sh
-source "$HERE/../integration/lib.sh"
+# shellcheck source=netns_lib.sh
+source "$HERE/netns_lib.sh"
 
 usage() {
 	echo "usage: $0 VIADUCT_BIN [ipv4|ipv6] [CALLS]" >&2
@@ -60,49 +60,16 @@ esac
 VD_PORT=5060 UAS1_PORT=5070 UAS2_PORT=5080 UAC_PORT=5061
 # probes: every 200 ms, 150 ms to answer, down after 3 failures, up after 2 good replies
 INTERVAL=200 TIMEOUT=150 DOWN_AFTER=3 UP_AFTER=2
-hostport() { if [[ $1 == *:* ]]; then printf '[%s]:%s' "$1" "$2"; else printf '%s:%s' "$1" "$2"; fi; }
 UAS1_NAME=$(hostport "$UAS1_IP" "$UAS1_PORT") # member names as viaduct logs them
 UAS2_NAME=$(hostport "$UAS2_IP" "$UAS2_PORT")
 
-# --- preconditions: skip only when the machine cannot do it --------------------------------
-skip() { log "SKIP: $*"; exit 77; }
-((EUID == 0)) || skip "needs root (network namespaces, TAP device)"
-command -v sipp >/dev/null || skip "sipp not installed (Debian package sip-tester)"
-command -v ip >/dev/null || skip "iproute2 (ip) not installed"
-[[ -c /dev/net/tun ]] || skip "no /dev/net/tun: cannot create a TAP device"
+# preconditions (skip only when the machine cannot do it), namespace, cleanup: netns_lib.sh
+netns_setup
 
-R=$(printf '%04x%02x' $((RANDOM)) $(($$ % 256)))
-NS=vdns-$R
-TAP=vdtap$R
-PREFIX=vd$R
-if ! ip tuntap add dev "$TAP" mode tap 2>/dev/null; then
-	skip "cannot create a TAP device ($TAP)"
-fi
-ip tuntap del dev "$TAP" mode tap
-ip netns add "$NS" 2>/dev/null || skip "cannot create network namespace $NS"
-NS_CREATED=1
-
-install_cleanup_trap
-make_tmpdir
-T=$TMPDIR_E2E
-nsx() { ip netns exec "$NS" "$@"; }
-ss() { ip netns exec "$NS" ss "$@"; } # lib.sh's wait_for_udp_port: look inside the namespace
-
-# shellcheck disable=SC2317 # called from lib.sh's EXIT trap
-on_exit_hook() {
-	local rc=$1 pid
-	if ((rc != 0)); then
-		tail_log "viaduct output" "$T/viaduct.log" 60
-		tail_log "sipp UAC errors" "$T/uac1.errors" 20 2000
-	fi
-	for pid in "${BG_PIDS[@]}"; do
-		is_running "$pid" && { stop_pid "$pid" TERM 5 || true; }
-	done
-	if [[ -n ${NS_CREATED:-} ]]; then
-		ip netns del "$NS" 2>/dev/null || log "could not delete namespace $NS"
-	fi
-	ip link del "$TAP" 2>/dev/null || true
-	rm -rf -- "/var/run/dpdk/$PREFIX"
+# shellcheck disable=SC2317 # called from netns_lib.sh's EXIT hook
+on_failure() {
+	tail_log "viaduct output" "$T/viaduct.log" 60
+	tail_log "sipp UAC errors" "$T/uac1.errors" 20 2000
 }
 
 # Last up/down transition viaduct logged for member $1: "up" (also when none: members start
@@ -125,7 +92,7 @@ wait_states() {
 uas() { # uas NAME IP PORT
 	start_bg "$1" timeout -k 5 150 ip netns exec "$NS" sipp -sn uas -aa -i "$2" -p "$3" -nd \
 		-nostdin -trace_msg -message_file "$T/$1.msg"
-	wait_for_udp_port "$2" "$3" 10 "${BG_PID[$1]}" || die "$1 did not start"
+	wait_for_ns_udp_port "$2" "$3" 10 "${BG_PID[$1]}" || die "$1 did not start"
 }
 calls() { # calls NAME: CALLS calls through viaduct; sets OK, FAILED, UAC_RC
 	local secs=$((CALLS / RATE + 30))
@@ -140,42 +107,21 @@ calls() { # calls NAME: CALLS calls through viaduct; sets OK, FAILED, UAC_RC
 }
 
 # --- 1. viaduct --dpdk on a TAP vdev, its kernel side into the namespace -------------------
-cat >"$T/viaduct.yaml" <<EOC
-# written by $0
-workers: 1
-listeners:
-  - address: "$VD_IP"
-    port: $VD_PORT
-pool:
-  name: tap
-  hash: call-id
-  members:
-    - host: "$UAS1_IP"
-      port: $UAS1_PORT
-    - host: "$UAS2_IP"
-      port: $UAS2_PORT
+{
+	echo "# written by $0"
+	pool_config 1
+	cat <<EOC
 health:
   interval_ms: $INTERVAL
   timeout_ms: $TIMEOUT
   down_after: $DOWN_AFTER
   up_after: $UP_AFTER
 EOC
-start_bg_merged viaduct "$BIN" --dpdk -c "$T/viaduct.yaml" -- -l 0 --no-huge --no-pci -m 512 \
-	--file-prefix="$PREFIX" --vdev="net_tap0,iface=$TAP"
-VD_PID=${BG_PID[viaduct]}
-wait_for_log "$T/viaduct.log" 'viaduct: ready' 30 "$VD_PID" || die "viaduct did not print 'viaduct: ready'"
+} >"$T/viaduct.yaml"
+start_viaduct -- -l 0 "${VD_EAL[@]}"
 wait_for_log "$T/viaduct.log" 'health: probing 2 member.*through the datapath' 10 "$VD_PID" ||
 	die "viaduct does not probe through the datapath"
-ip link set "$TAP" netns "$NS"
-nsx ip link set lo up
-nsx ip link set "$TAP" up
-for a in "$UAC_IP" "$UAS1_IP" "$UAS2_IP"; do
-	if [[ $FAMILY == ipv6 ]]; then
-		nsx ip addr add "$a/$PLEN" dev "$TAP" nodad # usable at once, no DAD
-	else
-		nsx ip addr add "$a/$PLEN" dev "$TAP"
-	fi
-done
+link_into_ns "$NS" "$TAP" "$PLEN" "$UAC_IP" "$UAS1_IP" "$UAS2_IP"
 
 # --- 2. UAS 1 answers, UAS 2's address answers nothing: UAS 2 goes down --------------------
 # Probes sent before the namespace was ready failed too, so UAS 1 may have gone down and must
@@ -205,7 +151,6 @@ check "c. both UAS got INVITEs (uas1=$X2 uas2=$Y2)" '((X2 > 0 && Y2 > 0))'
 # --- 4. stop viaduct: its exit counters ----------------------------------------------------
 stop_pid "$VD_PID" TERM 10 || log "viaduct needed SIGKILL"
 VD_RC=$WAIT_RC
-field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2" | head -n 1; }
 DP=$(grep -E '^stats dpdk ' "$T/viaduct.log" | head -n 1 || true)
 H1=$(grep -F "stats health member=tap/$UAS1_NAME " "$T/viaduct.log" || true)
 H2=$(grep -F "stats health member=tap/$UAS2_NAME " "$T/viaduct.log" || true)

@@ -55,23 +55,9 @@ assert all(m[\"up\"] and not m[\"drained\"] for m in p[\"members\"])' $TMPDIR_E2
 uac warm 100 100 0
 wait_pid "$UAC_PID" 60 || die "warm-up UAC did not finish"
 ctl metrics >"$TMPDIR_E2E/metrics.txt"
-check "metrics: every line is a comment or a sample, TYPE declared, 100 INVITEs received" \
-	"python3 - $TMPDIR_E2E/metrics.txt <<'PY'
-import re, sys
-types, invites = {}, None
-for line in open(sys.argv[1]):
-    line = line.rstrip('\n')
-    if line.startswith('# TYPE '):
-        _, _, name, kind = line.split(' ', 3); types[name] = kind; continue
-    if line.startswith('#') or not line: continue
-    m = re.fullmatch(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? ([0-9.eE+-]+)', line)
-    assert m, line
-    base = m.group(1)
-    assert base in types, 'no TYPE for ' + base
-    if base == 'viaduct_received_requests_total' and 'method=\"INVITE\"' in (m.group(2) or ''):
-        invites = float(m.group(3))
-assert invites == 100, invites
-PY"
+INVITES=$(metric "$TMPDIR_E2E/metrics.txt" viaduct_received_requests_total 'method="INVITE"')
+check "metrics: every line is a comment or a sample, TYPE declared, ${INVITES:-no} INVITEs received (want 100)" \
+	'prom_valid "$TMPDIR_E2E/metrics.txt" && [[ $INVITES == 100 ]]'
 
 # drain under load: 3 s calls keep running across the drain
 uac long 60 20 3000

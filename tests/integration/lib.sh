@@ -23,6 +23,8 @@
 #   sipp_ok / sipp_failed NAME      calls in sipp's stat CSV $TMPDIR_E2E/NAME.csv
 #   invites NAME                    INVITEs in a sipp UAS message log $TMPDIR_E2E/NAME.msg
 #   sipp_uac_bg NAME TARGET ADDR CALLS RATE [PAUSE_MS]  INVITE UAC in the background
+#   prom_valid FILE [PREFIX]        FILE is valid Prometheus text (python3)
+#   metric FILE NAME LABELS         the value of the sample NAME{LABELS} in FILE, or ""
 #
 # Every wait is a bounded poll of a condition (never a bare sleep standing in
 # for synchronisation).  install_cleanup_trap makes every started process get
@@ -240,6 +242,30 @@ sipp_uac_bg() {
 
 # invites NAME: INVITEs a sipp UAS logged in $TMPDIR_E2E/NAME.msg (-trace_msg -message_file).
 invites() { grep -c '^INVITE ' "$TMPDIR_E2E/$1.msg" 2>/dev/null || true; }
+
+# prom_valid FILE [PREFIX]: every line of FILE is a comment or a sample "NAME[{LABELS}] VALUE"
+# of a family declared by a "# TYPE" line; with PREFIX, some family's name starts with it. An
+# assertion error on stderr says which line is wrong. Needs python3.
+prom_valid() {
+	python3 - "$1" "${2:-}" <<'PY'
+import re, sys
+types = {}
+for line in open(sys.argv[1]):
+    line = line.rstrip('\n')
+    if line.startswith('# TYPE '):
+        _, _, name, kind = line.split(' ', 3); types[name] = kind; continue
+    if line.startswith('#') or not line: continue
+    m = re.fullmatch(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? ([0-9.eE+-]+)', line)
+    assert m, line
+    assert m.group(1) in types, 'no TYPE for ' + m.group(1)
+prefix = sys.argv[2]
+assert not prefix or any(t.startswith(prefix) for t in types), 'no ' + prefix + ' family'
+PY
+}
+
+# metric FILE NAME LABELS: the value of the sample NAME{LABELS} (the exact label text) in the
+# Prometheus text FILE, or "".
+metric() { grep -F "$2{$3} " "$1" | awk '{print $2}' | head -n 1; }
 
 on_exit_hook() { :; }
 
