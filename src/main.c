@@ -132,6 +132,9 @@ static int control_main(void *arg)
  */
 static int run_dpdk(const char *path, const char *argv0, int argc, char **argv)
 {
+	/* owned: rte_eal_init() overwrites entries of the argv it is given (argv[ret - 1] =
+	 * argv[0]), so it gets a second array of the same pointers */
+	static char *owned[EAL_ARGS_MAX + 1];
 	static char *eal_argv[EAL_ARGS_MAX + 1];
 	const struct vd_cfg_dpdk *cfg = &vd_route_published->cfg.dpdk;
 	int eal_argc = 0;
@@ -145,11 +148,13 @@ static int run_dpdk(const char *path, const char *argv0, int argc, char **argv)
 	else
 		for (unsigned i = 0; i < cfg->n_eal && eal_argc < EAL_ARGS_MAX; i++)
 			eal_argv[eal_argc++] = strdup(cfg->eal[i]);
-	for (int i = 0; i < eal_argc; i++)
+	for (int i = 0; i < eal_argc; i++) {
+		owned[i] = eal_argv[i];
 		if (!eal_argv[i]) {
 			vd_log(VD_LOG_ERROR, "dpdk: out of memory for the EAL arguments");
 			return EXIT_START;
 		}
+	}
 	int rc = vd_dpdk_open(cfg, eal_argc, eal_argv, &d);
 	if (rc < 0) {
 		vd_log(VD_LOG_ERROR, "dpdk datapath not started (%s): see the line above for what "
