@@ -133,7 +133,7 @@ static int control_main(void *arg)
 static int run_dpdk(const char *path, const char *argv0, int argc, char **argv)
 {
 	/* owned: rte_eal_init() overwrites entries of the argv it is given (argv[ret - 1] =
-	 * argv[0]), so it gets a second array of the same pointers */
+	 * argv[0]), so it gets a second array of the same pointers; freed after EAL cleanup */
 	static char *owned[EAL_ARGS_MAX + 1];
 	static char *eal_argv[EAL_ARGS_MAX + 1];
 	const struct vd_cfg_dpdk *cfg = &vd_route_published->cfg.dpdk;
@@ -168,6 +168,8 @@ static int run_dpdk(const char *path, const char *argv0, int argc, char **argv)
 	rc = vd_dpdk_run(d, control_main, &ctx);
 	vd_control_print_stats(&view);
 	vd_dpdk_close(d);
+	for (int i = 0; i < eal_argc; i++)
+		free(owned[i]);
 	if (rc < 0)
 		vd_log(VD_LOG_ERROR, "dpdk datapath: %s", strerror(-rc));
 	return rc ? EXIT_START : 0;
