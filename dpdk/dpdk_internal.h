@@ -27,6 +27,7 @@
 #define VD_DPDK_TX_RETRIES 4 /* tx_burst attempts on a full TX ring before dropping */
 #define VD_DPDK_RX_DESC	   1024
 #define VD_DPDK_TX_DESC	   1024
+#define VD_DPDK_EXC_MBUFS  512 /* mbufs one exception queue pair can hold (exception.c) */
 #define VD_DPDK_POOL_CACHE 256
 #define VD_DPDK_MIN_MBUFS  8191 /* 2^n - 1: the mempool ring's best size */
 /* Data room after the headroom: a whole SIP datagram in one segment, plus room to move it

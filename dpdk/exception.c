@@ -39,6 +39,8 @@
 #define ETH_LEN		  ((uint16_t)sizeof(struct rte_ether_hdr))
 #define VD_EXC_RX_DESC	  256 /* management traffic: small rings, the pool is sized for data */
 #define VD_EXC_TX_DESC	  256
+_Static_assert(VD_EXC_RX_DESC + VD_EXC_TX_DESC <= VD_DPDK_EXC_MBUFS,
+	       "the mbuf pool is sized with VD_DPDK_EXC_MBUFS per exception queue pair");
 #define VD_EXC_POLL_EVERY 8 /* data bursts between two polls of the exception RX queue */
 #define VD_EXC_TX_RETRIES 2 /* tx_burst attempts before a full ring counts as drops */
 

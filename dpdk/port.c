@@ -88,17 +88,31 @@ static unsigned pick_workers(unsigned want, const struct rte_eth_dev_info *info)
 	return n ? n : 1;
 }
 
+/* A configured descriptor count, or the default. */
+static uint16_t desc_count(uint16_t configured, uint16_t def)
+{
+	return configured ? configured : def;
+}
+
 static int create_pool(struct vd_dpdk *d)
 {
-	/* every queue's descriptors full, plus what is in flight and in the per-lcore caches,
-	 * plus what a full reassembly table holds */
-	unsigned per_q = VD_DPDK_RX_DESC + VD_DPDK_TX_DESC + VD_DPDK_TX_MAX + VD_DPDK_POOL_CACHE +
-			 VD_FRAG_POOL_MBUFS;
-	unsigned n = RTE_MAX((unsigned)VD_DPDK_MIN_MBUFS, d->n_workers * per_q);
+	/* every queue's descriptors full (data and exception ports), plus what is in flight and
+	 * in the per-lcore caches, plus what a full reassembly table holds; plus both probe
+	 * rings full. dpdk.mbufs overrides the sum (too few: counted no_mbuf drops, not a crash). */
+	unsigned per_q = desc_count(d->cfg.rx_desc, VD_DPDK_RX_DESC) +
+			 desc_count(d->cfg.tx_desc, VD_DPDK_TX_DESC) + VD_DPDK_EXC_MBUFS +
+			 VD_DPDK_TX_MAX + VD_DPDK_POOL_CACHE + VD_FRAG_POOL_MBUFS;
+	unsigned n = RTE_MAX((unsigned)VD_DPDK_MIN_MBUFS,
+			     d->n_workers * per_q + 2 * VD_DPDK_PROBE_RING);
+	if (d->cfg.mbufs)
+		n = d->cfg.mbufs;
 	d->pool = rte_pktmbuf_pool_create("vd_mbufs", n, VD_DPDK_POOL_CACHE, 0, VD_DPDK_DATA_ROOM,
 					  (int)rte_socket_id());
-	if (d->pool)
+	if (d->pool) {
+		vd_log(VD_LOG_INFO, "dpdk: mbuf pool: %u mbufs of %u bytes (%s)", n,
+		       (unsigned)VD_DPDK_DATA_ROOM, d->cfg.mbufs ? "dpdk.mbufs" : "sized from the queues");
 		return 0;
+	}
 	vd_log(VD_LOG_ERROR,
 	       "dpdk: cannot create the mbuf pool (%u mbufs of %u bytes): %s; "
 	       "give EAL more memory (-m 1024 with --no-huge; with hugepages, reserve more, "
@@ -111,7 +125,8 @@ static int port_setup(struct vd_dpdk *d, uint16_t port, const struct rte_eth_dev
 {
 	struct rte_eth_conf conf = {0};
 	uint64_t rss = (RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP) & info->flow_type_rss_offloads;
-	uint16_t nrx = VD_DPDK_RX_DESC, ntx = VD_DPDK_TX_DESC;
+	uint16_t nrx = desc_count(d->cfg.rx_desc, VD_DPDK_RX_DESC);
+	uint16_t ntx = desc_count(d->cfg.tx_desc, VD_DPDK_TX_DESC);
 	int rc;
 
 	if (d->n_workers > 1 && rss) {
@@ -135,6 +150,9 @@ static int port_setup(struct vd_dpdk *d, uint16_t port, const struct rte_eth_dev
 	       d->mtu, d->tx_ol & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM ? "on" : "off",
 	       d->tx_ol & RTE_ETH_TX_OFFLOAD_UDP_CKSUM ? "on" : "off");
 	rc = rte_eth_dev_adjust_nb_rx_tx_desc(port, &nrx, &ntx);
+	if (rc == 0)
+		vd_log(VD_LOG_INFO, "dpdk: port %u: %u RX / %u TX descriptors per queue", port, nrx,
+		       ntx);
 	if (rc < 0)
 		goto fail;
 	int socket = rte_eth_dev_socket_id(port);

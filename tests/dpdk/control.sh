@@ -74,6 +74,9 @@ admin:
 dpdk:
   eal: ["-l", "0", "--no-huge", "--no-pci", "-m", "512", "--file-prefix=$PREFIX", "--vdev=net_tap0,iface=$TAP"$extra_eal]
   port: net_tap0
+  mbufs: 12287
+  rx_desc: 512
+  tx_desc: 256
 $rules
 EOC
 	} >"$T/viaduct.yaml.new"
@@ -144,6 +147,9 @@ config 2
 wait_for_log "$VLOG" 'reload \(file changed\): snapshot' 10 "$VD_PID" || die "no reload after the file changed"
 kill -HUP "$VD_PID"
 wait_for_log "$VLOG" 'reload \(SIGHUP\): snapshot' 10 "$VD_PID" || die "no reload on SIGHUP"
+check "a. dpdk.mbufs, rx_desc and tx_desc applied" \
+	"grep -q 'mbuf pool: 12287 mbufs .*(dpdk.mbufs)' '$VLOG' &&
+	 grep -q 'port 0: 512 RX / 256 TX descriptors per queue' '$VLOG'"
 check "c. the changed dpdk.eal is reported as needing a restart" \
 	"grep -q 'dpdk.eal changed: needs a restart' '$VLOG'"
 check "c. the drain survived the reloads" \
