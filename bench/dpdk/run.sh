@@ -36,9 +36,19 @@
 # first frames of a run may be dropped as "neighbour unresolved": the warm-up absorbs that and
 # siggen counts ARP/NS inside the measured window (must be 0).
 #
-# Per packet CPU: the DUT busy-polls, so its CPU time over the window (utime+stime from /proc,
-# read by siggen at both ends) / frames it forwarded is an upper bound on its cost (it includes
-# empty polls whenever the generator is the slower side); cycles = that x the TSC rate.
+# Per message cost, primary: busy cycles, counted the same way by both devices: the TSC over
+# the poll iterations that received frames (rx_burst .. tx_burst; empty polls are idle).
+# viaduct counts them per worker (busy_cycles in its `stats dpdk` line), testpmd with
+# --record-core-cycles. siggen's --mark snapshots both at the window's ends: viaduct prints
+# its counters on SIGUSR1; testpmd runs interactive (-i) on a FIFO and gets `clear fwd stats
+# all` / `show fwd stats all`. cycles per message = busy cycles / SIP messages received in the
+# window (testpmd: / packets forwarded), messages/s per core = TSC Hz / that. The TSC keeps
+# counting while the thread is preempted, so time other jobs take on the DUT's CPU inside a busy
+# iteration is counted too (busy_share = busy cycles / window cycles shows it: it cannot pass
+# the share of the CPU the process got, dut_cpu_s / window_s, unless preemption inflates it).
+# Secondary: the DUT's CPU time over the window (utime+stime from /proc, read by siggen at both
+# ends) / frames it forwarded, also an upper bound (it includes empty polls whenever the
+# generator is the slower side; it excludes preemption); cycles = that x the TSC rate.
 # Every process is stopped by PID (TERM, then KILL after a bounded wait), also on error or
 # interrupt; the whole script runs under timeout(1).
 
@@ -86,8 +96,9 @@ else
 	ROUNDS=${ROUNDS:-3} WARMUP_MS=${WARMUP_MS:-1000} WINDOW_MS=${WINDOW_MS:-5000}
 fi
 GEN_CPU=${GEN_CPU:-0} DUT_CPU=${DUT_CPU:-1}
-# testpmd wants a main lcore besides its forwarding lcore: the main one (it only wakes up
-# once a second for --stats-period) shares the generator's cpu, forwarding gets DUT_CPU.
+# testpmd wants a main lcore besides its forwarding lcore: the main one (its command line,
+# asleep on the FIFO but for the two --mark commands) shares the generator's cpu, forwarding
+# gets DUT_CPU.
 TP_LCORES="$GEN_CPU,$DUT_CPU"
 ((GEN_CPU < DUT_CPU)) || die "GEN_CPU must be below DUT_CPU (testpmd's main lcore is the lower one)"
 
@@ -149,8 +160,29 @@ cp "$T/viaduct.yaml" "$LOGS/viaduct.yaml"
 
 # ---- one measured run: siggen against DUT (viaduct | testpmd) ----------------------------------
 CSV=$OUT/results.csv
-echo "round,dut,window_s,tx_pps,rx_pps,window_loss,dut_cpu_s,gen_cpu_s,machine_busy_s,others_cpu_s,rx_per_dut_cpu_s,dut_ns_per_pkt,dut_cycles_per_pkt,rx_per_gen_cpu_s,window_arp_ns,rx_bad_cksum,total_tx,total_rx,total_lost,window_rx_v6,backpressure" >"$CSV"
+echo "round,dut,window_s,tx_pps,rx_pps,window_loss,dut_cpu_s,gen_cpu_s,machine_busy_s,others_cpu_s,rx_per_dut_cpu_s,dut_ns_per_pkt,dut_cycles_per_pkt,rx_per_gen_cpu_s,window_arp_ns,rx_bad_cksum,total_tx,total_rx,total_lost,window_rx_v6,backpressure,busy_cycles,busy_msgs,busy_cycles_per_msg,msgs_per_s_core,busy_share" >"$CSV"
 kv() { sed -n "s/.* $1=\([-0-9.]*\).*/\1/p" <<<"$2" | head -n 1; }
+
+# Busy cycles and messages over the window: BUSY_CYC BUSY_MSGS (0 0 when a snapshot is missing).
+# viaduct: its 1st and 2nd SIGUSR1 printouts (the 3rd is the exit's); SIP messages = `stats
+# total rx`. testpmd: the first `CPU cycles/packet` line (`show fwd stats all`, after `clear`).
+window_busy() { # dut log
+	local a b
+	BUSY_CYC=0 BUSY_MSGS=0
+	if [[ $1 == viaduct ]]; then
+		mapfile -t a < <(grep -E '^stats dpdk ' "$2" | sed -n 's/.* busy_cycles=\([0-9]*\).*/\1/p')
+		mapfile -t b < <(grep -E '^stats total ' "$2" | sed -n 's/.* rx=\([0-9]*\).*/\1/p')
+		((${#a[@]} >= 3 && ${#b[@]} >= 3)) || return 0
+		BUSY_CYC=$((a[1] - a[0])) BUSY_MSGS=$((b[1] - b[0]))
+	else
+		local l
+		l=$(grep -m 1 'CPU cycles/packet=' "$2" || true)
+		[[ -n $l ]] || return 0
+		BUSY_CYC=$(sed -n 's/.*total cycles=\([0-9]*\).*/\1/p' <<<"$l")
+		BUSY_MSGS=$(sed -n 's/.*total io packets=\([0-9]*\).*/\1/p' <<<"$l")
+		: "${BUSY_CYC:=0}" "${BUSY_MSGS:=0}"
+	fi
+}
 
 run_one() { # round dut
 	local r=$1 dut=$2 name sock pidf gen_pid dut_pid line
@@ -158,7 +190,16 @@ run_one() { # round dut
 	sock=/tmp/$TAG-$name.sock
 	pidf=$T/$name.pid
 	local genargs=(--warmup-ms "$WARMUP_MS" --duration-ms "$WINDOW_MS" --dut-pid-file "$pidf")
-	[[ $dut == testpmd ]] && genargs+=(--no-arp)
+	local fifo=$T/$name.cmd fifo_fd
+	if [[ $dut == testpmd ]]; then
+		# testpmd reads its commands from a FIFO that we hold open (no EOF until it is stopped)
+		mkfifo "$fifo"
+		exec {fifo_fd}<>"$fifo"
+		genargs+=(--no-arp --mark "case \$1 in start) c='clear fwd stats all' ;; \
+			*) c='show fwd stats all' ;; esac; echo \"\$c\" >'$fifo'")
+	else
+		genargs+=(--mark "kill -USR1 \"\$(cat '$pidf')\"")
+	fi
 	start_bg "gen-$name" "$SIGGEN" "${genargs[@]}" "${MIX[@]}" -- -l "$GEN_CPU" --no-huge \
 		--no-pci -m 512 --file-prefix "$TAG-gen" --vdev="net_memif0,role=server,socket=$sock"
 	gen_pid=${BG_PID[gen-$name]}
@@ -175,10 +216,14 @@ run_one() { # round dut
 			--no-huge --no-pci -m 1024 --file-prefix "$TAG-dut" \
 			--vdev="net_memif0,role=client,socket=$sock"
 	else
-		start_bg_merged "dut-$name" "$TESTPMD" -l "$TP_LCORES" --no-huge --no-pci -m 1024 \
-			--file-prefix "$TAG-dut" --vdev="net_memif0,role=client,socket=$sock" -- \
+		# stdin: the FIFO (start_bg_merged gives /dev/null); stdbuf: the fwd stats reach the
+		# log line by line (SIGTERM ends it); exec twice: the PID stays testpmd's
+		# shellcheck disable=SC2016 # $1 is the inner shell's
+		start_bg_merged "dut-$name" bash -c 'exec <"$1"; shift; exec stdbuf -oL "$@"' tp \
+			"$fifo" "$TESTPMD" -l "$TP_LCORES" --no-huge --no-pci -m 1024 \
+			--file-prefix "$TAG-dut" --vdev="net_memif0,role=client,socket=$sock" -- -i \
 			--total-num-mbufs=16384 --forward-mode=io --port-topology=loop --nb-cores=1 \
-			--stats-period=1 --auto-start
+			--auto-start --record-core-cycles
 	fi
 	dut_pid=${BG_PID[dut-$name]}
 	echo "$dut_pid" >"$pidf.tmp" && mv "$pidf.tmp" "$pidf"
@@ -187,6 +232,7 @@ run_one() { # round dut
 	local gen_rc=$WAIT_RC
 	stop_pid "$dut_pid" TERM 10 || log "$dut needed SIGKILL"
 	DUT_RC=$WAIT_RC
+	[[ $dut == testpmd ]] && exec {fifo_fd}>&-
 	cp "$T/gen-$name.out" "$T/gen-$name.err" "$T/dut-$name.log" "$LOGS/" 2>/dev/null || true
 	if ((gen_rc == 77)); then
 		skip_or_die "siggen could not start EAL/memif: $(tail -n 3 "$T/gen-$name.err" | tr '\n' ' ')"
@@ -204,16 +250,19 @@ run_one() { # round dut
 	local w rx dcpu gcpu busy hz
 	w=$(kv window_s "$line") rx=$(kv rx "$line") dcpu=$(kv dut_cpu_s "$line")
 	gcpu=$(kv gen_cpu_s "$line") busy=$(kv machine_busy_s "$line") hz=$(kv tsc_hz "$line")
+	window_busy "$dut" "$T/dut-$name.log"
 	awk -v r="$r" -v d="$dut" -v w="$w" -v txp="$(kv tx_pps "$line")" -v rxp="$(kv rx_pps "$line")" \
 		-v loss="$(kv window_loss "$line")" -v rx="$rx" -v dc="$dcpu" -v gc="$gcpu" -v b="$busy" \
 		-v hz="$hz" -v an="$(kv window_arp_ns "$line")" -v bad="$(kv rx_bad_cksum "$line")" \
 		-v ttx="$(kv total_tx "$line")" -v trx="$(kv total_rx "$line")" \
 		-v tl="$(kv total_lost "$line")" -v v6="$(kv rx_v6 "$line")" \
-		-v bp="$(kv backpressure "$line")" 'BEGIN {
+		-v bp="$(kv backpressure "$line")" -v bc="$BUSY_CYC" -v bm="$BUSY_MSGS" 'BEGIN {
 		per = dc > 0 ? rx / dc : 0; ns = rx > 0 ? dc * 1e9 / rx : 0
-		printf "%d,%s,%.3f,%.0f,%.0f,%d,%.3f,%.3f,%.3f,%.3f,%.0f,%.1f,%.0f,%.0f,%d,%d,%d,%d,%d,%d,%.3f\n",
+		cpm = bm > 0 ? bc / bm : 0
+		printf "%d,%s,%.3f,%.0f,%.0f,%d,%.3f,%.3f,%.3f,%.3f,%.0f,%.1f,%.0f,%.0f,%d,%d,%d,%d,%d,%d,%.3f,%.0f,%.0f,%.1f,%.0f,%.3f\n",
 			r, d, w, txp, rxp, loss, dc, gc, b, b - dc - gc, per, ns, ns * hz / 1e9,
-			(gc > 0 ? rx / gc : 0), an, bad, ttx, trx, tl, v6, bp }' >>"$CSV"
+			(gc > 0 ? rx / gc : 0), an, bad, ttx, trx, tl, v6, bp, bc, bm, cpm,
+			(cpm > 0 ? hz / cpm : 0), (w > 0 ? bc / (w * hz) : 0) }' >>"$CSV"
 	log "$name: $(tail -n 1 "$CSV")"
 }
 
@@ -250,6 +299,10 @@ VD_GEN=$(med viaduct "$(col rx_per_gen_cpu_s)") TP_GEN=$(med testpmd "$(col rx_p
 VD_OTH=$(med viaduct "$(col others_cpu_s)") TP_OTH=$(med testpmd "$(col others_cpu_s)")
 VD_LOSS=$(med viaduct "$(col window_loss)")
 VD_BP=$(med viaduct "$(col backpressure)") TP_BP=$(med testpmd "$(col backpressure)")
+VD_BC=$(med viaduct "$(col busy_cycles_per_msg)") TP_BC=$(med testpmd "$(col busy_cycles_per_msg)")
+VD_MPS=$(med viaduct "$(col msgs_per_s_core)") TP_MPS=$(med testpmd "$(col msgs_per_s_core)")
+VD_BS=$(med viaduct "$(col busy_share)") TP_BS=$(med testpmd "$(col busy_share)")
+VD_BEST=$(awk -F, 'NR > 1 && $2 == "viaduct" && $24 > 0 { if (!b || $24 < b) b = $24 } END { print b + 0 }' "$CSV")
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 M() { awk -v a="$1" 'BEGIN { printf "%.2f", a / 1e6 }'; }
 MIX_NS=$(kv mix_ns "$CORE") SCAN_NS=$(kv scan_ns "$CORE") COPY_NS=$(kv copy_ns "$CORE")
@@ -267,6 +320,9 @@ SHARE=$(awk -v m="$MIX_NS" -v s="$SCAN_NS" -v c="$COPY_NS" 'BEGIN {
 	echo
 	echo "| median | viaduct | testpmd io | viaduct / testpmd |"
 	echo "|---|---|---|---|"
+	echo "| **busy cycles per message** (TSC over polls that received frames / messages; testpmd: / packets) | **$VD_BC** | $TP_BC | **$(ratio "$TP_BC" "$VD_BC")** (testpmd / viaduct) |"
+	echo "| **messages/s per worker core** (TSC Hz / busy cycles per message) | **$(M "$VD_MPS") M** | $(M "$TP_MPS") M | $(ratio "$VD_MPS" "$TP_MPS") |"
+	echo "| busy share of the window (busy cycles / window cycles) | $VD_BS | $TP_BS | |"
 	echo "| frames/s back at the generator (wall clock) | $(M "$VD_RX") M | $(M "$TP_RX") M | $(ratio "$VD_RX" "$TP_RX") |"
 	echo "| frames per CPU-second of the DUT process | $(M "$VD_CPU") M | $(M "$TP_CPU") M | $(ratio "$VD_CPU" "$TP_CPU") |"
 	echo "| DUT CPU per frame (upper bound: includes empty polls) | $VD_NS ns = $VD_CYC cycles | $TP_NS ns = $TP_CYC cycles | |"
@@ -275,6 +331,7 @@ SHARE=$(awk -v m="$MIX_NS" -v s="$SCAN_NS" -v c="$COPY_NS" 'BEGIN {
 	echo "| CPU-seconds other jobs took in the window (of $(awk -v w="$WINDOW_MS" -v n="$(nproc)" 'BEGIN { print n * w / 1000 }')) | $VD_OTH | $TP_OTH | |"
 	echo
 	echo "- viaduct window loss (sent - received in the window, median): $VD_LOSS frames"
+	echo "- viaduct best round: $VD_BEST busy cycles per message"
 	echo "- SIP core alone on the same mix (bench_core, in memory): $SHARE"
 	echo
 	echo "Per round: results.csv; logs (siggen and DUT output, bench_core): logs/"
@@ -306,4 +363,8 @@ check "every drop is a send failure ($S_SF of $S_DROPS): neighbour unresolved $U
 check "no neighbour resolution inside the window ($ARPNS ARP/NS) and no bad checksum ($BAD)" \
 	'((ARPNS == 0 && BAD == 0))'
 check "testpmd reflected frames in the window (${TP_W_RX%.*})" '((${TP_W_RX%.*} > 0))'
+VD_BM=$(awk -F, '$2 == "viaduct" { print $23 }' "$CSV" | tail -n 1)
+TP_BM=$(awk -F, '$2 == "testpmd" { print $23 }' "$CSV" | tail -n 1)
+check "busy cycles measured over the window: viaduct $VD_BC cycles/msg over $VD_BM msgs, testpmd $TP_BC over $TP_BM pkts" \
+	'((VD_BM > 0 && TP_BM > 0))'
 exit "$CHECK_FAILED"

@@ -25,7 +25,10 @@
  * whose PID is in that file is read at both ends of the window, and so is the machine's busy
  * time (/proc/stat: what other jobs took). backpressure = the share of the window's tx_burst
  * calls the port did not take whole: near 1, the peer is the slower side; near 0, the generator
- * is. One line of key=value results on stdout at the end; progress and errors on stderr.
+ * is. --mark CMD runs `sh -c CMD siggen-mark start` as the window opens and `... end` as it
+ * closes, without waiting for it (the generator keeps polling): the benchmark's hook to
+ * snapshot the device's own counters (viaduct: SIGUSR1; testpmd: its fwd stats) over the
+ * window. One line of key=value results on stdout at the end; progress and errors on stderr.
  *
  * Exit: 0 done, 1 runtime error, 2 usage, 3 the link never came up or the proxy's MAC could not
  * be resolved, 77 EAL could not start (no memif, no permission).
@@ -35,9 +38,11 @@
 #include <inttypes.h>
 #include <netinet/icmp6.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <rte_arp.h>
@@ -72,7 +77,7 @@ struct opts {
 	uint16_t dport, member_port, uac_port;
 	unsigned variants, v6_every;
 	uint64_t warmup_ms, duration_ms, drain_ms, link_ms, rate;
-	const char *our_via, *dut_pid_file;
+	const char *our_via, *dut_pid_file, *mark;
 	int no_arp;
 };
 
@@ -116,7 +121,8 @@ static void usage(FILE *f)
 		"  --warmup-ms N (1000) --duration-ms N (5000) --drain-ms N (300) --link-ms N (10000)\n"
 		"  --rate PPS         frames per second, 0 = as fast as the port takes them (0)\n"
 		"  --no-arp           do not resolve the proxy's MAC (the peer does not answer ARP)\n"
-		"  --dut-pid-file F   read the CPU time of the process whose PID is in F over the window\n");
+		"  --dut-pid-file F   read the CPU time of the process whose PID is in F over the window\n"
+		"  --mark CMD         run sh -c CMD siggen-mark start|end at the window's ends\n");
 }
 
 static int parse_ip(const char *s, int v6, void *dst)
@@ -131,7 +137,7 @@ static int parse_ip(const char *s, int v6, void *dst)
 static int parse_opts(int argc, char **argv)
 {
 	enum { DST4 = 256, DST6, DPORT, UAC4, UAC6, MEM4, MEM6, MPORT, VIA, VARIANTS, V6EVERY,
-	       WARMUP, DURATION, DRAIN, LINK, RATE, NOARP, PIDFILE };
+	       WARMUP, DURATION, DRAIN, LINK, RATE, NOARP, PIDFILE, MARK };
 	static const struct option lo[] = {
 		{"dst4", 1, NULL, DST4}, {"dst6", 1, NULL, DST6}, {"dport", 1, NULL, DPORT},
 		{"uac4", 1, NULL, UAC4}, {"uac6", 1, NULL, UAC6}, {"member4", 1, NULL, MEM4},
@@ -140,7 +146,8 @@ static int parse_opts(int argc, char **argv)
 		{"v6-every", 1, NULL, V6EVERY}, {"warmup-ms", 1, NULL, WARMUP},
 		{"duration-ms", 1, NULL, DURATION}, {"drain-ms", 1, NULL, DRAIN},
 		{"link-ms", 1, NULL, LINK}, {"rate", 1, NULL, RATE}, {"no-arp", 0, NULL, NOARP},
-		{"dut-pid-file", 1, NULL, PIDFILE}, {"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0},
+		{"dut-pid-file", 1, NULL, PIDFILE}, {"mark", 1, NULL, MARK},
+		{"help", 0, NULL, 'h'}, {NULL, 0, NULL, 0},
 	};
 	int rc = 0, ch;
 	rc |= parse_ip("10.201.0.2", 0, &o.dst4) | parse_ip("192.168.1.15", 0, &o.uac4);
@@ -171,6 +178,7 @@ static int parse_opts(int argc, char **argv)
 		case RATE: o.rate = strtoull(optarg, NULL, 10); break;
 		case NOARP: o.no_arp = 1; break;
 		case PIDFILE: o.dut_pid_file = optarg; break;
+		case MARK: o.mark = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		default: rc = -1;
 		}
@@ -529,6 +537,29 @@ static pid_t dut_pid(void)
 	return (pid_t)pid;
 }
 
+/* Start `sh -c o.mark siggen-mark what` (not waited for here: see reap_marks); 0 when none. */
+static pid_t mark(const char *what)
+{
+	extern char **environ;
+	pid_t pid = 0;
+	char *argv[] = {"sh", "-c", (char *)o.mark, "siggen-mark", (char *)what, NULL};
+	if (o.mark && posix_spawn(&pid, "/bin/sh", NULL, NULL, argv, environ) != 0) {
+		fprintf(stderr, "siggen: cannot run --mark command\n");
+		pid = 0;
+	}
+	return pid;
+}
+
+/* Wait for the --mark commands (bounded by their own job: a kill or an echo). */
+static void reap_marks(pid_t a, pid_t b)
+{
+	int st;
+	if (a > 0)
+		waitpid(a, &st, 0);
+	if (b > 0)
+		waitpid(b, &st, 0);
+}
+
 /* Send (and receive) until the TSC passes `end`; send only while `sending`. */
 static void run_until(uint64_t end, int sending)
 {
@@ -673,13 +704,16 @@ int main(int argc, char **argv)
 	pid_t pid = dut_pid();
 	double cpu0 = pid > 0 ? proc_cpu(pid) : -1, self0 = proc_cpu(getpid());
 	double busy0 = machine_busy();
+	pid_t mark0 = mark("start");
 	uint64_t t1 = rte_get_tsc_cycles();
 	run_until(t1 + o.duration_ms * hz / 1000, 1);
 	uint64_t t2 = rte_get_tsc_cycles();
 	double cpu1 = pid > 0 ? proc_cpu(pid) : -1, self1 = proc_cpu(getpid());
 	double busy1 = machine_busy();
 	struct counts b = c;
+	pid_t mark1 = mark("end");
 	run_until(t2 + o.drain_ms * hz / 1000, 0);
+	reap_marks(mark0, mark1);
 	double secs = (double)(t2 - t1) / (double)hz;
 	uint64_t rx = b.rx - a.rx, tx = b.tx - a.tx;
 	double dut_cpu = cpu0 >= 0 && cpu1 >= 0 ? cpu1 - cpu0 : -1;
