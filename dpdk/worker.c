@@ -17,7 +17,8 @@
  * multicast) goes to the kernel through the exception port (exception.c) when there is one.
  *
  * IP fragments for us are reassembled, and datagrams over the port MTU fragmented on TX
- * (frag.c); IPv4 header and UDP checksums go to the NIC when the port offloads them.
+ * (frag.c); IPv4 header and UDP checksums go to the NIC when the port offloads them, else
+ * the UDP ones are verified and computed with cksum.h (an AVX2 sum when the CPU has it).
  *
  * Not here yet (later steps): multi-segment messages, next hops through a gateway (every
  * destination is taken as on-link).
@@ -32,6 +33,7 @@
 #include <rte_prefetch.h>
 #include <rte_udp.h>
 
+#include "cksum.h"
 #include "dpdk_internal.h"
 #include "viaduct/route.h"
 
@@ -97,9 +99,9 @@ static bool l4_cksum_ok(const struct rte_mbuf *m, int family, const void *ip, co
 	if (family == AF_INET) {
 		if (((const struct rte_udp_hdr *)udp)->dgram_cksum == 0)
 			return true; /* IPv4 UDP may omit its checksum (RFC 768) */
-		return rte_ipv4_udptcp_cksum_verify(ip, udp) == 0;
+		return vd_cksum_udp4_ok(ip, udp);
 	}
-	return rte_ipv6_udptcp_cksum_verify(ip, udp) == 0; /* mandatory over IPv6 (RFC 8200) */
+	return vd_cksum_udp6_ok(ip, udp); /* mandatory over IPv6 (RFC 8200) */
 }
 
 /* *mp may be replaced: a fragment that completes a datagram comes back as the datagram, in
@@ -271,7 +273,7 @@ static bool encap(struct vd_lcore *lc, struct rte_mbuf *m, uint32_t off, uint32_
 			m->ol_flags = RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
 			udp->dgram_cksum = rte_ipv6_phdr_cksum(ip, m->ol_flags);
 		} else {
-			udp->dgram_cksum = rte_ipv6_udptcp_cksum(ip, udp);
+			udp->dgram_cksum = vd_cksum_udp6(ip, udp);
 		}
 		return big;
 	}
@@ -296,7 +298,7 @@ static bool encap(struct vd_lcore *lc, struct rte_mbuf *m, uint32_t off, uint32_
 		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_UDP_CKSUM;
 		udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
 	} else {
-		udp->dgram_cksum = rte_ipv4_udptcp_cksum(ip, udp);
+		udp->dgram_cksum = vd_cksum_udp4(ip, udp);
 	}
 	return big;
 }
