@@ -14,6 +14,7 @@
 
 #include "corpus.h"
 #include "proxy_fixture.h"
+#include "proxy_internal.h" /* vd_addr_ip_text */
 #include "viaduct/proxy.h"
 
 #define REPLY_CAP 4096
@@ -590,4 +591,48 @@ Test(proxy, too_little_headroom_and_oversize_are_counted_drops)
 	run_bytes(m.buf, m.len, "192.168.1.15", 5060);
 	cr_expect_eq(res.drop, VD_DROP_TOO_LARGE);
 	corpus_free(&m);
+}
+
+/* received= is written by our own formatter (no sprintf per message): it must write what
+ * inet_ntop writes for every address shape (RFC 5952 "::" choice, mapped/compatible IPv4). */
+Test(proxy, ip_text_matches_inet_ntop)
+{
+	static const char *const edge[] = {
+		"::", "::1", "1::", "::2:0:0:3", "1:0:0:2:0:0:0:3", "1:0:0:2:0:0:3:4", "1:0::",
+		"0:1:0:1:0:1:0:1", "::ffff:1.2.3.4", "::1.2.3.4", "::fffe:1.2.3.4", "64:ff9b::1.2.3.4",
+		"fd00:200::2", "2001:db8:0:0:1:0:0:1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+		"1:2:3:4:5:6:7:8", "0:0:0:0:0:0:0:1", "::ffff:0.0.0.0", "::0.0.1.0", "a:b:c:d::",
+	};
+	char want[INET6_ADDRSTRLEN], got[64];
+	union vd_sockaddr a = { .in6 = { .sin6_family = AF_INET6 } };
+	for (size_t i = 0; i < sizeof(edge) / sizeof(edge[0]); i++) {
+		cr_assert_eq(inet_pton(AF_INET6, edge[i], &a.in6.sin6_addr), 1, "%s", edge[i]);
+		inet_ntop(AF_INET6, &a.in6.sin6_addr, want, sizeof(want));
+		uint32_t n = vd_addr_ip_text(&a, got);
+		got[n] = '\0';
+		cr_expect_str_eq(got, want, "%s", edge[i]);
+	}
+	/* random addresses, each group zero with probability 1/2: every run layout */
+	srand(4242);
+	for (int k = 0; k < 50000; k++) {
+		for (int g = 0; g < 8; g++) {
+			uint16_t v = rand() & 1 ? 0 : (uint16_t)(rand() >> (rand() % 16));
+			a.in6.sin6_addr.s6_addr[2 * g] = (uint8_t)(v >> 8);
+			a.in6.sin6_addr.s6_addr[2 * g + 1] = (uint8_t)v;
+		}
+		inet_ntop(AF_INET6, &a.in6.sin6_addr, want, sizeof(want));
+		uint32_t n = vd_addr_ip_text(&a, got);
+		got[n] = '\0';
+		if (strcmp(got, want) != 0)
+			cr_assert_fail("got %s, inet_ntop writes %s", got, want);
+	}
+	a = (union vd_sockaddr){ .in = { .sin_family = AF_INET } };
+	for (unsigned k = 0; k < 100000; k++) {
+		a.in.sin_addr.s_addr = (uint32_t)rand() ^ ((uint32_t)rand() << 16);
+		inet_ntop(AF_INET, &a.in.sin_addr, want, sizeof(want));
+		uint32_t n = vd_addr_ip_text(&a, got);
+		got[n] = '\0';
+		if (strcmp(got, want) != 0)
+			cr_assert_fail("got %s, inet_ntop writes %s", got, want);
+	}
 }
