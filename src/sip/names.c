@@ -48,7 +48,7 @@ enum vd_sip_method vd_sip_method_parse(const char *p, size_t len)
 }
 
 struct hdr_name {
-	const char *name; /* lower case: compared with eq_lower() */
+	const char *name; /* lower case */
 	uint8_t len;
 	uint8_t kind;
 };
@@ -93,20 +93,65 @@ static const uint8_t compact_kind[26] = {
 	['j' - 'a'] = VD_H_REJECT_CONTACT, ['d' - 'a'] = VD_H_REQUEST_DISPOSITION,
 };
 
-#define HDR_NAME_MAX 19 /* "Request-Disposition" */
-#define HDR_BUCKET 4    /* at most 4 known names share a length */
 
-/* Known names grouped by length, built once from full_names[]: a lookup compares at most
- * HDR_BUCKET names, and usually rejects on the first byte. */
-static uint8_t by_len[HDR_NAME_MAX + 1][HDR_BUCKET];
-static uint8_t by_len_n[HDR_NAME_MAX + 1];
+/*
+ * Full names by a hash of (first byte, last byte, length) (VD_HDR_HASH, sip_internal.h), built
+ * once from full_names[]. The hash is collision-free over the 23 names (the unit test of every
+ * name would catch a clash): a lookup is one table read and one compare, and an unknown name
+ * usually stops at an empty slot. Compared as whole words: (byte | fold) == lit, where fold is
+ * 0x20 exactly at the letters, so the compare is exact for any input bytes (a CR, 0x0d, never
+ * passes for '-', 0x2d).
+ */
+struct vd_hdr_key vd_sip_hdr_keys[VD_HDR_HASH_SIZE]; /* len 0: empty slot */
 
 __attribute__((constructor)) static void hdr_table_init(void)
 {
-	for (uint8_t i = 0; i < sizeof(full_names) / sizeof(full_names[0]); i++) {
-		uint8_t len = full_names[i].len;
-		by_len[len][by_len_n[len]++] = i;
+	for (size_t i = 0; i < sizeof(full_names) / sizeof(full_names[0]); i++) {
+		const struct hdr_name *h = &full_names[i];
+		struct vd_hdr_key *k =
+			&vd_sip_hdr_keys[VD_HDR_HASH(h->name[0], h->name[h->len - 1], h->len)];
+		char lit[sizeof(k->lit)] = { 0 }, fold[sizeof(k->fold)] = { 0 };
+		for (size_t j = 0; j < h->len; j++) {
+			lit[j] = h->name[j];
+			fold[j] = (h->name[j] >= 'a' && h->name[j] <= 'z') ? 0x20 : 0;
+		}
+		memcpy(k->lit, lit, sizeof(lit));
+		memcpy(k->fold, fold, sizeof(fold));
+		k->len = h->len;
+		k->kind = h->kind;
 	}
+}
+
+static inline uint64_t load_word(const char *p, size_t w)
+{
+	uint64_t x = 0;
+	memcpy(&x, p, w);
+	return x;
+}
+
+/* a[off, off + w) against the key's bytes at the same offset */
+static inline bool key_word_eq(const char *a, const struct vd_hdr_key *k, size_t off, size_t w)
+{
+	uint64_t l, f;
+	memcpy(&l, (const char *)k->lit + off, sizeof(l));
+	memcpy(&f, (const char *)k->fold + off, sizeof(f));
+	uint64_t keep = w == 8 ? ~0ULL : (1ULL << (8 * w)) - 1;
+	return ((load_word(a + off, w) | f) & keep) == (l & keep);
+}
+
+/* Precondition: 2 <= len <= HDR_NAME_MAX == k->len. Whole words, the last one overlapping. */
+static bool key_eq(const char *a, const struct vd_hdr_key *k, size_t len)
+{
+	if (len >= 8) {
+		size_t i = 0;
+		for (; i + 8 <= len; i += 8)
+			if (!key_word_eq(a, k, i, 8))
+				return false;
+		return i == len || key_word_eq(a, k, len - 8, 8);
+	}
+	if (len >= 4)
+		return key_word_eq(a, k, 0, 4) && key_word_eq(a, k, len - 4, 4);
+	return key_word_eq(a, k, 0, 2) && key_word_eq(a, k, len - 2, 2);
 }
 
 enum vd_sip_hdr vd_sip_hdr_kind(const char *p, size_t len)
@@ -115,15 +160,10 @@ enum vd_sip_hdr vd_sip_hdr_kind(const char *p, size_t len)
 		char c = lower_ascii(p[0]);
 		return (c >= 'a' && c <= 'z') ? (enum vd_sip_hdr)compact_kind[c - 'a'] : VD_H_OTHER;
 	}
-	if (len > HDR_NAME_MAX)
+	if (len < 2 || len > HDR_NAME_MAX)
 		return VD_H_OTHER;
-	char c0 = (char)(p[0] | 0x20);
-	for (uint8_t j = 0; j < by_len_n[len]; j++) {
-		const struct hdr_name *h = &full_names[by_len[len][j]];
-		if (c0 == h->name[0] && eq_lower(p, h->name, len))
-			return (enum vd_sip_hdr)h->kind;
-	}
-	return VD_H_OTHER;
+	const struct vd_hdr_key *k = &vd_sip_hdr_keys[VD_HDR_HASH(p[0] | 0x20, p[len - 1] | 0x20, len)];
+	return k->len == len && key_eq(p, k, len) ? (enum vd_sip_hdr)k->kind : VD_H_OTHER;
 }
 
 uint16_t vd_sip_find(const struct vd_sip_msg *msg, const char *name, size_t name_len,

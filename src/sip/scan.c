@@ -228,10 +228,39 @@ static void parse_known(struct vd_sip_msg *m, const struct vd_sip_limits *lim, u
 static const char *header_line(struct vd_sip_msg *m, const char *p, const char *end,
 			       struct vd_eol_cursor *cur, enum vd_sip_err *err)
 {
-	const char *n = p;
+	const char *n = p, *name_end;
+	uint8_t kind = VD_H__COUNT; /* not known yet */
+#if defined(__SSE2__)
+	/*
+	 * Fast path for the common "Name:" with a known name: the first ':' of the next 16 bytes
+	 * ends the candidate, and vd_hdr_kind16() matches only exact known names (letters in
+	 * either case), which are all token characters: the same name, end and kind the token
+	 * loop below finds. An unknown candidate is still one compare cheaper there, since the
+	 * loop stopping at that colon means VD_H_OTHER without a second lookup.
+	 */
+	const char *colon = NULL;
+	if (end - p >= 16) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+		unsigned cm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
+		if (cm) {
+			unsigned len = (unsigned)__builtin_ctz(cm);
+			colon = p + len;
+			kind = (uint8_t)(len >= 2 ? vd_hdr_kind16(p, len, v) : vd_sip_hdr_kind(p, len));
+			if (kind != VD_H_OTHER)
+				p = colon;
+		}
+	}
+	if (p == n) {
+		while (p < end && is_token_char((unsigned char)*p))
+			p++;
+		if (p != colon)
+			kind = VD_H__COUNT;
+	}
+#else
 	while (p < end && is_token_char((unsigned char)*p))
 		p++;
-	const char *name_end = p;
+#endif
+	name_end = p;
 	if (p < end && *p != ':') /* usually the colon follows the name at once */
 		while (p < end && is_ws(*p))
 			p++;
@@ -264,7 +293,7 @@ static const char *header_line(struct vd_sip_msg *m, const char *p, const char *
 	h->value = (struct vd_slice){ vs, (uint32_t)(trim_lws_end(vs, eol - 1) - vs) };
 	h->line_off = (uint32_t)(n - m->buf);
 	h->line_end = (uint32_t)(eol + 1 - m->buf);
-	h->kind = (uint8_t)vd_sip_hdr_kind(n, (size_t)(name_end - n));
+	h->kind = kind != VD_H__COUNT ? kind : (uint8_t)vd_sip_hdr_kind(n, (size_t)(name_end - n));
 	return eol + 1;
 }
 

@@ -452,6 +452,47 @@ Test(scan, line_cursor_agrees_with_the_scalar_finder)
 	}
 }
 
+#if defined(__SSE2__)
+/* The scanner's vector name matcher against vd_sip_hdr_kind(): every known name in random
+ * case, each with one byte replaced by every byte value, and random candidates. */
+static void expect_kind16_agrees(const char *p, unsigned len)
+{
+	char buf[16] = { 0 };
+	memcpy(buf, p, len);
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)buf);
+	cr_assert_eq(vd_hdr_kind16(buf, len, v), vd_sip_hdr_kind(buf, len), "%.*s", (int)len, buf);
+}
+
+Test(scan, vector_name_matcher_agrees_with_vd_sip_hdr_kind)
+{
+	static const char *const names[] = { "via", "route", "record-route", "max-forwards",
+		"call-id", "cseq", "from", "to", "content-length", "contact", "content-type",
+		"supported", "subject", "event", "allow-events", "refer-to", "referred-by",
+		"session-expires", "identity", "accept-contact", "reject-contact", "expires" };
+	unsigned seed = 4242;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		char buf[16];
+		unsigned len = (unsigned)strlen(names[i]);
+		cr_assert(len >= 2 && len < 16);
+		for (unsigned c = 0; c < 256; c++) {
+			for (unsigned j = 0; j < len; j++) {
+				seed = seed * 1103515245u + 12345u;
+				char b = names[i][j];
+				buf[j] = (seed >> 16) & 1 && b >= 'a' && b <= 'z' ? (char)(b - 32) : b;
+			}
+			expect_kind16_agrees(buf, len);
+			buf[c % len] = (char)c; /* every byte value at some position */
+			expect_kind16_agrees(buf, len);
+		}
+	}
+	for (int round = 0; round < 20000; round++) {
+		char buf[16];
+		random_text(buf, sizeof(buf), &seed);
+		expect_kind16_agrees(buf, 2 + (unsigned)round % 14);
+	}
+}
+#endif
+
 Test(scan, uri_and_host_parsing)
 {
 	struct vd_slice host, maddr;
