@@ -134,7 +134,7 @@ static inline const char *vd_find_eol_scalar(const char *p, const char *end)
 
 struct vd_eol_cursor {
 	const char *end;
-	const char *blk; /* start of the classified block, NULL before the first */
+	const char *blk; /* start of the classified block; end (with mask 0) before the first */
 	uint64_t mask;   /* stop bytes of [blk, blk + 64), only bits below end - blk */
 };
 
@@ -193,7 +193,7 @@ static inline uint64_t vd_eol_mask64(const char *p)
 static inline void vd_eol_init(struct vd_eol_cursor *c, const char *end)
 {
 	c->end = end;
-	c->blk = NULL;
+	c->blk = end; /* an empty block at end: any p < end is outside it, p == end finds end */
 	c->mask = 0;
 }
 
@@ -201,7 +201,8 @@ static inline void vd_eol_init(struct vd_eol_cursor *c, const char *end)
 static inline const char *vd_eol_next(struct vd_eol_cursor *c, const char *p)
 {
 	for (;;) {
-		if (c->blk && p >= c->blk && p < c->blk + VD_EOL_BLOCK) {
+		/* one unsigned compare: p before blk wraps to a huge offset */
+		if ((size_t)(p - c->blk) < VD_EOL_BLOCK) {
 			uint64_t m = c->mask & (~0ULL << (p - c->blk));
 			if (m)
 				return c->blk + __builtin_ctzll(m);
