@@ -217,6 +217,48 @@ static inline const char *vd_eol_next(struct vd_eol_cursor *c, const char *p)
 }
 
 /*
+ * Host characters (RFC 3261 25.1 hostname / IPv4address: alphanumerics, '-', '.', and '_'
+ * which real hosts carry) of 16 bytes as a bit mask (bit i = byte i), and in *dotnum the
+ * digits and dots among them (an IPv4 candidate). The host parser takes 16 bytes a step with
+ * it; the scalar twin is what the tests compare it with.
+ */
+static inline unsigned vd_host_mask_scalar(const char *p, unsigned *dotnum)
+{
+	unsigned m = 0, d = 0;
+	for (unsigned i = 0; i < 16; i++) {
+		char c = p[i];
+		bool dn = (c >= '0' && c <= '9') || c == '.';
+		if (dn || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_')
+			m |= 1u << i;
+		if (dn)
+			d |= 1u << i;
+	}
+	*dotnum = d;
+	return m;
+}
+
+#if defined(__SSE2__)
+/* Bytes of v in [lo, hi]: shift lo to -128, then one signed compare. */
+static inline __m128i vd_in_range(__m128i v, char lo, char hi)
+{
+	return _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - lo))),
+			      _mm_set1_epi8((char)(-128 + (hi - lo) + 1)));
+}
+
+static inline unsigned vd_host_mask16(const char *p, unsigned *dotnum)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	/* | 0x20 folds A-Z onto a-z and maps no other byte into a-z */
+	__m128i alpha = vd_in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+	__m128i dn = _mm_or_si128(vd_in_range(v, '0', '9'), _mm_cmpeq_epi8(v, _mm_set1_epi8('.')));
+	__m128i other = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')),
+				     _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
+	*dotnum = (unsigned)_mm_movemask_epi8(dn);
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(alpha, dn), other));
+}
+#endif
+
+/*
  * Known full header names (names.c) in a table indexed by a hash of the lower-cased first and
  * last bytes and the length, collision-free over the names we know. lit is the lower-case name,
  * fold has 0x20 exactly at its letters: (byte | fold) == lit holds for the name in any case and

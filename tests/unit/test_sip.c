@@ -9,6 +9,8 @@
  *  - the SSE2 line classifier and cursor agree with their scalar twin;
  *  - header names: full and compact forms, case, folding, multi-value Via/Route, limits.
  */
+#include <ctype.h>
+
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
 
@@ -463,6 +465,28 @@ static void expect_kind16_agrees(const char *p, unsigned len)
 	cr_assert_eq(vd_hdr_kind16(buf, len, v), vd_sip_hdr_kind(buf, len), "%.*s", (int)len, buf);
 }
 
+Test(scan, vector_host_classifier_agrees_with_its_scalar_twin)
+{
+	char buf[16];
+	unsigned seed = 99;
+	for (int round = 0; round < 50000; round++) {
+		random_text(buf, sizeof(buf), &seed);
+		if (round & 1) /* hosts are mostly digits, dots, letters and dashes */
+			for (size_t i = 0; i < sizeof(buf); i += 3)
+				buf[i] = "0.9-_AZaz@[`{/:"[(seed >> (i % 16)) % 15];
+		unsigned d1, d2;
+		cr_assert_eq(vd_host_mask16(buf, &d1), vd_host_mask_scalar(buf, &d2), "round %d",
+			     round);
+		cr_assert_eq(d1, d2, "round %d", round);
+	}
+	for (unsigned c = 0; c < 256; c++) { /* every byte value in every lane */
+		unsigned d1, d2;
+		memset(buf, (int)c, sizeof(buf));
+		cr_assert_eq(vd_host_mask16(buf, &d1), vd_host_mask_scalar(buf, &d2), "byte %u", c);
+		cr_assert_eq(d1, d2, "byte %u", c);
+	}
+}
+
 Test(scan, vector_name_matcher_agrees_with_vd_sip_hdr_kind)
 {
 	static const char *const names[] = { "via", "route", "record-route", "max-forwards",
@@ -492,6 +516,61 @@ Test(scan, vector_name_matcher_agrees_with_vd_sip_hdr_kind)
 	}
 }
 #endif
+
+/* Reference for the host parser's IPv4 test: four dot-separated octets, 1-3 digits, <= 255. */
+static bool ref_ipv4(const char *p, size_t n)
+{
+	unsigned octets = 0, digits = 0, v = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i == n || p[i] == '.') {
+			if (digits == 0 || digits > 3 || v > 255)
+				return false;
+			octets++;
+			digits = v = 0;
+		} else {
+			v = v * 10 + (unsigned)(p[i] - '0');
+			digits++;
+		}
+	}
+	return octets == 4;
+}
+
+/* The host parser classifies 16 bytes a step (SSE2): same end and type as a byte loop. */
+Test(scan, host_parse_agrees_with_a_byte_loop)
+{
+	static const char dotnum[] = "0123456789.", mixed[] = "0123456789.azAZ-_:;>@ ,/`{";
+	char buf[80];
+	unsigned seed = 5;
+	for (int round = 0; round < 200000; round++) {
+		size_t n = 1 + (size_t)round % 70;
+		for (size_t i = 0; i < n; i++) {
+			seed = seed * 1103515245u + 12345u;
+			unsigned r = seed >> 16;
+			buf[i] = (round & 1) && (r & 0x30) ? dotnum[r % 11] : mixed[r % 26];
+		}
+		size_t k = 0;
+		bool dn = true;
+		for (; k < n && (isalnum((unsigned char)buf[k]) || strchr("-._", buf[k])); k++)
+			dn = dn && (isdigit((unsigned char)buf[k]) || buf[k] == '.');
+		const char *p = buf;
+		struct vd_slice host;
+		uint8_t type;
+		uint16_t port;
+		bool ok = vd_sip_host_parse(&p, buf + n, &host, &type, &port);
+		if (k == 0) {
+			cr_assert(!ok, "round %d", round);
+			continue;
+		}
+		if (k == n || buf[k] != ':')
+			cr_assert(ok, "round %d", round);
+		if (!ok)
+			continue;
+		cr_assert_eq(host.p, buf, "round %d", round);
+		cr_assert_eq(host.len, k, "round %d: %.*s", round, (int)n, buf);
+		cr_assert_eq(type, dn && ref_ipv4(buf, k) ? VD_HOST_IPV4 : VD_HOST_FQDN,
+			     "round %d: %.*s", round, (int)k, buf);
+	}
+}
 
 Test(scan, uri_and_host_parsing)
 {
