@@ -36,6 +36,8 @@ uint16_t vd_addr_port(const union vd_sockaddr *a);
 uint32_t vd_put_u32(char *out, uint32_t v);
 /** 16 lower-case hex digits of v. */
 void vd_put_hex64(char *out, uint64_t v);
+/* The byte-loop twin of vd_put_hex64 (SSE2), kept for targets without it and for the tests. */
+void vd_put_hex64_scalar(char *out, uint64_t v);
 
 /* --- request.c / response.c --- */
 void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
