@@ -139,8 +139,10 @@ bool vd_addr_is_ours(const struct vd_proxy *px, struct vd_slice host, uint8_t ho
 			continue;
 		}
 		/* numeric forms differ in text ("[::1]" vs "[0::1]"): compare the bytes */
-		size_t n = host_type == VD_HOST_IPV4 ? 4 : 16;
-		if (l->host_type == host_type && memcmp(l->ip, ip, n) == 0)
+		/* constant sizes: inlined compares instead of a memcmp call */
+		if (l->host_type == host_type && (host_type == VD_HOST_IPV4
+							  ? memcmp(l->ip, ip, 4) == 0
+							  : memcmp(l->ip, ip, 16) == 0))
 			return true;
 		const union vd_sockaddr *b = &l->bind;
 		if (b->sa.sa_family == AF_INET ? host_type == VD_HOST_IPV4 &&

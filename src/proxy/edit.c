@@ -50,17 +50,6 @@ struct segment {
 	int32_t shift;
 };
 
-static struct segment segment_at(const struct vd_edits *ed, unsigned k, uint32_t anchor,
-				 int32_t total)
-{
-	int32_t cum = 0;
-	for (unsigned j = 0; j < k; j++)
-		cum += (int32_t)ed->e[j].ins_len - (int32_t)ed->e[j].del;
-	uint32_t start = k == 0 ? 0 : ed->e[k - 1].off + ed->e[k - 1].del;
-	uint32_t end = k < ed->n ? ed->e[k].off : anchor;
-	return (struct segment){ start, end, cum - total };
-}
-
 int vd_edits_apply(struct vd_pktbuf *pkt, uint32_t anchor, const struct vd_edits *ed)
 {
 	int32_t total = vd_edits_delta(ed);
@@ -69,8 +58,14 @@ int vd_edits_apply(struct vd_pktbuf *pkt, uint32_t anchor, const struct vd_edits
 	char *data = pkt->base + pkt->off;
 	struct segment seg[VD_EDITS_MAX + 1];
 
-	for (unsigned k = 0; k <= ed->n; k++)
-		seg[k] = segment_at(ed, k, anchor, total);
+	int32_t cum = 0; /* size change of the edits before segment k: one running sum */
+	for (unsigned k = 0; k <= ed->n; k++) {
+		uint32_t start = k == 0 ? 0 : ed->e[k - 1].off + ed->e[k - 1].del;
+		uint32_t end = k < ed->n ? ed->e[k].off : anchor;
+		seg[k] = (struct segment){ start, end, cum - total };
+		if (k < ed->n)
+			cum += (int32_t)ed->e[k].ins_len - (int32_t)ed->e[k].del;
+	}
 	for (unsigned k = 0; k <= ed->n; k++)
 		if (seg[k].shift < 0 && seg[k].end > seg[k].start)
 			memmove(data + seg[k].start + seg[k].shift, data + seg[k].start,
