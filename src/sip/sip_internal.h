@@ -45,6 +45,8 @@ static inline const char *skip_lws(const char *p, const char *end)
 {
 	if (p < end && !is_ws(*p) && *p != '\r')
 		return p; /* the usual case: nothing to skip */
+	if (end - p >= 2 && *p == ' ' && (unsigned char)p[1] > ' ')
+		return p + 1; /* the next usual case, "Name: value": one SP, then no SP/HT/CR */
 	for (;;) {
 		while (p < end && is_ws(*p))
 			p++;
