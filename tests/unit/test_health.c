@@ -184,11 +184,11 @@ static bool copy_header(const char *msg, const char *name, char *out, size_t cap
 	return true;
 }
 
-/* Answers a request as a SIP server does (RFC 3261 8.2.6): Via, From, To (+ tag), Call-ID and
- * CSeq copied. */
-static void answer_from(int fd, const char *req, const union vd_sockaddr *to, int status)
+/* A member's answer to req as a SIP server writes it (RFC 3261 8.2.6): Via, From, To (+ tag),
+ * Call-ID and CSeq copied. */
+static size_t answer_text(const char *req, int status, char *out, size_t cap)
 {
-	char via[512], from[512], tot[512], callid[512], cseq[128], msg[4096];
+	char via[512], from[512], tot[512], callid[512], cseq[128];
 	int len;
 
 	cr_assert(copy_header(req, "Via", via, sizeof(via)));
@@ -197,10 +197,20 @@ static void answer_from(int fd, const char *req, const union vd_sockaddr *to, in
 	cr_assert(copy_header(req, "Call-ID", callid, sizeof(callid)));
 	cr_assert(copy_header(req, "CSeq", cseq, sizeof(cseq)));
 	tot[strlen(tot) - 2] = '\0';
-	len = snprintf(msg, sizeof(msg),
-		       "SIP/2.0 %d Whatever\r\n%s%s%s;tag=fake1\r\n%s%sContent-Length: 0\r\n\r\n",
+	len = snprintf(out, cap,
+		       "SIP/2.0 %d Whatever\r\n%s%s%s;tag=fake1\r\nServer: sipp\r\n%s%s"
+		       "Content-Length: 0\r\n\r\n",
 		       status, via, from, tot, callid, cseq);
-	cr_assert_eq(sendto(fd, msg, (size_t)len, 0, &to->sa, vd_sockaddr_len(to)), len);
+	cr_assert_lt((size_t)len, cap);
+	return (size_t)len;
+}
+
+/* Answers a request from a member's socket. */
+static void answer_from(int fd, const char *req, const union vd_sockaddr *to, int status)
+{
+	char msg[4096];
+	size_t len = answer_text(req, status, msg, sizeof(msg));
+	cr_assert_eq(sendto(fd, msg, len, 0, &to->sa, vd_sockaddr_len(to)), (ssize_t)len);
 }
 
 static void send_raw(int fd, const void *msg, size_t len, const union vd_sockaddr *to)
@@ -880,26 +890,6 @@ static struct vd_health *tx_prober(struct vd_health_config *c, struct fake_tx *t
 
 	cr_assert_not_null(h, "vd_health_new_transport: %s", err);
 	return h;
-}
-
-/* A member's answer to req, as a SIP server writes it (same headers as answer_from). */
-static size_t answer_text(const char *req, int status, char *out, size_t cap)
-{
-	char via[512], from[512], tot[512], callid[512], cseq[128];
-	int len;
-
-	cr_assert(copy_header(req, "Via", via, sizeof(via)));
-	cr_assert(copy_header(req, "From", from, sizeof(from)));
-	cr_assert(copy_header(req, "To", tot, sizeof(tot)));
-	cr_assert(copy_header(req, "Call-ID", callid, sizeof(callid)));
-	cr_assert(copy_header(req, "CSeq", cseq, sizeof(cseq)));
-	tot[strlen(tot) - 2] = '\0';
-	len = snprintf(out, cap,
-		       "SIP/2.0 %d Whatever\r\n%s%s%s;tag=fake1\r\nServer: sipp\r\n%s%s"
-		       "Content-Length: 0\r\n\r\n",
-		       status, via, from, tot, callid, cseq);
-	cr_assert_lt((size_t)len, cap);
-	return (size_t)len;
 }
 
 /* Delivers member's answer `status` to the last request, as the datapath would. */
