@@ -122,7 +122,8 @@ static int ipv4_input(struct vd_lcore *lc, struct rte_mbuf **mp, struct vd_rx_me
 		return VD_DPDK_DROP_NOT_FOR_US;
 	uint64_t f = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
 	if (f == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
-	    (f != RTE_MBUF_F_RX_IP_CKSUM_GOOD && rte_raw_cksum(ip, ihl) != 0xffff))
+	    (f != RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
+	     (ihl == IP4_LEN ? vd_cksum_raw20(ip) : rte_raw_cksum(ip, ihl)) != 0xffff))
 		return VD_DPDK_DROP_BAD_CKSUM;
 	if (ip->fragment_offset &
 	    rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) {
