@@ -572,6 +572,49 @@ Test(scan, host_parse_agrees_with_a_byte_loop)
 	}
 }
 
+/* Near-IPv4 hosts (the dot-mask test of the first 16 bytes): 3-5 groups of 0-4 digits around
+ * 200..299, one or two dots between them, then a port or a parameter, at every length. */
+Test(scan, host_parse_ipv4_shapes_agree_with_a_byte_loop)
+{
+	char buf[48];
+	unsigned seed = 17;
+	for (int round = 0; round < 300000; round++) {
+		size_t n = 0;
+		seed = seed * 1103515245u + 12345u;
+		unsigned groups = 3 + (seed >> 16) % 3 / 2 + ((seed >> 20) % 8 == 0);
+		for (unsigned g = 0; g < groups && n < 20; g++) {
+			seed = seed * 1103515245u + 12345u;
+			unsigned r = seed >> 8, digits = (r % 16 == 0) ? 0 : (r % 16 == 1) ? 4 : 1 + r % 3;
+			for (unsigned d = 0; d < digits; d++, r /= 7)
+				buf[n++] = d == 0 && digits == 3 ? "12222229"[r % 8] : (char)('0' + r % 10);
+			if (g + 1 < groups)
+				for (unsigned dots = (r % 32 == 0) ? 2 : 1; dots; dots--)
+					buf[n++] = '.';
+		}
+		size_t k = n;
+		const char *tail = (round & 1) ? ":5060;branch=z9hG4bK" : ";lr>";
+		memcpy(buf + n, tail, strlen(tail));
+		n += strlen(tail);
+		if (round & 2) /* also with fewer than 16 bytes readable: the byte loop */
+			n = k + (size_t)(round >> 2) % 4;
+		const char *p = buf;
+		struct vd_slice host;
+		uint8_t type;
+		uint16_t port;
+		bool ok = vd_sip_host_parse(&p, buf + n, &host, &type, &port);
+		if (k == 0) {
+			cr_assert(!ok, "round %d", round);
+			continue;
+		}
+		if (n == k + 1 && buf[k] == ':') /* a port cut short to its colon */
+			continue;
+		cr_assert(ok, "round %d: %.*s", round, (int)n, buf);
+		cr_assert_eq(host.len, k, "round %d: %.*s", round, (int)n, buf);
+		cr_assert_eq(type, ref_ipv4(buf, k) ? VD_HOST_IPV4 : VD_HOST_FQDN, "round %d: %.*s",
+			     round, (int)k, buf);
+	}
+}
+
 Test(scan, uri_and_host_parsing)
 {
 	struct vd_slice host, maddr;
