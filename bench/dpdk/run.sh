@@ -19,6 +19,8 @@
 #   --build DIR  meson build directory (default SRC/build-rel)
 #   --out DIR    output directory (default SRC/bench/dpdk/out): results.csv, summary.md, logs/
 # environment: ROUNDS (3), WARMUP_MS (1000), WINDOW_MS (5000), GEN_CPU (0), DUT_CPU (1),
+#   HUGE (0; 1 = hugepages as in production instead of --no-huge's 4 KB pages: needs 2 MB pages
+#   reserved, e.g. echo 1536 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages),
 #   VIADUCT (the binary under test: default BUILD/viaduct when it has --dpdk, else
 #   BUILD/dpdk/viaduct-dpdk), TESTPMD (dpdk-testpmd on PATH)
 # exit: 0 done (and with --quick every check passed), 1 a check or a step failed, 2 usage,
@@ -96,6 +98,14 @@ else
 	ROUNDS=${ROUNDS:-3} WARMUP_MS=${WARMUP_MS:-1000} WINDOW_MS=${WINDOW_MS:-5000}
 fi
 GEN_CPU=${GEN_CPU:-0} DUT_CPU=${DUT_CPU:-1}
+# Memory: 4 KB pages by default (--no-huge: works anywhere, what the tests use); HUGE=1 puts the
+# mbufs on 2 MB pages as a production deployment does. --in-memory: no hugetlbfs mount needed.
+MEM=(--no-huge)
+if [[ ${HUGE:-0} == 1 ]]; then
+	free2m=$(cat /sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages 2>/dev/null || echo 0)
+	((free2m >= 1280)) || die "HUGE=1: $free2m free 2 MB pages, want >= 1280 (generator 512 MB + DUT 1024 MB): echo 1536 > /sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages"
+	MEM=(--in-memory)
+fi
 # testpmd wants a main lcore besides its forwarding lcore: the main one (its command line,
 # asleep on the FIFO but for the two --mark commands) shares the generator's cpu, forwarding
 # gets DUT_CPU.
@@ -200,7 +210,7 @@ run_one() { # round dut
 	else
 		genargs+=(--mark "kill -USR1 \"\$(cat '$pidf')\"")
 	fi
-	start_bg "gen-$name" "$SIGGEN" "${genargs[@]}" "${MIX[@]}" -- -l "$GEN_CPU" --no-huge \
+	start_bg "gen-$name" "$SIGGEN" "${genargs[@]}" "${MIX[@]}" -- -l "$GEN_CPU" "${MEM[@]}" \
 		--no-pci -m 512 --file-prefix "$TAG-gen" --vdev="net_memif0,role=server,socket=$sock"
 	gen_pid=${BG_PID[gen-$name]}
 	# the memif client connects once, at port start: the server socket must exist by then
@@ -213,14 +223,14 @@ run_one() { # round dut
 	fi
 	if [[ $dut == viaduct ]]; then
 		start_bg_merged "dut-$name" "$VIADUCT" -c "$T/viaduct.yaml" "${DUT_MODE[@]}" -- -l "$DUT_CPU" \
-			--no-huge --no-pci -m 1024 --file-prefix "$TAG-dut" \
+			"${MEM[@]}" --no-pci -m 1024 --file-prefix "$TAG-dut" \
 			--vdev="net_memif0,role=client,socket=$sock"
 	else
 		# stdin: the FIFO (start_bg_merged gives /dev/null); stdbuf: the fwd stats reach the
 		# log line by line (SIGTERM ends it); exec twice: the PID stays testpmd's
 		# shellcheck disable=SC2016 # $1 is the inner shell's
 		start_bg_merged "dut-$name" bash -c 'exec <"$1"; shift; exec stdbuf -oL "$@"' tp \
-			"$fifo" "$TESTPMD" -l "$TP_LCORES" --no-huge --no-pci -m 1024 \
+			"$fifo" "$TESTPMD" -l "$TP_LCORES" "${MEM[@]}" --no-pci -m 1024 \
 			--file-prefix "$TAG-dut" --vdev="net_memif0,role=client,socket=$sock" -- -i \
 			--total-num-mbufs=16384 --forward-mode=io --port-topology=loop --nb-cores=1 \
 			--auto-start --record-core-cycles
@@ -314,6 +324,7 @@ SHARE=$(awk -v m="$MIX_NS" -v s="$SCAN_NS" -v c="$COPY_NS" 'BEGIN {
 	echo
 	echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); $(nproc) cpus ($(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1)), $(uname -sr)"
 	echo "- DUT: $(basename "$VIADUCT") ${DUT_MODE[*]} ($(git -C "$SRC" describe --always --dirty 2>/dev/null || echo '?')) on lcore $DUT_CPU, 1 worker; testpmd $("$TESTPMD" -v 2>&1 | sed -n 's/.*RTE Version: .\(DPDK [0-9.]*\).*/\1/p' | head -n 1) io forwarding on lcore $DUT_CPU (main lcore $GEN_CPU)"
+	echo "- memory: ${MEM[*]} ($( [[ ${MEM[0]} == --no-huge ]] && echo "4 KB pages" || echo "2 MB hugepages"))"
 	echo "- generator: siggen on lcore $GEN_CPU, net_memif server (default rings: 1024 slots, 2048-byte buffers); viaduct/testpmd: memif client"
 	echo "- mix: $(kv mix_msgs "$VD_LINE") messages, avg $(kv mix_avg_bytes "$VD_LINE") bytes of SIP, x 64 Call-ID variants, every $(kv v6_every "$VD_LINE")th over IPv6: $(for f in "${MIX[@]}"; do basename "$f" .sip; done | tr '\n' ' ')"
 	echo "- $ROUNDS round(s) of A B (viaduct, testpmd), warm-up $WARMUP_MS ms, window $WINDOW_MS ms; load average before $LOAD_BEFORE, after $LOAD_AFTER"
