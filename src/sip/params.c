@@ -163,12 +163,37 @@ static const uint8_t param_value_table[256] = {
 };
 
 /*
+ * The first byte at or after p that is no host byte (letters, digits, '-', '.', '_': token and
+ * parameter-value bytes alike), or end; 16 bytes a step while 16 are readable before rd (>= end:
+ * the scanner passes the datagram's end, so a value at the end of its header still gets a
+ * vector step). Callers go on byte by byte from the result with their own, wider class.
+ */
+static inline const char *skip_host_bytes(const char *p, const char *end, const char *rd)
+{
+#if defined(__SSE2__)
+	while (p < end && rd - p >= 16) {
+		unsigned dn, hm = vd_host_mask16(p, &dn);
+		if (hm != 0xffff) {
+			p += __builtin_ctz(~hm);
+			break;
+		}
+		p += 16;
+	}
+	return p < end ? p : end;
+#else
+	(void)rd;
+	(void)end;
+	return p;
+#endif
+}
+
+/*
  * Parse one generic parameter ";name[=value]" at p (which points at ';'). Returns the
  * position after it, or NULL if malformed. Values are tokens, hosts (IPv6 in brackets) or
- * quoted strings; the quotes are kept in the slice.
+ * quoted strings; the quotes are kept in the slice. Bytes up to rd (>= end) may be read.
  */
-static const char *param_next(const char *p, const char *end, struct vd_slice *name,
-			      struct vd_slice *val)
+static const char *param_next(const char *p, const char *end, const char *rd,
+			      struct vd_slice *name, struct vd_slice *val)
 {
 	p = skip_lws(p + 1, end);
 	const char *n = p;
@@ -188,6 +213,7 @@ static const char *param_next(const char *p, const char *end, struct vd_slice *n
 		if (!p)
 			return NULL;
 	} else {
+		p = skip_host_bytes(p, end, rd);
 		while (p < end && param_value_table[(unsigned char)*p])
 			p++;
 	}
@@ -230,7 +256,8 @@ static const char *via_protocol(const char *p, const char *end, struct vd_slice 
 	return p;
 }
 
-const char *vd_sip_via_parse(const char *p, const char *end, struct vd_sip_via *via)
+const char *vd_sip_via_parse_rd(const char *p, const char *end, const char *rd,
+				struct vd_sip_via *via)
 {
 	p = via_protocol(p, end, &via->transport);
 	if (!p)
@@ -248,7 +275,7 @@ const char *vd_sip_via_parse(const char *p, const char *end, struct vd_sip_via *
 		if (*q != ';')
 			return NULL;
 		struct vd_slice n, v;
-		p = param_next(q, end, &n, &v);
+		p = param_next(q, end, rd, &n, &v);
 		if (!p)
 			return NULL;
 		if (NAME_IS(n, "branch"))
@@ -261,6 +288,11 @@ const char *vd_sip_via_parse(const char *p, const char *end, struct vd_sip_via *
 			via->maddr = v;
 	}
 	return p; /* one past the last byte of this via-parm */
+}
+
+const char *vd_sip_via_parse(const char *p, const char *end, struct vd_sip_via *via)
+{
+	return vd_sip_via_parse_rd(p, end, end, via);
 }
 
 uint32_t vd_sip_via_count(const char *p, const char *end, bool *bad)
@@ -322,7 +354,7 @@ static const char *skip_name_addr(const char *p, const char *end, struct vd_slic
 	return q;
 }
 
-bool vd_sip_tag_find(const char *p, const char *end, struct vd_slice *tag)
+bool vd_sip_tag_find(const char *p, const char *end, const char *rd, struct vd_slice *tag)
 {
 	struct vd_slice uri;
 	*tag = (struct vd_slice){ NULL, 0 };
@@ -336,7 +368,7 @@ bool vd_sip_tag_find(const char *p, const char *end, struct vd_slice *tag)
 		if (*q != ';')
 			return false;
 		struct vd_slice n, v;
-		p = param_next(q, end, &n, &v);
+		p = param_next(q, end, rd, &n, &v);
 		if (!p)
 			return false;
 		if (NAME_IS(n, "tag") && v.p)
@@ -344,8 +376,10 @@ bool vd_sip_tag_find(const char *p, const char *end, struct vd_slice *tag)
 	}
 }
 
-int vd_sip_uri_parse(struct vd_slice uri, struct vd_slice *host, uint8_t *host_type,
-		     uint16_t *port, bool *user_present, bool *lr, struct vd_slice *maddr)
+/* vd_sip_uri_parse, reading at most up to rd (>= the URI's end) */
+static int uri_parse_rd(struct vd_slice uri, const char *rd, struct vd_slice *host,
+			uint8_t *host_type, uint16_t *port, bool *user_present, bool *lr,
+			struct vd_slice *maddr)
 {
 	const char *p = uri.p, *end = uri.p + uri.len;
 
@@ -366,7 +400,7 @@ int vd_sip_uri_parse(struct vd_slice uri, struct vd_slice *host, uint8_t *host_t
 	*maddr = (struct vd_slice){ NULL, 0 };
 	while (p < end && *p == ';') {
 		struct vd_slice n, v;
-		p = param_next(p, end, &n, &v);
+		p = param_next(p, end, rd, &n, &v);
 		if (!p)
 			return -1;
 		if (NAME_IS(n, "lr"))
@@ -376,6 +410,12 @@ int vd_sip_uri_parse(struct vd_slice uri, struct vd_slice *host, uint8_t *host_t
 	}
 	/* anything else ('?' headers) does not affect routing */
 	return 0;
+}
+
+int vd_sip_uri_parse(struct vd_slice uri, struct vd_slice *host, uint8_t *host_type,
+		     uint16_t *port, bool *user_present, bool *lr, struct vd_slice *maddr)
+{
+	return uri_parse_rd(uri, uri.p + uri.len, host, host_type, port, user_present, lr, maddr);
 }
 
 uint32_t vd_sip_route_parse(const struct vd_sip_msg *msg, uint16_t hdr, uint32_t off,
@@ -392,8 +432,8 @@ uint32_t vd_sip_route_parse(const struct vd_sip_msg *msg, uint16_t hdr, uint32_t
 	p = skip_name_addr(p, end, &r->uri);
 	if (!p || r->uri.len == 0)
 		return 0;
-	if (vd_sip_uri_parse(r->uri, &r->host, &r->host_type, &r->port, &user, &r->lr,
-			     &r->maddr) < 0)
+	if (uri_parse_rd(r->uri, msg->buf + msg->len, &r->host, &r->host_type, &r->port, &user,
+			 &r->lr, &r->maddr) < 0)
 		return 0;
 	/* rr-params after '>' (none matter to routing) up to the next value */
 	while (p < end && *p != ',') {

@@ -117,7 +117,7 @@ static void parse_via(struct vd_sip_msg *m, const struct vd_sip_limits *lim, uin
 		set_err(err, VD_SIP_E_TOO_MANY_VIAS);
 	if (m->first[VD_H_VIA] != idx)
 		return;
-	const char *e = vd_sip_via_parse(v, end, &m->via);
+	const char *e = vd_sip_via_parse_rd(v, end, m->buf + m->len, &m->via);
 	if (!e) {
 		m->via.transport.p = NULL; /* half-parsed: readers must not take it for a Via */
 		set_err(err, VD_SIP_E_BAD_VIA);
@@ -203,10 +203,10 @@ static void parse_known(struct vd_sip_msg *m, const struct vd_sip_limits *lim, u
 			set_err(err, VD_SIP_E_BAD_CSEQ);
 		break;
 	case VD_H_FROM:
-		vd_sip_tag_find(v, end, &m->from_tag);
+		vd_sip_tag_find(v, end, m->buf + m->len, &m->from_tag);
 		break;
 	case VD_H_TO:
-		vd_sip_tag_find(v, end, &m->to_tag);
+		vd_sip_tag_find(v, end, m->buf + m->len, &m->to_tag);
 		break;
 	case VD_H_CONTENT_LENGTH:
 		if (!parse_number(h, CONTENT_LENGTH_CEIL, &m->content_length))
@@ -246,8 +246,18 @@ static const char *header_line(struct vd_sip_msg *m, const char *p, const char *
 			unsigned len = (unsigned)__builtin_ctz(cm);
 			colon = p + len;
 			kind = (uint8_t)(len >= 2 ? vd_hdr_kind16(p, len, v) : vd_sip_hdr_kind(p, len));
-			if (kind != VD_H_OTHER)
+			if (kind != VD_H_OTHER) {
 				p = colon;
+			} else {
+				/* an unknown name of letters, digits and '-' (token characters
+				 * all) ends at the colon as the token loop would find */
+				__m128i a = vd_in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+				__m128i d = _mm_or_si128(vd_in_range(v, '0', '9'),
+							 _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+				unsigned nm = (unsigned)_mm_movemask_epi8(_mm_or_si128(a, d));
+				if ((nm | ~0u << len) == ~0u)
+					p = colon;
+			}
 		}
 	}
 	if (p == n) {

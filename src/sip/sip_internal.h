@@ -300,7 +300,10 @@ static inline enum vd_sip_hdr vd_hdr_kind16(const char *p, unsigned len, __m128i
 
 /* Parsers of header values, in params.c. All return false on a malformed value. */
 uint32_t vd_sip_via_count(const char *p, const char *end, bool *bad);
-bool vd_sip_tag_find(const char *p, const char *end, struct vd_slice *tag);
+/* rd (>= end): bytes up to rd may be read (the scanner passes the datagram's end) */
+bool vd_sip_tag_find(const char *p, const char *end, const char *rd, struct vd_slice *tag);
+const char *vd_sip_via_parse_rd(const char *p, const char *end, const char *rd,
+				struct vd_sip_via *via);
 bool vd_sip_parse_u32(const char *p, const char *end, uint32_t max, uint32_t *out);
 
 #endif
