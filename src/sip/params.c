@@ -82,8 +82,9 @@ static bool is_ipv4_16(const char *p, unsigned len)
 }
 #endif
 
-bool vd_sip_host_parse(const char **pp, const char *end, struct vd_slice *host, uint8_t *type,
-		       uint16_t *port)
+/* vd_sip_host_parse, reading at most up to rd (>= end) */
+static inline bool host_parse_rd(const char **pp, const char *end, const char *rd,
+				 struct vd_slice *host, uint8_t *type, uint16_t *port)
 {
 	const char *p = *pp, *h = p;
 
@@ -98,8 +99,10 @@ bool vd_sip_host_parse(const char **pp, const char *end, struct vd_slice *host, 
 		unsigned all = HC_HOST | HC_DOTNUM, c;
 #if defined(__SSE2__)
 		/* 16 bytes a step while they are all host bytes; the byte loop does the rest */
-		while (end - p >= 16) {
+		while (p < end && rd - p >= 16) {
 			unsigned dn, hm = vd_host_mask16(p, &dn);
+			if (end - p < 16) /* bytes past end are no host bytes */
+				hm &= (1u << (end - p)) - 1;
 			if (hm != 0xffff) {
 				unsigned k = (unsigned)__builtin_ctz(~hm);
 				if ((dn | (~0u << k)) != ~0u) /* a host byte before k that is no digit or dot */
@@ -141,6 +144,12 @@ port:
 	}
 	*pp = p;
 	return true;
+}
+
+bool vd_sip_host_parse(const char **pp, const char *end, struct vd_slice *host, uint8_t *type,
+		       uint16_t *port)
+{
+	return host_parse_rd(pp, end, end, host, type, port);
 }
 
 /* Skip a quoted-string starting at '"'; returns one past the closing quote or NULL. */
@@ -263,7 +272,7 @@ const char *vd_sip_via_parse_rd(const char *p, const char *end, const char *rd,
 	if (!p)
 		return NULL;
 	p = skip_lws(p, end);
-	if (!vd_sip_host_parse(&p, end, &via->host, &via->host_type, &via->port))
+	if (!host_parse_rd(&p, end, rd, &via->host, &via->host_type, &via->port))
 		return NULL;
 	via->branch = via->received = via->rport = via->maddr = (struct vd_slice){ NULL, 0 };
 	for (;;) {
@@ -394,7 +403,7 @@ static int uri_parse_rd(struct vd_slice uri, const char *rd, struct vd_slice *ho
 	*user_present = at != NULL;
 	if (at)
 		p = at + 1;
-	if (!vd_sip_host_parse(&p, end, host, host_type, port))
+	if (!host_parse_rd(&p, end, rd, host, host_type, port))
 		return -1;
 	*lr = false;
 	*maddr = (struct vd_slice){ NULL, 0 };
