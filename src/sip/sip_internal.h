@@ -171,13 +171,19 @@ static inline uint64_t vd_eol_mask64(const char *p)
 	       (uint64_t)vd_eol_mask16(p + 32) << 32 | (uint64_t)vd_eol_mask16(p + 48) << 48;
 }
 
-/* The last n < 64 bytes: whole 16-byte chunks in SIMD, the rest (< 16) byte by byte. */
-static inline uint64_t vd_eol_mask_tail(const char *p, size_t n)
+/* The last n < 64 bytes: whole 16-byte chunks in SIMD; the rest (< 16) as the top of one
+ * more 16-byte load that ends at p + n when n >= 16 (it overlaps the chunk before), else byte
+ * by byte. Once a message: kept out of line so the scan loop around it stays small. */
+static __attribute__((noinline, unused)) uint64_t vd_eol_mask_tail(const char *p, size_t n)
 {
 	uint64_t m = 0;
 	size_t i = 0;
 	for (; i + 16 <= n; i += 16)
 		m |= (uint64_t)vd_eol_mask16(p + i) << i;
+	if (i == n)
+		return m;
+	if (n >= 16)
+		return m | (uint64_t)(vd_eol_mask16(p + n - 16) >> (16 - (n - i))) << i;
 	return m | vd_eol_mask_scalar(p + i, n - i) << i;
 }
 #else
