@@ -205,16 +205,39 @@ static const char *param_next(const char *p, const char *end, const char *rd,
 			      struct vd_slice *name, struct vd_slice *val)
 {
 	p = skip_lws(p + 1, end);
-	const char *n = p;
+	const char *n = p, *q;
+	if (end - p >= 8) {
+		/* "tag=" and "branch=" (letters in either case, '=' exact) in one word compare:
+		 * the same name and '=' the token loop and skip_lws below find */
+		uint64_t w, tag, tag_fold, tag_mask, br, br_fold, br_mask;
+		memcpy(&w, p, 8);
+		memcpy(&tag, "tag=\0\0\0\0", 8);
+		memcpy(&tag_fold, "\x20\x20\x20\0\0\0\0\0", 8);
+		memcpy(&tag_mask, "\xff\xff\xff\xff\0\0\0\0", 8);
+		memcpy(&br, "branch=\0", 8);
+		memcpy(&br_fold, "\x20\x20\x20\x20\x20\x20\0\0", 8);
+		memcpy(&br_mask, "\xff\xff\xff\xff\xff\xff\xff\0", 8);
+		if (((w | tag_fold) & tag_mask) == tag) {
+			*name = (struct vd_slice){ n, 3 };
+			q = p + 3;
+			goto value;
+		}
+		if (((w | br_fold) & br_mask) == br) {
+			*name = (struct vd_slice){ n, 6 };
+			q = p + 6;
+			goto value;
+		}
+	}
 	while (p < end && is_token_char((unsigned char)*p))
 		p++;
 	if (p == n)
 		return NULL;
 	*name = (struct vd_slice){ n, (uint32_t)(p - n) };
 	*val = (struct vd_slice){ NULL, 0 };
-	const char *q = skip_lws(p, end);
+	q = skip_lws(p, end);
 	if (q >= end || *q != '=')
 		return p;
+value:
 	p = skip_lws(q + 1, end);
 	const char *v = p;
 	if (p < end && *p == '"') {

@@ -642,6 +642,21 @@ Test(scan, uri_and_host_parsing)
 	cr_expect_eq(type, VD_HOST_FQDN, "256 is no octet");
 }
 
+Test(scan, tag_and_branch_names_in_any_case_and_near_misses)
+{
+	/* param_next matches "tag=" and "branch=" with one word compare: other cases, an LWS
+	 * before '=' and longer names must still go the token loop's way */
+	static const char text[] = "OPTIONS sip:a@example.com SIP/2.0\r\n"
+				   "Via: SIP/2.0/UDP 192.0.2.1:5060;BRANCH=z9hG4bK-up;branchx=no\r\n"
+				   "From: <sip:a@example.com>;tags=no;TaG=from-1\r\n"
+				   "To: <sip:b@example.com>;tag =to-1\r\n"
+				   "Call-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+	cr_assert_eq(vd_sip_scan(text, sizeof(text) - 1, &limits, &msg), VD_SIP_OK);
+	cr_expect(slice_is(msg.via.branch, "z9hG4bK-up"));
+	cr_expect(slice_is(msg.from_tag, "from-1"));
+	cr_expect(slice_is(msg.to_tag, "to-1"));
+}
+
 Test(scan, a_via_that_fails_to_parse_is_not_reported_as_parsed)
 {
 	/* "Via: SIP/2.0/UDP ;branch=...": the protocol parses, the sent-by does not. Readers take
