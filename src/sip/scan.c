@@ -221,6 +221,16 @@ static void parse_known(struct vd_sip_msg *m, const struct vd_sip_limits *lim, u
 	 (1u << VD_H_CALL_ID) | (1u << VD_H_CSEQ) | (1u << VD_H_FROM) | (1u << VD_H_TO) |   \
 	 (1u << VD_H_CONTENT_LENGTH))
 
+#if defined(__SSE2__)
+/* Bytes of v that are letters, digits or '-' (all token characters) as a bit mask. */
+static inline unsigned name_mask16(__m128i v)
+{
+	__m128i a = vd_in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+	__m128i d = _mm_or_si128(vd_in_range(v, '0', '9'), _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(a, d));
+}
+#endif
+
 /*
  * One header line at p (not the empty line). On success fills hdrs[n_hdrs] and returns the
  * start of the next line; on a structural error returns NULL with *err set.
@@ -248,15 +258,23 @@ static const char *header_line(struct vd_sip_msg *m, const char *p, const char *
 			kind = (uint8_t)(len >= 2 ? vd_hdr_kind16(p, len, v) : vd_sip_hdr_kind(p, len));
 			if (kind != VD_H_OTHER) {
 				p = colon;
-			} else {
+			} else if ((name_mask16(v) | ~0u << len) == ~0u) {
 				/* an unknown name of letters, digits and '-' (token characters
 				 * all) ends at the colon as the token loop would find */
-				__m128i a = vd_in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
-				__m128i d = _mm_or_si128(vd_in_range(v, '0', '9'),
-							 _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
-				unsigned nm = (unsigned)_mm_movemask_epi8(_mm_or_si128(a, d));
-				if ((nm | ~0u << len) == ~0u)
+				p = colon;
+			}
+		} else if (end - p >= 32 && name_mask16(v) == 0xffff) {
+			/* a long name (P-Asserted-Identity): its colon in the next 16 bytes */
+			__m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
+			unsigned cm2 =
+				(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v2, _mm_set1_epi8(':')));
+			if (cm2) {
+				unsigned len = 16 + (unsigned)__builtin_ctz(cm2);
+				colon = p + len;
+				if ((name_mask16(v2) | ~0u << (len - 16)) == ~0u) {
+					kind = (uint8_t)vd_sip_hdr_kind(p, len);
 					p = colon;
+				}
 			}
 		}
 	}

@@ -642,6 +642,40 @@ Test(scan, uri_and_host_parsing)
 	cr_expect_eq(type, VD_HOST_FQDN, "256 is no octet");
 }
 
+Test(scan, long_and_odd_header_names_take_the_token_loop_s_view)
+{
+	/* names of 16..31 bytes are matched from a second vector; '_' and '.' are token bytes the
+	 * vector name class leaves to the token loop; LWS before the colon too */
+	static const char text[] = "OPTIONS sip:a@example.com SIP/2.0\r\n"
+				   "Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bK-1\r\n"
+				   "REQUEST-disposition: proxy\r\n"
+				   "P-Asserted-Identity: <sip:a@example.com>\r\n"
+				   "X-A-Very-Long-Header-Name-31ch: 1\r\n"
+				   "X-Long_Name.With-Odd-Bytes: 2\r\n"
+				   "X-Long-Name-Before-A-Space : 3\r\n"
+				   "From: <sip:a@example.com>;tag=f\r\nTo: <sip:b@example.com>\r\n"
+				   "Call-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+	static const struct {
+		const char *name;
+		uint8_t kind;
+	} want[] = {
+		{ "Via", VD_H_VIA },
+		{ "REQUEST-disposition", VD_H_REQUEST_DISPOSITION },
+		{ "P-Asserted-Identity", VD_H_OTHER },
+		{ "X-A-Very-Long-Header-Name-31ch", VD_H_OTHER },
+		{ "X-Long_Name.With-Odd-Bytes", VD_H_OTHER },
+		{ "X-Long-Name-Before-A-Space", VD_H_OTHER },
+	};
+	cr_assert_eq(vd_sip_scan(text, sizeof(text) - 1, &limits, &msg), VD_SIP_OK);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		cr_expect(slice_is(msg.hdrs[i].name, want[i].name), "name %zu", i);
+		cr_expect_eq(msg.hdrs[i].kind, want[i].kind, "kind %zu", i);
+		cr_expect_eq(msg.hdrs[i].kind, vd_sip_hdr_kind(want[i].name, strlen(want[i].name)));
+	}
+	cr_expect(slice_is(msg.hdrs[4].value, "2"));
+	cr_expect(slice_is(msg.hdrs[5].value, "3"));
+}
+
 Test(scan, tag_and_branch_names_in_any_case_and_near_misses)
 {
 	/* param_next matches "tag=" and "branch=" with one word compare: other cases, an LWS
