@@ -9,22 +9,6 @@
  */
 #include "sip_internal.h"
 
-bool vd_sip_parse_u32(const char *p, const char *end, uint32_t max, uint32_t *out)
-{
-	uint64_t v = 0;
-	if (p >= end)
-		return false;
-	for (; p < end; p++) {
-		if (!is_digit(*p))
-			return false;
-		v = v * 10 + (uint64_t)(*p - '0');
-		if (v > max)
-			return false;
-	}
-	*out = (uint32_t)v;
-	return true;
-}
-
 /* Character classes of hosts, one bit each, so a loop tests one table byte per character. */
 enum {
 	HC_HOST = 1,   /* hostname or IPv4: alphanumerics, '.', '-', '_' */

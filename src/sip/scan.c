@@ -18,6 +18,23 @@
 #define CONTENT_LENGTH_CEIL 0x7fffffffu
 #define CSEQ_CEIL 0x7fffffffu /* RFC 3261 8.1.1.5: less than 2**31 */
 
+/* Decimal digits [p, end) as a number <= max (the scanner's only user: kept here, inlined). */
+static bool parse_u32(const char *p, const char *end, uint32_t max, uint32_t *out)
+{
+	uint64_t v = 0;
+	if (p >= end)
+		return false;
+	for (; p < end; p++) {
+		if (!is_digit(*p))
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+		if (v > max)
+			return false;
+	}
+	*out = (uint32_t)v;
+	return true;
+}
+
 static const char sip_version[] = "SIP/2.0";
 #define SIP_VERSION_LEN (sizeof(sip_version) - 1)
 
@@ -40,7 +57,7 @@ static enum vd_sip_err status_line(struct vd_sip_msg *m, const char *p, const ch
 	    p[SIP_VERSION_LEN] != ' ')
 		return VD_SIP_E_BAD_STATUS_LINE;
 	p += SIP_VERSION_LEN + 1;
-	if (!vd_sip_parse_u32(p, p + 3, 999, &code) || code < 100 || code > 699)
+	if (!parse_u32(p, p + 3, 999, &code) || code < 100 || code > 699)
 		return VD_SIP_E_BAD_STATUS_LINE;
 	p += 3;
 	if (p < end && *p != ' ')
@@ -134,7 +151,7 @@ static bool parse_cseq(struct vd_sip_msg *m, const char *p, const char *end)
 	const char *d = p;
 	while (p < end && is_digit(*p))
 		p++;
-	if (!vd_sip_parse_u32(d, p, CSEQ_CEIL, &m->cseq))
+	if (!parse_u32(d, p, CSEQ_CEIL, &m->cseq))
 		return false;
 	const char *t = skip_lws(p, end);
 	if (t == p)
@@ -152,7 +169,7 @@ static bool parse_cseq(struct vd_sip_msg *m, const char *p, const char *end)
 static bool parse_number(const struct vd_sip_header *h, uint32_t ceil, int64_t *out)
 {
 	uint32_t v;
-	if (!vd_sip_parse_u32(h->value.p, h->value.p + h->value.len, ceil, &v))
+	if (!parse_u32(h->value.p, h->value.p + h->value.len, ceil, &v))
 		return false;
 	*out = v;
 	return true;

@@ -310,6 +310,5 @@ uint32_t vd_sip_via_count(const char *p, const char *end, bool *bad);
 bool vd_sip_tag_find(const char *p, const char *end, const char *rd, struct vd_slice *tag);
 const char *vd_sip_via_parse_rd(const char *p, const char *end, const char *rd,
 				struct vd_sip_via *via);
-bool vd_sip_parse_u32(const char *p, const char *end, uint32_t max, uint32_t *out);
 
 #endif
