@@ -127,7 +127,13 @@ static void parse_via(struct vd_sip_msg *m, const struct vd_sip_limits *lim, uin
 	const char *v = h->value.p, *end = v + h->value.len;
 	bool bad = false;
 
-	m->via_count += vd_sip_via_count(v, end, &bad);
+	/* the common case, one value per line, inline: no comma, nothing to split */
+	if (memchr(v, ',', (size_t)(end - v))) {
+		m->via_count += vd_sip_via_count(v, end, &bad);
+	} else {
+		m->via_count++;
+		bad = v == end;
+	}
 	if (bad)
 		set_err(err, VD_SIP_E_BAD_VIA);
 	if (m->via_count > lim->max_vias)
