@@ -85,14 +85,7 @@ if ((QUICK)); then run_bounded 240 "${ARGS[@]}"; else run_bounded 1200 "${ARGS[@
 
 [[ -n $BUILD ]] || BUILD=$SRC/build-rel
 BUILD=$(mkdir -p "$BUILD" && cd "$BUILD" && pwd)
-if [[ -z $OUT ]]; then
-	if ((QUICK)); then OUT=$BUILD/bench/compare/out-quick; else OUT=$HERE/out; fi
-fi
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-LOGS=$OUT/logs
-rm -rf "$LOGS"
-mkdir -p "$LOGS"
+bench_out compare
 rm -f "$OUT"/results.csv "$OUT"/sipp.csv "$OUT"/summary.md "$OUT"/*.png "$OUT"/*.dat \
 	"$OUT"/machine.txt "$OUT"/commands.txt "$OUT"/proxies.txt
 

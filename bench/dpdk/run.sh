@@ -82,14 +82,7 @@ if ((QUICK)); then run_bounded 90 "${ARGS[@]}"; else run_bounded 600 "${ARGS[@]}
 [[ -n $BUILD ]] || BUILD=$SRC/build-rel
 [[ -d $BUILD ]] || die "build directory $BUILD does not exist (this script builds nothing)"
 BUILD=$(cd "$BUILD" && pwd)
-if [[ -z $OUT ]]; then
-	if ((QUICK)); then OUT=$BUILD/bench/dpdk/out-quick; else OUT=$HERE/out; fi
-fi
-mkdir -p "$OUT"
-OUT=$(cd "$OUT" && pwd)
-LOGS=$OUT/logs
-rm -rf "$LOGS"
-mkdir -p "$LOGS"
+bench_out dpdk
 rm -f "$OUT/results.csv" "$OUT/summary.md"
 
 if ((QUICK)); then

@@ -294,3 +294,17 @@ install_cleanup_trap() {
 	trap 'log "interrupted"; exit 130' INT
 	trap 'log "terminated (time limit?)"; exit 143' TERM
 }
+
+# bench_out NAME: a benchmark's output directory. OUT as given, else BUILD/bench/NAME/out-quick
+# with --quick (QUICK=1), else the script's own out/ (HERE/out); made absolute, with a fresh
+# LOGS=OUT/logs. The caller removes its own result files.
+bench_out() {
+	if [[ -z ${OUT:-} ]]; then
+		if ((QUICK)); then OUT=$BUILD/bench/$1/out-quick; else OUT=$HERE/out; fi
+	fi
+	mkdir -p "$OUT"
+	OUT=$(cd "$OUT" && pwd)
+	LOGS=$OUT/logs
+	rm -rf "$LOGS"
+	mkdir -p "$LOGS"
+}
