@@ -353,6 +353,7 @@ UNRES=$(field drop_neigh_unresolved "$DP") TXFULL=$(field drop_tx_full "$DP")
 : "${S_RX:=0}" "${S_TX:=0}" "${S_REP:=0}" "${S_DROPS:=0}" "${S_SF:=0}" "${UNRES:=0}" "${TXFULL:=0}"
 G_TX=$(kv total_tx "$VD_LINE") G_RX=$(kv total_rx "$VD_LINE")
 W_RX=$(kv rx "$VD_LINE") ARPNS=$(kv window_arp_ns "$VD_LINE") BAD=$(kv rx_bad_cksum "$VD_LINE")
+CTL_LOST=$(kv ctl_lost "$VD_LINE")
 TP_W_RX=$(awk -F, '$2 == "testpmd" { printf "%d\n", $5 * $3 }' "$CSV" | tail -n 1)
 log "viaduct: $TOTAL"
 log "viaduct: $DP"
@@ -364,11 +365,11 @@ check "siggen sent $G_TX SIP frames = viaduct received $S_RX" '((G_TX == S_RX))'
 check "siggen received $G_RX frames = viaduct sent $S_TX" '((G_RX == S_TX))'
 check "every drop is a send failure ($S_SF of $S_DROPS): neighbour unresolved $UNRES + tx_full $TXFULL" \
 	'((S_DROPS == S_SF && S_SF == UNRES + TXFULL))'
-check "no neighbour resolution inside the window ($ARPNS ARP/NS) and no bad checksum ($BAD)" \
-	'((ARPNS == 0 && BAD == 0))'
+check "no neighbour resolution inside the window ($ARPNS ARP/NS), no ARP/NA reply lost ($CTL_LOST) and no bad checksum ($BAD)" \
+	'((ARPNS == 0 && CTL_LOST == 0 && BAD == 0))'
 check "testpmd reflected frames in the window (${TP_W_RX%.*})" '((${TP_W_RX%.*} > 0))'
 VD_BM=$(awk -F, '$2 == "viaduct" { print $23 }' "$CSV" | tail -n 1)
 TP_BM=$(awk -F, '$2 == "testpmd" { print $23 }' "$CSV" | tail -n 1)
 check "busy cycles measured over the window: viaduct $VD_BC cycles/msg over $VD_BM msgs, testpmd $TP_BC over $TP_BM pkts" \
 	'((VD_BM > 0 && TP_BM > 0))'
-exit "$CHECK_FAILED"
+checks_exit

@@ -20,10 +20,10 @@
  * resolved with ARP (bounded; --no-arp for a device that does not answer, e.g. testpmd).
  *
  * Phases: wait for the link (the peer process) -> warm-up (--warmup-ms, not counted: cold
- * neighbour caches) -> measured window (--duration-ms) -> drain (stop sending, receive for
- * --drain-ms). With --dut-pid-file, the CPU time (utime + stime from /proc) of the process
- * whose PID is in that file is read at both ends of the window, and so is the machine's busy
- * time (/proc/stat: what other jobs took). backpressure = the share of the window's tx_burst
+ * neighbour caches) -> measured window (--duration-ms) -> drain (stop sending, receive until
+ * nothing has come back for --drain-ms, at most 10 times that). With --dut-pid-file, the CPU
+ * time (utime + stime from /proc) of the process whose PID is in that file is read at both ends
+ * of the window, and so is the machine's busy time (/proc/stat: what other jobs took). backpressure = the share of the window's tx_burst
  * calls the port did not take whole: near 1, the peer is the slower side; near 0, the generator
  * is. --mark CMD runs `sh -c CMD siggen-mark start` as the window opens and `... end` as it
  * closes, without waiting for it (the generator keeps polling): the benchmark's hook to
@@ -89,7 +89,7 @@ struct frame {
 /* Counters; the window's are differences of two snapshots. */
 struct counts {
 	uint64_t tx, tx_bytes, rx, rx_bytes, rx_req, rx_resp, rx_v6, rx_other, rx_bad_cksum;
-	uint64_t arp_in, ns_in, answered;
+	uint64_t arp_in, ns_in, answered, ctl_lost;
 	uint64_t tx_calls, tx_short; /* tx_burst calls, and those the ring did not take whole */
 };
 
@@ -318,11 +318,32 @@ static void set_dst_macs(void)
 		((struct rte_ether_hdr *)frames[i].data)->dst_addr = dut_mac;
 }
 
+/* ARP replies, NAs and our own ARP requests wait here and go out before the next data burst:
+ * when the proxy is the slower side the TX ring is full nearly all the time, and a control frame
+ * sent straight into it would be lost, leaving the proxy to retry resolution until it happens to
+ * find room (maybe inside the measured window). Bounded; a frame that finds it full is counted. */
+#define CTL_QUEUE 64
+static struct rte_mbuf *ctl_q[CTL_QUEUE];
+static unsigned n_ctl;
+
 static void send_one(struct rte_mbuf *m)
 {
-	uint16_t n = rte_eth_tx_burst(port, 0, &m, 1);
-	if (n == 0)
+	if (n_ctl == CTL_QUEUE) {
+		c.ctl_lost++;
 		rte_pktmbuf_free(m);
+		return;
+	}
+	ctl_q[n_ctl++] = m;
+}
+
+/* Send what the control queue holds, as far as the ring takes it (the rest waits). */
+static void flush_ctl(void)
+{
+	if (n_ctl == 0)
+		return;
+	uint16_t sent = rte_eth_tx_burst(port, 0, ctl_q, (uint16_t)n_ctl);
+	memmove(ctl_q, ctl_q + sent, (n_ctl - sent) * sizeof(ctl_q[0]));
+	n_ctl -= sent;
 }
 
 /* An ARP request for anybody but the proxy: answer with our MAC. An ARP reply from the
@@ -485,6 +506,7 @@ static int resolve_dut(void)
 			next = rte_get_tsc_cycles() + hz / 10;
 		}
 		rx_poll();
+		flush_ctl();
 	}
 	return rte_is_zero_ether_addr(&dut_mac) ? -1 : 0;
 }
@@ -560,11 +582,14 @@ static void reap_marks(pid_t a, pid_t b)
 		waitpid(b, &st, 0);
 }
 
-/* Send (and receive) until the TSC passes `end`; send only while `sending`. */
-static void run_until(uint64_t end, int sending)
+/* Frames built for a burst the TX ring did not take whole: sent first next time. */
+static struct rte_mbuf *pend[BURST];
+static unsigned n_pend;
+
+/* Send (and receive) until the TSC passes `end`. */
+static void run_until(uint64_t end)
 {
-	static struct rte_mbuf *pend[BURST];
-	static unsigned n_pend, next_frame;
+	static unsigned next_frame;
 	uint64_t hz = rte_get_tsc_hz(), credit_tsc = rte_get_tsc_cycles();
 	double credit = 0;
 	while (!stop) {
@@ -574,8 +599,7 @@ static void run_until(uint64_t end, int sending)
 		/* receive first (up to RX_BURSTS full bursts): the peer's TX ring must not fill */
 		for (int k = 0; k < RX_BURSTS && rx_poll() == BURST; k++)
 			;
-		if (!sending)
-			continue;
+		flush_ctl();
 		unsigned want = BURST;
 		if (o.rate) { /* token bucket, at most one burst of credit */
 			credit += (double)(now - credit_tsc) * (double)o.rate / (double)hz;
@@ -609,9 +633,23 @@ static void run_until(uint64_t end, int sending)
 		memmove(pend, pend + sent, (n_pend - sent) * sizeof(pend[0]));
 		n_pend -= sent;
 	}
-	if (!sending || stop) {
-		rte_pktmbuf_free_bulk(pend, n_pend);
-		n_pend = 0;
+}
+
+/* Stop sending and receive until nothing has come back for --drain-ms (at most 10 times that):
+ * the proxy empties the ring behind us even when it was preempted at the window's end, so the
+ * totals compare what both sides saw, not what was still in flight when we stopped. */
+static void drain(uint64_t hz)
+{
+	uint64_t quiet = o.drain_ms * hz / 1000, now = rte_get_tsc_cycles();
+	uint64_t hard_end = now + 10 * quiet, last_rx = now;
+	rte_pktmbuf_free_bulk(pend, n_pend); /* built, never sent: not counted */
+	n_pend = 0;
+	flush_ctl();
+	while (!stop && now < hard_end && now - last_rx < quiet) {
+		if (rx_poll() > 0)
+			last_rx = rte_get_tsc_cycles();
+		flush_ctl();
+		now = rte_get_tsc_cycles();
 	}
 }
 
@@ -699,20 +737,20 @@ int main(int argc, char **argv)
 	}
 	set_dst_macs();
 	uint64_t hz = rte_get_tsc_hz(), t0 = rte_get_tsc_cycles();
-	run_until(t0 + o.warmup_ms * hz / 1000, 1);
+	run_until(t0 + o.warmup_ms * hz / 1000);
 	struct counts a = c;
 	pid_t pid = dut_pid();
 	double cpu0 = pid > 0 ? proc_cpu(pid) : -1, self0 = proc_cpu(getpid());
 	double busy0 = machine_busy();
 	pid_t mark0 = mark("start");
 	uint64_t t1 = rte_get_tsc_cycles();
-	run_until(t1 + o.duration_ms * hz / 1000, 1);
+	run_until(t1 + o.duration_ms * hz / 1000);
 	uint64_t t2 = rte_get_tsc_cycles();
 	double cpu1 = pid > 0 ? proc_cpu(pid) : -1, self1 = proc_cpu(getpid());
 	double busy1 = machine_busy();
 	struct counts b = c;
 	pid_t mark1 = mark("end");
-	run_until(t2 + o.drain_ms * hz / 1000, 0);
+	drain(hz);
 	reap_marks(mark0, mark1);
 	double secs = (double)(t2 - t1) / (double)hz;
 	uint64_t rx = b.rx - a.rx, tx = b.tx - a.tx;
@@ -721,14 +759,14 @@ int main(int argc, char **argv)
 	       "rx_req=%" PRIu64 " rx_resp=%" PRIu64 " rx_v6=%" PRIu64 " rx_mbps=%.1f "
 	       "window_loss=%" PRId64 " window_arp_ns=%" PRIu64 " dut_cpu_s=%.3f gen_cpu_s=%.3f "
 	       "machine_busy_s=%.3f total_tx=%" PRIu64 " total_rx=%" PRIu64 " total_lost=%" PRId64
-	       " rx_other=%" PRIu64
+	       " rx_other=%" PRIu64 " ctl_lost=%" PRIu64
 	       " rx_bad_cksum=%" PRIu64 " answered_arp_ns=%" PRIu64 " tsc_hz=%" PRIu64
 	       " frames=%u mix_msgs=%d mix_avg_bytes=%zu v6_every=%u backpressure=%.3f\n",
 	       secs, tx, rx, (double)tx / secs, (double)rx / secs, b.rx_req - a.rx_req,
 	       b.rx_resp - a.rx_resp, b.rx_v6 - a.rx_v6,
 	       (double)(b.rx_bytes - a.rx_bytes) * 8 / secs / 1e6, (int64_t)(tx - rx),
 	       (b.arp_in - a.arp_in) + (b.ns_in - a.ns_in), dut_cpu, self1 - self0, busy1 - busy0, c.tx, c.rx,
-	       (int64_t)(c.tx - c.rx), c.rx_other, c.rx_bad_cksum, c.answered, hz, n_frames,
+	       (int64_t)(c.tx - c.rx), c.rx_other, c.ctl_lost, c.rx_bad_cksum, c.answered, hz, n_frames,
 	       n_files, mix_bytes / (size_t)n_files, o.v6_every,
 	       b.tx_calls > a.tx_calls
 		       ? (double)(b.tx_short - a.tx_short) / (double)(b.tx_calls - a.tx_calls)
@@ -736,6 +774,7 @@ int main(int argc, char **argv)
 	fflush(stdout);
 	rc = 0;
 out:
+	rte_pktmbuf_free_bulk(ctl_q, n_ctl);
 	rte_eth_dev_stop(port);
 	rte_eth_dev_close(port);
 	rte_eal_cleanup();

@@ -191,4 +191,4 @@ check "d. the 403s are local replies ($REPLIES >= $BLOCKED), $RELOADS reloads (>
 check "c. no INVITE was forwarded after the reload: ${FWD_BEFORE:-none} before the blocked calls, $FWD_INVITE at exit" \
 	'[[ -n $FWD_BEFORE ]] && ((FWD_BEFORE >= 2 * CALLS && FWD_INVITE == FWD_BEFORE))'
 log "dpdk-control: $CALLS calls, drain, reload to a 403 rule, $N403 x 403, exit $VD_RC"
-exit "$CHECK_FAILED"
+checks_exit

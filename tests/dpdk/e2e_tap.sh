@@ -344,4 +344,4 @@ if [[ $FAMILY == ipv4-room ]]; then
 		'((MOVES >= 3 * CALLS))'
 fi
 log "dpdk-e2e-tap $FAMILY: $CALLS calls, $FAILED failed, uas1=$X uas2=$Y INVITEs, $UNRES cold-cache drops, $MOVES room moves"
-exit "$CHECK_FAILED"
+checks_exit

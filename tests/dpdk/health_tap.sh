@@ -166,4 +166,4 @@ check "d. probes through the datapath: probe_tx=$PTX > 0, probe_rx=$PRX > 0, dro
 check "d. uas1 answered probes (replies=$R1), uas2 timed out while silent (timeouts=$T2 >= $DOWN_AFTER)" \
 	'((R1 > 0 && T2 >= DOWN_AFTER))'
 log "dpdk-health-tap $FAMILY: probes tx=$PTX rx=$PRX, uas1 replies=$R1, uas2 timeouts=$T2, calls ok"
-exit "$CHECK_FAILED"
+checks_exit

@@ -80,4 +80,4 @@ write_cfg "$T/wild.yaml" 0.0.0.0
 run_case f.wildcard-listener 4 'wildcard' "$T/wild.yaml" "${EAL[@]}" --vdev=net_null0
 write_cfg "$T/bad.yaml" 10.200.0.2 'dpdk:' '  gateway: "fd00::1"'
 run_case g.bad-dpdk-section 3 'dpdk\.gateway' "$T/bad.yaml" "${EAL[@]}" --vdev=net_null0
-exit "$CHECK_FAILED"
+checks_exit

@@ -96,6 +96,6 @@ check "viaduct exited 0" '[[ $WAIT_RC == 0 ]]'
 grep '^stats total' "$VLOG" | tail -1 | while read -r l; do log "$l"; done
 if ((CHECK_FAILED)); then
 	tail_log viaduct "$VLOG" 30
-	exit 1
+	checks_exit
 fi
 log "admin API: status, metrics, drain under load, undrain and reload all work"

@@ -78,6 +78,6 @@ check "viaduct exited 0" '[[ $WAIT_RC == 0 ]]'
 grep '^stats \(total\|control\)' "$VLOG" | tail -2 | while read -r l; do log "$l"; done
 if ((CHECK_FAILED)); then
 	tail_log viaduct "$VLOG" 30
-	exit 1
+	checks_exit
 fi
 log "health: down in ${ms} ms, 700 calls, 0 failed, back up and serving"

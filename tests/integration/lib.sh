@@ -20,6 +20,7 @@
 #   wait_for_udp_port ADDR PORT SECS [PID]
 #   tail_log LABEL FILE [LINES] [BYTES]  print the end of a log file (debugging)
 #   check DESC EXPR                 PASS/FAIL line; failures set CHECK_FAILED=1
+#   checks_exit                     exit 0, or 1 after a last line naming every failed check
 #   sipp_ok / sipp_failed NAME      calls in sipp's stat CSV $TMPDIR_E2E/NAME.csv
 #   invites NAME                    INVITEs in a sipp UAS message log $TMPDIR_E2E/NAME.msg
 #   sipp_uac_bg NAME TARGET ADDR CALLS RATE [PAUSE_MS]  INVITE UAC in the background
@@ -213,13 +214,25 @@ tail_log() {
 # check DESCRIPTION EXPR: evaluate EXPR, log PASS/FAIL; a failure sets CHECK_FAILED=1 so the
 # script can go on checking and report every problem before it exits.
 CHECK_FAILED=0
+CHECK_FAILURES=()
 check() {
 	if eval "$2"; then
 		log "PASS: $1"
 	else
 		log "FAIL: $1"
 		CHECK_FAILED=1
+		CHECK_FAILURES+=("$1")
 	fi
+}
+
+# checks_exit: end a script that ran checks. On failure the last line (the one meson's summary
+# and CI show) repeats every failed check, not whichever PASS happened to be printed last.
+checks_exit() {
+	((CHECK_FAILED)) || exit 0
+	local all
+	all=$(printf ' [%s]' "${CHECK_FAILURES[@]}")
+	log "FAILED ${#CHECK_FAILURES[@]} check(s):$all"
+	exit 1
 }
 
 # sipp_ok NAME / sipp_failed NAME: successful / failed calls in sipp's statistics CSV

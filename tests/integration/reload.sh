@@ -107,6 +107,6 @@ check "nothing lost: drops=$drops replies=$replies tx=$tx rx=$rx" \
 	'[[ $drops == 0 && $replies == 0 && $tx == "$rx" && $rx == $((2 * CALLS)) ]]'
 if ((CHECK_FAILED)); then
 	tail_log viaduct "$VLOG" 20
-	exit 1
+	checks_exit
 fi
 log "reload under load: $CALLS transactions, 0 failed, $((version - 1)) reloads, 0 lost"
