@@ -5,8 +5,9 @@
  * a generic x86-64 build, 16 bytes per iteration. Here an AVX2 twin adds 64 bytes per
  * iteration into 32-bit lanes (each 32-bit word is split into its two 16-bit halves, so lanes
  * never carry into each other), then a 32- and a 16-byte step; it is picked at run time when
- * the CPU has AVX2 (at compile time with -march=native). DPDK's loop takes the last < 16
- * bytes, buffers under 64 bytes and every CPU without AVX2.
+ * the CPU has AVX2 (at compile time with -march=native). The last < 16 bytes are one more
+ * masked 16-byte step (no byte loop); DPDK's loop takes buffers under 64 bytes and every CPU
+ * without AVX2.
  *
  * Same result as rte_raw_cksum, bit for bit: both are the plain sum of the same little-endian
  * words, folded to 16 bits; a folded non-zero sum lies in [1, 0xffff] and two such values
@@ -24,10 +25,15 @@
 #define AVX2_BLOCK 64u /* bytes per AVX2 iteration; shorter buffers take DPDK's loop */
 
 #if VD_CKSUM_X86
-/* The sum of the 16-byte blocks of p[0, len) as 16-bit words (64-bit, unfolded); *done = the
- * bytes summed (len rounded down to 16), the rest (< 16 bytes) is left to DPDK's loop. */
+/* Lanes t..t+15 of this, loaded at tail_mask + t, keep the last t bytes of a 16-byte block. */
+static const uint8_t tail_mask[32] = {[16 ... 31] = 0xff};
+
+/* The sum of p[0, len) as little-endian 16-bit words (64-bit, unfolded), len >= 16. The bytes
+ * after the last whole 16-byte block: the 16 bytes that end where the even part of the buffer
+ * ends (an even offset, so the words line up), those already summed masked off; an odd last
+ * byte is added alone as the low half of a word, as rte_raw_cksum does. */
 __attribute__((target("avx2", "tune=haswell"))) static uint64_t sum_avx2(const uint8_t *p,
-									 size_t len, size_t *done)
+									 size_t len)
 {
 	const __m256i low = _mm256_set1_epi32(0xffff), zero = _mm256_setzero_si256();
 	__m256i a = zero, b = zero;
@@ -53,26 +59,33 @@ __attribute__((target("avx2", "tune=haswell"))) static uint64_t sum_avx2(const u
 		b = _mm256_add_epi32(b, _mm256_srli_epi32(x, 16));
 		i += 16;
 	}
-	*done = i;
+	size_t even = len & ~(size_t)1;
+	if (i < even) { /* the 2..14 even bytes before the odd one, if any; i >= 16 here */
+		__m128i m = _mm_loadu_si128((const __m128i *)(const void *)(tail_mask + (even - i)));
+		__m256i x = _mm256_zextsi128_si256(_mm_and_si128(
+			_mm_loadu_si128((const __m128i *)(const void *)(p + even - 16)), m));
+		a = _mm256_add_epi32(a, _mm256_and_si256(x, low));
+		b = _mm256_add_epi32(b, _mm256_srli_epi32(x, 16));
+	}
 	/* 16 lanes, widened to 64 bits before they are added together */
 	__m256i w = _mm256_add_epi64(
 		_mm256_add_epi64(_mm256_unpacklo_epi32(a, zero), _mm256_unpackhi_epi32(a, zero)),
 		_mm256_add_epi64(_mm256_unpacklo_epi32(b, zero), _mm256_unpackhi_epi32(b, zero)));
 	__m128i h = _mm_add_epi64(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
-	return (uint64_t)_mm_cvtsi128_si64(h) + (uint64_t)_mm_extract_epi64(h, 1);
+	return (uint64_t)_mm_cvtsi128_si64(h) + (uint64_t)_mm_extract_epi64(h, 1) +
+	       (len & 1 ? p[len - 1] : 0);
 }
 
 uint16_t vd_cksum_raw_avx2(const void *buf, size_t len)
 {
-	size_t n;
-	uint64_t s = sum_avx2(buf, len, &n);
-	/* fold to at most 0xffff, so that DPDK's 32-bit loop can add the tail (< 8 words) */
+	if (len < 16)
+		return rte_raw_cksum(buf, len); /* the tail step reads the 16 bytes before the end */
+	uint64_t s = sum_avx2(buf, len);
 	s = (s >> 32) + (s & 0xffffffffu);
 	s = (s >> 32) + (s & 0xffffffffu);
 	s = (s >> 16) + (s & 0xffffu);
 	s = (s >> 16) + (s & 0xffffu);
-	return __rte_raw_cksum_reduce(
-		__rte_raw_cksum((const uint8_t *)buf + n, len - n, (uint32_t)s));
+	return (uint16_t)s;
 }
 #else
 uint16_t vd_cksum_raw_avx2(const void *buf, size_t len)
