@@ -3,7 +3,7 @@
  * The one's complement sum behind the UDP checksums (cksum.h). DPDK's rte_raw_cksum adds
  * 16-bit words in a C loop the compiler vectorises with whatever the build targets: SSE2 on
  * a generic x86-64 build, 16 bytes per iteration. Here an AVX2 twin adds 64 bytes per
- * iteration into 32-bit lanes (each 32-bit word is split into its two 16-bit halves, so lanes
+ * iteration into 32-bit lanes (a multiply-add of pairs of words, biased to signed, so lanes
  * never carry into each other), then a 32- and a 16-byte step; it is picked at run time when
  * the CPU has AVX2 (at compile time with -march=native). The last < 16 bytes are one more
  * masked 16-byte step (no byte loop); DPDK's loop takes buffers under 64 bytes and every CPU
@@ -12,8 +12,8 @@
  * Same result as rte_raw_cksum, bit for bit: both are the plain sum of the same little-endian
  * words, folded to 16 bits; a folded non-zero sum lies in [1, 0xffff] and two such values
  * equal modulo 0xffff are equal, so where the carries were folded does not matter. Lane
- * bound: a lane gains at most 2 x 0xffff per 64 bytes, i.e. stays < 2^32 for any buffer under
- * 2 MB (a UDP datagram is at most 64 kB); the lanes are added in 64 bits.
+ * bound: a lane moves by at most 2^16 per 64 bytes, i.e. stays within a signed 32-bit lane
+ * for any buffer under 2 MB (a UDP datagram is at most 64 kB); the lanes are added in 64 bits.
  */
 #include "cksum.h"
 
@@ -35,45 +35,47 @@ static const uint8_t tail_mask[32] = {[16 ... 31] = 0xff};
 __attribute__((target("avx2", "tune=haswell"))) static uint64_t sum_avx2(const uint8_t *p,
 									 size_t len)
 {
-	const __m256i low = _mm256_set1_epi32(0xffff), zero = _mm256_setzero_si256();
-	__m256i a = zero, b = zero;
+	/* (w ^ 0x8000) read as signed is w - 32768: madd with 1s adds two such words into a
+	 * 32-bit lane without carries; the 32768 per word is added back at the end */
+	const __m256i bias = _mm256_set1_epi16((short)0x8000), ones = _mm256_set1_epi16(1);
+	__m256i a = _mm256_setzero_si256(), b = a;
+	uint64_t words = 0; /* words summed in the vectors, zeros of the half-width steps too */
 	size_t i = len & ~(size_t)(AVX2_BLOCK - 1);
+#define ADD_WORDS(acc, x) \
+	acc = _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_xor_si256(x, bias), ones))
 	for (const uint8_t *q = p, *end = p + i; q != end; q += AVX2_BLOCK) {
-		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)q);
-		__m256i y = _mm256_loadu_si256((const __m256i *)(const void *)(q + 32));
-		a = _mm256_add_epi32(a, _mm256_and_si256(x, low));
-		a = _mm256_add_epi32(a, _mm256_srli_epi32(x, 16));
-		b = _mm256_add_epi32(b, _mm256_and_si256(y, low));
-		b = _mm256_add_epi32(b, _mm256_srli_epi32(y, 16));
+		ADD_WORDS(a, _mm256_loadu_si256((const __m256i *)(const void *)q));
+		ADD_WORDS(b, _mm256_loadu_si256((const __m256i *)(const void *)(q + 32)));
 	}
+	words += i / 2;
 	if (i + 32 <= len) {
-		__m256i x = _mm256_loadu_si256((const __m256i *)(const void *)(p + i));
-		a = _mm256_add_epi32(a, _mm256_and_si256(x, low));
-		b = _mm256_add_epi32(b, _mm256_srli_epi32(x, 16));
+		ADD_WORDS(a, _mm256_loadu_si256((const __m256i *)(const void *)(p + i)));
+		words += 16;
 		i += 32;
 	}
-	if (i + 16 <= len) { /* into the low half of a; the high half gets zeros */
-		__m256i x = _mm256_zextsi128_si256(
-			_mm_loadu_si128((const __m128i *)(const void *)(p + i)));
-		a = _mm256_add_epi32(a, _mm256_and_si256(x, low));
-		b = _mm256_add_epi32(b, _mm256_srli_epi32(x, 16));
+	if (i + 16 <= len) { /* the high half gets zeros */
+		ADD_WORDS(b, _mm256_zextsi128_si256(
+				     _mm_loadu_si128((const __m128i *)(const void *)(p + i))));
+		words += 16;
 		i += 16;
 	}
 	size_t even = len & ~(size_t)1;
 	if (i < even) { /* the 2..14 even bytes before the odd one, if any; i >= 16 here */
 		__m128i m = _mm_loadu_si128((const __m128i *)(const void *)(tail_mask + (even - i)));
-		__m256i x = _mm256_zextsi128_si256(_mm_and_si128(
-			_mm_loadu_si128((const __m128i *)(const void *)(p + even - 16)), m));
-		a = _mm256_add_epi32(a, _mm256_and_si256(x, low));
-		b = _mm256_add_epi32(b, _mm256_srli_epi32(x, 16));
+		ADD_WORDS(a, _mm256_zextsi128_si256(_mm_and_si128(
+				     _mm_loadu_si128((const __m128i *)(const void *)(p + even - 16)), m)));
+		words += 16;
 	}
-	/* 16 lanes, widened to 64 bits before they are added together */
+#undef ADD_WORDS
+	/* 16 signed lanes, widened to 64 bits before they are added together */
 	__m256i w = _mm256_add_epi64(
-		_mm256_add_epi64(_mm256_unpacklo_epi32(a, zero), _mm256_unpackhi_epi32(a, zero)),
-		_mm256_add_epi64(_mm256_unpacklo_epi32(b, zero), _mm256_unpackhi_epi32(b, zero)));
+		_mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(a)),
+				 _mm256_cvtepi32_epi64(_mm256_extracti128_si256(a, 1))),
+		_mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(b)),
+				 _mm256_cvtepi32_epi64(_mm256_extracti128_si256(b, 1))));
 	__m128i h = _mm_add_epi64(_mm256_castsi256_si128(w), _mm256_extracti128_si256(w, 1));
-	return (uint64_t)_mm_cvtsi128_si64(h) + (uint64_t)_mm_extract_epi64(h, 1) +
-	       (len & 1 ? p[len - 1] : 0);
+	int64_t biased = _mm_cvtsi128_si64(h) + _mm_extract_epi64(h, 1);
+	return (uint64_t)(biased + (int64_t)(words * 32768)) + (len & 1 ? p[len - 1] : 0);
 }
 
 uint16_t vd_cksum_raw_avx2(const void *buf, size_t len)
