@@ -23,12 +23,13 @@
  * neighbour caches) -> measured window (--duration-ms) -> drain (stop sending, receive until
  * nothing has come back for --drain-ms, at most 10 times that). With --dut-pid-file, the CPU
  * time (utime + stime from /proc) of the process whose PID is in that file is read at both ends
- * of the window, and so is the machine's busy time (/proc/stat: what other jobs took). backpressure = the share of the window's tx_burst
- * calls the port did not take whole: near 1, the peer is the slower side; near 0, the generator
- * is. --mark CMD runs `sh -c CMD siggen-mark start` as the window opens and `... end` as it
- * closes, without waiting for it (the generator keeps polling): the benchmark's hook to
- * snapshot the device's own counters (viaduct: SIGUSR1; testpmd: its fwd stats) over the
- * window. One line of key=value results on stdout at the end; progress and errors on stderr.
+ * of the window, and so is the machine's busy time (/proc/stat: what other jobs took).
+ * backpressure = the share of the window's tx_burst calls the port did not take whole: near 1,
+ * the peer is the slower side; near 0, the generator is. --mark CMD runs `sh -c CMD siggen-mark
+ * start` as the window opens and `... end` as it closes, without waiting for it (the generator
+ * keeps polling): the benchmark's hook to snapshot the device's own counters (viaduct: SIGUSR1;
+ * testpmd: its fwd stats) over the window. One line of key=value results on stdout at the end;
+ * progress and errors on stderr.
  *
  * Exit: 0 done, 1 runtime error, 2 usage, 3 the link never came up or the proxy's MAC could not
  * be resolved, 77 EAL could not start (no memif, no permission).
