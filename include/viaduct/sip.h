@@ -74,7 +74,9 @@ enum vd_sip_hdr {
 	VD_H__COUNT
 };
 
-/* Why a message was refused. The order is a contract with vd_sip_err_reason() and the stats. */
+/* Why a message was refused. The order is a contract with vd_sip_err_reason() and the stats
+ * (metrics are labelled by vd_sip_err_name(), indexed by this enum): add new verdicts at the
+ * end, before VD_SIP_E__COUNT, with their line in names.c. */
 enum vd_sip_err {
 	VD_SIP_OK = 0,
 	VD_SIP_E_NOT_SIP,          /* no CRLF-terminated text line at all: dropped, never answered */
@@ -100,6 +102,9 @@ enum vd_sip_err {
 	VD_SIP_E_DUP_HEADER,
 	VD_SIP_E_BAD_ROUTE,
 	VD_SIP_E_TOO_LARGE,        /* larger than the configured maximum: dropped by the datapath */
+	VD_SIP_E_BAD_REQUEST_URI,  /* Request-URI in <>, with LWS, or with escaped headers */
+	VD_SIP_E_BAD_FROM,         /* From not a name-addr/addr-spec (unbalanced quote, bare ',') */
+	VD_SIP_E_BAD_TO,           /* To likewise */
 	VD_SIP_E__COUNT
 };
 

@@ -184,6 +184,8 @@ bool vd_slice_eq_nocase(struct vd_slice a, struct vd_slice b)
 	return a.len == b.len && eq_nocase(a.p, b.p, a.len);
 }
 
+/* Indexed by enum vd_sip_err, in its order (a contract with the stats and metrics); the name is
+ * the stable counter label, the reason the reply's phrase. */
 struct err_info {
 	const char *name;   /* stable id for counters and logs */
 	const char *reason; /* reply reason phrase */
@@ -215,6 +217,9 @@ static const struct err_info errors[VD_SIP_E__COUNT] = {
 	[VD_SIP_E_DUP_HEADER] = { "duplicate-header", "Duplicate Header", 400 },
 	[VD_SIP_E_BAD_ROUTE] = { "bad-route", "Malformed Route", 400 },
 	[VD_SIP_E_TOO_LARGE] = { "too-large", "Message Too Large", 513 },
+	[VD_SIP_E_BAD_REQUEST_URI] = { "bad-request-uri", "Malformed Request-URI", 400 },
+	[VD_SIP_E_BAD_FROM] = { "bad-from", "Malformed From", 400 },
+	[VD_SIP_E_BAD_TO] = { "bad-to", "Malformed To", 400 },
 };
 
 const char *vd_sip_err_reason(enum vd_sip_err err)

@@ -304,6 +304,11 @@ static inline enum vd_sip_hdr vd_hdr_kind16(const char *p, unsigned len, __m128i
 }
 #endif
 
+/* First HT or '?' of a Request-URI [u, e), or e; bytes up to rd (>= e) may be read (scan.c),
+ * and its scalar twin, exported for the tests. */
+const char *vd_sip_uri_stop(const char *u, const char *e, const char *rd);
+const char *vd_sip_uri_stop_scalar(const char *u, const char *e);
+
 /* Parsers of header values, in params.c. All return false on a malformed value. */
 uint32_t vd_sip_via_count(const char *p, const char *end, bool *bad);
 /* rd (>= end): bytes up to rd may be read (the scanner passes the datagram's end) */

@@ -393,6 +393,90 @@ Test(scan, control_bytes_anywhere_in_the_headers_are_refused)
 	corpus_free(&m);
 }
 
+/* msg with `to` as the To value (binary-safe: n bytes) */
+static enum vd_sip_err scan_with_to(const char *to, size_t n)
+{
+	static char buf[512];
+	static const char head[] = "OPTIONS sip:b@example.com SIP/2.0\r\n"
+				   "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKx\r\nTo: ";
+	static const char tail[] = "\r\nFrom: <sip:a@example.com>;tag=1\r\n"
+				   "Call-ID: c1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
+	size_t len = 0;
+	memcpy(buf, head, sizeof(head) - 1);
+	len += sizeof(head) - 1;
+	memcpy(buf + len, to, n);
+	len += n;
+	memcpy(buf + len, tail, sizeof(tail) - 1);
+	len += sizeof(tail) - 1;
+	return vd_sip_scan(buf, len, &limits, &msg);
+}
+#define SCAN_TO(lit) scan_with_to(lit, sizeof(lit) - 1)
+
+/* RFC 3261 25.1 quoted-pair = "\" (%x00-09 / %x0B-0C / %x0E-7F): any control byte but LF/CR
+ * escaped inside a quoted string is text (RFC 4475 3.1.1.2); anywhere else it is refused. */
+Test(scan, control_bytes_as_quoted_pairs_in_a_display_name_are_text)
+{
+	cr_expect_eq(SCAN_TO("\"BEL:\\\x07 NUL:\\\x00 DEL:\\\x7f\" <sip:b@example.com>;tag=9"),
+		     VD_SIP_OK);
+	cr_expect(slice_is(msg.to_tag, "9"));
+	cr_expect_eq(SCAN_TO("\"a\\\\\" <sip:b@example.com>\\\x00"), VD_SIP_E_BAD_CHAR);
+	cr_expect_eq(SCAN_TO("\"NUL:\x00\" <sip:b@example.com>"), VD_SIP_E_BAD_CHAR);
+	cr_expect_eq(SCAN_TO("\\\x00 <sip:b@example.com>"), VD_SIP_E_BAD_CHAR);
+	cr_expect_eq(SCAN_TO("\"a\\\\\x00\" <sip:b@example.com>"), VD_SIP_E_BAD_CHAR);
+	cr_expect_eq(SCAN_TO("\"a\"\r\n \"\\\x00\" <sip:b@example.com>"), VD_SIP_OK);
+}
+
+Test(scan, from_and_to_that_are_no_name_addr_are_malformed)
+{
+	cr_expect_eq(SCAN_TO("\"Mr. J. User <sip:j.user@example.com>"), VD_SIP_E_BAD_TO);
+	cr_expect_eq(SCAN_TO("Watson, Thomas <sip:t.watson@example.org>"), VD_SIP_E_BAD_TO);
+	cr_expect_eq(SCAN_TO("<sip:b@example.com"), VD_SIP_E_BAD_TO);
+	cr_expect_eq(SCAN_TO("\"Watson, Thomas\" <sip:t.watson@example.org>"), VD_SIP_OK);
+	cr_expect_eq(SCAN_TO("sip:b@example.com ; tag = 7"), VD_SIP_OK);
+	cr_expect(slice_is(msg.to_tag, "7"));
+}
+
+/* msg with `line` as its request line */
+static enum vd_sip_err scan_request_line(const char *line)
+{
+	static char buf[512];
+	int n = snprintf(buf, sizeof(buf),
+			 "%s\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKx\r\n"
+			 "To: <sip:b@example.com>\r\nFrom: <sip:a@example.com>;tag=1\r\n"
+			 "Call-ID: c1\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n",
+			 line);
+	return vd_sip_scan(buf, (size_t)n, &limits, &msg);
+}
+
+Test(scan, request_uri_in_brackets_with_lws_or_headers_is_malformed)
+{
+	static const struct {
+		const char *line;
+		enum vd_sip_err e;
+	} cases[] = {
+		{ "INVITE sip:user@example.com SIP/2.0", VD_SIP_OK },
+		{ "INVITE <sip:user@example.com> SIP/2.0", VD_SIP_E_BAD_REQUEST_URI },
+		{ "INVITE sip:user@example.com; lr SIP/2.0", VD_SIP_E_BAD_REQUEST_URI },
+		{ "INVITE sip:user@exa\tmple.com SIP/2.0", VD_SIP_E_BAD_REQUEST_URI },
+		{ "INVITE sip:user@example.com?Route=%3Csip:example.com%3E SIP/2.0",
+		  VD_SIP_E_BAD_REQUEST_URI },
+		{ "INVITE sips:example.com?subject=x SIP/2.0", VD_SIP_E_BAD_REQUEST_URI },
+		/* '?' is legal in a user part (RFC 4475 3.1.1.2), and in other schemes */
+		{ "INVITE sip:crazy?,/;;*:&it+has=1@example.com SIP/2.0", VD_SIP_OK },
+		{ "INVITE sip:a?b@example.com?h=v SIP/2.0", VD_SIP_E_BAD_REQUEST_URI },
+		{ "INVITE http://example.com/?q=1 SIP/2.0", VD_SIP_OK },
+		/* separators, not the URI, are wrong: a bad request line */
+		{ "INVITE  sip:user@example.com  SIP/2.0", VD_SIP_E_BAD_START_LINE },
+		{ "INVITE sip:user@example.com SIP/2.0  ", VD_SIP_E_BAD_START_LINE },
+		{ "INVITE  SIP/2.0", VD_SIP_E_BAD_START_LINE },
+		{ "INVITE sip:user@example.com", VD_SIP_E_BAD_START_LINE },
+		{ "INVITE sip:user@example.com SIP/3.0", VD_SIP_E_BAD_VERSION },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		cr_expect_eq(scan_request_line(cases[i].line), cases[i].e, "%s: %s", cases[i].line,
+			     vd_sip_err_name(scan_request_line(cases[i].line)));
+}
+
 Test(scan, high_bit_bytes_in_values_are_allowed)
 {
 	static const char utf8[] = "INVITE sip:b@example.com SIP/2.0\r\n"
@@ -411,6 +495,23 @@ static void random_text(char *buf, size_t n, unsigned *seed)
 		unsigned r = (*seed >> 16) & 0xff;
 		/* mostly printable text, sometimes a stop byte, CR, HT or a high-bit byte */
 		buf[i] = (char)(r < 200 ? 'a' + r % 26 : r);
+	}
+}
+
+Test(scan, vector_uri_stop_agrees_with_its_scalar_twin)
+{
+	char buf[96];
+	unsigned seed = 777;
+	for (int round = 0; round < 20000; round++) {
+		random_text(buf, sizeof(buf), &seed);
+		for (size_t i = 0; i < sizeof(buf); i += 11) /* the two stop bytes, now and then */
+			if ((seed >> (i % 16)) % 13 == 0)
+				buf[i] = (seed & 1) ? '?' : '\t';
+		size_t n = seed % 64, start = (seed >> 8) % 16;
+		for (size_t rd = start + n; rd <= sizeof(buf); rd += 16)
+			cr_assert_eq(vd_sip_uri_stop(buf + start, buf + start + n, buf + rd),
+				     vd_sip_uri_stop_scalar(buf + start, buf + start + n),
+				     "round %d", round);
 	}
 }
 
