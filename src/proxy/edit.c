@@ -24,7 +24,8 @@ static int add_ranked(struct vd_edits *ed, struct vd_edit e)
 	if ((i > 0 && ed->e[i - 1].off + ed->e[i - 1].del > e.off) ||
 	    (i < ed->n && e.off + e.del > ed->e[i].off))
 		return -1;
-	memmove(&ed->e[i + 1], &ed->e[i], (ed->n - i) * sizeof(ed->e[0]));
+	for (unsigned k = ed->n; k > i; k--) /* usually none or one: no memmove call */
+		ed->e[k] = ed->e[k - 1];
 	ed->e[i] = e;
 	ed->n++;
 	return 0;
