@@ -12,19 +12,34 @@
 
 #include "edit.h"
 
-int vd_edits_add(struct vd_edits *ed, uint32_t off, uint32_t del, const char *ins,
-		 uint32_t ins_len)
+static int add_ranked(struct vd_edits *ed, struct vd_edit e)
 {
 	if (ed->n >= VD_EDITS_MAX)
 		return -1;
 	unsigned i = ed->n;
-	while (i > 0 && ed->e[i - 1].off > off) {
-		ed->e[i] = ed->e[i - 1];
+	while (i > 0 && (ed->e[i - 1].off > e.off ||
+			 (ed->e[i - 1].off == e.off && ed->e[i - 1].rank > e.rank)))
 		i--;
-	}
-	ed->e[i] = (struct vd_edit){ off, del, ins, ins_len };
+	/* no overlap: the edit before must end by our offset, ours by the next one's */
+	if ((i > 0 && ed->e[i - 1].off + ed->e[i - 1].del > e.off) ||
+	    (i < ed->n && e.off + e.del > ed->e[i].off))
+		return -1;
+	memmove(&ed->e[i + 1], &ed->e[i], (ed->n - i) * sizeof(ed->e[0]));
+	ed->e[i] = e;
 	ed->n++;
 	return 0;
+}
+
+int vd_edits_add(struct vd_edits *ed, uint32_t off, uint32_t del, const char *ins,
+		 uint32_t ins_len)
+{
+	return add_ranked(ed, (struct vd_edit){ off, del, ins, ins_len,
+						del ? VD_EDIT_REPLACE : VD_EDIT_INSERT });
+}
+
+int vd_edits_add_suffix(struct vd_edits *ed, uint32_t off, const char *ins, uint32_t ins_len)
+{
+	return add_ranked(ed, (struct vd_edit){ off, 0, ins, ins_len, VD_EDIT_SUFFIX });
 }
 
 char *vd_edits_text(struct vd_edits *ed, uint32_t n)

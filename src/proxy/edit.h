@@ -21,11 +21,25 @@
 #define VD_EDITS_MAX 16
 #define VD_EDITS_SCRATCH 1024
 
+/*
+ * Where an edit sits among edits at the same offset (the sort key after the offset), so that
+ * the result does not depend on the order in which callers add edits:
+ *   VD_EDIT_SUFFIX   an insert that completes the text ending at `off`, e.g. "=40123" after
+ *                    ";rport": it must stay glued to that text, so it comes first;
+ *   VD_EDIT_INSERT   new text starting at `off` (a parameter appended after a Via value, a
+ *                    line in front of a line): after the suffixes, in the order added;
+ *   VD_EDIT_REPLACE  an edit that deletes bytes from `off` on (with or without new text):
+ *                    last, since whatever is inserted at `off` goes in front of what it
+ *                    removes.
+ */
+enum vd_edit_rank { VD_EDIT_SUFFIX = 0, VD_EDIT_INSERT, VD_EDIT_REPLACE };
+
 struct vd_edit {
 	uint32_t off; /* original offset, relative to the message start */
 	uint32_t del;
 	const char *ins;
 	uint32_t ins_len;
+	uint8_t rank; /* enum vd_edit_rank */
 };
 
 struct vd_edits {
@@ -41,10 +55,16 @@ static inline void vd_edits_init(struct vd_edits *ed)
 	ed->used = 0;
 }
 
-/** Add an edit; edits are kept sorted by offset, ties in the order added. Edits must not
- * overlap. Returns 0 or -1 when the list is full. */
+/** Add an edit: an insert (del == 0, rank VD_EDIT_INSERT) or a replacement of `del` bytes
+ * (rank VD_EDIT_REPLACE). Edits are kept sorted by (offset, rank), equal keys in the order
+ * added. Returns 0, or -1 when the list is full or the edit overlaps the range another edit
+ * deletes (the list is then unchanged). */
 int vd_edits_add(struct vd_edits *ed, uint32_t off, uint32_t del, const char *ins,
 		 uint32_t ins_len);
+
+/** Add an insert that completes the text ending at `off` (rank VD_EDIT_SUFFIX): it goes in
+ * front of every other edit at `off`, whenever it is added. Returns as vd_edits_add(). */
+int vd_edits_add_suffix(struct vd_edits *ed, uint32_t off, const char *ins, uint32_t ins_len);
 
 /** Reserve n bytes of scratch for inserted text; NULL when full. */
 char *vd_edits_text(struct vd_edits *ed, uint32_t n);

@@ -162,8 +162,10 @@ int vd_via_received_edits(const struct vd_sip_msg *m, const union vd_sockaddr *s
 	char ip[46];
 	uint32_t ip_len = vd_addr_ip_text(src, ip);
 
-	/* RFC 3581 4: with rport, received is added even when it equals sent-by */
-	if (rport || !via_host_is(v, ip, ip_len)) {
+	/* RFC 3581 4: with rport, received is added even when it equals sent-by. A received the
+	 * client wrote itself is always replaced: responses follow received, so a stale or forged
+	 * value must not aim them at another address. */
+	if (rport || v->received.p || !via_host_is(v, ip, ip_len)) {
 		uint32_t n = v->received.p ? 0 : 10;
 		char *t = vd_edits_text(ed, n + ip_len);
 		if (!t)
@@ -183,7 +185,7 @@ int vd_via_received_edits(const struct vd_sip_msg *m, const union vd_sockaddr *s
 			return -1;
 		t[0] = '=';
 		uint32_t n = 1 + vd_put_u32(t + 1, vd_addr_port(src));
-		return vd_edits_add(ed, (uint32_t)(v->rport.p - m->buf), 0, t, n);
+		return vd_edits_add_suffix(ed, (uint32_t)(v->rport.p - m->buf), t, n);
 	}
 	return 0;
 }

@@ -97,3 +97,61 @@ Test(edit, ties_keep_the_order_added_and_the_list_has_a_bound)
 	cr_expect_eq(vd_edits_add(&ed, 0, 0, "x", 1), -1, "a full list says so");
 	cr_expect_null(vd_edits_text(&ed, VD_EDITS_SCRATCH + 1));
 }
+
+/* Edits at one offset land in rank order whatever order the callers add them in: a suffix
+ * (completes the text before the offset), then inserts, then a replacement. This is the
+ * contract the Via rewrite relies on: ";rport" last gets "=PORT" glued to it before the
+ * appended ";received=IP". */
+Test(edit, edits_at_one_offset_land_in_rank_order_whatever_the_order_added)
+{
+	static const char orig[] = "v: a;rport\r\nX: 69\r\n";
+	static const char want[] = "v: a;rport=1234;received=1.2.3.4\r\nX: 68\r\n";
+	const uint32_t end = 10; /* one past ";rport" */
+	for (int order = 0; order < 2; order++) {
+		char buf[128];
+		memcpy(buf + 64, orig, sizeof(orig) - 1);
+		struct vd_pktbuf pkt = { buf, sizeof(buf), 64, sizeof(orig) - 1 };
+		struct vd_edits ed;
+		vd_edits_init(&ed);
+		if (order == 0) {
+			cr_assert_eq(vd_edits_add(&ed, end, 0, ";received=1.2.3.4", 17), 0);
+			cr_assert_eq(vd_edits_add_suffix(&ed, end, "=1234", 5), 0);
+		} else {
+			cr_assert_eq(vd_edits_add_suffix(&ed, end, "=1234", 5), 0);
+			cr_assert_eq(vd_edits_add(&ed, end, 0, ";received=1.2.3.4", 17), 0);
+		}
+		cr_assert_eq(vd_edits_add(&ed, 15, 2, "68", 2), 0);
+		cr_assert_eq(vd_edits_apply(&pkt, sizeof(orig) - 1, &ed), 0);
+		cr_expect_eq(pkt.len, sizeof(want) - 1);
+		cr_expect(memcmp(buf + pkt.off, want, pkt.len) == 0, "order %d: %.*s", order,
+			  (int)pkt.len, buf + pkt.off);
+		char copy[128];
+		int n = vd_edits_copy(copy, sizeof(copy), orig, 0, sizeof(orig) - 1, &ed);
+		cr_expect(n == (int)sizeof(want) - 1 && memcmp(copy, want, (size_t)n) == 0);
+	}
+
+	/* an insert at the start of a replaced range goes in front of the replacement */
+	struct vd_edits ed;
+	vd_edits_init(&ed);
+	cr_assert_eq(vd_edits_add(&ed, 4, 2, "YY", 2), 0);
+	cr_assert_eq(vd_edits_add(&ed, 4, 0, "i", 1), 0);
+	char copy[32];
+	int n = vd_edits_copy(copy, sizeof(copy), "abcdefgh", 0, 8, &ed);
+	cr_expect(n == 9 && memcmp(copy, "abcdiYYgh", 9) == 0, "%.*s", n, copy);
+}
+
+Test(edit, overlapping_edits_are_refused_and_leave_the_list_unchanged)
+{
+	struct vd_edits ed;
+	vd_edits_init(&ed);
+	cr_assert_eq(vd_edits_add(&ed, 10, 5, NULL, 0), 0);
+	cr_expect_eq(vd_edits_add(&ed, 12, 0, "x", 1), -1, "insert inside a deleted range");
+	cr_expect_eq(vd_edits_add(&ed, 8, 4, NULL, 0), -1, "deletion running into another");
+	cr_expect_eq(vd_edits_add(&ed, 14, 3, NULL, 0), -1, "deletion starting inside another");
+	cr_expect_eq(vd_edits_add(&ed, 10, 1, "y", 1), -1, "two replacements of one byte");
+	cr_expect_eq(ed.n, 1);
+	cr_expect_eq(vd_edits_add(&ed, 15, 0, "z", 1), 0, "an insert where the deletion ends");
+	cr_expect_eq(vd_edits_add(&ed, 10, 0, "w", 1), 0, "an insert where the deletion starts");
+	cr_expect_eq(vd_edits_add(&ed, 5, 5, NULL, 0), 0, "a deletion that ends where it starts");
+	cr_expect_eq(ed.n, 4);
+}
