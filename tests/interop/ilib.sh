@@ -15,7 +15,8 @@
 #   il_start_kamailio NAME ADDR4 PORT4 [PORT6]
 #                                    a pool member (kamailio-registrar.cfg) on ADDR4:PORT4 and
 #                                    [::1]:PORT6, log $T/NAME.log, ctl socket $T/NAME/ctl;
-#                                    needs VD_ADDR4/VD_PORT4 (and VD_PORT6) set first (aliases)
+#                                    needs VD_ADDR4/VD_PORT4 (and VD_PORT6) set first (aliases);
+#                                    IL_KAM_RR=IP:PORT: the member record-routes that (viaduct)
 #   il_start_viaduct HASH MEMBER...  config $T/viaduct.yaml with listeners VD_ADDR4:VD_PORT4 (and
 #                                    [::1]:VD_PORT6 when set) and one pool of MEMBERs (host:port,
 #                                    [v6]:port), hashed on HASH; --check-config, start, ready
@@ -81,6 +82,7 @@ il_start_kamailio() {
 		-A "VD_ALIAS4=$VD_ADDR4:$VD_PORT4" -A "CTL=\"unix:$dir/ctl\"")
 	[[ -n $port6 ]] && defs+=(-A "LISTEN6=udp:[::1]:$port6")
 	[[ -n ${VD_PORT6:-} ]] && defs+=(-A "VD_ALIAS6=[::1]:$VD_PORT6")
+	[[ -n ${IL_KAM_RR:-} ]] && defs+=(-A "VD_RR=\"$IL_KAM_RR\"")
 	mkdir -p "$dir"
 	# -DD -E: foreground, log to stderr; -Y/-P/-w: a private runtime dir, nothing in /run.
 	# -m/-M: small shared and private memory (MB), two members run beside the rest.
