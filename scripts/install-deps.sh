@@ -15,7 +15,7 @@ packages=(
 	# interop tests (tests/interop: Kamailio registrars, sipsak, baresip headless)
 	kamailio sipsak baresip-core
 	# benchmarks (bench/ only)
-	libosip2-dev libsofia-sip-ua-dev kamailio gnuplot-nox
+	libosip2-dev libsofia-sip-ua-dev gnuplot-nox   # (and kamailio, listed above, for bench/compare)
 )
 
 SUDO=""
