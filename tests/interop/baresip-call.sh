@@ -25,6 +25,7 @@
 #      Record-Route, RFC 3261 sends them from phone to phone, around the proxies;
 #   5. viaduct's counters: exit 0, drops=0, rx = tx + replies + drops.
 
+# shellcheck source-path=SCRIPTDIR disable=SC2016 # check() evals its single-quoted EXPR later
 set -euo pipefail
 TEST_NAME=interop-baresip
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -58,6 +59,7 @@ ipv6)
 *) usage ;;
 esac
 
+# shellcheck disable=SC2317 # called from lib.sh's EXIT trap
 on_exit_hook() {
 	(($1 == 0)) && return 0
 	il_dump_logs
@@ -160,6 +162,12 @@ for ci in "${reg_cids[@]}"; do
 		'grep -q " sent=401 " <<<"$lines" && grep -q " sent=200 " <<<"$lines"'
 done
 
+for u in alice bob; do
+	holders=$(il_ul_holders "$u")
+	check "$u: only ${HOME_OF[$u]:-?} holds the registration in usrloc ($holders)" \
+		'[[ -n $holders && $holders == "${HOME_OF[$u]:-}" ]]'
+done
+
 # 2. the call
 cmd alice "/dial sip:bob@$DOMAIN"
 wait_for_log "$T/alice.log" 'Call established' 15 "${BG_PID[alice]}" || true
@@ -203,5 +211,6 @@ for u in alice bob; do
 	stop_pid "${BG_PID[$u]}" TERM 5 || log "baresip $u needed SIGKILL"
 done
 il_stop_viaduct
+il_check_sticky "hash to-user"
 il_check_members_parsed
 checks_exit

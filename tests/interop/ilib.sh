@@ -1,4 +1,4 @@
-# shellcheck shell=bash disable=SC2034 # variables set here are for the caller
+# shellcheck shell=bash source-path=SCRIPTDIR disable=SC2034,SC2016 # variables set here are for the caller; check() evals its EXPR
 # SPDX-License-Identifier: BSD-3-Clause
 #
 # ilib.sh: helpers of the interop tests (tests/interop/*.sh, meson suite 'interop'): real SIP
@@ -29,6 +29,7 @@
 #                                    space separated)
 #   il_all_cids [REGEX]              every Call-ID the members logged requests for (of methods
 #                                    matching REGEX)
+#   il_ul_holders USER               the members whose usrloc holds USER (kamcmd ul.lookup)
 #   il_check_sticky DESC [REGEX]     check: every Call-ID (of requests matching REGEX) reached
 #                                    exactly one member
 #
@@ -214,4 +215,17 @@ il_check_members_parsed() {
 		ex=$(grep -m1 -oE 'parsing via on: <[^'$'\r'']*' "$TMPDIR_E2E/$m.log" | head -c 160 || true)
 		check "member $m parsed every message viaduct sent it ($n parse errors${ex:+, e.g. $ex})" '(( n == 0 ))'
 	done
+}
+
+# il_ul_holders USER: the members whose usrloc holds a contact for USER (kamcmd ul.lookup
+# over each member's ctl socket): the registrar's own view, next to the log lines.
+il_ul_holders() {
+	local m out=()
+	for m in "${IL_MEMBERS[@]}"; do
+		if timeout 5 kamcmd -s "unix:$TMPDIR_E2E/$m/ctl" ul.lookup location "$1" 2>&1 |
+			grep -q 'Contact'; then
+			out+=("$m")
+		fi
+	done
+	printf '%s\n' "${out[*]}"
 }

@@ -20,11 +20,12 @@
 #   - the members answered 401 then 200 (their own logs) for each Call-ID;
 #   - every REGISTER of a Call-ID (first, authenticated, re-REGISTER) reached one member;
 #   - call-id: both members got registrations; source-ip: all of one client's registrations at
-#     one member;
+#     one member; the members' usrloc (kamcmd ul.lookup over their ctl sockets) agrees;
 #   - the member saw viaduct's Via on top and the client's Via below it with rport=PORT;
 #   - viaduct's counters: exit 0, drops=0 (no no-next-via, via-not-ours ...), rx = tx +
 #     replies + drops.
 
+# shellcheck source-path=SCRIPTDIR disable=SC2016 # check() evals its single-quoted EXPR later
 set -euo pipefail
 TEST_NAME=sipp-rport
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -63,6 +64,7 @@ ipv6)
 *) usage ;;
 esac
 
+# shellcheck disable=SC2317 # called from lib.sh's EXIT trap
 on_exit_hook() {
 	(($1 == 0)) && return 0
 	il_dump_logs
@@ -157,13 +159,22 @@ for s in last mid; do
 	check "rport $s: all REGISTERs of a Call-ID at one member ($bad_member not)" '(( bad_member == 0 ))'
 	check "rport $s: members saw viaduct's Via on top and the client's with rport=${SIPP_PORT[$s]} ($bad_via not)" \
 		'(( bad_via == 0 ))'
+	holders=$(il_ul_holders "$u")
 	case $HASH in
-	call-id) check "rport $s: hash call-id spread the registrations over both members (${!used[*]})" \
-		'(( ${#used[@]} == 2 ))' ;;
-	source-ip) check "rport $s: hash source-ip kept one client at one member (${!used[*]})" \
-		'(( ${#used[@]} == 1 ))' ;;
+	call-id)
+		check "rport $s: hash call-id spread the registrations over both members (${!used[*]})" \
+			'(( ${#used[@]} == 2 ))'
+		check "rport $s: both members' usrloc hold $u ($holders)" '[[ $holders == "k1 k2" ]]'
+		;;
+	source-ip)
+		check "rport $s: hash source-ip kept one client at one member (${!used[*]})" \
+			'(( ${#used[@]} == 1 ))'
+		check "rport $s: only that member's usrloc holds $u ($holders)" \
+			'[[ -n $holders && $holders == "${!used[*]}" ]]'
+		;;
 	esac
 	unset used
 done
+il_check_sticky "hash $HASH"
 il_check_members_parsed
 checks_exit

@@ -23,6 +23,7 @@
 # sipsak 0.9.8.1 cuts a 5-digit port in the Request-URI it writes to 4 digits
 # ("sip:127.0.0.20:1506" for :15060), so viaduct listens on a 4-digit port here.
 
+# shellcheck source-path=SCRIPTDIR disable=SC2016 # check() evals its single-quoted EXPR later
 set -euo pipefail
 TEST_NAME=interop-sipsak
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -40,6 +41,7 @@ install_cleanup_trap
 make_tmpdir
 T=$TMPDIR_E2E
 
+# shellcheck disable=SC2317 # called from lib.sh's EXIT trap
 on_exit_hook() {
 	(($1 == 0)) && return 0
 	il_dump_logs
