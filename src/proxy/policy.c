@@ -77,14 +77,18 @@ static uint64_t addr_hash(const union vd_sockaddr *a)
 		memcpy(w, &a->in6.sin6_addr, sizeof(w));
 		x = w[0] ^ (w[1] * MEMBER_SET_SEED);
 	}
-	x = (x ^ vd_addr_port(a)) * 0x9e3779b97f4a7c15ULL;
+	x = (x ^ a->in.sin_port) * 0x9e3779b97f4a7c15ULL; /* sin_port and sin6_port coincide */
 	return x ^ (x >> 29);
 }
 
+/* Constant-size compares (inlined, no call): the hot path asks this for every request. */
 static bool same_addr(const union vd_sockaddr *a, const union vd_sockaddr *b)
 {
-	return a->sa.sa_family == b->sa.sa_family && vd_addr_port(a) == vd_addr_port(b) &&
-	       memcmp(ip_bytes(a), ip_bytes(b), a->sa.sa_family == AF_INET ? 4 : 16) == 0;
+	if (a->sa.sa_family != b->sa.sa_family || a->in.sin_port != b->in.sin_port)
+		return false;
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+	return memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) == 0;
 }
 
 int vd_member_set_build(struct vd_proxy *px)
