@@ -217,7 +217,7 @@ int lg_via_mix_parse(const char *s, struct lg_via_mix *mix)
  */
 static unsigned build_wheel(uint8_t *wheel, const unsigned *weight, unsigned n)
 {
-	int cur[LG_VIA_COUNT > LG_METHOD_COUNT ? LG_VIA_COUNT : LG_METHOD_COUNT] = { 0 };
+	int cur[(int)LG_VIA_COUNT + (int)LG_METHOD_COUNT] = { 0 }; /* n is either */
 	int total = 0;
 
 	for (unsigned m = 0; m < n; m++)
