@@ -30,6 +30,7 @@
 #define CALLID_LINE "Call-ID: $C-$N@loadgen" CRLF
 
 /* The Via forms of enum lg_via; the --via-mix names first. */
+/* clang-format off */
 static const struct via_def {
 	const char *name;
 	const char *line;
@@ -41,6 +42,7 @@ static const struct via_def {
 	[LG_VIA_COMPACT] = { "compact", "v: SIP/2.0/UDP $V;" BRANCH ";rport" CRLF },
 	[LG_VIA_PLAIN] = { "plain", "Via: SIP/2.0/UDP $V;" BRANCH CRLF },
 };
+/* clang-format on */
 
 struct req_def {
 	const char *name;

@@ -3,9 +3,9 @@
  * The requests the load generator sends: a realistic IMS mix of INVITE (with an SDP offer),
  * REGISTER (with a Digest Authorization), BYE, OPTIONS and MESSAGE (short text body).
  *
- * Each request type is expanded once per sending socket into a template whose per-message parts
- * have a fixed width and a known offset. Building message number `seq` is then a memcpy and
- * three 16-digit hex writes: no formatting, no allocation. Sequence numbers make every
+ * Each request type is expanded once per sending socket and Via form into a template whose
+ * per-message parts have a fixed width and a known offset. Building message number `seq` is then
+ * a memcpy and three 16-digit hex writes: no formatting, no allocation. Sequence numbers make every
  * transaction unique, and a per-run nonce keeps runs apart:
  *
  *   branch    z9hG4bKlg<nonce:8 hex><seq:16 hex>   (RFC 3261 magic cookie first)
@@ -33,7 +33,7 @@ enum lg_method { LG_INVITE, LG_REGISTER, LG_BYE, LG_OPTIONS, LG_MESSAGE, LG_METH
 enum lg_via {
 	LG_VIA_RPORT_LAST,   /* [rport-last] ;branch=...;rport  (baresip, linphone, pjsip, IMS UEs) */
 	LG_VIA_RPORT_MIDDLE, /* [rport-middle] ;branch=...;rport;alias */
-	LG_VIA_RPORT_FIRST,  /* [rport-first] ;rport;branch=...  (loadgen's only form until now) */
+	LG_VIA_RPORT_FIRST,  /* [rport-first] ;rport;branch=...  (loadgen's only form before) */
 	LG_VIA_RECEIVED,     /* [received] ;branch=...;received=192.0.2.1;rport  (2001:db8::1 on v6) */
 	LG_VIA_COMPACT,	     /* [compact] v: SIP/2.0/UDP ...;branch=...;rport */
 	LG_VIA_PLAIN,	     /* [plain] ;branch=...  no rport (sipp's built-in scenarios) */
@@ -47,7 +47,7 @@ enum lg_via {
 #define LG_BRANCH_PREFIX  "z9hG4bKlg"
 #define LG_DEFAULT_MIX	  "invite=30,register=30,bye=20,options=10,message=10"
 #define LG_VIA_WHEEL_MAX  (LG_MIX_WEIGHT_MAX * LG_VIA_COUNT)
-#define LG_DEFAULT_VIA_MIX                                                                  \
+#define LG_DEFAULT_VIA_MIX \
 	"rport-last=40,rport-middle=10,rport-first=10,received=10,compact=10,plain=20"
 
 /** Relative weights of the request types, each 0..LG_MIX_WEIGHT_MAX, not all zero. */
