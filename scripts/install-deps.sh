@@ -12,8 +12,10 @@ packages=(
 	dpdk-dev libdpdk-dev
 	# tests
 	libcriterion-dev sip-tester iproute2 procps python3
+	# interop tests (tests/interop: Kamailio registrars, sipsak, baresip headless)
+	kamailio sipsak baresip-core
 	# benchmarks (bench/ only)
-	libosip2-dev libsofia-sip-ua-dev kamailio gnuplot-nox
+	libosip2-dev libsofia-sip-ua-dev gnuplot-nox   # (and kamailio, listed above, for bench/compare)
 )
 
 SUDO=""

@@ -17,7 +17,9 @@
 #   LOAD_CPUS    cpus of loadgen, responder and sipp (default: the lower half, "0" on 2 cores)
 #   REPS (3), STEP_SECS (3), RAMP ("5000 10000 20000 40000 80000 160000 0"; 0 = flat out),
 #   REFINE (3: bisection steps after the ramp),
-#   WORKERS (2), SIPP_RATES ("1000 2000 3000 4000 5000 6000 8000"),
+#   WORKERS (default: the number of PROXY_CPUS: viaduct workers and Kamailio UDP children =
+#   cores given, as Kamailio's tuning guides say), KAMAILIO_MEM (tlsf: Kamailio's -x memory
+#   manager; its default qm roughly halves its throughput here), SIPP_RATES ("1000 2000 3000 4000 5000 6000 8000"),
 #   LOADGEN, RESPONDER (default: the ones in the build directory), VIADUCT_REV (what the summary
 #   calls the viaduct source; default: git describe of the source tree).
 # exit: 0 done (and, with --quick, every check passed), 1 a check or a step failed, 2 usage,
@@ -104,7 +106,16 @@ else
 	: "${LOAD_CPUS:=0}"
 	: "${PROXY_CPUS:=0}"
 fi
-WORKERS=${WORKERS:-2}
+# cpus in a taskset list such as "1", "2-3" or "0,2-3"
+count_cpus() {
+	local n=0 part
+	for part in ${1//,/ }; do
+		if [[ $part == *-* ]]; then n=$((n + ${part#*-} - ${part%-*} + 1)); else n=$((n + 1)); fi
+	done
+	echo "$n"
+}
+WORKERS=${WORKERS:-$(count_cpus "$PROXY_CPUS")}
+KAMAILIO_MEM=${KAMAILIO_MEM:-tlsf}
 if ((QUICK)); then
 	REPS=${REPS:-1}
 	REFINE=${REFINE:-0}
@@ -281,6 +292,7 @@ T_START=$SECONDS
 	echo "proxy_cpus=$PROXY_CPUS"
 	echo "load_cpus=$LOAD_CPUS"
 	echo "workers=$WORKERS"
+	echo "kamailio_mem=$KAMAILIO_MEM"
 	echo "reps=$REPS"
 	echo "step_secs=$STEP_SECS"
 	echo "ramp=$RAMP"
@@ -342,7 +354,7 @@ start_proxy() {
 	kamailio)
 		kdir=$TMPDIR_E2E/kamailio-$label
 		mkdir -p "$kdir"
-		spawn "$label" taskset -c "$PROXY_CPUS" "$KAMAILIO" -DD -E -f "$HERE/kamailio.cfg" \
+		spawn "$label" taskset -c "$PROXY_CPUS" "$KAMAILIO" -x "$KAMAILIO_MEM" -DD -E -f "$HERE/kamailio.cfg" \
 			-l "udp:$ADDR:$PROXY_PORT" -n "$WORKERS" -A "DS_LIST=\"$TMPDIR_E2E/dispatcher-$tag.list\"" \
 			-w "$kdir" -Y "$kdir" -P "$kdir/kamailio.pid"
 		PROXY_PID=$SPAWNED

@@ -279,7 +279,7 @@ def summary(out):
              "plots: `achieved.png`, `p99.png`.")
     L.append("")
     L.append(f"Both proxies: {m.get('workers', '?')} workers (viaduct threads, Kamailio UDP receiver "
-             f"processes), pinned to cpus {m.get('proxy_cpus', '?')}; the pool (one responder "
+             f"processes: cores given), Kamailio with `-x {m.get('kamailio_mem', 'qm')}`, pinned to cpus {m.get('proxy_cpus', '?')}; the pool (one responder "
              f"process, 2 UDP ports) and the load generator pinned to cpus {m.get('load_cpus', '?')}. "
              f"Medians over {m.get('reps', '?')} repetitions run in A B order; ramp "
              f"{m.get('ramp', '?')} msgs/s (0 = flat out), {m.get('step_secs', '?')} s per step; "
@@ -401,7 +401,7 @@ def summary(out):
     L.append(f"The load generator, the responder (the pool) and sipp share cpus {m.get('load_cpus', '?')}; "
              f"the proxy under test has cpus {m.get('proxy_cpus', '?')} to itself (both proxies the "
              "same, checked per thread). On a 2-core machine that is one core each: the proxy gets a "
-             "whole core for its 2 workers, and the harness (loadgen sending and receiving every "
+             "whole core for its workers, and the harness (loadgen sending and receiving every "
              "message, the responder receiving and answering every request) gets the other. The "
              "harness does about as many system calls per request as the proxy, so a fast proxy "
              "meets the harness's limit near its own: when the *harness CPU at max* row is close to "

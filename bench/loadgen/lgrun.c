@@ -154,8 +154,8 @@ static int open_sockets(struct lg_state *s, char *err, size_t errlen)
 		lg_addr_format(&local, sentby[i], sizeof(sentby[i]));
 		sb[i] = sentby[i];
 	}
-	if (lg_gen_init(s->gen, &s->o->mix, sb, s->o->sockets, run_nonce())) {
-		snprintf(err, errlen, "bad --mix or --sockets");
+	if (lg_gen_init(s->gen, &s->o->mix, &s->o->via, sb, s->o->sockets, run_nonce())) {
+		snprintf(err, errlen, "bad --mix, --via-mix or --sockets");
 		return -EINVAL;
 	}
 	return 0;

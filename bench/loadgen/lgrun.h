@@ -24,6 +24,7 @@ struct lg_opts {
 	uint64_t count;		      /* 0 = no limit */
 	double duration_s;	      /* > 0: every run is bounded in time */
 	struct lg_mix mix;
+	struct lg_via_mix via; /* Via forms */
 	unsigned timeout_ms;
 	unsigned batch;	  /* 1..LG_BATCH_MAX */
 	unsigned sockets; /* 1..LG_MAX_SOCKETS */

@@ -36,8 +36,18 @@ static const char usage[] =
 	"usage: loadgen --target HOST:PORT [--bind IP] [--rate MSGS_PER_S] [--count N]\n"
 	"               [--duration SECONDS] [--mix invite=30,register=30,bye=20,options=10,"
 	"message=10]\n"
+	"               [--via-mix FORM=WEIGHT,...]\n"
 	"               [--timeout-ms 2000] [--batch 32] [--sockets 4] [--csv]\n"
 	"  HOST is an IPv4 address or a bracketed IPv6 address ([::1]:5060).\n"
+	"  --via-mix weights (0..1000) the top Via forms real UAs send (same branch in each);\n"
+	"  default rport-last=40,rport-middle=10,rport-first=10,received=10,compact=10,plain=20\n"
+	"    rport-last    Via: SIP/2.0/UDP H:P;branch=B;rport   (baresip, linphone, pjsip, UEs)\n"
+	"    rport-middle  Via: SIP/2.0/UDP H:P;branch=B;rport;alias\n"
+	"    rport-first   Via: SIP/2.0/UDP H:P;rport;branch=B   (loadgen's only form before)\n"
+	"    received      Via: SIP/2.0/UDP H:P;branch=B;received=192.0.2.1;rport (v6 2001:db8::1)\n"
+	"    compact       v: SIP/2.0/UDP H:P;branch=B;rport\n"
+	"    plain         Via: SIP/2.0/UDP H:P;branch=B         (sipp's built-in scenarios)\n"
+	"  e.g. --via-mix rport-last=100 for one form.\n"
 	"  --rate 0 sends flat out; default 1000. --duration defaults to 10 s; the run ends at\n"
 	"  --count or --duration, whichever comes first, then waits --timeout-ms for responses.\n"
 	"  Summary (stdout): offered_rate and achieved_msgs_per_s are sent and received over the\n"
@@ -99,6 +109,7 @@ enum {
 	OPT_COUNT,
 	OPT_DURATION,
 	OPT_MIX,
+	OPT_VIA_MIX,
 	OPT_TIMEOUT,
 	OPT_BATCH,
 	OPT_SOCKETS,
@@ -113,6 +124,7 @@ static const struct option long_opts[] = {
 	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "duration", required_argument, NULL, OPT_DURATION },
 	{ "mix", required_argument, NULL, OPT_MIX },
+	{ "via-mix", required_argument, NULL, OPT_VIA_MIX },
 	{ "timeout-ms", required_argument, NULL, OPT_TIMEOUT },
 	{ "batch", required_argument, NULL, OPT_BATCH },
 	{ "sockets", required_argument, NULL, OPT_SOCKETS },
@@ -149,6 +161,12 @@ static const char *apply_opt(struct cli *c, int opt, const char *arg)
 						    "invite register bye options message, weights "
 						    "0..1000, not all 0"
 						  : NULL;
+	case OPT_VIA_MIX:
+		return lg_via_mix_parse(arg, &o->via)
+			       ? "--via-mix: expected NAME=WEIGHT,... with names rport-last "
+				 "rport-middle rport-first received compact plain, weights 0..1000, "
+				 "not all 0"
+			       : NULL;
 	case OPT_TIMEOUT:
 		return parse_uint(arg, 1, MAX_TIMEOUT_MS, &o->timeout_ms)
 			       ? "--timeout-ms: expected 1..60000"
@@ -176,6 +194,7 @@ static void cli_defaults(struct cli *c)
 	c->o.batch = DEFAULT_BATCH;
 	c->o.sockets = DEFAULT_SOCKETS;
 	(void)lg_mix_parse(LG_DEFAULT_MIX, &c->o.mix);
+	(void)lg_via_mix_parse(LG_DEFAULT_VIA_MIX, &c->o.via);
 }
 
 /* Without --bind: the address the kernel would send from, so our Via names a real address. */

@@ -7,7 +7,9 @@
  * proxy under test scans the header mix and sizes it meets in production. Placeholders in the
  * templates, replaced once at expansion:
  *
+ *   $W  the Via line of the template's form (itself made of the placeholders below)
  *   $V  the socket's sent-by (host:port)   $N  the run nonce, 8 hex digits
+ *   $R  a received= address of the sent-by's family (documentation ranges)
  *   $K  Content-Length, the body's length  $B $C $F  16 zeroes, filled per message
  *                                                      (branch, Call-ID, From-tag)
  */
@@ -23,8 +25,24 @@
 #define HEX_DIGITS  16 /* a 64-bit value */
 #define NONCE_HEX   8
 #define FTAG_MIX    0x9e3779b97f4a7c15ull /* golden ratio: spreads consecutive seqs apart */
-#define BRANCH_LINE "Via: SIP/2.0/UDP $V;rport;branch=" LG_BRANCH_PREFIX "$N$B" CRLF
+#define BRANCH	    "branch=" LG_BRANCH_PREFIX "$N$B"
+#define VIA_LINE    "$W" /* the form's line from vias[], expanded per template */
 #define CALLID_LINE "Call-ID: $C-$N@loadgen" CRLF
+
+/* The Via forms of enum lg_via; the --via-mix names first. */
+/* clang-format off */
+static const struct via_def {
+	const char *name;
+	const char *line;
+} vias[LG_VIA_COUNT] = {
+	[LG_VIA_RPORT_LAST] = { "rport-last", "Via: SIP/2.0/UDP $V;" BRANCH ";rport" CRLF },
+	[LG_VIA_RPORT_MIDDLE] = { "rport-middle", "Via: SIP/2.0/UDP $V;" BRANCH ";rport;alias" CRLF },
+	[LG_VIA_RPORT_FIRST] = { "rport-first", "Via: SIP/2.0/UDP $V;rport;" BRANCH CRLF },
+	[LG_VIA_RECEIVED] = { "received", "Via: SIP/2.0/UDP $V;" BRANCH ";received=$R;rport" CRLF },
+	[LG_VIA_COMPACT] = { "compact", "v: SIP/2.0/UDP $V;" BRANCH ";rport" CRLF },
+	[LG_VIA_PLAIN] = { "plain", "Via: SIP/2.0/UDP $V;" BRANCH CRLF },
+};
+/* clang-format on */
 
 struct req_def {
 	const char *name;
@@ -54,7 +72,7 @@ static const char sdp_offer[] = "v=0" CRLF
 static const struct req_def defs[LG_METHOD_COUNT] = {
 	[LG_INVITE] = {
 		"invite",
-		"INVITE sip:+15550001111@ims.example.net;user=phone SIP/2.0" CRLF BRANCH_LINE
+		"INVITE sip:+15550001111@ims.example.net;user=phone SIP/2.0" CRLF VIA_LINE
 		"Max-Forwards: 70" CRLF
 		"From: <sip:+15550002222@ims.example.net>;tag=$F" CRLF
 		"To: <tel:+15550001111>" CRLF CALLID_LINE
@@ -69,7 +87,7 @@ static const struct req_def defs[LG_METHOD_COUNT] = {
 	},
 	[LG_REGISTER] = {
 		"register",
-		"REGISTER sip:ims.example.net SIP/2.0" CRLF BRANCH_LINE
+		"REGISTER sip:ims.example.net SIP/2.0" CRLF VIA_LINE
 		"Max-Forwards: 70" CRLF
 		"From: <sip:001010000012345@ims.example.net>;tag=$F" CRLF
 		"To: <sip:001010000012345@ims.example.net>" CRLF CALLID_LINE
@@ -84,7 +102,7 @@ static const struct req_def defs[LG_METHOD_COUNT] = {
 	},
 	[LG_BYE] = {
 		"bye",
-		"BYE sip:+15550001111@ims.example.net SIP/2.0" CRLF BRANCH_LINE
+		"BYE sip:+15550001111@ims.example.net SIP/2.0" CRLF VIA_LINE
 		"Max-Forwards: 70" CRLF
 		"From: <sip:+15550002222@ims.example.net>;tag=$F" CRLF
 		"To: <tel:+15550001111>;tag=8321234356" CRLF CALLID_LINE
@@ -94,7 +112,7 @@ static const struct req_def defs[LG_METHOD_COUNT] = {
 	},
 	[LG_OPTIONS] = {
 		"options",
-		"OPTIONS sip:pcscf@ims.example.net SIP/2.0" CRLF BRANCH_LINE
+		"OPTIONS sip:pcscf@ims.example.net SIP/2.0" CRLF VIA_LINE
 		"Max-Forwards: 70" CRLF
 		"From: <sip:monitor@ims.example.net>;tag=$F" CRLF
 		"To: <sip:pcscf@ims.example.net>" CRLF CALLID_LINE
@@ -105,7 +123,7 @@ static const struct req_def defs[LG_METHOD_COUNT] = {
 	},
 	[LG_MESSAGE] = {
 		"message",
-		"MESSAGE sip:+15550001111@ims.example.net SIP/2.0" CRLF BRANCH_LINE
+		"MESSAGE sip:+15550001111@ims.example.net SIP/2.0" CRLF VIA_LINE
 		"Max-Forwards: 70" CRLF
 		"From: <sip:+15550002222@ims.example.net>;tag=$F" CRLF
 		"To: <sip:+15550001111@ims.example.net>" CRLF CALLID_LINE
@@ -130,68 +148,103 @@ static void hex_write(char *dst, uint64_t v, int digits)
 		dst[i] = hex[v & 15];
 }
 
-static int set_weight(struct lg_mix *mix, const char *name, size_t nlen, const char *val)
+const char *lg_via_name(enum lg_via v)
+{
+	return (unsigned)v < LG_VIA_COUNT ? vias[v].name : "?";
+}
+
+typedef const char *(*name_fn)(unsigned i);
+
+static const char *method_name_at(unsigned i)
+{
+	return defs[i].name;
+}
+
+static const char *via_name_at(unsigned i)
+{
+	return vias[i].name;
+}
+
+static int set_weight(unsigned *weight, name_fn name_at, unsigned n, const char *name,
+		      size_t nlen, const char *val)
 {
 	char *end;
 
-	for (unsigned m = 0; m < LG_METHOD_COUNT; m++) {
-		if (strlen(defs[m].name) != nlen || strncmp(defs[m].name, name, nlen) != 0)
+	for (unsigned m = 0; m < n; m++) {
+		const char *nm = name_at(m);
+		if (strlen(nm) != nlen || strncmp(nm, name, nlen) != 0)
 			continue;
 		if (*val < '0' || *val > '9')
 			return -EINVAL;
 		unsigned long w = strtoul(val, &end, 10);
 		if ((*end && *end != ',') || w > LG_MIX_WEIGHT_MAX)
 			return -EINVAL;
-		mix->weight[m] = (unsigned)w;
+		weight[m] = (unsigned)w;
 		return 0;
 	}
 	return -EINVAL;
 }
 
-int lg_mix_parse(const char *s, struct lg_mix *mix)
+/* "name=weight,..." into weight[0..n), names absent 0; not all zero. */
+static int parse_weights(const char *s, unsigned *weight, name_fn name_at, unsigned n)
 {
 	unsigned total = 0;
 
-	memset(mix, 0, sizeof(*mix));
+	memset(weight, 0, n * sizeof(*weight));
 	while (*s) {
 		const char *eq = strchr(s, '=');
-		if (!eq || set_weight(mix, s, (size_t)(eq - s), eq + 1))
+		if (!eq || set_weight(weight, name_at, n, s, (size_t)(eq - s), eq + 1))
 			return -EINVAL;
 		const char *comma = strchr(eq, ',');
 		s = comma ? comma + 1 : eq + strlen(eq);
 	}
-	for (unsigned m = 0; m < LG_METHOD_COUNT; m++)
-		total += mix->weight[m];
+	for (unsigned m = 0; m < n; m++)
+		total += weight[m];
 	return total ? 0 : -EINVAL;
+}
+
+int lg_mix_parse(const char *s, struct lg_mix *mix)
+{
+	return parse_weights(s, mix->weight, method_name_at, LG_METHOD_COUNT);
+}
+
+int lg_via_mix_parse(const char *s, struct lg_via_mix *mix)
+{
+	return parse_weights(s, mix->weight, via_name_at, LG_VIA_COUNT);
 }
 
 /*
  * Smooth weighted round robin (as nginx balances upstreams): over one turn of the wheel every
  * type appears exactly weight times, spread out, so a short run still has the right mix.
  */
-static void build_wheel(struct lg_gen *g, const struct lg_mix *mix)
+static unsigned build_wheel(uint8_t *wheel, const unsigned *weight, unsigned n)
 {
-	int cur[LG_METHOD_COUNT] = { 0 };
+	int cur[(int)LG_VIA_COUNT + (int)LG_METHOD_COUNT] = { 0 }; /* n is either */
 	int total = 0;
 
-	for (unsigned m = 0; m < LG_METHOD_COUNT; m++)
-		total += (int)mix->weight[m];
+	for (unsigned m = 0; m < n; m++)
+		total += (int)weight[m];
 	for (int k = 0; k < total; k++) {
 		unsigned best = 0;
-		for (unsigned m = 0; m < LG_METHOD_COUNT; m++) {
-			cur[m] += (int)mix->weight[m];
+		for (unsigned m = 0; m < n; m++) {
+			cur[m] += (int)weight[m];
 			if (cur[m] > cur[best])
 				best = m;
 		}
 		cur[best] -= total;
-		g->wheel[k] = (uint8_t)best;
+		wheel[k] = (uint8_t)best;
 	}
-	g->wheel_len = (unsigned)total;
+	return (unsigned)total;
 }
 
 struct expander {
 	struct lg_tmpl *t;
 	bool overflow;
+	const char *via;    /* the form's Via line */
+	const char *sentby; /* host:port */
+	const char *received;
+	const char *nonce; /* NONCE_HEX digits */
+	const char *clen;
 };
 
 static void emit(struct expander *x, const char *s, size_t n)
@@ -211,18 +264,27 @@ static void emit_slot(struct expander *x, uint16_t *off)
 	emit(x, "0000000000000000", HEX_DIGITS);
 }
 
-static void expand_one(struct expander *x, char code, const char *sentby, const char *nonce,
-		       const char *clen)
+static void expand_str(struct expander *x, const char *s, bool top);
+
+static void expand_one(struct expander *x, char code, bool top)
 {
 	switch (code) {
+	case 'W':
+		if (!top)
+			goto literal; /* no $W inside the Via line */
+		expand_str(x, x->via, false);
+		break;
 	case 'V':
-		emit(x, sentby, strlen(sentby));
+		emit(x, x->sentby, strlen(x->sentby));
+		break;
+	case 'R':
+		emit(x, x->received, strlen(x->received));
 		break;
 	case 'N':
-		emit(x, nonce, NONCE_HEX);
+		emit(x, x->nonce, NONCE_HEX);
 		break;
 	case 'K':
-		emit(x, clen, strlen(clen));
+		emit(x, x->clen, strlen(x->clen));
 		break;
 	case 'B':
 		emit_slot(x, &x->t->off_branch);
@@ -234,48 +296,81 @@ static void expand_one(struct expander *x, char code, const char *sentby, const 
 		emit_slot(x, &x->t->off_ftag);
 		break;
 	default:
+	literal:
 		emit(x, "$", 1);
 		emit(x, &code, 1);
 		break;
 	}
 }
 
-static int expand(struct lg_tmpl *t, const struct req_def *d, const char *sentby, uint32_t nonce)
+static void expand_str(struct expander *x, const char *s, bool top)
 {
-	struct expander x = { t, false };
+	for (const char *p = s; *p; p++) {
+		if (*p == '$' && p[1])
+			expand_one(x, *++p, top);
+		else
+			emit(x, p, 1);
+	}
+}
+
+static int expand(struct lg_tmpl *t, const struct req_def *d, enum lg_via via,
+		  const char *sentby, uint32_t nonce)
+{
 	char nonce_hex[NONCE_HEX], clen[24]; /* any size_t */
+	struct expander x = {
+		.t = t,
+		.via = vias[via].line,
+		.sentby = sentby,
+		/* RFC 3261 received: a bare IPv6 address, no brackets */
+		.received = sentby[0] == '[' ? "2001:db8::1" : "192.0.2.1",
+		.nonce = nonce_hex,
+		.clen = clen,
+	};
 
 	hex_write(nonce_hex, nonce, NONCE_HEX);
 	snprintf(clen, sizeof(clen), "%zu", strlen(d->body));
 	memset(t, 0, sizeof(*t));
-	for (const char *p = d->head; *p; p++) {
-		if (*p == '$' && p[1])
-			expand_one(&x, *++p, sentby, nonce_hex, clen);
-		else
-			emit(&x, p, 1);
-	}
+	expand_str(&x, d->head, true);
 	emit(&x, CRLF, 2);
 	emit(&x, d->body, strlen(d->body));
 	return x.overflow ? -EINVAL : 0;
 }
 
-int lg_gen_init(struct lg_gen *g, const struct lg_mix *mix, const char *const *sentby,
-		unsigned nsock, uint32_t nonce)
+/* rank[i]: how many earlier slots of the wheel hold wheel[i]'s type. */
+static void build_rank(struct lg_gen *g)
+{
+	unsigned seen[LG_METHOD_COUNT] = { 0 };
+
+	for (unsigned i = 0; i < g->wheel_len; i++)
+		g->rank[i] = (uint16_t)seen[g->wheel[i]]++;
+}
+
+int lg_gen_init(struct lg_gen *g, const struct lg_mix *mix, const struct lg_via_mix *via,
+		const char *const *sentby, unsigned nsock, uint32_t nonce)
 {
 	if (nsock < 1 || nsock > LG_MAX_SOCKETS)
 		return -EINVAL;
 	for (unsigned m = 0; m < LG_METHOD_COUNT; m++)
 		if (mix->weight[m] > LG_MIX_WEIGHT_MAX)
 			return -EINVAL;
+	for (unsigned v = 0; v < LG_VIA_COUNT; v++)
+		if (via->weight[v] > LG_MIX_WEIGHT_MAX)
+			return -EINVAL;
 	g->nonce = nonce;
 	g->nsock = nsock;
-	build_wheel(g, mix);
-	if (g->wheel_len == 0)
+	g->wheel_len = build_wheel(g->wheel, mix->weight, LG_METHOD_COUNT);
+	g->via_len = build_wheel(g->via_wheel, via->weight, LG_VIA_COUNT);
+	if (g->wheel_len == 0 || g->via_len == 0)
 		return -EINVAL;
+	build_rank(g);
+	memcpy(g->type_weight, mix->weight, sizeof(g->type_weight));
 	for (unsigned s = 0; s < nsock; s++)
 		for (unsigned m = 0; m < LG_METHOD_COUNT; m++)
-			if (expand(&g->tmpl[s][m], &defs[m], sentby[s], nonce))
-				return -EINVAL;
+			for (unsigned v = 0; v < LG_VIA_COUNT; v++)
+				if (mix->weight[m] && via->weight[v] &&
+				    expand(&g->tmpl[s][m][v], &defs[m], (enum lg_via)v, sentby[s],
+					   nonce))
+					return -EINVAL;
 	return 0;
 }
 
@@ -284,9 +379,32 @@ enum lg_method lg_gen_method(const struct lg_gen *g, uint64_t seq)
 	return (enum lg_method)g->wheel[seq % g->wheel_len];
 }
 
+/* The template indices of message seq: its type and Via form. */
+static inline void pick(const struct lg_gen *g, uint64_t seq, unsigned *m, unsigned *v)
+{
+	uint64_t turn = seq / g->wheel_len;
+	unsigned pos = (unsigned)(seq - turn * g->wheel_len);
+	/* the type's own message number: whole turns of it, then its rank in this one */
+	uint64_t n = turn * g->type_weight[g->wheel[pos]] + g->rank[pos];
+
+	*m = g->wheel[pos];
+	*v = g->via_wheel[n % g->via_len];
+}
+
+enum lg_via lg_gen_via(const struct lg_gen *g, uint64_t seq)
+{
+	unsigned m, v;
+
+	pick(g, seq, &m, &v);
+	return (enum lg_via)v;
+}
+
 size_t lg_gen_build(const struct lg_gen *g, unsigned sock, uint64_t seq, char *out)
 {
-	const struct lg_tmpl *t = &g->tmpl[sock][lg_gen_method(g, seq)];
+	unsigned m, v;
+
+	pick(g, seq, &m, &v);
+	const struct lg_tmpl *t = &g->tmpl[sock][m][v];
 
 	memcpy(out, t->text, t->len);
 	hex_write(out + t->off_branch, seq, HEX_DIGITS);

@@ -33,18 +33,27 @@ static const char *const sentby4[] = { "127.0.0.1:40000", "127.0.0.1:40001" };
 static void gen_setup(void)
 {
 	struct lg_mix mix;
+	struct lg_via_mix via;
 	cr_assert_eq(lg_mix_parse(LG_DEFAULT_MIX, &mix), 0);
-	cr_assert_eq(lg_gen_init(&gen, &mix, sentby4, 2, NONCE), 0);
+	cr_assert_eq(lg_via_mix_parse(LG_DEFAULT_VIA_MIX, &via), 0);
+	cr_assert_eq(lg_gen_init(&gen, &mix, &via, sentby4, 2, NONCE), 0);
 }
 
 /* ---- independent helpers over a NUL-terminated message ---- */
 
-/* Value of the first header named `name` (exact case, as the templates write it), or NULL. */
+/*
+ * Value of the first header named `name` (exact case, as the templates write it), or NULL. "Via"
+ * also finds the compact "v" the templates may write instead.
+ */
 static char *hdr(const char *msg, const char *name, char *val, size_t cap)
 {
 	char key[64];
 	snprintf(key, sizeof(key), "\r\n%s: ", name);
 	const char *p = strstr(msg, key);
+	if (!p && strcmp(name, "Via") == 0) {
+		snprintf(key, sizeof(key), "\r\nv: ");
+		p = strstr(msg, key);
+	}
 	const char *eoh = strstr(msg, "\r\n\r\n");
 	if (!p || p > eoh)
 		return NULL;
@@ -128,7 +137,10 @@ static void check_required(const char *msg, const struct shape *sh)
 	     h += strlen(h) + 1) {
 		char key[32];
 		snprintf(key, sizeof(key), "\r\n%s: ", h);
-		cr_assert_eq(count_str(msg, key), 1, "%s exactly once in %s", h, sh->method);
+		unsigned n = count_str(msg, key);
+		if (strcmp(h, "Via") == 0)
+			n += count_str(msg, "\r\nv: ");
+		cr_assert_eq(n, 1, "%s exactly once in %s", h, sh->method);
 	}
 	if (sh->m == LG_REGISTER) {
 		cr_assert_not_null(hdr(msg, "Authorization", v, sizeof(v)));
@@ -215,11 +227,12 @@ Test(sipgen, per_socket_sent_by_and_ipv6, .init = gen_setup)
 {
 	static const char *const sb6[] = { "[::1]:41000" };
 	struct lg_mix mix = { { [LG_OPTIONS] = 1 } };
+	struct lg_via_mix via = { { [LG_VIA_RPORT_FIRST] = 1 } };
 	char msg[LG_MSG_MAX + 1], v[256];
 
 	build(3, 1, msg);
 	cr_assert_not_null(strstr(hdr(msg, "Via", v, sizeof(v)), "UDP 127.0.0.1:40001;"));
-	cr_assert_eq(lg_gen_init(&gen, &mix, sb6, 1, NONCE), 0);
+	cr_assert_eq(lg_gen_init(&gen, &mix, &via, sb6, 1, NONCE), 0);
 	build(3, 0, msg);
 	cr_assert_eq(strncmp(msg, "OPTIONS ", 8), 0, "options-only mix");
 	cr_assert_not_null(strstr(hdr(msg, "Via", v, sizeof(v)), "UDP [::1]:41000;rport;"));
@@ -358,6 +371,219 @@ Test(match, unknown_branches_are_rejected, .init = gen_setup)
 	const char *req =
 		"OPTIONS sip:a SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;branch=z9hG4bKx\r\n\r\n";
 	cr_assert_neq(lg_sip_response_branch(req, strlen(req), &st, &b), 0, "a request");
+}
+
+/* ---- Via forms (--via-mix) ---- */
+
+/* The exact Via line each form makes, for sent-by `sb`, run nonce NONCE and sequence `seq`. */
+static void expected_via(enum lg_via f, const char *sb, uint64_t seq, char *out, size_t cap)
+{
+	char br[64];
+	const char *rcv = sb[0] == '[' ? "2001:db8::1" : "192.0.2.1";
+
+	snprintf(br, sizeof(br), "branch=z9hG4bKlg1234abcd%016llx", (unsigned long long)seq);
+	switch (f) {
+	case LG_VIA_RPORT_LAST:
+		snprintf(out, cap, "Via: SIP/2.0/UDP %s;%s;rport", sb, br);
+		break;
+	case LG_VIA_RPORT_MIDDLE:
+		snprintf(out, cap, "Via: SIP/2.0/UDP %s;%s;rport;alias", sb, br);
+		break;
+	case LG_VIA_RPORT_FIRST:
+		snprintf(out, cap, "Via: SIP/2.0/UDP %s;rport;%s", sb, br);
+		break;
+	case LG_VIA_RECEIVED:
+		snprintf(out, cap, "Via: SIP/2.0/UDP %s;%s;received=%s;rport", sb, br, rcv);
+		break;
+	case LG_VIA_COMPACT:
+		snprintf(out, cap, "v: SIP/2.0/UDP %s;%s;rport", sb, br);
+		break;
+	default:
+		snprintf(out, cap, "Via: SIP/2.0/UDP %s;%s", sb, br);
+		break;
+	}
+}
+
+/* The second line of a request: where the templates put the Via. */
+static void second_line(const char *msg, char *out, size_t cap)
+{
+	const char *p = strstr(msg, "\r\n") + 2;
+	size_t n = (size_t)(strstr(p, "\r\n") - p);
+	cr_assert_lt(n, cap);
+	memcpy(out, p, n);
+	out[n] = '\0';
+}
+
+static void init_one_form(enum lg_via f, const char *const *sb, unsigned nsock)
+{
+	struct lg_mix mix;
+	struct lg_via_mix via = { { 0 } };
+	char arg[64];
+
+	snprintf(arg, sizeof(arg), "%s=100", lg_via_name(f));
+	cr_assert_eq(lg_via_mix_parse(arg, &via), 0, "%s", arg);
+	cr_assert_eq(via.weight[f], 100);
+	cr_assert_eq(lg_mix_parse(LG_DEFAULT_MIX, &mix), 0);
+	cr_assert_eq(lg_gen_init(&gen, &mix, &via, sb, nsock, NONCE), 0);
+}
+
+/*
+ * Every form, IPv4 and IPv6 sent-by, every request type: the exact Via line, a well-formed
+ * message, and the branch recovered both from the request and from the responder's 200 OK.
+ */
+Test(via, each_form_exact_line_and_seq_recovered)
+{
+	static const char *const sb4[] = { "127.0.0.1:40000" };
+	static const char *const sb6[] = { "[::1]:41000" };
+	static const char *const *const sbs[] = { sb4, sb6 };
+	char msg[LG_MSG_MAX + 1], want[256], got[256], rsp[REPLY_CAP];
+
+	for (unsigned a = 0; a < 2; a++) {
+		for (unsigned f = 0; f < LG_VIA_COUNT; f++) {
+			init_one_form((enum lg_via)f, sbs[a], 1);
+			for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+				/* a turn of the type wheel far out: all 16 hex digits in use */
+				uint64_t seq = seq_of_method(shapes[i].m) +
+					       (uint64_t)gen.wheel_len * 0x2e8ba2e8ba2e8ull;
+				cr_assert_eq(lg_gen_method(&gen, seq), shapes[i].m);
+				cr_assert_eq(lg_gen_via(&gen, seq), (enum lg_via)f);
+				size_t len = build(seq, 0, msg);
+				second_line(msg, got, sizeof(got));
+				expected_via((enum lg_via)f, sbs[a][0], seq, want, sizeof(want));
+				cr_assert_str_eq(got, want, "form %s", lg_via_name((enum lg_via)f));
+				check_start_and_cseq(msg, &shapes[i]);
+				check_body(msg, len, &shapes[i]);
+
+				struct lg_slice v, br;
+				uint64_t s2 = 0;
+				cr_assert(lg_sip_header(msg, len, "Via", 'v', 0, &v, NULL));
+				cr_assert(lg_sip_param(v, "branch", &br));
+				cr_assert_eq(lg_gen_branch_seq(&gen, br, &s2), 0);
+				cr_assert_eq(s2, seq, "form %s", lg_via_name((enum lg_via)f));
+				respond(msg, rsp);
+				cr_assert_eq(matched_seq(rsp), (int64_t)seq, "form %s response",
+					     lg_via_name((enum lg_via)f));
+			}
+		}
+	}
+}
+
+/* A single-form mix sends only that form; the other forms' templates are not even made. */
+Test(via, single_form_mix)
+{
+	static const char *const sb4[] = { "127.0.0.1:40000", "127.0.0.1:40001" };
+	char msg[LG_MSG_MAX + 1], v[256];
+
+	init_one_form(LG_VIA_RPORT_LAST, sb4, 2);
+	for (uint64_t s = 0; s < 2000; s++) {
+		cr_assert_eq(lg_gen_via(&gen, s), LG_VIA_RPORT_LAST);
+		build(s, (unsigned)(s & 1), msg);
+		cr_assert_not_null(hdr(msg, "Via", v, sizeof(v)));
+		cr_assert_eq(strcmp(v + strlen(v) - 6, ";rport"), 0, "%s", v);
+		cr_assert_null(strstr(msg, "\r\nv: "));
+	}
+	cr_assert_eq(gen.tmpl[0][LG_INVITE][LG_VIA_COMPACT].len, 0);
+}
+
+/* Which form a generated message carries, read back from its bytes. */
+static enum lg_via form_of(const char *msg)
+{
+	char v[256];
+
+	second_line(msg, v, sizeof(v));
+	if (strncmp(v, "v: ", 3) == 0)
+		return LG_VIA_COMPACT;
+	cr_assert_eq(strncmp(v, "Via: ", 5), 0, "%s", v);
+	if (strstr(v, ";received="))
+		return LG_VIA_RECEIVED;
+	if (strstr(v, ";rport;alias"))
+		return LG_VIA_RPORT_MIDDLE;
+	if (strstr(v, ";rport;branch="))
+		return LG_VIA_RPORT_FIRST;
+	if (strstr(v, ";rport"))
+		return LG_VIA_RPORT_LAST;
+	return LG_VIA_PLAIN;
+}
+
+/*
+ * The default mix: over one full period (type wheel x Via wheel messages) every form has exactly
+ * its share, and so has every (type, form) pair; a short run is already close and holds every
+ * form in its first 100 messages.
+ */
+Test(via, default_mix_proportions, .init = gen_setup)
+{
+	struct lg_via_mix via;
+	struct lg_mix mix;
+	static unsigned n[LG_METHOD_COUNT][LG_VIA_COUNT];
+	unsigned nf[LG_VIA_COUNT] = { 0 }, vtotal = 0, mtotal = 0;
+	char msg[LG_MSG_MAX + 1];
+
+	cr_assert_eq(lg_via_mix_parse(LG_DEFAULT_VIA_MIX, &via), 0);
+	cr_assert_eq(lg_mix_parse(LG_DEFAULT_MIX, &mix), 0);
+	for (unsigned f = 0; f < LG_VIA_COUNT; f++) {
+		cr_assert_gt(via.weight[f], 0, "the default mix has %s", lg_via_name((enum lg_via)f));
+		vtotal += via.weight[f];
+	}
+	for (unsigned m = 0; m < LG_METHOD_COUNT; m++)
+		mtotal += mix.weight[m];
+	const uint64_t period = (uint64_t)gen.wheel_len * gen.via_len;
+	cr_assert_eq(period, (uint64_t)mtotal * vtotal);
+	unsigned first = 0;
+	for (uint64_t s = 0; s < period; s++) {
+		build(s, (unsigned)(s & 1), msg);
+		enum lg_via f = form_of(msg);
+		cr_assert_eq(f, lg_gen_via(&gen, s), "seq %llu", (unsigned long long)s);
+		n[lg_gen_method(&gen, s)][f]++;
+		if (s < 100)
+			first |= 1u << f;
+		if (s + 1 == 1000)
+			for (unsigned g = 0; g < LG_VIA_COUNT; g++) {
+				unsigned got = 0;
+				for (unsigned m = 0; m < LG_METHOD_COUNT; m++)
+					got += n[m][g];
+				unsigned want = 1000 * via.weight[g] / vtotal;
+				cr_assert(got + LG_METHOD_COUNT >= want && got <= want + LG_METHOD_COUNT,
+					  "%s: %u of 1000, want ~%u", lg_via_name((enum lg_via)g), got,
+					  want);
+			}
+	}
+	cr_assert_eq(first, (1u << LG_VIA_COUNT) - 1, "every form in the first 100 messages");
+	for (unsigned m = 0; m < LG_METHOD_COUNT; m++)
+		for (unsigned f = 0; f < LG_VIA_COUNT; f++) {
+			cr_assert_eq(n[m][f], mix.weight[m] * via.weight[f], "%s/%s",
+				     lg_method_name((enum lg_method)m), lg_via_name((enum lg_via)f));
+			nf[f] += n[m][f];
+		}
+	for (unsigned f = 0; f < LG_VIA_COUNT; f++)
+		cr_assert_eq((uint64_t)nf[f] * vtotal, period * via.weight[f]);
+	/* the method mix is unchanged by the Via mix */
+	for (unsigned m = 0; m < LG_METHOD_COUNT; m++) {
+		unsigned t = 0;
+		for (unsigned f = 0; f < LG_VIA_COUNT; f++)
+			t += n[m][f];
+		cr_assert_eq((uint64_t)t * mtotal, period * mix.weight[m]);
+	}
+}
+
+Test(via, via_mix_parse_rejects_bad_input)
+{
+	struct lg_via_mix mix;
+	static const char *const bad[] = {
+		"",	     "rport-last",   "rport-last=", "rport-last=x", "rport-last=1001",
+		"rport=1",   "plain=0",	     "Plain=1",	    "compact=1;plain=1", "invite=1",
+		"compact=5x",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_neq(lg_via_mix_parse(bad[i], &mix), 0, "accepted '%s'", bad[i]);
+	cr_assert_eq(lg_via_mix_parse("plain=3,received=1", &mix), 0);
+	cr_assert_eq(mix.weight[LG_VIA_PLAIN], 3);
+	cr_assert_eq(mix.weight[LG_VIA_RECEIVED], 1);
+	cr_assert_eq(mix.weight[LG_VIA_RPORT_LAST], 0);
+	for (unsigned f = 0; f < LG_VIA_COUNT; f++) {
+		char arg[32];
+		snprintf(arg, sizeof(arg), "%s=7", lg_via_name((enum lg_via)f));
+		cr_assert_eq(lg_via_mix_parse(arg, &mix), 0, "%s", arg);
+	}
 }
 
 Test(match, window_ok_late_duplicate_unknown)

@@ -30,14 +30,14 @@ struct vd_rule_spec;
 #define VD_CFG_DEFAULT_TABLE_SIZE 65537 /* prime: Maglev needs a prime table size */
 #define VD_CFG_DEFAULT_MAX_MESSAGE 16384
 #define VD_CFG_DEFAULT_MAX_HEADERS 96
-#define VD_CFG_DEFAULT_MAX_VIAS 16
+#define VD_CFG_DEFAULT_MAX_VIAS 70 /* = the Max-Forwards a UA starts with (RFC 3261 8.1.1.6) */
 #define VD_CFG_DEFAULT_RETRY_AFTER 5 /* seconds, in the 503 sent when no member can be chosen */
 #define VD_CFG_DEFAULT_BATCH 32
 
 /* Hard ceilings that validation enforces (the datapath sizes its buffers from them). */
 #define VD_CFG_MAX_MESSAGE_CEIL 65507 /* largest UDP payload over IPv4 */
 #define VD_CFG_MAX_HEADERS_CEIL 256
-#define VD_CFG_MAX_VIAS_CEIL 64
+#define VD_CFG_MAX_VIAS_CEIL 255
 
 /* What a pool hashes to pick a member: every message with the same key goes to the same member. */
 enum vd_hash_key {
@@ -132,6 +132,32 @@ struct vd_cfg_limits {
 	uint32_t max_vias;         /* Via values over all Via headers; more -> 400 */
 };
 
+/*
+ * What the proxy lets through and says about itself (top-level keys of the main file).
+ *   proxy_require:      option tags a request may name in Proxy-Require (RFC 3261 16.3 step 5);
+ *                       any other gets 420 Bad Extension with an Unsupported header.
+ *   server_header:      the Server header of our replies; "" = none (default "viaduct").
+ *   trusted_next_hops:  where a Route (or, from a member, a Request-URI) may send a request
+ *                       besides pool members: prefixes, addresses or names resolved at load.
+ *   untrusted_route:    what a request whose Route names anyone else gets: "pool" (default:
+ *                       routed to the pool with its Route set intact) or "reject" (403).
+ */
+#define VD_CFG_MAX_OPTION_TAGS 16
+#define VD_CFG_OPTION_TAG_MAX 48
+#define VD_CFG_SERVER_MAX 128
+#define VD_CFG_MAX_TRUSTED 64
+
+enum vd_untrusted_route { VD_UNTRUSTED_TO_POOL = 0, VD_UNTRUSTED_REJECT };
+
+struct vd_cfg_policy {
+	unsigned n_proxy_require;
+	char proxy_require[VD_CFG_MAX_OPTION_TAGS][VD_CFG_OPTION_TAG_MAX];
+	char server_header[VD_CFG_SERVER_MAX];
+	unsigned n_trusted;
+	struct vd_cfg_prefix trusted[VD_CFG_MAX_TRUSTED];
+	enum vd_untrusted_route untrusted_route;
+};
+
 struct vd_config {
 	unsigned workers; /* 0 in the file means: one per online core (resolved by the loader) */
 	unsigned batch;   /* messages per recvmmsg/sendmmsg batch */
@@ -144,6 +170,7 @@ struct vd_config {
 	struct vd_cfg_health health;
 	struct vd_cfg_admin admin;
 	struct vd_cfg_dpdk dpdk;
+	struct vd_cfg_policy policy;
 	unsigned n_rules;            /* routing rules, in order: the first match wins */
 	struct vd_rule_spec *rules;  /* owned, strings included (include/viaduct/rules.h) */
 	unsigned n_files; /* the file loaded and every file it includes (reload watches them) */

@@ -51,6 +51,8 @@ struct vd_pktbuf {
  * advertised host), received/rport parameters and a Max-Forwards line all fit. */
 #define VD_PROXY_HEADROOM 1024
 
+#define VD_PROXY_MAX_LOCAL 32 /* local interface addresses remembered for loop checks */
+
 enum vd_verdict {
 	VD_VERDICT_FORWARD = 0, /* send pkt (edited) to res->dst through listener res->egress */
 	VD_VERDICT_REPLY,       /* send the reply buffer to res->dst through the arrival listener */
@@ -77,6 +79,19 @@ enum vd_drop {
 };
 
 const char *vd_drop_name(enum vd_drop d);
+
+/* What became of a request's Route set (RFC 3261 16.4-16.6 under the trust policy). Order is a
+ * contract with vd_route_outcome_name() and the stats. */
+enum vd_route_outcome {
+	VD_ROUTE_NONE = 0,  /* no Route left after ours were popped: the rules chose */
+	VD_ROUTE_FOLLOWED,  /* the next Route value named a trusted hop: sent there */
+	VD_ROUTE_TO_POOL,   /* it named an untrusted hop: sent to the pool, Route set intact */
+	VD_ROUTE_REFUSED,   /* it named an untrusted hop: 403 Not relaying (untrusted_route) */
+	VD_ROUTE_OUTBOUND,  /* from a member or trusted peer: by its Route, else Request-URI */
+	VD_ROUTE__COUNT
+};
+
+const char *vd_route_outcome_name(enum vd_route_outcome o);
 
 /** One of our addresses, compiled from a config listener. */
 struct vd_proxy_listener {
@@ -136,6 +151,24 @@ struct vd_proxy {
 	uint32_t max_message_size;
 	uint32_t retry_after;
 	uint64_t branch_seed; /* named constant: branches must be stable across restarts */
+
+	/* policy (struct vd_cfg_policy), compiled */
+	char server_line[VD_CFG_SERVER_MAX + 12]; /* "Server: NAME\r\n", or "" for none */
+	uint16_t server_line_len;
+	unsigned n_option_tags; /* Proxy-Require tags that pass */
+	char option_tags[VD_CFG_MAX_OPTION_TAGS][VD_CFG_OPTION_TAG_MAX];
+	uint8_t option_tag_len[VD_CFG_MAX_OPTION_TAGS];
+	unsigned n_trusted;
+	struct vd_cfg_prefix trusted[VD_CFG_MAX_TRUSTED];
+	uint8_t untrusted_route; /* enum vd_untrusted_route */
+	/* addresses of this host (wildcard, loopback, every interface at init): a Route or a
+	 * Request-URI naming one at a listener's port is us, whatever we advertise */
+	unsigned n_local;
+	struct vd_cfg_prefix local[VD_PROXY_MAX_LOCAL];
+	/* every member of every pool, open addressing by address hash (family 0 = empty slot):
+	 * "does this come from / go to a member?" in one or two probes */
+	union vd_sockaddr *member_set;
+	uint32_t member_set_mask;
 };
 
 /**
@@ -165,6 +198,7 @@ struct vd_result {
 	int16_t member;       /* pool member chosen, -1 when the next hop came from Route/Via */
 	uint16_t pool;        /* the pool of `member` */
 	int32_t rule;         /* the routing rule that decided, -1 when none did */
+	uint8_t route;        /* requests: enum vd_route_outcome */
 	uint32_t reply_len;   /* REPLY: bytes written to the reply buffer */
 	union vd_sockaddr dst;
 };
@@ -176,6 +210,16 @@ struct vd_proxy_scratch {
 	char *reply;        /* caller-allocated, reply_cap bytes */
 	uint32_t reply_cap;
 };
+
+/**
+ * A datagram over limits.max_message_size (pkt holds at least its first max_message_size
+ * bytes; the kernel datapath passes a truncated read): a request whose start line and top Via
+ * can be read gets 513 Message Too Large (RFC 3261 21.5.14), anything else is dropped
+ * (too-large). Replies are never larger than what they answer.
+ */
+void vd_proxy_too_large(const struct vd_proxy *px, const struct vd_pktbuf *pkt,
+			const union vd_sockaddr *src, struct vd_proxy_scratch *scratch,
+			struct vd_result *res);
 
 /**
  * Process one datagram. pkt->off must leave VD_PROXY_HEADROOM bytes of headroom for the

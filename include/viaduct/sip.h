@@ -71,6 +71,7 @@ enum vd_sip_hdr {
 	VD_H_ACCEPT_CONTACT, /* a */
 	VD_H_REJECT_CONTACT, /* j */
 	VD_H_REQUEST_DISPOSITION, /* d */
+	VD_H_PROXY_REQUIRE,  /* no compact form */
 	VD_H__COUNT
 };
 

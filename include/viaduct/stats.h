@@ -17,7 +17,7 @@
 #include "viaduct/proxy.h"
 
 /* Reply codes the proxy generates, each with its own counter. */
-#define VD_STATS_REPLY_CODES(X) X(200) X(400) X(483) X(503) X(505) X(513)
+#define VD_STATS_REPLY_CODES(X) X(200) X(400) X(403) X(420) X(482) X(483) X(503) X(505) X(513)
 enum vd_stats_reply {
 #define VD_REPLY_ENUM(c) VD_STATS_REPLY_##c,
 	VD_STATS_REPLY_CODES(VD_REPLY_ENUM)
@@ -38,6 +38,7 @@ struct vd_stats {
 	uint64_t reply_codes[VD_STATS_REPLY__COUNT];
 	uint64_t drop[VD_DROP__COUNT];
 	uint64_t sip_err[VD_SIP_E__COUNT]; /* scanner verdicts of refused messages */
+	uint64_t route[VD_ROUTE__COUNT];   /* requests by what became of their Route set */
 	/* selections by [pool][member] index of the snapshot in use; pools past VD_STATS_POOLS
 	 * are counted in tx only */
 	uint64_t member[VD_STATS_POOLS][VD_CFG_MAX_MEMBERS];

@@ -87,6 +87,14 @@ static const cyaml_schema_field_t config_fields[] = {
 	CYAML_FIELD_SEQUENCE_COUNT("rules", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 				   struct raw_config, rules, n_rules, &cfg_rule_value, 0,
 				   CYAML_UNLIMITED),
+	CYAML_FIELD_SEQUENCE_COUNT("proxy_require", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				   struct raw_config, proxy_require, n_proxy_require,
+				   &cfg_policy_string_value, 0, CYAML_UNLIMITED),
+	STR_FIELD("server_header", OPT, struct raw_config, server_header),
+	CYAML_FIELD_SEQUENCE_COUNT("trusted_next_hops", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				   struct raw_config, trusted_next_hops, n_trusted_next_hops,
+				   &cfg_policy_string_value, 0, CYAML_UNLIMITED),
+	STR_FIELD("untrusted_route", OPT, struct raw_config, untrusted_route),
 	CYAML_FIELD_END,
 };
 
@@ -410,6 +418,8 @@ static int convert(struct loader *ld, const struct raw_config *raw, struct vd_co
 		rc = cfg_convert_admin(ld, raw->admin, &cfg->admin);
 	if (!rc)
 		rc = cfg_convert_dpdk(ld, raw->dpdk, &cfg->dpdk);
+	if (!rc)
+		rc = cfg_convert_policy(ld, raw, &cfg->policy);
 	if (!rc)
 		rc = cfg_convert_includes(ld, raw, cfg, 0);
 	/* rules after every pool is known. Included files' rules come first (in include order),

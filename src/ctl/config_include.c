@@ -69,6 +69,14 @@ static const char *main_only_key(const struct raw_config *r)
 		return "admin";
 	if (r->dpdk)
 		return "dpdk";
+	if (r->proxy_require)
+		return "proxy_require";
+	if (r->server_header)
+		return "server_header";
+	if (r->trusted_next_hops)
+		return "trusted_next_hops";
+	if (r->untrusted_route)
+		return "untrusted_route";
 	return NULL;
 }
 

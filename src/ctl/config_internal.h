@@ -92,6 +92,12 @@ struct raw_config {
 	unsigned n_include;
 	struct raw_rule *rules;
 	unsigned n_rules;
+	char **proxy_require;
+	unsigned n_proxy_require;
+	char *server_header;
+	char **trusted_next_hops;
+	unsigned n_trusted_next_hops;
+	char *untrusted_route;
 };
 
 struct loader {
@@ -161,6 +167,10 @@ extern const cyaml_schema_value_t cfg_pool_value;
 extern const cyaml_schema_field_t cfg_pool_fields[];
 extern const cyaml_schema_field_t cfg_health_fields[];
 extern const cyaml_schema_field_t cfg_admin_fields[];
+
+/* ---- proxy_require, server_header, trusted_next_hops, untrusted_route (config_policy.c) ---- */
+extern const cyaml_schema_value_t cfg_policy_string_value;
+int cfg_convert_policy(struct loader *ld, const struct raw_config *raw, struct vd_cfg_policy *p);
 
 /* ---- the dpdk: section (config_dpdk.c) ---- */
 extern const cyaml_schema_field_t cfg_dpdk_fields[];

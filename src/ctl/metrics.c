@@ -81,6 +81,13 @@ static const char *sip_err_label(unsigned i, char *tmp, size_t len)
 	return vd_sip_err_name((enum vd_sip_err)i);
 }
 
+static const char *route_label(unsigned i, char *tmp, size_t len)
+{
+	(void)tmp;
+	(void)len;
+	return vd_route_outcome_name((enum vd_route_outcome)i);
+}
+
 static const char *index_label(unsigned i, char *tmp, size_t len)
 {
 	snprintf(tmp, len, "%u", i);
@@ -125,6 +132,11 @@ static const struct family families[] = {
 	 "Messages the scanner refused, by verdict: a request gets a 400 or 505, a response "
 	 "is dropped.",
 	 "reason", ARRAY(sip_err, 1, VD_SIP_E__COUNT, sip_err_label)},
+	{"route_outcomes_total",
+	 "Requests whose Route set decided the next hop, by outcome: followed (a trusted hop), "
+	 "to-pool (an untrusted hop: the pool got it, Route intact), refused (403 Not relaying), "
+	 "outbound (from a member or trusted peer: by Route, else Request-URI).",
+	 "outcome", ARRAY(route, 1, VD_ROUTE__COUNT, route_label)},
 	{"member_selections_total",
 	 "Messages forwarded to a pool member, by pool and member index in the routing snapshot "
 	 "(pools up to " METRICS_STR(VD_STATS_POOLS) "; members up to the highest selected).",

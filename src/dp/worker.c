@@ -41,13 +41,11 @@ static void process_one(struct vd_worker *w, unsigned k, unsigned listener)
 
 	*pkt = (struct vd_pktbuf){ w->bufs + (size_t)k * w->buf_size, w->buf_size,
 				   VD_PROXY_HEADROOM, len };
-	if (w->rx[k].msg_hdr.msg_flags & MSG_TRUNC) {
-		*res = (struct vd_result){ .verdict = VD_VERDICT_DROP, .drop = VD_DROP_TOO_LARGE,
-					   .sip_err = VD_SIP_E_TOO_LARGE, .member = -1 };
-	} else {
-		w->scratch.reply = w->replies + (size_t)k * w->scratch.reply_cap;
+	w->scratch.reply = w->replies + (size_t)k * w->scratch.reply_cap;
+	if (w->rx[k].msg_hdr.msg_flags & MSG_TRUNC) /* over max_message_size: 513 or a drop */
+		vd_proxy_too_large(w->px, pkt, &w->rx_src[k], &w->scratch, res);
+	else
 		vd_proxy_process(w->px, pkt, &w->rx_src[k], listener, &w->scratch, res);
-	}
 	vd_stats_count(&w->stats, res, len);
 }
 

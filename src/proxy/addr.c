@@ -259,7 +259,11 @@ bool vd_addr_is_ours(const struct vd_proxy *px, struct vd_slice host, uint8_t ho
 							 memcmp(ip, &b->in6.sin6_addr, 16) == 0)
 			return true;
 	}
-	return false;
+	/* not what we advertise or bind, but an address of this host at a listener's port
+	 * (0.0.0.0, 127.x, ::1, another interface): the kernel would deliver it to us */
+	union vd_sockaddr a;
+	return literal && vd_addr_from_host(host, host_type, p, &a) &&
+	       vd_addr_is_local_listener(px, &a);
 }
 
 uint16_t vd_addr_port(const union vd_sockaddr *a)

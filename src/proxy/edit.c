@@ -12,34 +12,40 @@
 
 #include "edit.h"
 
-static int add_ranked(struct vd_edits *ed, struct vd_edit e)
+/* Insert in (offset, rank) order; parameters instead of a struct by value keep the common
+ * case (append at the end) to a few register moves. */
+static inline int add_ranked(struct vd_edits *ed, uint32_t off, uint32_t del, const char *ins,
+			     uint32_t ins_len, uint8_t rank)
 {
-	if (ed->n >= VD_EDITS_MAX)
+	unsigned n = ed->n, i = n;
+	if (n >= VD_EDITS_MAX || ins_len > UINT16_MAX)
 		return -1;
-	unsigned i = ed->n;
-	while (i > 0 && (ed->e[i - 1].off > e.off ||
-			 (ed->e[i - 1].off == e.off && ed->e[i - 1].rank > e.rank)))
+	while (i > 0 && (ed->e[i - 1].off > off || (ed->e[i - 1].off == off && ed->e[i - 1].rank > rank)))
 		i--;
 	/* no overlap: the edit before must end by our offset, ours by the next one's */
-	if ((i > 0 && ed->e[i - 1].off + ed->e[i - 1].del > e.off) ||
-	    (i < ed->n && e.off + e.del > ed->e[i].off))
+	if ((i > 0 && ed->e[i - 1].off + ed->e[i - 1].del > off) || (i < n && off + del > ed->e[i].off))
 		return -1;
-	memmove(&ed->e[i + 1], &ed->e[i], (ed->n - i) * sizeof(ed->e[0]));
-	ed->e[i] = e;
-	ed->n++;
+	for (unsigned k = n; k > i; k--) /* usually none or one: no memmove call */
+		ed->e[k] = ed->e[k - 1];
+	struct vd_edit *e = &ed->e[i];
+	e->off = off;
+	e->del = del;
+	e->ins = ins;
+	e->ins_len = (uint16_t)ins_len;
+	e->rank = rank;
+	ed->n = n + 1;
 	return 0;
 }
 
 int vd_edits_add(struct vd_edits *ed, uint32_t off, uint32_t del, const char *ins,
 		 uint32_t ins_len)
 {
-	return add_ranked(ed, (struct vd_edit){ off, del, ins, ins_len,
-						del ? VD_EDIT_REPLACE : VD_EDIT_INSERT });
+	return add_ranked(ed, off, del, ins, ins_len, del ? VD_EDIT_REPLACE : VD_EDIT_INSERT);
 }
 
 int vd_edits_add_suffix(struct vd_edits *ed, uint32_t off, const char *ins, uint32_t ins_len)
 {
-	return add_ranked(ed, (struct vd_edit){ off, 0, ins, ins_len, VD_EDIT_SUFFIX });
+	return add_ranked(ed, off, 0, ins, ins_len, VD_EDIT_SUFFIX);
 }
 
 char *vd_edits_text(struct vd_edits *ed, uint32_t n)

@@ -38,8 +38,8 @@ struct vd_edit {
 	uint32_t off; /* original offset, relative to the message start */
 	uint32_t del;
 	const char *ins;
-	uint32_t ins_len;
-	uint8_t rank; /* enum vd_edit_rank */
+	uint16_t ins_len; /* inserts are header text: our Via line at most */
+	uint8_t rank;     /* enum vd_edit_rank */
 };
 
 struct vd_edits {

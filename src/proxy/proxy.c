@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,17 @@ static const char *const drop_names[VD_DROP__COUNT] = {
 const char *vd_drop_name(enum vd_drop d)
 {
 	return (unsigned)d < VD_DROP__COUNT ? drop_names[d] : "unknown";
+}
+
+static const char *const route_names[VD_ROUTE__COUNT] = {
+	[VD_ROUTE_NONE] = "none",	    [VD_ROUTE_FOLLOWED] = "followed",
+	[VD_ROUTE_TO_POOL] = "to-pool",	    [VD_ROUTE_REFUSED] = "refused",
+	[VD_ROUTE_OUTBOUND] = "outbound",
+};
+
+const char *vd_route_outcome_name(enum vd_route_outcome o)
+{
+	return (unsigned)o < VD_ROUTE__COUNT ? route_names[o] : "unknown";
 }
 
 static int listener_init(struct vd_proxy_listener *l, const struct vd_cfg_listener *c,
@@ -93,6 +105,72 @@ oom:
 	return -ENOMEM;
 }
 
+static void add_local(struct vd_proxy *px, int family, const void *addr, uint8_t bits)
+{
+	if (px->n_local == VD_PROXY_MAX_LOCAL)
+		return;
+	struct vd_cfg_prefix *l = &px->local[px->n_local++];
+	*l = (struct vd_cfg_prefix){ .family = (uint8_t)family, .bits = bits };
+	memcpy(l->addr, addr, family == AF_INET ? 4 : 16);
+}
+
+/* This host's addresses: what a Route or Request-URI may name to reach us without naming
+ * what we advertise (the kernel delivers 0.0.0.0, 127/8 and every local address locally). */
+static void local_addresses_init(struct vd_proxy *px)
+{
+	static const uint8_t any[16], loop4[4] = { 127 }, loop6[16] = { [15] = 1 };
+	add_local(px, AF_INET, any, 32);
+	add_local(px, AF_INET, loop4, 8);
+	add_local(px, AF_INET6, any, 128);
+	add_local(px, AF_INET6, loop6, 128);
+	struct ifaddrs *ifs = NULL;
+	if (getifaddrs(&ifs))
+		return;
+	for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+		if (!i->ifa_addr)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET)
+			add_local(px, AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, 32);
+		else if (i->ifa_addr->sa_family == AF_INET6)
+			add_local(px, AF_INET6, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, 128);
+	}
+	freeifaddrs(ifs);
+}
+
+static void policy_init(struct vd_proxy *px, const struct vd_cfg_policy *p)
+{
+	if (p->server_header[0])
+		px->server_line_len = (uint16_t)snprintf(px->server_line, sizeof(px->server_line),
+							 "Server: %s\r\n", p->server_header);
+	px->n_option_tags = p->n_proxy_require;
+	for (unsigned i = 0; i < p->n_proxy_require; i++) {
+		memcpy(px->option_tags[i], p->proxy_require[i], VD_CFG_OPTION_TAG_MAX);
+		px->option_tag_len[i] = (uint8_t)strlen(p->proxy_require[i]);
+	}
+	px->n_trusted = p->n_trusted;
+	memcpy(px->trusted, p->trusted, sizeof(px->trusted));
+	px->untrusted_route = (uint8_t)p->untrusted_route;
+	local_addresses_init(px);
+}
+
+/* A member that is one of our own listeners would send every request round in a loop. */
+static int members_not_ours(const struct vd_proxy *px, const struct vd_config *cfg, char *err,
+			    size_t errlen)
+{
+	for (unsigned i = 0; i < cfg->n_pools; i++)
+		for (unsigned j = 0; j < cfg->pools[i].n_members; j++) {
+			union vd_sockaddr a;
+			memcpy(&a, &cfg->pools[i].members[j].addr, sizeof(a));
+			if (vd_addr_is_local_listener(px, &a)) {
+				snprintf(err, errlen, "pools[%u].members[%u]: %s is one of viaduct's "
+						      "own listeners (a request would loop)",
+					 i, j, cfg->pools[i].members[j].host);
+				return -EINVAL;
+			}
+		}
+	return 0;
+}
+
 int vd_proxy_init(struct vd_proxy *px, const struct vd_config *cfg, char *err, size_t errlen)
 {
 	memset(px, 0, sizeof(*px));
@@ -112,6 +190,10 @@ int vd_proxy_init(struct vd_proxy *px, const struct vd_config *cfg, char *err, s
 	px->max_message_size = cfg->limits.max_message_size;
 	px->retry_after = cfg->retry_after;
 	px->branch_seed = BRANCH_SEED;
+	policy_init(px, &cfg->policy);
+	int prc = members_not_ours(px, cfg, err, errlen);
+	if (prc)
+		return prc;
 	px->pools = calloc(cfg->n_pools, sizeof(*px->pools));
 	if (!px->pools) {
 		snprintf(err, errlen, "out of memory");
@@ -126,6 +208,10 @@ int vd_proxy_init(struct vd_proxy *px, const struct vd_config *cfg, char *err, s
 		px->n_pools = i + 1;
 	}
 	int rc = rules_init(px, cfg, err, errlen);
+	if (!rc && vd_member_set_build(px)) {
+		snprintf(err, errlen, "out of memory");
+		rc = -ENOMEM;
+	}
 	if (rc)
 		vd_proxy_fini(px);
 	return rc;
@@ -133,6 +219,7 @@ int vd_proxy_init(struct vd_proxy *px, const struct vd_config *cfg, char *err, s
 
 void vd_proxy_fini(struct vd_proxy *px)
 {
+	vd_member_set_free(px);
 	for (unsigned i = 0; px->rules_scratch && i < px->n_rules_scratch; i++)
 		vd_rules_scratch_free(px->rules_scratch[i]);
 	free(px->rules_scratch);
@@ -160,6 +247,24 @@ int vd_proxy_member_state(struct vd_proxy *px, unsigned pool, unsigned member, b
 	return vd_pool_tables_build(p);
 }
 
+void vd_proxy_too_large(const struct vd_proxy *px, const struct vd_pktbuf *pkt,
+			const union vd_sockaddr *src, struct vd_proxy_scratch *s,
+			struct vd_result *res)
+{
+	*res = (struct vd_result){ .verdict = VD_VERDICT_DROP, .drop = VD_DROP_TOO_LARGE,
+				   .sip_err = VD_SIP_E_TOO_LARGE, .member = -1, .rule = -1 };
+	/* Scan what fits: the headers usually do, and the scan stops at the first problem with
+	 * everything before it valid. A request whose top Via was read can be told why. */
+	uint32_t len = pkt->len < px->max_message_size ? pkt->len : px->max_message_size;
+	vd_sip_scan(pkt->base + pkt->off, len, &px->limits, &s->msg);
+	const struct vd_sip_msg *m = &s->msg;
+	if (!m->is_request || !m->via.transport.p || m->method == VD_M_ACK)
+		return;
+	res->is_request = true;
+	res->method = m->method;
+	vd_proxy_reply(px, m, src, 513, "Message Too Large", s, res);
+}
+
 void vd_proxy_process(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		      const union vd_sockaddr *src, unsigned listener,
 		      struct vd_proxy_scratch *s, struct vd_result *res)
@@ -169,11 +274,10 @@ void vd_proxy_process(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 	res->member = -1;
 	res->status = 0;
 	res->rule = -1;
+	res->route = VD_ROUTE_NONE;
 	res->method = VD_M_UNKNOWN;
 	if (pkt->len > px->max_message_size) {
-		res->sip_err = VD_SIP_E_TOO_LARGE;
-		res->is_request = false;
-		res->drop = VD_DROP_TOO_LARGE;
+		vd_proxy_too_large(px, pkt, src, s, res);
 		return;
 	}
 	enum vd_sip_err e = vd_sip_scan(pkt->base + pkt->off, pkt->len, &px->limits, &s->msg);

@@ -39,6 +39,22 @@ void vd_put_hex64(char *out, uint64_t v);
 /* The byte-loop twin of vd_put_hex64 (SSE2), kept for targets without it and for the tests. */
 void vd_put_hex64_scalar(char *out, uint64_t v);
 
+/* --- policy.c: who is trusted, what is us --- */
+/** Is a inside one of the n prefixes? */
+bool vd_addr_in_prefixes(const struct vd_cfg_prefix *p, unsigned n, const union vd_sockaddr *a);
+/** Does a reach one of our listeners (a local, wildcard or loopback address at a listener's
+ * port, or a listener's exact address)? */
+bool vd_addr_is_local_listener(const struct vd_proxy *px, const union vd_sockaddr *a);
+/** Build / free px->member_set from the pools. 0 or -ENOMEM. */
+int vd_member_set_build(struct vd_proxy *px);
+void vd_member_set_free(struct vd_proxy *px);
+/** Is a (address and port) a member of any pool? Hot path. */
+bool vd_addr_is_member(const struct vd_proxy *px, const union vd_sockaddr *a);
+/** May a Route send a request to dst: a member, or inside trusted_next_hops? */
+bool vd_next_hop_trusted(const struct vd_proxy *px, const union vd_sockaddr *dst);
+/** Does src send requests outward (a member, or a trusted peer)? Hot path. */
+bool vd_source_is_inside(const struct vd_proxy *px, const union vd_sockaddr *src);
+
 /* --- request.c / response.c --- */
 void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		      const union vd_sockaddr *src, unsigned listener,
@@ -69,6 +85,11 @@ bool vd_proxy_acks_our_reply(const struct vd_sip_msg *m);
 void vd_proxy_reply(const struct vd_proxy *px, const struct vd_sip_msg *msg,
 		    const union vd_sockaddr *src, int code, const char *reason,
 		    struct vd_proxy_scratch *s, struct vd_result *res);
+/** The same with extra header lines (each ending in CRLF) before Server/Content-Length. */
+void vd_proxy_reply_with(const struct vd_proxy *px, const struct vd_sip_msg *msg,
+			 const union vd_sockaddr *src, int code, const char *reason,
+			 const char *extra, size_t extra_len, struct vd_proxy_scratch *s,
+			 struct vd_result *res);
 
 /** The listener whose socket sends to dst's address family, or -1. */
 static inline int vd_proxy_egress(const struct vd_proxy *px, const union vd_sockaddr *dst)

@@ -15,7 +15,6 @@
 #include "proxy_internal.h"
 
 #define TO_TAG_SEED 0x76645f746f746167ULL /* "vd_totag": To-tags must not change across versions */
-#define SERVER_LINE "Server: viaduct\r\n"
 
 struct writer {
 	char *p, *end;
@@ -127,6 +126,14 @@ void vd_proxy_reply(const struct vd_proxy *px, const struct vd_sip_msg *m,
 		    const union vd_sockaddr *src, int code, const char *reason,
 		    struct vd_proxy_scratch *s, struct vd_result *res)
 {
+	vd_proxy_reply_with(px, m, src, code, reason, NULL, 0, s, res);
+}
+
+void vd_proxy_reply_with(const struct vd_proxy *px, const struct vd_sip_msg *m,
+			 const union vd_sockaddr *src, int code, const char *reason,
+			 const char *extra, size_t extra_len, struct vd_proxy_scratch *s,
+			 struct vd_result *res)
+{
 	struct writer w = { s->reply, s->reply + s->reply_cap, false };
 
 	put_str(&w, "SIP/2.0 ");
@@ -144,7 +151,9 @@ void vd_proxy_reply(const struct vd_proxy *px, const struct vd_sip_msg *m,
 		put_u32(&w, px->retry_after);
 		put(&w, "\r\n", 2);
 	}
-	put_str(&w, SERVER_LINE);
+	if (extra_len)
+		put(&w, extra, extra_len);
+	put(&w, px->server_line, px->server_line_len);
 	put_str(&w, "Content-Length: 0\r\n\r\n");
 	if (w.overflow) {
 		vd_result_drop(res, VD_DROP_REPLY_TOO_LARGE);

@@ -242,43 +242,121 @@ static void refuse(const struct vd_proxy *px, const struct vd_sip_msg *m,
 		vd_proxy_reply(px, m, src, code, reason, s, res);
 }
 
-/* Pick the next hop: the first Route value not ours, else a pool member. 0 or a reply. */
-static int next_hop(const struct vd_proxy *px, const struct vd_sip_msg *m,
-		    const struct route_set *rs, unsigned popped, const union vd_sockaddr *src,
-		    unsigned listener, struct vd_proxy_scratch *s, struct vd_result *res)
+/* The address a Route value sends to (maddr overrides the host, RFC 3261 16.5); false for
+ * a name: the datapath does no DNS. */
+static bool route_target(const struct vd_sip_route *r, union vd_sockaddr *dst)
 {
-	if (popped < rs->last) {
-		const struct vd_sip_route *r = &rs->v[popped];
-		struct vd_slice host = r->host;
-		uint8_t type = r->host_type;
-		if (r->maddr.p) { /* maddr overrides the host (RFC 3261 16.5) */
-			const char *p = r->maddr.p;
-			uint16_t ignored;
-			if (!vd_sip_host_parse(&p, r->maddr.p + r->maddr.len, &host, &type, &ignored))
-				type = VD_HOST_FQDN;
-		}
-		res->member = -1;
-		if (vd_addr_from_host(host, type, r->port, &res->dst))
-			return 0;
+	struct vd_slice host = r->host;
+	uint8_t type = r->host_type;
+	if (r->maddr.p) {
+		const char *p = r->maddr.p;
+		uint16_t ignored;
+		if (!vd_sip_host_parse(&p, r->maddr.p + r->maddr.len, &host, &type, &ignored))
+			return false;
+	}
+	return vd_addr_from_host(host, type, r->port, dst);
+}
+
+/* The Request-URI's address (maddr overrides the host); false for a name or a bad URI.
+ * *ours tells whether it names us (what we advertise, or this host at our port). */
+static bool ruri_target(const struct vd_proxy *px, const struct vd_sip_msg *m,
+			union vd_sockaddr *dst, bool *ours)
+{
+	struct vd_slice host, maddr;
+	uint8_t type;
+	uint16_t port, ignored;
+	bool user, lr;
+	*ours = false;
+	if (vd_sip_uri_parse(m->ruri, &host, &type, &port, &user, &lr, &maddr))
+		return false;
+	if (maddr.p) {
+		const char *p = maddr.p;
+		if (!vd_sip_host_parse(&p, maddr.p + maddr.len, &host, &type, &ignored))
+			return false;
+	}
+	*ours = vd_addr_is_ours(px, host, type, port);
+	return vd_addr_from_host(host, type, port, dst);
+}
+
+/*
+ * Routing rules apply to every request, whatever its Route (a source-CIDR drop or a reject
+ * must not be bypassed by naming a next hop). A reject or drop ends here (-1); a route rule
+ * sets *pool_idx, used when the request goes to a pool.
+ */
+static int apply_rules(const struct vd_proxy *px, const struct vd_sip_msg *m,
+		       const union vd_sockaddr *src, unsigned listener, unsigned *pool_idx,
+		       struct vd_proxy_scratch *s, struct vd_result *res)
+{
+	*pool_idx = 0;
+	if (!px->rules)
+		return 0;
+	int rule = vd_rules_match(px->rules, px->rules_scratch[s->worker], m, src, listener);
+	res->rule = rule;
+	if (rule < 0)
+		return 0;
+	const struct vd_rule_spec *spec = vd_rules_get(px->rules, (unsigned)rule);
+	if (spec->action == VD_ACTION_REJECT) {
+		refuse(px, m, src, spec->code, spec->reason, s, res);
+		return -1;
+	}
+	if (spec->action == VD_ACTION_DROP) {
+		vd_result_drop(res, VD_DROP_RULE);
+		return -1;
+	}
+	*pool_idx = spec->pool;
+	return 0;
+}
+
+/* A request from a member or a trusted peer travels outward (RFC 3261 16.5/16.6): by its
+ * first remaining Route, else by its Request-URI; never back into the pool, never to us. */
+static int outbound_hop(const struct vd_proxy *px, const struct vd_sip_msg *m,
+			const struct route_set *rs, unsigned popped, const union vd_sockaddr *src,
+			struct vd_proxy_scratch *s, struct vd_result *res)
+{
+	bool ours = false;
+	bool ok = popped < rs->last ? route_target(&rs->v[popped], &res->dst)
+				    : ruri_target(px, m, &res->dst, &ours);
+	if (ours || (ok && (vd_addr_is_local_listener(px, &res->dst) ||
+			    vd_addr_is_member(px, &res->dst)))) {
+		/* it names us (or a member) with nothing else to follow: it would go round */
+		refuse(px, m, src, 482, "Loop Detected", s, res);
+		return -1;
+	}
+	if (!ok) {
 		refuse(px, m, src, 503, "Next Hop Unresolvable", s, res);
 		return -1;
 	}
-	unsigned pool_idx = 0;
-	if (px->rules) { /* only for requests we route: a foreign Route was followed above */
-		int rule = vd_rules_match(px->rules, px->rules_scratch[s->worker], m, src, listener);
-		res->rule = rule;
-		if (rule >= 0) {
-			const struct vd_rule_spec *spec = vd_rules_get(px->rules, (unsigned)rule);
-			if (spec->action == VD_ACTION_REJECT) {
-				refuse(px, m, src, spec->code, spec->reason, s, res);
-				return -1;
-			}
-			if (spec->action == VD_ACTION_DROP) {
-				vd_result_drop(res, VD_DROP_RULE);
-				return -1;
-			}
-			pool_idx = spec->pool;
+	res->route = VD_ROUTE_OUTBOUND;
+	return 0;
+}
+
+/*
+ * Pick the next hop. From a member or a trusted peer: outward (outbound_hop). Otherwise the
+ * first Route value not ours is followed when it names a trusted hop (a member, or inside
+ * trusted_next_hops); one naming anyone else (a name included: no DNS here) sends the request
+ * to the pool with its Route set intact, or is refused, as untrusted_route says. Without a
+ * Route: a member of the pool the rules chose. 0, or -1 when a reply or drop was decided.
+ */
+static int next_hop(const struct vd_proxy *px, const struct vd_sip_msg *m,
+		    const struct route_set *rs, unsigned popped, const union vd_sockaddr *src,
+		    unsigned pool_idx, struct vd_proxy_scratch *s, struct vd_result *res)
+{
+	res->member = -1;
+	if (vd_source_is_inside(px, src))
+		return outbound_hop(px, m, rs, popped, src, s, res);
+	if (popped < rs->last) {
+		union vd_sockaddr dst;
+		if (route_target(&rs->v[popped], &dst) && vd_next_hop_trusted(px, &dst)) {
+			res->dst = dst;
+			res->route = VD_ROUTE_FOLLOWED;
+			return 0;
 		}
+		if (px->untrusted_route == VD_UNTRUSTED_REJECT) {
+			res->route = VD_ROUTE_REFUSED;
+			refuse(px, m, src, 403, "Not relaying", s, res);
+			return -1;
+		}
+		res->route = VD_ROUTE_TO_POOL;
 	}
 	const struct vd_proxy_pool *pool = &px->pools[pool_idx];
 	int member = vd_pool_select(pool, m, src);
@@ -290,6 +368,63 @@ static int next_hop(const struct vd_proxy *px, const struct vd_sip_msg *m,
 	res->member = (int16_t)member;
 	res->dst = pool->members[member];
 	return 0;
+}
+
+/*
+ * Proxy-Require (RFC 3261 16.3 step 5, 20.29): every option tag must be one the config lets
+ * through, else 420 Bad Extension listing the others in Unsupported. Not for ACK and CANCEL
+ * (8.2.2.3: never answered / must not be refused for extensions). -1 when a reply was built.
+ */
+static int proxy_require_check(const struct vd_proxy *px, const struct vd_sip_msg *m,
+			       const union vd_sockaddr *src, struct vd_proxy_scratch *s,
+			       struct vd_result *res)
+{
+	if (m->first[VD_H_PROXY_REQUIRE] == VD_SIP_NO_HDR || m->method == VD_M_ACK ||
+	    m->method == VD_M_CANCEL)
+		return 0;
+	char extra[512];
+	uint32_t n = 0;
+	static const char head[] = "Unsupported: ";
+	for (uint16_t h = m->first[VD_H_PROXY_REQUIRE]; h < m->n_hdrs; h++) {
+		if (m->hdrs[h].kind != VD_H_PROXY_REQUIRE)
+			continue;
+		const char *p = m->hdrs[h].value.p, *end = p + m->hdrs[h].value.len;
+		while (p < end) {
+			while (p < end && (*p == ',' || *p == ' ' || *p == '\t' || *p == '\r' ||
+					   *p == '\n'))
+				p++;
+			const char *t = p;
+			while (p < end && *p != ',' && *p != ' ' && *p != '\t' && *p != '\r')
+				p++;
+			size_t len = (size_t)(p - t);
+			if (!len)
+				continue;
+			bool known = false;
+			for (unsigned i = 0; i < px->n_option_tags && !known; i++)
+				known = px->option_tag_len[i] == len &&
+					vd_slice_eq_nocase((struct vd_slice){ t, (uint32_t)len },
+							   (struct vd_slice){ px->option_tags[i],
+									      (uint32_t)len });
+			if (known)
+				continue;
+			if (n == 0) {
+				memcpy(extra, head, sizeof(head) - 1);
+				n = sizeof(head) - 1;
+			} else if (n + 2 < sizeof(extra)) {
+				memcpy(extra + n, ", ", 2);
+				n += 2;
+			}
+			if (n + len + 2 < sizeof(extra)) {
+				memcpy(extra + n, t, len);
+				n += (uint32_t)len;
+			}
+		}
+	}
+	if (n == 0)
+		return 0;
+	memcpy(extra + n, "\r\n", 2);
+	vd_proxy_reply_with(px, m, src, 420, "Bad Extension", extra, n + 2, s, res);
+	return -1;
 }
 
 static bool options_to_us(const struct vd_proxy *px, const struct vd_sip_msg *m)
@@ -328,6 +463,32 @@ static int route_preprocess(const struct vd_proxy *px, const struct vd_sip_msg *
 	return (int)k;
 }
 
+/* What an OPTIONS to the proxy itself learns (RFC 3261 11.2): every method passes through;
+ * the Supported list is the option tags the config lets through Proxy-Require. */
+static void options_reply(const struct vd_proxy *px, const struct vd_sip_msg *m,
+			  const union vd_sockaddr *src, struct vd_proxy_scratch *s,
+			  struct vd_result *res)
+{
+	static const char allow[] = "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, "
+				    "UPDATE, SUBSCRIBE, NOTIFY, MESSAGE, INFO, REFER, PUBLISH\r\n"
+				    "Accept: application/sdp\r\n"
+				    "Accept-Encoding: identity\r\n"
+				    "Accept-Language: en\r\n"
+				    "Supported:";
+	char extra[sizeof(allow) + VD_CFG_MAX_OPTION_TAGS * (VD_CFG_OPTION_TAG_MAX + 2) + 4];
+	uint32_t n = sizeof(allow) - 1;
+	memcpy(extra, allow, n);
+	for (unsigned i = 0; i < px->n_option_tags; i++) {
+		extra[n++] = i ? ',' : ' ';
+		if (i)
+			extra[n++] = ' ';
+		memcpy(extra + n, px->option_tags[i], px->option_tag_len[i]);
+		n += px->option_tag_len[i];
+	}
+	memcpy(extra + n, "\r\n", 2);
+	vd_proxy_reply_with(px, m, src, 200, "OK", extra, n + 2, s, res);
+}
+
 void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		      const union vd_sockaddr *src, unsigned listener,
 		      struct vd_proxy_scratch *s, struct vd_result *res)
@@ -335,7 +496,9 @@ void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 	const struct vd_sip_msg *m = &s->msg;
 	struct vd_edits ed;
 	struct route_set rs;
+	unsigned pool_idx;
 
+	res->route = VD_ROUTE_NONE;
 	if (res->sip_err != VD_SIP_OK) {
 		refuse(px, m, src, vd_sip_err_code(res->sip_err),
 		       vd_sip_err_reason(res->sip_err), s, res);
@@ -349,15 +512,18 @@ void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		refuse(px, m, src, 483, "Too Many Hops", s, res);
 		return;
 	}
+	if (proxy_require_check(px, m, src, s, res))
+		return;
 	vd_edits_init(&ed);
 	int popped = route_preprocess(px, m, &rs, src, &ed, s, res);
 	if (popped < 0)
 		return;
 	if ((unsigned)popped == rs.last && options_to_us(px, m)) {
-		vd_proxy_reply(px, m, src, 200, "OK", s, res);
+		options_reply(px, m, src, s, res);
 		return;
 	}
-	if (next_hop(px, m, &rs, (unsigned)popped, src, listener, s, res))
+	if (apply_rules(px, m, src, listener, &pool_idx, s, res) ||
+	    next_hop(px, m, &rs, (unsigned)popped, src, pool_idx, s, res))
 		return;
 	int egress = vd_proxy_egress(px, &res->dst);
 	if (egress < 0) {

@@ -78,6 +78,7 @@ static const struct hdr_name full_names[] = {
 	H("accept-contact", VD_H_ACCEPT_CONTACT),
 	H("reject-contact", VD_H_REJECT_CONTACT),
 	H("request-disposition", VD_H_REQUEST_DISPOSITION),
+	H("proxy-require", VD_H_PROXY_REQUIRE),
 };
 #undef H
 
@@ -96,7 +97,7 @@ static const uint8_t compact_kind[26] = {
 
 /*
  * Full names by a hash of (first byte, last byte, length) (VD_HDR_HASH, sip_internal.h), built
- * once from full_names[]. The hash is collision-free over the 23 names (the unit test of every
+ * once from full_names[]. The hash is collision-free over the 24 names (the unit test of every
  * name would catch a clash): a lookup is one table read and one compare, and an unknown name
  * usually stops at an empty slot. Compared as whole words: (byte | fold) == lit, where fold is
  * 0x20 exactly at the letters, so the compare is exact for any input bytes (a CR, 0x0d, never

@@ -275,7 +275,7 @@ static inline unsigned vd_host_mask16(const char *p, unsigned *dotnum)
 #define HDR_NAME_MAX 19 /* "Request-Disposition" */
 #define VD_HDR_HASH_SIZE 64
 #define VD_HDR_HASH(c0, cl, len)                                                            \
-	(((unsigned)(c0) + 6u * (unsigned)(cl) + 2u * (unsigned)(len)) & (VD_HDR_HASH_SIZE - 1))
+	(((unsigned)(c0) + 10u * (unsigned)(cl) + 29u * (unsigned)(len)) & (VD_HDR_HASH_SIZE - 1))
 
 struct vd_hdr_key {
 	uint64_t lit[3];

@@ -29,6 +29,8 @@ void vd_stats_count(struct vd_stats *st, const struct vd_result *res, uint32_t b
 		VD_STAT_ADD(st->sip_err[res->sip_err], 1);
 	if (res->is_request && res->sip_err == VD_SIP_OK)
 		VD_STAT_ADD(st->rx_requests[res->method], 1);
+	if (res->route != VD_ROUTE_NONE)
+		VD_STAT_ADD(st->route[res->route], 1);
 	else if (!res->is_request && res->sip_err == VD_SIP_OK)
 		VD_STAT_ADD(st->rx_responses[res->status / 100 % 7], 1);
 	switch (res->verdict) {
@@ -109,6 +111,8 @@ void vd_stats_print(FILE *f, const char *label, const struct vd_stats *st)
 		kv(f, "drop_", vd_drop_name((enum vd_drop)d), st->drop[d]);
 	for (int e = 1; e < VD_SIP_E__COUNT; e++)
 		kv(f, "bad_", vd_sip_err_name((enum vd_sip_err)e), st->sip_err[e]);
+	for (int r = 1; r < VD_ROUTE__COUNT; r++)
+		kv(f, "route_", vd_route_outcome_name((enum vd_route_outcome)r), st->route[r]);
 	for (int p = 0; p < VD_STATS_POOLS; p++)
 		for (int i = 0; i < VD_CFG_MAX_MEMBERS; i++) {
 			/* pool 0 keeps the short form member_N that scripts read */

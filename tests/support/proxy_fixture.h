@@ -71,6 +71,7 @@ static inline int fixture_proxy(struct vd_config *cfg, struct vd_proxy *px, enum
 		members[i].weight = 1;
 	}
 	cfg->limits = (struct vd_cfg_limits){ 16384, 96, 16 };
+	strcpy(cfg->policy.server_header, "viaduct");
 	return vd_proxy_init(px, cfg, err, errlen);
 }
 

@@ -210,7 +210,7 @@ static const struct {
 	{ "bad-listeners-scalar.yaml", "listeners: expected a list, got a single value" },
 	{ "bad-max-headers.yaml", "limits.max_headers: 7 is out of range 8..256" },
 	{ "bad-max-message.yaml", "limits.max_message_size: 100 is out of range 512..65507" },
-	{ "bad-max-vias.yaml", "limits.max_vias: 65 is out of range 1..64" },
+	{ "bad-max-vias.yaml", "limits.max_vias: 256 is out of range 1..255" },
 	{ "bad-missing-address.yaml", "listeners[1].address: required field is missing" },
 	{ "bad-missing-host.yaml", "pool.members[1].host: required field is missing" },
 	{ "bad-missing-listeners.yaml", "listeners: at least one listener is required" },
@@ -656,4 +656,46 @@ Test(config_parse, dpdk_too_many_networks)
 		n += snprintf(doc + n, sizeof(doc) - (size_t)n, "    - 10.%d.0.0/16\n", i);
 	cr_expect_eq(parse(doc), -EINVAL);
 	cr_expect(strstr(err, "dpdk.networks: 17 prefixes, at most 16") != NULL, "%s", err);
+}
+
+Test(config_parse, policy_keys_and_their_defaults)
+{
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n" POOL), 0, "%s", err);
+	cr_expect_str_eq(cfg.policy.server_header, "viaduct");
+	cr_expect_eq(cfg.policy.n_proxy_require, 0);
+	cr_expect_eq(cfg.policy.n_trusted, 0);
+	cr_expect_eq(cfg.policy.untrusted_route, VD_UNTRUSTED_TO_POOL);
+	cr_expect_eq(cfg.limits.max_vias, 70, "a 20+ Via path is legitimate (RFC 3261 8.1.1.6)");
+	vd_config_free(&cfg);
+
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n" POOL
+			   "proxy_require: [sec-agree, path]\nserver_header: ''\n"
+			   "trusted_next_hops: [192.0.2.0/24, '2001:db8::1', localhost]\n"
+			   "untrusted_route: reject\n"),
+		     0, "%s", err);
+	cr_expect_eq(cfg.policy.n_proxy_require, 2);
+	cr_expect_str_eq(cfg.policy.proxy_require[1], "path");
+	cr_expect_str_eq(cfg.policy.server_header, "", "empty: no Server header");
+	cr_expect_geq(cfg.policy.n_trusted, 3, "a name adds each of its addresses");
+	cr_expect_eq(cfg.policy.trusted[0].bits, 24);
+	cr_expect_eq(cfg.policy.trusted[1].bits, 128);
+	cr_expect_eq(cfg.policy.untrusted_route, VD_UNTRUSTED_REJECT);
+	vd_config_free(&cfg);
+
+	static const struct {
+		const char *yaml, *want;
+	} bad[] = {
+		{ "proxy_require: ['sec agree']\n", "proxy_require: \"sec agree\" is not an option tag" },
+		{ "untrusted_route: relay\n", "untrusted_route: \"relay\" is not pool or reject" },
+		{ "trusted_next_hops: [no-such-host.invalid]\n",
+		  "trusted_next_hops: \"no-such-host.invalid\" is not a prefix or an address" },
+		{ "server_header: \"a\\tb\"\n", "server_header: control character at 1" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char doc[512];
+		snprintf(doc, sizeof(doc), "listeners: [{address: 127.0.0.1}]\n" POOL "%s",
+			 bad[i].yaml);
+		cr_expect_eq(parse(doc), -EINVAL, "case %zu", i);
+		cr_expect(strstr(err, bad[i].want), "case %zu: %s", i, err);
+	}
 }

@@ -314,7 +314,9 @@ Test(pool, routing_rules_pick_the_pool_or_reject_or_drop)
 	cr_expect_eq(res.rule, 4, "the default rule");
 }
 
-Test(pool, a_request_following_a_foreign_route_ignores_the_rules)
+/* No open relay: a Route naming a host that is neither a member nor a trusted next hop does
+ * not bypass the rules; the request goes to the pool the rules choose, its Route intact. */
+Test(pool, a_request_with_an_untrusted_route_meets_the_rules_and_goes_to_the_pool)
 {
 	load(rules_cfg);
 	static const char req[] = "INVITE sip:911@ims.example.com SIP/2.0\r\n"
@@ -328,8 +330,11 @@ Test(pool, a_request_following_a_foreign_route_ignores_the_rules)
 	struct vd_pktbuf pkt = { pktmem, sizeof(pktmem), VD_PROXY_HEADROOM, sizeof(req) - 1 };
 	vd_proxy_process(&px, &pkt, &src, 0, &scratch, &res);
 	cr_expect_eq(res.verdict, VD_VERDICT_FORWARD);
-	cr_expect_eq(res.member, -1);
-	cr_expect_eq(res.rule, -1, "rules only pick pools for requests we route");
+	cr_expect_geq(res.member, 0, "a pool member, not 10.7.7.7");
+	cr_expect_geq(res.rule, 0, "the rules decided");
+	cr_expect_eq(res.route, VD_ROUTE_TO_POOL);
+	cr_expect(memmem(pkt.base + pkt.off, pkt.len, "Route: <sip:10.7.7.7;lr>\r\n", 26),
+		  "the member gets the Route set intact");
 }
 
 Test(pool, rule_config_errors_name_the_rule_and_field)
@@ -359,7 +364,7 @@ Test(pool, rule_config_errors_name_the_rule_and_field)
 	}
 	/* a bad regex is found when the snapshot compiles the rules */
 	char doc[512];
-	snprintf(doc, sizeof(doc), "%spool: {name: p, members: [{host: 127.0.0.1}]}\n"
+	snprintf(doc, sizeof(doc), "%spool: {name: p, members: [{host: 127.0.0.1, port: 5070}]}\n"
 				   "rules: [{name: broken, ruri: '([a-z', route: p}]\n",
 		 listeners);
 	cr_assert_eq(vd_config_parse(doc, strlen(doc), "r.yaml", &cfg, err, sizeof(err)), 0, "%s",
@@ -393,4 +398,38 @@ Test(pool, anchored_rules_match_only_at_the_start_of_the_field)
 	cr_expect_eq(res.pool, 3, "variable width: compiled as written");
 	send_req("MESSAGE", "x+15123", "+1234", "10.0.0.1");
 	cr_expect_eq(res.pool, 0);
+}
+
+/* ACL-like rules hold for every request: naming a next hop in a Route does not get a dropped
+ * source or a blocked number past them. */
+Test(pool, drop_and_reject_rules_apply_to_requests_carrying_a_route)
+{
+	load(rules_cfg);
+	static const char fmt[] = "MESSAGE sip:bob@ims.example.com SIP/2.0\r\n"
+				  "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKacl%d\r\n"
+				  "Route: <sip:127.0.0.1:5070;lr>\r\n"
+				  "From: <sip:%s@x>;tag=1\r\nTo: <sip:bob@x>\r\n"
+				  "Call-ID: acl%d\r\nCSeq: 1 MESSAGE\r\nMax-Forwards: 70\r\n"
+				  "Content-Length: 0\r\n\r\n";
+	struct {
+		const char *from, *src;
+		uint8_t verdict;
+		uint16_t status;
+	} cases[] = {
+		{ "+1234", "203.0.113.5", VD_VERDICT_DROP, 0 },  /* scanners: source drop */
+		{ "+1666", "10.0.0.1", VD_VERDICT_REPLY, 403 },  /* blocked: reject */
+		{ "+1234", "10.0.0.1", VD_VERDICT_FORWARD, 0 }, /* the Route to a member is followed */
+	};
+	for (int i = 0; i < 3; i++) {
+		char req[1024];
+		int n = snprintf(req, sizeof(req), fmt, i, cases[i].from, i);
+		union vd_sockaddr src = fixture_addr(cases[i].src, 5060);
+		memcpy(pktmem + VD_PROXY_HEADROOM, req, (size_t)n);
+		struct vd_pktbuf pkt = { pktmem, sizeof(pktmem), VD_PROXY_HEADROOM, (uint32_t)n };
+		vd_proxy_process(&px, &pkt, &src, 0, &scratch, &res);
+		cr_expect_eq(res.verdict, cases[i].verdict, "case %d", i);
+		if (cases[i].status)
+			cr_expect_eq(res.status, cases[i].status, "case %d", i);
+	}
+	cr_expect_eq(res.route, VD_ROUTE_FOLLOWED);
 }

@@ -16,6 +16,7 @@
 #include "proxy_fixture.h"
 #include "proxy_internal.h" /* vd_addr_ip_text */
 #include "viaduct/proxy.h"
+#include "viaduct/rules.h"
 
 #define REPLY_CAP 4096
 
@@ -117,6 +118,15 @@ static char *text_of(const struct corpus_msg *m)
 	memcpy(s, m->buf, m->len);
 	s[m->len] = '\0';
 	return s;
+}
+
+/* Add a prefix to the snapshot's trusted next hops, as trusted_next_hops: would. */
+static void trust(const char *cidr)
+{
+	struct vd_rule_cidr c;
+	cr_assert_eq(vd_rule_cidr_parse(cidr, &c), 0);
+	px.trusted[px.n_trusted] = (struct vd_cfg_prefix){ .family = c.family, .bits = c.prefix };
+	memcpy(px.trusted[px.n_trusted++].addr, c.addr, 16);
 }
 
 TestSuite(proxy, .init = setup, .fini = teardown);
@@ -224,9 +234,12 @@ Test(proxy, branch_is_stable_for_retransmission_cancel_and_non2xx_ack)
 Test(proxy, route_not_ours_is_followed_and_kept)
 {
 	struct corpus_msg m = run_file("good/29-invite-multivia.sip", "10.20.30.40", 6060);
-	cr_assert_eq(res.verdict, VD_VERDICT_REPLY, "as.ims.example.com is an FQDN: no DNS");
-	cr_expect_eq(res.status, 503);
+	cr_assert_eq(res.verdict, VD_VERDICT_FORWARD);
+	cr_expect_eq(res.route, VD_ROUTE_TO_POOL,
+		     "as.ims.example.com is a name, never trusted (no DNS): to the pool");
+	cr_expect_geq(res.member, 0);
 	corpus_free(&m);
+	trust("10.9.9.9/32");
 
 	static const char req[] = "INVITE sip:+1555@ims.example.com SIP/2.0\r\n"
 				  "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKr1\r\n"
@@ -250,6 +263,7 @@ Test(proxy, our_route_values_are_popped_from_a_multi_value_line)
 				  "From: <sip:a@x>;tag=1\r\nTo: <sip:b@y>;tag=2\r\n"
 				  "Call-ID: p1\r\nCSeq: 2 BYE\r\nMax-Forwards: 70\r\n"
 				  "Content-Length: 0\r\n\r\n";
+	trust("10.9.9.9/32");
 	run_bytes(req, sizeof(req) - 1, "10.0.0.1", 5060);
 	cr_assert_eq(res.verdict, VD_VERDICT_FORWARD);
 	expect_dst("10.9.9.9", 5060);
@@ -265,6 +279,7 @@ Test(proxy, strict_router_previous_hop_is_fixed_per_16_4)
 				  "From: <sip:a@x>;tag=1\r\nTo: <sip:b@y>;tag=2\r\n"
 				  "Call-ID: s1\r\nCSeq: 3 INFO\r\nMax-Forwards: 70\r\n"
 				  "Content-Length: 0\r\n\r\n";
+	trust("10.9.9.9/32");
 	run_bytes(req, sizeof(req) - 1, "10.0.0.1", 5060);
 	cr_assert_eq(res.verdict, VD_VERDICT_FORWARD);
 	expect_dst("10.9.9.9", 5070);
@@ -335,6 +350,10 @@ Test(proxy, options_to_the_proxy_itself_gets_200_with_exact_bytes)
 		}
 	}
 	w += (size_t)snprintf(want + w, sizeof(want) - w,
+			      "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, UPDATE, "
+			      "SUBSCRIBE, NOTIFY, MESSAGE, INFO, REFER, PUBLISH\r\n"
+			      "Accept: application/sdp\r\nAccept-Encoding: identity\r\n"
+			      "Accept-Language: en\r\nSupported:\r\n"
 			      "Server: viaduct\r\nContent-Length: 0\r\n\r\n");
 	cr_expect_str_eq(reply(), want);
 	free(orig);

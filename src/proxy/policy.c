@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Who the proxy trusts and what counts as itself (the "no open relay" policy):
+ *
+ *  - a Route (or a strict-router Request-URI) is followed only to a pool member or an address
+ *    inside trusted_next_hops; anything else goes to the pool with its Route intact, or is
+ *    refused, as untrusted_route says (request.c);
+ *  - a request from a member or a trusted peer travels outward and is routed by its Route set,
+ *    else its Request-URI, never back into the pool;
+ *  - an address of this host (wildcard, loopback, any interface) at a listener's port is us,
+ *    whatever we advertise: a Route naming it is popped, a member equal to it is a config
+ *    error. Otherwise such a request would go round through the kernel until the Via limit.
+ *
+ * The member set is a small open-addressing table built with the snapshot: membership is one
+ * hash and one or two compares, whatever the pool sizes.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proxy_internal.h"
+
+#define MEMBER_SET_SEED 0x6d656d6265727321ULL /* "members!" */
+
+static const uint8_t *ip_bytes(const union vd_sockaddr *a)
+{
+	return a->sa.sa_family == AF_INET ? (const uint8_t *)&a->in.sin_addr
+					  : (const uint8_t *)&a->in6.sin6_addr;
+}
+
+static bool prefix_has(const struct vd_cfg_prefix *p, const union vd_sockaddr *a)
+{
+	if (p->family != a->sa.sa_family)
+		return false;
+	const uint8_t *ip = ip_bytes(a);
+	unsigned full = p->bits / 8, rest = p->bits % 8;
+	if (memcmp(ip, p->addr, full) != 0)
+		return false;
+	if (!rest)
+		return true;
+	uint8_t mask = (uint8_t)(0xff << (8 - rest));
+	return (ip[full] & mask) == (p->addr[full] & mask);
+}
+
+bool vd_addr_in_prefixes(const struct vd_cfg_prefix *p, unsigned n, const union vd_sockaddr *a)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (prefix_has(&p[i], a))
+			return true;
+	return false;
+}
+
+bool vd_addr_is_local_listener(const struct vd_proxy *px, const union vd_sockaddr *a)
+{
+	uint16_t port = vd_addr_port(a);
+	for (unsigned i = 0; i < px->n_listeners; i++) {
+		const union vd_sockaddr *b = &px->listeners[i].bind;
+		if (vd_addr_port(b) != port)
+			continue;
+		if (b->sa.sa_family == a->sa.sa_family &&
+		    memcmp(ip_bytes(a), ip_bytes(b), a->sa.sa_family == AF_INET ? 4 : 16) == 0)
+			return true;
+		if (vd_addr_in_prefixes(px->local, px->n_local, a))
+			return true;
+	}
+	return false;
+}
+
+/* Multiplicative hash of the address words and the port: a few instructions on the hot path
+ * (every request asks whether its source is a member); the table is at most half full. */
+static uint64_t addr_hash(const union vd_sockaddr *a)
+{
+	uint64_t x = a->sa.sa_family == AF_INET ? a->in.sin_addr.s_addr : 0;
+	if (a->sa.sa_family == AF_INET6) {
+		uint64_t w[2];
+		memcpy(w, &a->in6.sin6_addr, sizeof(w));
+		x = w[0] ^ (w[1] * MEMBER_SET_SEED);
+	}
+	x = (x ^ a->in.sin_port) * 0x9e3779b97f4a7c15ULL; /* sin_port and sin6_port coincide */
+	return x ^ (x >> 29);
+}
+
+/* Constant-size compares (inlined, no call): the hot path asks this for every request. */
+static bool same_addr(const union vd_sockaddr *a, const union vd_sockaddr *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family || a->in.sin_port != b->in.sin_port)
+		return false;
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+	return memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) == 0;
+}
+
+int vd_member_set_build(struct vd_proxy *px)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < px->n_pools; i++)
+		n += px->pools[i].n_members;
+	uint32_t size = 8;
+	while (size < 2 * n)
+		size *= 2;
+	px->member_set = calloc(size, sizeof(*px->member_set));
+	if (!px->member_set)
+		return -ENOMEM;
+	px->member_set_mask = size - 1;
+	for (unsigned i = 0; i < px->n_pools; i++)
+		for (unsigned j = 0; j < px->pools[i].n_members; j++) {
+			const union vd_sockaddr *m = &px->pools[i].members[j];
+			uint32_t k = (uint32_t)addr_hash(m) & px->member_set_mask;
+			while (px->member_set[k].sa.sa_family && !same_addr(&px->member_set[k], m))
+				k = (k + 1) & px->member_set_mask;
+			px->member_set[k] = *m;
+		}
+	return 0;
+}
+
+void vd_member_set_free(struct vd_proxy *px)
+{
+	free(px->member_set);
+	px->member_set = NULL;
+	px->member_set_mask = 0;
+}
+
+bool vd_addr_is_member(const struct vd_proxy *px, const union vd_sockaddr *a)
+{
+	if (!px->member_set)
+		return false;
+	uint32_t k = (uint32_t)addr_hash(a) & px->member_set_mask;
+	while (px->member_set[k].sa.sa_family) {
+		if (same_addr(&px->member_set[k], a))
+			return true;
+		k = (k + 1) & px->member_set_mask;
+	}
+	return false;
+}
+
+bool vd_next_hop_trusted(const struct vd_proxy *px, const union vd_sockaddr *dst)
+{
+	return vd_addr_is_member(px, dst) || vd_addr_in_prefixes(px->trusted, px->n_trusted, dst);
+}
+
+bool vd_source_is_inside(const struct vd_proxy *px, const union vd_sockaddr *src)
+{
+	return vd_addr_is_member(px, src) || vd_addr_in_prefixes(px->trusted, px->n_trusted, src);
+}
