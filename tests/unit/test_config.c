@@ -118,7 +118,7 @@ Test(config, example_loads)
 
 	cr_assert_eq(cfg.limits.max_message_size, 16384);
 	cr_assert_eq(cfg.limits.max_headers, 96);
-	cr_assert_eq(cfg.limits.max_vias, 16);
+	cr_assert_eq(cfg.limits.max_vias, 70);
 }
 
 Test(config, defaults_applied)
