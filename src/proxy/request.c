@@ -407,14 +407,18 @@ static int proxy_require_check(const struct vd_proxy *px, const struct vd_sip_ms
 									      (uint32_t)len });
 			if (known)
 				continue;
+			/* every tag that fits, the CRLF always: a long list is cut, not overrun */
+			const uint32_t cap = sizeof(extra) - 2;
 			if (n == 0) {
 				memcpy(extra, head, sizeof(head) - 1);
 				n = sizeof(head) - 1;
-			} else if (n + 2 < sizeof(extra)) {
+			} else if (n + 2 + len <= cap) {
 				memcpy(extra + n, ", ", 2);
 				n += 2;
+			} else {
+				continue;
 			}
-			if (n + len + 2 < sizeof(extra)) {
+			if (n + len <= cap) {
 				memcpy(extra + n, t, len);
 				n += (uint32_t)len;
 			}

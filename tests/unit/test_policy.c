@@ -337,3 +337,23 @@ Test(policy, a_member_that_is_our_own_listener_is_a_config_error)
 	/* leave a valid proxy for the fini */
 	cr_assert_eq(fixture_proxy(&cfg, &px, VD_HASH_CALL_ID, err, sizeof(err)), 0);
 }
+
+/* Found by the fuzzer: a Proxy-Require line longer than the Unsupported header's room must be
+ * cut at a tag boundary, never written past it. */
+Test(policy, a_huge_proxy_require_list_is_cut_not_overrun)
+{
+	char pr[3000];
+	int n = snprintf(pr, sizeof(pr), "Proxy-Require: ");
+	for (int i = 0; i < 120; i++)
+		n += snprintf(pr + n, sizeof(pr) - (size_t)n, "%sext-option-%03d", i ? ", " : "", i);
+	snprintf(pr + n, sizeof(pr) - (size_t)n, "\r\n");
+	run(request("REGISTER", "sip:ims.example.com", pr), "198.51.100.7", 5060);
+	cr_assert_eq(res.verdict, VD_VERDICT_REPLY);
+	cr_expect_eq(res.status, 420);
+	const char *u = strstr(reply(), "\r\nUnsupported: ext-option-000, ext-option-001");
+	cr_assert_not_null(u, "%s", reply());
+	const char *e = strstr(u + 2, "\r\n");
+	cr_assert_not_null(e);
+	cr_expect_lt(e - u, 512, "cut to the room there is");
+	cr_expect_eq(e[-1] >= '0' && e[-1] <= '9', 1, "ends on a whole tag");
+}
