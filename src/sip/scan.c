@@ -76,7 +76,7 @@ static enum vd_sip_err status_line(struct vd_sip_msg *m, const char *p, const ch
  * (>= e, the datagram's end) may be read: 16 a step. The scalar twin is what the tests
  * compare it with.
  */
-static inline const char *vd_uri_stop_scalar(const char *u, const char *e)
+static inline const char *uri_stop_scalar(const char *u, const char *e)
 {
 	for (; u < e; u++)
 		if (*u == '\t' || *u == '?')
@@ -102,7 +102,7 @@ static inline const char *uri_stop(const char *u, const char *e, const char *rd)
 #else
 	(void)rd;
 #endif
-	return vd_uri_stop_scalar(u, e);
+	return uri_stop_scalar(u, e);
 }
 
 const char *vd_sip_uri_stop(const char *u, const char *e, const char *rd)
@@ -112,7 +112,7 @@ const char *vd_sip_uri_stop(const char *u, const char *e, const char *rd)
 
 const char *vd_sip_uri_stop_scalar(const char *u, const char *e)
 {
-	return vd_uri_stop_scalar(u, e);
+	return uri_stop_scalar(u, e);
 }
 
 /* The Request-URI [u, e) itself (RFC 3261 25.1): not in <>, no LWS, no headers in a SIP URI. */
@@ -123,16 +123,17 @@ static enum vd_sip_err request_uri(const char *u, const char *e, const char *rd)
 	const char *q = uri_stop(u, e, rd);
 	if (q == e)
 		return VD_SIP_OK; /* the usual case: nothing to look at twice */
-	if (*q == '\t')
+	/* rare: an HT anywhere is LWS; a '?' is headers unless it is in a SIP URI's user part
+	 * (which ends at the first '@'), or the scheme is not SIP at all */
+	if (memchr(q, '\t', (size_t)(e - q)))
 		return VD_SIP_E_BAD_REQUEST_URI;
 	bool sip = (e - u >= 4 && eq_nocase(u, "sip:", 4)) || (e - u >= 5 && eq_nocase(u, "sips:", 5));
-	const char *at = memchr(u, '@', (size_t)(e - u)); /* a user part ends at the first '@' */
-	if (at && at > q) {
+	if (!sip)
+		return VD_SIP_OK;
+	const char *at = memchr(u, '@', (size_t)(e - u));
+	if (at && at > q)
 		q = memchr(at, '?', (size_t)(e - at));
-		if (q && memchr(at, '\t', (size_t)(e - at)))
-			return VD_SIP_E_BAD_REQUEST_URI;
-	}
-	return sip && q ? VD_SIP_E_BAD_REQUEST_URI : VD_SIP_OK;
+	return q ? VD_SIP_E_BAD_REQUEST_URI : VD_SIP_OK;
 }
 
 /* The request line did not end in " SIP/2.0" after its second SP: name the problem. u is the

@@ -464,6 +464,9 @@ Test(scan, request_uri_in_brackets_with_lws_or_headers_is_malformed)
 		/* '?' is legal in a user part (RFC 4475 3.1.1.2), and in other schemes */
 		{ "INVITE sip:crazy?,/;;*:&it+has=1@example.com SIP/2.0", VD_SIP_OK },
 		{ "INVITE sip:a?b@example.com?h=v SIP/2.0", VD_SIP_E_BAD_REQUEST_URI },
+		/* an HT after a '?' of the user part is still LWS */
+		{ "INVITE sip:a?b@exa\tmple.com SIP/2.0", VD_SIP_E_BAD_REQUEST_URI },
+		{ "INVITE http://example.com/?q=1\tx SIP/2.0", VD_SIP_E_BAD_REQUEST_URI },
 		{ "INVITE http://example.com/?q=1 SIP/2.0", VD_SIP_OK },
 		/* separators, not the URI, are wrong: a bad request line */
 		{ "INVITE  sip:user@example.com  SIP/2.0", VD_SIP_E_BAD_START_LINE },
