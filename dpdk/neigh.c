@@ -202,16 +202,6 @@ static void send_ns(struct vd_lcore *lc, const struct in6_addr *from, const uint
 	vd_dpdk_tx_queue(lc, m, NULL);
 }
 
-static bool in_prefix(const struct vd_cfg_prefix *p, int family, const uint8_t *ip)
-{
-	if (p->family != family)
-		return false;
-	unsigned full = p->bits / 8u, rest = p->bits % 8u;
-	if (memcmp(p->addr, ip, full) != 0)
-		return false;
-	return rest == 0 || ((p->addr[full] ^ ip[full]) & (uint8_t)(0xffu << (8u - rest))) == 0;
-}
-
 /* The on-link address to resolve for `ip`: itself, its family's gateway, or NULL (no route).
  * A handful of prefixes, scanned linearly: only misses of the neighbour cache get here. */
 static const void *next_hop(const struct vd_lcore *lc, int family, const void *ip)
@@ -220,7 +210,7 @@ static const void *next_hop(const struct vd_lcore *lc, int family, const void *i
 	if (!net || net->n_networks == 0)
 		return ip;
 	for (unsigned i = 0; i < net->n_networks; i++)
-		if (in_prefix(&net->networks[i], family, ip))
+		if (vd_prefix_contains(&net->networks[i], family, ip))
 			return ip;
 	if (family == AF_INET && net->gateway4.ss_family == AF_INET)
 		return &((const struct sockaddr_in *)&net->gateway4)->sin_addr;

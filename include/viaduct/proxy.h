@@ -51,7 +51,9 @@ struct vd_pktbuf {
  * advertised host), received/rport parameters and a Max-Forwards line all fit. */
 #define VD_PROXY_HEADROOM 1024
 
-#define VD_PROXY_MAX_LOCAL 32 /* local interface addresses remembered for loop checks */
+#define VD_PROXY_MAX_LOCAL 32
+#define VD_PROXY_OPTIONS_EXTRA_MAX \
+	(256 + VD_CFG_MAX_OPTION_TAGS * (VD_CFG_OPTION_TAG_MAX + 2)) /* local interface addresses remembered for loop checks */
 
 enum vd_verdict {
 	VD_VERDICT_FORWARD = 0, /* send pkt (edited) to res->dst through listener res->egress */
@@ -92,6 +94,9 @@ enum vd_route_outcome {
 };
 
 const char *vd_route_outcome_name(enum vd_route_outcome o);
+
+/** Is ip (4 or 16 bytes, by family) inside prefix p? */
+bool vd_prefix_contains(const struct vd_cfg_prefix *p, int family, const void *ip);
 
 /** One of our addresses, compiled from a config listener. */
 struct vd_proxy_listener {
@@ -161,6 +166,9 @@ struct vd_proxy {
 	unsigned n_trusted;
 	struct vd_cfg_prefix trusted[VD_CFG_MAX_TRUSTED];
 	uint8_t untrusted_route; /* enum vd_untrusted_route */
+	/* header lines of our 200 to an OPTIONS for us: Allow, Accept..., Supported */
+	char options_extra[VD_PROXY_OPTIONS_EXTRA_MAX];
+	uint16_t options_extra_len;
 	/* addresses of this host (wildcard, loopback, every interface at init): a Route or a
 	 * Request-URI naming one at a listener's port is us, whatever we advertise */
 	unsigned n_local;

@@ -10,6 +10,7 @@
  * same "name: field.path: problem" line that our checks produce.
  */
 #include "config_internal.h"
+#include "viaduct/rules.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -264,6 +265,12 @@ int cfg_resolve(struct loader *ld, const char *host, uint16_t port,
 		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
 	freeaddrinfo(res);
 	return 0;
+}
+
+void cfg_prefix_from_cidr(const struct vd_rule_cidr *c, struct vd_cfg_prefix *out)
+{
+	*out = (struct vd_cfg_prefix){ .family = c->family, .bits = c->prefix };
+	memcpy(out->addr, c->addr, sizeof(out->addr));
 }
 
 bool cfg_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)

@@ -81,8 +81,7 @@ static int convert_networks(struct loader *ld, const struct raw_dpdk *raw, struc
 		if (vd_rule_cidr_parse(raw->networks[i], &c))
 			return cfg_bad(ld, "networks", "\"%s\" is not a prefix (10.0.0.0/24, "
 						       "2001:db8::/64)", raw->networks[i]);
-		d->networks[i] = (struct vd_cfg_prefix){.family = c.family, .bits = c.prefix};
-		memcpy(d->networks[i].addr, c.addr, sizeof(c.addr));
+		cfg_prefix_from_cidr(&c, &d->networks[i]);
 		d->n_networks = i + 1;
 	}
 	return 0;

@@ -168,6 +168,10 @@ extern const cyaml_schema_field_t cfg_pool_fields[];
 extern const cyaml_schema_field_t cfg_health_fields[];
 extern const cyaml_schema_field_t cfg_admin_fields[];
 
+struct vd_rule_cidr;
+/** A parsed prefix (rules' type) as the config stores it. */
+void cfg_prefix_from_cidr(const struct vd_rule_cidr *c, struct vd_cfg_prefix *out);
+
 /* ---- proxy_require, server_header, trusted_next_hops, untrusted_route (config_policy.c) ---- */
 extern const cyaml_schema_value_t cfg_policy_string_value;
 int cfg_convert_policy(struct loader *ld, const struct raw_config *raw, struct vd_cfg_policy *p);

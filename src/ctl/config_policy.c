@@ -61,9 +61,7 @@ static int add_prefix(struct loader *ld, struct vd_cfg_policy *p, const struct v
 		return cfg_bad(ld, "trusted_next_hops", "more than %d prefixes (names count each "
 							"of their addresses)",
 			       VD_CFG_MAX_TRUSTED);
-	struct vd_cfg_prefix *t = &p->trusted[p->n_trusted++];
-	*t = (struct vd_cfg_prefix){ .family = c->family, .bits = c->prefix };
-	memcpy(t->addr, c->addr, sizeof(t->addr));
+	cfg_prefix_from_cidr(c, &p->trusted[p->n_trusted++]);
 	return 0;
 }
 

@@ -29,42 +29,34 @@ static const uint8_t *ip_bytes(const union vd_sockaddr *a)
 					  : (const uint8_t *)&a->in6.sin6_addr;
 }
 
-static bool prefix_has(const struct vd_cfg_prefix *p, const union vd_sockaddr *a)
+bool vd_prefix_contains(const struct vd_cfg_prefix *p, int family, const void *ip)
 {
-	if (p->family != a->sa.sa_family)
+	if (p->family != family)
 		return false;
-	const uint8_t *ip = ip_bytes(a);
-	unsigned full = p->bits / 8, rest = p->bits % 8;
-	if (memcmp(ip, p->addr, full) != 0)
+	const uint8_t *b = ip;
+	unsigned full = p->bits / 8u, rest = p->bits % 8u;
+	if (memcmp(p->addr, b, full) != 0)
 		return false;
-	if (!rest)
-		return true;
-	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-	return (ip[full] & mask) == (p->addr[full] & mask);
+	return rest == 0 || ((p->addr[full] ^ b[full]) & (uint8_t)(0xffu << (8u - rest))) == 0;
 }
 
 bool vd_addr_in_prefixes(const struct vd_cfg_prefix *p, unsigned n, const union vd_sockaddr *a)
 {
 	for (unsigned i = 0; i < n; i++)
-		if (prefix_has(&p[i], a))
+		if (vd_prefix_contains(&p[i], a->sa.sa_family, ip_bytes(a)))
 			return true;
 	return false;
 }
 
+/* The bound address itself is in px->local (every interface address is), so one check of the
+ * port and one of the address cover a listener bound to a single address too. */
 bool vd_addr_is_local_listener(const struct vd_proxy *px, const union vd_sockaddr *a)
 {
 	uint16_t port = vd_addr_port(a);
-	for (unsigned i = 0; i < px->n_listeners; i++) {
-		const union vd_sockaddr *b = &px->listeners[i].bind;
-		if (vd_addr_port(b) != port)
-			continue;
-		if (b->sa.sa_family == a->sa.sa_family &&
-		    memcmp(ip_bytes(a), ip_bytes(b), a->sa.sa_family == AF_INET ? 4 : 16) == 0)
-			return true;
-		if (vd_addr_in_prefixes(px->local, px->n_local, a))
-			return true;
-	}
-	return false;
+	bool port_ours = false;
+	for (unsigned i = 0; i < px->n_listeners && !port_ours; i++)
+		port_ours = vd_addr_port(&px->listeners[i].bind) == port;
+	return port_ours && vd_addr_in_prefixes(px->local, px->n_local, a);
 }
 
 /* Multiplicative hash of the address words and the port: a few instructions on the hot path

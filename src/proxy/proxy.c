@@ -123,6 +123,13 @@ static void local_addresses_init(struct vd_proxy *px)
 	add_local(px, AF_INET, loop4, 8);
 	add_local(px, AF_INET6, any, 128);
 	add_local(px, AF_INET6, loop6, 128);
+	for (unsigned i = 0; i < px->n_listeners; i++) { /* even when getifaddrs fails */
+		const union vd_sockaddr *b = &px->listeners[i].bind;
+		if (b->sa.sa_family == AF_INET)
+			add_local(px, AF_INET, &b->in.sin_addr, 32);
+		else
+			add_local(px, AF_INET6, &b->in6.sin6_addr, 128);
+	}
 	struct ifaddrs *ifs = NULL;
 	if (getifaddrs(&ifs))
 		return;
@@ -137,8 +144,30 @@ static void local_addresses_init(struct vd_proxy *px)
 	freeifaddrs(ifs);
 }
 
+/* What an OPTIONS to the proxy itself learns (RFC 3261 11.2): every method passes through;
+ * Supported lists the option tags that pass Proxy-Require. Fits VD_PROXY_OPTIONS_EXTRA_MAX by
+ * the config's ceilings. */
+static void options_extra_init(struct vd_proxy *px, const struct vd_cfg_policy *p)
+{
+	static const char fixed[] = "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, "
+				    "UPDATE, SUBSCRIBE, NOTIFY, MESSAGE, INFO, REFER, PUBLISH\r\n"
+				    "Accept: application/sdp\r\n"
+				    "Accept-Encoding: identity\r\n"
+				    "Accept-Language: en\r\n"
+				    "Supported:";
+	_Static_assert(sizeof(fixed) + 2 < 256, "room for the fixed lines");
+	char *w = px->options_extra;
+	memcpy(w, fixed, sizeof(fixed) - 1);
+	w += sizeof(fixed) - 1;
+	for (unsigned i = 0; i < p->n_proxy_require; i++)
+		w += sprintf(w, "%s%s", i ? ", " : " ", p->proxy_require[i]);
+	memcpy(w, "\r\n", 2);
+	px->options_extra_len = (uint16_t)(w + 2 - px->options_extra);
+}
+
 static void policy_init(struct vd_proxy *px, const struct vd_cfg_policy *p)
 {
+	options_extra_init(px, p);
 	if (p->server_header[0])
 		px->server_line_len = (uint16_t)snprintf(px->server_line, sizeof(px->server_line),
 							 "Server: %s\r\n", p->server_header);

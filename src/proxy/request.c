@@ -242,40 +242,42 @@ static void refuse(const struct vd_proxy *px, const struct vd_sip_msg *m,
 		vd_proxy_reply(px, m, src, code, reason, s, res);
 }
 
-/* The address a Route value sends to (maddr overrides the host, RFC 3261 16.5); false for
- * a name: the datapath does no DNS. */
+/* The address a URI sends to: maddr, when present, overrides the host (RFC 3261 16.5); false
+ * for a name (the datapath does no DNS) or a bad maddr. *host and *type become the one used. */
+static bool uri_address(struct vd_slice *host, uint8_t *type, struct vd_slice maddr,
+			uint16_t port, union vd_sockaddr *dst)
+{
+	if (maddr.p) {
+		const char *p = maddr.p;
+		uint16_t ignored;
+		if (!vd_sip_host_parse(&p, maddr.p + maddr.len, host, type, &ignored))
+			return false;
+	}
+	return vd_addr_from_host(*host, *type, port, dst);
+}
+
 static bool route_target(const struct vd_sip_route *r, union vd_sockaddr *dst)
 {
 	struct vd_slice host = r->host;
 	uint8_t type = r->host_type;
-	if (r->maddr.p) {
-		const char *p = r->maddr.p;
-		uint16_t ignored;
-		if (!vd_sip_host_parse(&p, r->maddr.p + r->maddr.len, &host, &type, &ignored))
-			return false;
-	}
-	return vd_addr_from_host(host, type, r->port, dst);
+	return uri_address(&host, &type, r->maddr, r->port, dst);
 }
 
-/* The Request-URI's address (maddr overrides the host); false for a name or a bad URI.
- * *ours tells whether it names us (what we advertise, or this host at our port). */
+/* The Request-URI's address; *ours tells whether it names us (what we advertise, or this
+ * host at our port). */
 static bool ruri_target(const struct vd_proxy *px, const struct vd_sip_msg *m,
 			union vd_sockaddr *dst, bool *ours)
 {
 	struct vd_slice host, maddr;
 	uint8_t type;
-	uint16_t port, ignored;
+	uint16_t port;
 	bool user, lr;
 	*ours = false;
 	if (vd_sip_uri_parse(m->ruri, &host, &type, &port, &user, &lr, &maddr))
 		return false;
-	if (maddr.p) {
-		const char *p = maddr.p;
-		if (!vd_sip_host_parse(&p, maddr.p + maddr.len, &host, &type, &ignored))
-			return false;
-	}
+	bool ok = uri_address(&host, &type, maddr, port, dst);
 	*ours = vd_addr_is_ours(px, host, type, port);
-	return vd_addr_from_host(host, type, port, dst);
+	return ok;
 }
 
 /*
@@ -467,32 +469,6 @@ static int route_preprocess(const struct vd_proxy *px, const struct vd_sip_msg *
 	return (int)k;
 }
 
-/* What an OPTIONS to the proxy itself learns (RFC 3261 11.2): every method passes through;
- * the Supported list is the option tags the config lets through Proxy-Require. */
-static void options_reply(const struct vd_proxy *px, const struct vd_sip_msg *m,
-			  const union vd_sockaddr *src, struct vd_proxy_scratch *s,
-			  struct vd_result *res)
-{
-	static const char allow[] = "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, PRACK, "
-				    "UPDATE, SUBSCRIBE, NOTIFY, MESSAGE, INFO, REFER, PUBLISH\r\n"
-				    "Accept: application/sdp\r\n"
-				    "Accept-Encoding: identity\r\n"
-				    "Accept-Language: en\r\n"
-				    "Supported:";
-	char extra[sizeof(allow) + VD_CFG_MAX_OPTION_TAGS * (VD_CFG_OPTION_TAG_MAX + 2) + 4];
-	uint32_t n = sizeof(allow) - 1;
-	memcpy(extra, allow, n);
-	for (unsigned i = 0; i < px->n_option_tags; i++) {
-		extra[n++] = i ? ',' : ' ';
-		if (i)
-			extra[n++] = ' ';
-		memcpy(extra + n, px->option_tags[i], px->option_tag_len[i]);
-		n += px->option_tag_len[i];
-	}
-	memcpy(extra + n, "\r\n", 2);
-	vd_proxy_reply_with(px, m, src, 200, "OK", extra, n + 2, s, res);
-}
-
 void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		      const union vd_sockaddr *src, unsigned listener,
 		      struct vd_proxy_scratch *s, struct vd_result *res)
@@ -502,7 +478,6 @@ void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 	struct route_set rs;
 	unsigned pool_idx;
 
-	res->route = VD_ROUTE_NONE;
 	if (res->sip_err != VD_SIP_OK) {
 		refuse(px, m, src, vd_sip_err_code(res->sip_err),
 		       vd_sip_err_reason(res->sip_err), s, res);
@@ -523,7 +498,9 @@ void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 	if (popped < 0)
 		return;
 	if ((unsigned)popped == rs.last && options_to_us(px, m)) {
-		options_reply(px, m, src, s, res);
+		/* RFC 3261 11.2: Allow, Accept, Supported (built once, proxy.c) */
+		vd_proxy_reply_with(px, m, src, 200, "OK", px->options_extra,
+				    px->options_extra_len, s, res);
 		return;
 	}
 	if (apply_rules(px, m, src, listener, &pool_idx, s, res) ||

@@ -13,46 +13,22 @@
 #include <string.h>
 
 #include "corpus.h"
-#include "proxy_fixture.h"
+#include "proxy_harness.h"
 #include "proxy_internal.h" /* vd_addr_ip_text */
-#include "viaduct/proxy.h"
-#include "viaduct/rules.h"
-
-#define REPLY_CAP 4096
-
-static struct vd_config cfg;
-static struct vd_proxy px;
-static struct vd_proxy_scratch scratch;
-static char reply_buf[REPLY_CAP];
-static char pktmem[VD_PROXY_HEADROOM + 70000];
-static struct vd_pktbuf pkt;
-static struct vd_result res;
 
 static void setup_proxy(enum vd_hash_key hash)
 {
-	char err[256];
-	cr_assert_eq(fixture_proxy(&cfg, &px, hash, err, sizeof(err)), 0, "%s", err);
-	scratch.reply = reply_buf;
-	scratch.reply_cap = REPLY_CAP;
+	harness_init(hash);
 }
 
 static void setup(void)
 {
-	setup_proxy(VD_HASH_CALL_ID);
+	harness_init(VD_HASH_CALL_ID);
 }
 
 static void teardown(void)
 {
-	vd_proxy_fini(&px);
-}
-
-/* Run bytes through the proxy as if received from ip:port on listener 0 (1 for IPv6). */
-static void run_bytes(const char *bytes, size_t len, const char *ip, uint16_t port)
-{
-	union vd_sockaddr src = fixture_addr(ip, port);
-	memcpy(pktmem + VD_PROXY_HEADROOM, bytes, len);
-	pkt = (struct vd_pktbuf){ pktmem, sizeof(pktmem), VD_PROXY_HEADROOM, (uint32_t)len };
-	vd_proxy_process(&px, &pkt, &src, src.sa.sa_family == AF_INET6 ? 1 : 0, &scratch, &res);
+	harness_fini();
 }
 
 static struct corpus_msg run_file(const char *rel, const char *ip, uint16_t port)
@@ -62,28 +38,9 @@ static struct corpus_msg run_file(const char *rel, const char *ip, uint16_t port
 	return m;
 }
 
-static const char *out(void)
-{
-	static char s[70000];
-	memcpy(s, pkt.base + pkt.off, pkt.len);
-	s[pkt.len] = '\0';
-	return s;
-}
-
-static const char *reply(void)
-{
-	static char s[REPLY_CAP + 1];
-	memcpy(s, reply_buf, res.reply_len);
-	s[res.reply_len] = '\0';
-	return s;
-}
-
 static void expect_dst(const char *ip, uint16_t port)
 {
-	union vd_sockaddr want = fixture_addr(ip, port);
-	cr_expect_eq(res.dst.sa.sa_family, want.sa.sa_family);
-	cr_expect(memcmp(&res.dst, &want, vd_sockaddr_len(&want)) == 0, "next hop is %s:%u", ip,
-		  port);
+	cr_expect(dst_is(ip, port), "next hop is %s:%u", ip, port);
 }
 
 /* The branch we added: "z9hG4bKvd" and 16 hex digits. */
@@ -118,15 +75,6 @@ static char *text_of(const struct corpus_msg *m)
 	memcpy(s, m->buf, m->len);
 	s[m->len] = '\0';
 	return s;
-}
-
-/* Add a prefix to the snapshot's trusted next hops, as trusted_next_hops: would. */
-static void trust(const char *cidr)
-{
-	struct vd_rule_cidr c;
-	cr_assert_eq(vd_rule_cidr_parse(cidr, &c), 0);
-	px.trusted[px.n_trusted] = (struct vd_cfg_prefix){ .family = c.family, .bits = c.prefix };
-	memcpy(px.trusted[px.n_trusted++].addr, c.addr, 16);
 }
 
 TestSuite(proxy, .init = setup, .fini = teardown);
@@ -405,7 +353,7 @@ Test(proxy, reply_to_bad_request_keeps_dialog_headers_and_adds_a_to_tag)
 	cr_expect(strstr(r, "\r\nCall-ID: "));
 	cr_expect(strstr(r, "\r\nCSeq: "));
 	cr_expect(strstr(r, ";tag=vd"));
-	char first[REPLY_CAP];
+	char first[HARNESS_REPLY_CAP];
 	strcpy(first, r);
 	corpus_free(&m);
 	m = run_file("bad/max-forwards-not-number.sip", "192.168.1.15", 5060);

@@ -15,35 +15,19 @@
 #include <string.h>
 
 #include "corpus.h"
-#include "proxy_fixture.h"
-#include "viaduct/proxy.h"
+#include "proxy_harness.h"
 
-#define REPLY_CAP 4096
 #define MANIFEST_FIELDS 4
 
-static struct vd_config cfg;
-static struct vd_proxy px;
-static struct vd_proxy_scratch scratch;
-static char reply_buf[REPLY_CAP];
-static char pktmem[VD_PROXY_HEADROOM + 70000];
-static struct vd_pktbuf pkt;
-static struct vd_result res;
 static struct vd_sip_msg rescan;
 
+/* The limits at their configuration defaults (the fixture's are tighter). */
 static void setup(void)
 {
-	char err[256];
-	cr_assert_eq(fixture_proxy(&cfg, &px, VD_HASH_CALL_ID, err, sizeof(err)), 0, "%s", err);
+	harness_init(VD_HASH_CALL_ID);
 	px.limits.max_vias = VD_CFG_DEFAULT_MAX_VIAS;
 	px.limits.max_headers = VD_CFG_DEFAULT_MAX_HEADERS;
 	px.max_message_size = VD_CFG_DEFAULT_MAX_MESSAGE;
-	scratch.reply = reply_buf;
-	scratch.reply_cap = REPLY_CAP;
-}
-
-static void teardown(void)
-{
-	vd_proxy_fini(&px);
 }
 
 /* One MANIFEST line: "file | outcome | section | why", outcome "forward", "reply <code>
@@ -86,11 +70,7 @@ static bool case_next(FILE *f, struct case_4475 *c)
 static void run(const struct corpus_msg *m)
 {
 	bool response = m->len >= 4 && memcmp(m->buf, "SIP/", 4) == 0;
-	union vd_sockaddr src = response ? fixture_addr("127.0.0.1", 5070)
-					 : fixture_addr("192.0.2.10", 5060);
-	memcpy(pktmem + VD_PROXY_HEADROOM, m->buf, m->len);
-	pkt = (struct vd_pktbuf){ pktmem, sizeof(pktmem), VD_PROXY_HEADROOM, (uint32_t)m->len };
-	vd_proxy_process(&px, &pkt, &src, 0, &scratch, &res);
+	run_bytes(m->buf, m->len, response ? "127.0.0.1" : "192.0.2.10", response ? 5070 : 5060);
 }
 
 /* What happened, in MANIFEST terms, for the failure message. */
@@ -126,7 +106,7 @@ static bool forward_ok(const struct corpus_msg *m, char *why, size_t n)
 	return true;
 }
 
-TestSuite(rfc4475, .init = setup, .fini = teardown);
+TestSuite(rfc4475, .init = setup, .fini = harness_fini);
 
 Test(rfc4475, every_torture_message_ends_as_the_manifest_says)
 {
@@ -146,7 +126,7 @@ Test(rfc4475, every_torture_message_ends_as_the_manifest_says)
 		if (ok && res.verdict == VD_VERDICT_FORWARD)
 			ok = forward_ok(&m, why, sizeof(why));
 		if (ok && res.verdict == VD_VERDICT_REPLY)
-			ok = strstr(reply_buf, "\r\nContent-Length: 0\r\n\r\n") != NULL;
+			ok = strstr(reply(), "\r\nContent-Length: 0\r\n\r\n") != NULL;
 		cr_expect(ok, "%s (RFC 4475 %s): expected \"%s\", got \"%s\" %s", c.file, c.section,
 			  c.outcome, got, why);
 		failed += !ok;

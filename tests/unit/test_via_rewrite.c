@@ -20,49 +20,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proxy_fixture.h"
-#include "viaduct/proxy.h"
+#include "proxy_harness.h"
 #include "viaduct/sip.h"
 
-#define REPLY_CAP 4096
 #define MSG_CAP 4096
-
-static struct vd_config cfg;
-static struct vd_proxy px;
-static struct vd_proxy_scratch scratch;
-static char reply_buf[REPLY_CAP];
-static char pktmem[VD_PROXY_HEADROOM + MSG_CAP];
-static struct vd_pktbuf pkt;
-static struct vd_result res;
 
 static void setup(void)
 {
-	char err[256];
-	cr_assert_eq(fixture_proxy(&cfg, &px, VD_HASH_CALL_ID, err, sizeof(err)), 0, "%s", err);
-	scratch.reply = reply_buf;
-	scratch.reply_cap = REPLY_CAP;
+	harness_init(VD_HASH_CALL_ID);
 }
 
-static void teardown(void)
-{
-	vd_proxy_fini(&px);
-}
+TestSuite(via_rewrite, .init = setup, .fini = harness_fini);
 
-TestSuite(via_rewrite, .init = setup, .fini = teardown);
-
-/* Run text through the proxy as received from ip:port; the output (NUL-terminated) in out. */
-static void run(const char *text, const char *ip, uint16_t port, char *out)
+/* Run text through the proxy as received from ip:port; a forwarded message, NUL-terminated,
+ * into fwd (which outlives the next run). */
+static void run(const char *text, const char *ip, uint16_t port, char *fwd)
 {
-	size_t len = strlen(text);
-	cr_assert_lt(len, MSG_CAP);
-	union vd_sockaddr src = fixture_addr(ip, port);
-	memcpy(pktmem + VD_PROXY_HEADROOM, text, len);
-	pkt = (struct vd_pktbuf){ pktmem, sizeof(pktmem), VD_PROXY_HEADROOM, (uint32_t)len };
-	vd_proxy_process(&px, &pkt, &src, src.sa.sa_family == AF_INET6 ? 1 : 0, &scratch, &res);
-	if (out && res.verdict == VD_VERDICT_FORWARD) {
-		memcpy(out, pkt.base + pkt.off, pkt.len);
-		out[pkt.len] = '\0';
-	}
+	run_text(text, ip, port);
+	if (res.verdict == VD_VERDICT_FORWARD)
+		strcpy(fwd, out());
 }
 
 /* A request whose top Via header line is `via_line` (name included, no CRLF). */
