@@ -18,7 +18,6 @@
 #   on_failure                  hook for the script: print logs when exiting non-zero
 #   nsx CMD...                  CMD inside $NS
 #   wait_for_ns_udp_port ADDR PORT SECS [PID]   lib.sh's wait_for_udp_port, inside $NS
-#   hostport ADDR PORT          ADDR:PORT, [ADDR]:PORT for IPv6
 #   pool_config WORKERS [LISTENER_LINE]   viaduct YAML: the listener VD_IP:VD_PORT and the pool
 #                               "tap" of UAS1_IP:UAS1_PORT and UAS2_IP:UAS2_PORT
 #   start_viaduct ARGS...       viaduct --dpdk -c $T/viaduct.yaml ARGS... in the background (log
@@ -98,8 +97,6 @@ wait_for_ns_udp_port() {
 	local SS_NS=$NS
 	wait_for_udp_port "$@"
 }
-
-hostport() { if [[ $1 == *:* ]]; then printf '[%s]:%s' "$1" "$2"; else printf '%s:%s' "$1" "$2"; fi; }
 
 pool_config() {
 	cat <<EOC

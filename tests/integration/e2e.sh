@@ -109,11 +109,6 @@ ipv6)
 *) usage ;;
 esac
 
-# "host:port" as sipp's remote-host argument and SIP Via sent-by want it.
-hostport() {
-	if [[ $1 == *:* ]]; then printf '[%s]:%s' "$1" "$2"; else printf '%s:%s' "$1" "$2"; fi
-}
-
 if ! command -v sipp >/dev/null; then
 	log "SKIP: sipp not installed (Debian package sip-tester)"
 	exit 77
@@ -202,16 +197,7 @@ pool:
       port: $UAS2_PORT
       weight: 1
 EOF
-	if ! "$VIADUCT_BIN" --check-config "$T/viaduct.yaml" >"$T/check-config.log" 2>&1; then
-		cat "$T/check-config.log" >&2
-		die "viaduct --check-config rejected the generated config $T/viaduct.yaml"
-	fi
-	# stdout and stderr in one file: the stats lines are found wherever
-	# they are printed.
-	start_bg_merged viaduct "$VIADUCT_BIN" -c "$T/viaduct.yaml"
-	VIADUCT_PID=${BG_PID[viaduct]}
-	wait_for_log "$T/viaduct.log" 'viaduct: ready' 15 "$VIADUCT_PID" ||
-		die "viaduct did not print 'viaduct: ready'"
+	start_viaduct_checked "$T/viaduct.yaml"
 	wait_for_udp_port "$ADDR" "$PROXY_PORT" 5 "$VIADUCT_PID" ||
 		die "viaduct says ready but does not listen on udp $(hostport "$ADDR" "$PROXY_PORT")"
 	TARGET=$(hostport "$ADDR" "$PROXY_PORT")

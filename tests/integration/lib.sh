@@ -7,8 +7,16 @@
 #   log / die                       messages on stderr, prefixed with the test name
 #   make_tmpdir                     mktemp -d, removed again by the EXIT trap
 #   run_bounded SECS CMD...         re-exec the calling script under timeout(1)
-#   pick_udp_port ADDR              sets PICKED_PORT: a UDP port not bound on ADDR
-#                                   and not picked before by this script
+#   pick_udp_port ADDR [LO HI]      sets PICKED_PORT: a UDP port not bound on ADDR
+#                                   and not picked before by this script (LO..HI, default
+#                                   10000 up to the kernel's ephemeral range)
+#   hostport ADDR PORT              ADDR:PORT, [ADDR]:PORT for IPv6
+#   in_private_netns ARGS...        re-exec the calling script (with ARGS) in a network
+#                                   namespace of its own with only lo up (127/8, ::1): nothing
+#                                   it sends can leave the machine, whatever viaduct follows
+#   start_viaduct_checked CFG       viaduct --check-config CFG, then viaduct -c CFG in the
+#                                   background (log $TMPDIR_E2E/viaduct.log) until it prints
+#                                   'viaduct: ready'; sets VIADUCT_PID
 #   start_bg NAME CMD...            start CMD in the background, stdout/stderr in
 #                                   $TMPDIR_E2E/NAME.out / NAME.err; its PID is
 #                                   recorded for cleanup and in BG_PID[NAME]
@@ -183,8 +191,8 @@ wait_for_udp_port() {
 # sockets).  A variable, not stdout: $(pick_udp_port) would run in a
 # subshell and could not remember the ports already picked.
 pick_udp_port() {
-	local addr=$1 lo=10000 hi=32767 range port try
-	if range=$(cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null); then
+	local addr=$1 lo=${2:-10000} hi=${3:-32767} range port try
+	if [[ -z ${3:-} ]] && range=$(cat /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null); then
 		range=${range%%[[:space:]]*}
 		((range > lo + 1000)) && hi=$((range - 1))
 	fi
@@ -197,6 +205,37 @@ pick_udp_port() {
 		return 0
 	done
 	die "no free UDP port found on $addr"
+}
+
+# "host:port" as sipp's remote-host argument and SIP Via sent-by want it.
+hostport() {
+	if [[ $1 == *:* ]]; then printf '[%s]:%s' "$1" "$2"; else printf '%s:%s' "$1" "$2"; fi
+}
+
+# in_private_netns "$@": call it first thing (before run_bounded), as root. The namespace has
+# its own loopback only; the script and everything it starts run there.
+in_private_netns() {
+	[[ -n ${_LIB_NETNS:-} ]] && return 0
+	export _LIB_NETNS=1
+	command -v unshare >/dev/null || die "unshare (util-linux) is needed to isolate the test"
+	# shellcheck disable=SC2016 # expanded by the inner shell
+	exec unshare --net -- "${BASH:-bash}" -c 'ip link set lo up && exec "$0" "$@"' \
+		"${BASH:-bash}" "$0" "$@"
+}
+
+# start_viaduct_checked CFG: the config must pass --check-config; then start and wait.
+# shellcheck disable=SC2153 # VIADUCT_BIN is the caller's
+start_viaduct_checked() {
+	local cfg=$1
+	if ! "$VIADUCT_BIN" --check-config "$cfg" >"$TMPDIR_E2E/check-config.log" 2>&1; then
+		cat "$TMPDIR_E2E/check-config.log" >&2
+		die "viaduct --check-config rejected $cfg"
+	fi
+	# stdout and stderr in one file: the stats lines are found wherever they are printed
+	start_bg_merged viaduct "$VIADUCT_BIN" -c "$cfg"
+	VIADUCT_PID=${BG_PID[viaduct]}
+	wait_for_log "$TMPDIR_E2E/viaduct.log" 'viaduct: ready' 15 "$VIADUCT_PID" ||
+		die "viaduct did not print 'viaduct: ready'"
 }
 
 # tail_log LABEL FILE [LINES] [BYTES]: the last LINES lines, at most BYTES

@@ -37,6 +37,7 @@ usage() {
 	exit 2
 }
 (($# == 2)) || usage
+in_private_netns "$@" # loopback only, whatever viaduct follows
 run_bounded 55 "$@"
 VIADUCT_BIN=$1 FAMILY=$2
 TEST_NAME="interop-baresip $FAMILY"
@@ -67,32 +68,8 @@ on_exit_hook() {
 	tail_log "baresip bob" "$T/bob.log" 40 4000
 }
 
-pick_udp_port "$VD_ADDR4"
-VD_PORT4=$PICKED_PORT
-pick_udp_port "$K1_ADDR"
-K1_PORT=$PICKED_PORT
-pick_udp_port "$K2_ADDR"
-K2_PORT=$PICKED_PORT
-if [[ $FAMILY == ipv6 ]]; then
-	pick_udp_port ::1
-	VD_PORT6=$PICKED_PORT
-	pick_udp_port ::1
-	K1_PORT6=$PICKED_PORT
-	pick_udp_port ::1
-	K2_PORT6=$PICKED_PORT
-	IL_KAM_RR="[::1]:$VD_PORT6"
-	il_start_kamailio k1 "$K1_ADDR" "$K1_PORT" "$K1_PORT6"
-	il_start_kamailio k2 "$K2_ADDR" "$K2_PORT" "$K2_PORT6"
-	il_start_viaduct to-user "[::1]:$K1_PORT6" "[::1]:$K2_PORT6"
-	wait_for_udp_port ::1 "$VD_PORT6" 5 "$VD_PID" || die "viaduct: no udp [::1]:$VD_PORT6"
-	OUTBOUND="sip:[::1]:$VD_PORT6"
-else
-	IL_KAM_RR="$VD_ADDR4:$VD_PORT4"
-	il_start_kamailio k1 "$K1_ADDR" "$K1_PORT"
-	il_start_kamailio k2 "$K2_ADDR" "$K2_PORT"
-	il_start_viaduct to-user "$K1_ADDR:$K1_PORT" "$K2_ADDR:$K2_PORT"
-	OUTBOUND="sip:$VD_ADDR4:$VD_PORT4"
-fi
+il_start_pool "$FAMILY" to-user rr
+OUTBOUND="sip:$VD_TARGET"
 
 # A DNS server port nobody listens on: baresip asks nothing (IP literals, outbound proxy), and
 # if it did, it would get "port unreachable" at once instead of waiting on a real resolver.
@@ -111,7 +88,7 @@ baresip_start() {
 	CONS_PORT[$name]=$PICKED_PORT
 	cat >"$dir/config" <<-EOF
 		poll_method		epoll
-		sip_listen		$(il_hostport "$addr" "${SIP_PORT[$name]}")
+		sip_listen		$(hostport "$addr" "${SIP_PORT[$name]}")
 		net_interface		$addr
 		dns_server		127.0.0.1:$DNS_PORT
 		call_local_timeout	20
@@ -127,7 +104,7 @@ baresip_start() {
 		module_tmp		uuid.so
 		module_tmp		account.so
 		module_app		menu.so
-		cons_listen		$(il_hostport "$addr" "${CONS_PORT[$name]}")
+		cons_listen		$(hostport "$addr" "${CONS_PORT[$name]}")
 	EOF
 	printf '<sip:%s@%s>;auth_pass=%s;outbound="%s";regint=600;answermode=auto;audio_codecs=pcmu\n' \
 		"$name" "$DOMAIN" "${PW[$name]}" "$OUTBOUND" >"$dir/accounts"

@@ -9,9 +9,12 @@
 #   il_need CMD PKG                  exit 77 (SKIP) when CMD is missing (scripts/install-deps.sh
 #                                    installs PKG, so this only happens outside the suite's setup)
 #   il_need_ipv6                     exit 77 without ::1
-#   il_hostport ADDR PORT            ADDR:PORT, [ADDR]:PORT for IPv6
-#   il_pick_port4 ADDR               PICKED_PORT: a free UDP port with 4 digits (sipsak 0.9.8.1
-#                                    cuts a 5-digit port in its Request-URI to 4 digits)
+#   il_start_pool FAMILY HASH [rr]   the usual pool: picks the ports (VD_PORT4 unless set,
+#                                    K1_PORT, K2_PORT; with ipv6 VD_PORT6, K1_PORT6, K2_PORT6),
+#                                    starts members k1 (K1_ADDR) and k2 (K2_ADDR) and viaduct
+#                                    (VD_ADDR4) hashed on HASH; with "rr" the members
+#                                    record-route viaduct; sets VD_TARGET, viaduct's host:port
+#                                    of FAMILY
 #   il_start_kamailio NAME ADDR4 PORT4 [PORT6]
 #                                    a pool member (kamailio-registrar.cfg) on ADDR4:PORT4 and
 #                                    [::1]:PORT6, log $T/NAME.log, ctl socket $T/NAME/ctl;
@@ -58,24 +61,6 @@ il_need_ipv6() {
 	fi
 }
 
-il_hostport() {
-	if [[ $1 == *:* ]]; then printf '[%s]:%s' "$1" "$2"; else printf '%s:%s' "$1" "$2"; fi
-}
-
-# il_pick_port4 ADDR: like lib.sh's pick_udp_port, in 4000..9999.
-il_pick_port4() {
-	local addr=$1 port try
-	for ((try = 0; try < 500; try++)); do
-		port=$((4000 + RANDOM % 6000))
-		[[ $PICKED_PORTS == *" $port "* ]] && continue
-		udp_bound "$addr" "$port" && continue
-		PICKED_PORTS+="$port "
-		PICKED_PORT=$port
-		return 0
-	done
-	die "no free 4-digit UDP port found on $addr"
-}
-
 # il_start_kamailio NAME ADDR4 PORT4 [PORT6]
 il_start_kamailio() {
 	local name=$1 addr=$2 port=$3 port6=${4:-} dir=$TMPDIR_E2E/$1
@@ -113,15 +98,41 @@ il_start_viaduct() {
 			printf '    - { host: "%s", port: %s }\n' "$host" "$port"
 		done
 	} >"$cfg"
-	if ! "$VIADUCT_BIN" --check-config "$cfg" >"$TMPDIR_E2E/check-config.log" 2>&1; then
-		cat "$TMPDIR_E2E/check-config.log" >&2
-		die "viaduct --check-config rejected $cfg"
-	fi
-	start_bg_merged viaduct "$VIADUCT_BIN" -c "$cfg"
-	VD_PID=${BG_PID[viaduct]}
-	wait_for_log "$TMPDIR_E2E/viaduct.log" 'viaduct: ready' 15 "$VD_PID" ||
-		die "viaduct did not print 'viaduct: ready'"
+	start_viaduct_checked "$cfg"
+	VD_PID=$VIADUCT_PID
 	wait_for_udp_port "$VD_ADDR4" "$VD_PORT4" 5 "$VD_PID" || die "viaduct: no udp $VD_ADDR4:$VD_PORT4"
+}
+
+il_start_pool() {
+	local family=$1 hash=$2 rr=${3:-}
+	if [[ -z ${VD_PORT4:-} ]]; then
+		pick_udp_port "$VD_ADDR4"
+		VD_PORT4=$PICKED_PORT
+	fi
+	pick_udp_port "$K1_ADDR"
+	K1_PORT=$PICKED_PORT
+	pick_udp_port "$K2_ADDR"
+	K2_PORT=$PICKED_PORT
+	if [[ $family == ipv6 ]]; then
+		pick_udp_port ::1
+		VD_PORT6=$PICKED_PORT
+		pick_udp_port ::1
+		K1_PORT6=$PICKED_PORT
+		pick_udp_port ::1
+		K2_PORT6=$PICKED_PORT
+		VD_TARGET=$(hostport ::1 "$VD_PORT6")
+		[[ $rr == rr ]] && IL_KAM_RR=$VD_TARGET
+		il_start_kamailio k1 "$K1_ADDR" "$K1_PORT" "$K1_PORT6"
+		il_start_kamailio k2 "$K2_ADDR" "$K2_PORT" "$K2_PORT6"
+		il_start_viaduct "$hash" "[::1]:$K1_PORT6" "[::1]:$K2_PORT6"
+		wait_for_udp_port ::1 "$VD_PORT6" 5 "$VD_PID" || die "viaduct: no udp [::1]:$VD_PORT6"
+	else
+		VD_TARGET=$(hostport "$VD_ADDR4" "$VD_PORT4")
+		[[ $rr == rr ]] && IL_KAM_RR=$VD_TARGET
+		il_start_kamailio k1 "$K1_ADDR" "$K1_PORT"
+		il_start_kamailio k2 "$K2_ADDR" "$K2_PORT"
+		il_start_viaduct "$hash" "$K1_ADDR:$K1_PORT" "$K2_ADDR:$K2_PORT"
+	fi
 }
 
 il_stat() {

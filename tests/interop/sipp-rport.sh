@@ -37,6 +37,7 @@ usage() {
 	exit 2
 }
 (($# >= 3 && $# <= 4)) || usage
+in_private_netns "$@" # loopback only, whatever viaduct follows
 run_bounded 50 "$@"
 VIADUCT_BIN=$1 FAMILY=$2 HASH=$3 CALLS=${4:-20}
 TEST_NAME="sipp-rport $FAMILY $HASH"
@@ -75,30 +76,8 @@ on_exit_hook() {
 	done
 }
 
-pick_udp_port "$VD_ADDR4"
-VD_PORT4=$PICKED_PORT
-pick_udp_port "$K1_ADDR"
-K1_PORT=$PICKED_PORT
-pick_udp_port "$K2_ADDR"
-K2_PORT=$PICKED_PORT
-if [[ $FAMILY == ipv6 ]]; then
-	pick_udp_port ::1
-	VD_PORT6=$PICKED_PORT
-	pick_udp_port ::1
-	K1_PORT6=$PICKED_PORT
-	pick_udp_port ::1
-	K2_PORT6=$PICKED_PORT
-	il_start_kamailio k1 "$K1_ADDR" "$K1_PORT" "$K1_PORT6"
-	il_start_kamailio k2 "$K2_ADDR" "$K2_PORT" "$K2_PORT6"
-	il_start_viaduct "$HASH" "[::1]:$K1_PORT6" "[::1]:$K2_PORT6"
-	wait_for_udp_port ::1 "$VD_PORT6" 5 "$VD_PID" || die "viaduct: no udp [::1]:$VD_PORT6"
-	TARGET=$(il_hostport ::1 "$VD_PORT6")
-else
-	il_start_kamailio k1 "$K1_ADDR" "$K1_PORT"
-	il_start_kamailio k2 "$K2_ADDR" "$K2_PORT"
-	il_start_viaduct "$HASH" "$K1_ADDR:$K1_PORT" "$K2_ADDR:$K2_PORT"
-	TARGET=$(il_hostport "$VD_ADDR4" "$VD_PORT4")
-fi
+il_start_pool "$FAMILY" "$HASH"
+TARGET=$VD_TARGET
 
 # The two scenarios one after the other, each from its own address (IPv4) or port, alice with
 # rport last, bob with rport in the middle. -recv_timeout: a lost response fails the call in
