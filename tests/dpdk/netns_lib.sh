@@ -24,7 +24,6 @@
 #                               $T/viaduct.log), waited for until ready; sets VD_PID and PORT_MAC
 #   link_into_ns NS IFACE PLEN ADDR...   move IFACE into NS, lo and IFACE up, the addresses on
 #                               IFACE (IPv6 with nodad: usable at once, no duplicate detection)
-#   field NAME LINE             the number after " NAME=" in one of viaduct's "stats ..." lines
 #
 # At exit (on_exit_hook, run by lib.sh's EXIT trap): on_failure if the exit status is not 0,
 # every started process stopped by PID before the namespaces go, the namespaces and leftover
@@ -141,4 +140,3 @@ link_into_ns() {
 	done
 }
 
-field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2" | head -n 1; }

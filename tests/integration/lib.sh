@@ -30,7 +30,9 @@
 #   check DESC EXPR                 PASS/FAIL line; failures set CHECK_FAILED=1
 #   checks_exit                     exit 0, or 1 after a last line naming every failed check
 #   sipp_ok / sipp_failed NAME      calls in sipp's stat CSV $TMPDIR_E2E/NAME.csv
-#   invites NAME                    INVITEs in a sipp UAS message log $TMPDIR_E2E/NAME.msg
+#   requests_in NAME METHOD         METHOD requests in a sipp UAS message log $TMPDIR_E2E/NAME.msg
+#   invites NAME                    INVITEs in it
+#   field NAME LINE                 the number after " NAME=" in a viaduct "stats ..." line
 #   sipp_uac_bg NAME TARGET ADDR CALLS RATE [PAUSE_MS]  INVITE UAC in the background
 #   prom_valid FILE [PREFIX]        FILE is valid Prometheus text (python3)
 #   metric FILE NAME LABELS         the value of the sample NAME{LABELS} in FILE, or ""
@@ -292,8 +294,13 @@ sipp_uac_bg() {
 	UAC_PID=${BG_PID[$name]}
 }
 
-# invites NAME: INVITEs a sipp UAS logged in $TMPDIR_E2E/NAME.msg (-trace_msg -message_file).
-invites() { grep -c '^INVITE ' "$TMPDIR_E2E/$1.msg" 2>/dev/null || true; }
+# requests_in NAME METHOD: METHOD requests a sipp UAS logged in $TMPDIR_E2E/NAME.msg
+# (-trace_msg -message_file); invites NAME: its INVITEs.
+requests_in() { grep -c "^$2 " "$TMPDIR_E2E/$1.msg" 2>/dev/null || true; }
+invites() { requests_in "$1" INVITE; }
+
+# field NAME LINE: the number after " NAME=" in one of viaduct's "stats ..." lines, or "".
+field() { sed -n "s/.* $1=\([0-9]*\).*/\1/p" <<<"$2" | head -n 1; }
 
 # prom_valid FILE [PREFIX]: every line of FILE is a comment or a sample "NAME[{LABELS}] VALUE"
 # of a family declared by a "# TYPE" line; with PREFIX, some family's name starts with it. An

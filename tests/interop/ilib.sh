@@ -135,10 +135,7 @@ il_start_pool() {
 	fi
 }
 
-il_stat() {
-	awk -v k="$1" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }' \
-		<<<"$VD_STATS"
-}
+il_stat() { field "$1" "$VD_STATS"; }
 
 # il_stop_viaduct: the counters two ways (SIGUSR1 while running, then the lines printed at
 # exit), and the checks every interop test makes on them.

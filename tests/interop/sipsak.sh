@@ -80,6 +80,8 @@ sipsak_run() {
 sipsak_run options -s "sip:$VD"
 check "OPTIONS sip:$VD: sipsak exit 0 (got ${SIPSAK_RC[options]})" '[[ ${SIPSAK_RC[options]} == 0 ]]'
 check "OPTIONS sip:$VD: 200 OK from viaduct" 'grep -q "^SIP/2.0 200" "$T/sipsak-options.out"'
+check "OPTIONS sip:$VD: the 200 lists Allow, Accept and Supported (RFC 3261 11.2)" \
+	'grep -q "^Allow: .*INVITE" "$T/sipsak-options.out" && grep -q "^Accept: application/sdp" "$T/sipsak-options.out" && grep -q "^Supported:" "$T/sipsak-options.out"'
 check "OPTIONS sip:$VD: no member saw it" '[[ -z $(il_all_cids "^OPTIONS$") ]]'
 
 # 2. alice registers twice
