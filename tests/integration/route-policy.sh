@@ -29,6 +29,7 @@ source "$HERE/lib.sh"
 
 in_private_netns "$@"
 run_bounded 110 "$@"
+# shellcheck disable=SC2034 # read by lib.sh
 VIADUCT_BIN=${1:?usage: $0 VIADUCT_BIN [CALLS]}
 CALLS=${2:-10}
 command -v sipp >/dev/null || { log "SKIP: sipp not installed (Debian package sip-tester)"; exit 77; }
