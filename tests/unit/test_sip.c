@@ -424,6 +424,10 @@ Test(scan, control_bytes_as_quoted_pairs_in_a_display_name_are_text)
 	cr_expect_eq(SCAN_TO("\\\x00 <sip:b@example.com>"), VD_SIP_E_BAD_CHAR);
 	cr_expect_eq(SCAN_TO("\"a\\\\\x00\" <sip:b@example.com>"), VD_SIP_E_BAD_CHAR);
 	cr_expect_eq(SCAN_TO("\"a\"\r\n \"\\\x00\" <sip:b@example.com>"), VD_SIP_OK);
+	/* a folded line after the escaped byte: the value (and its tag) goes on */
+	cr_expect_eq(SCAN_TO("\"\\\x00" "a\"\r\n <sip:b@example.com>;tag=7"), VD_SIP_OK);
+	cr_expect(slice_is(msg.to_tag, "7"));
+	cr_expect_eq(SCAN_TO("\"\\\x00" "a\"\r\n <sip:b@example.com>\x01"), VD_SIP_E_BAD_CHAR);
 }
 
 Test(scan, from_and_to_that_are_no_name_addr_are_malformed)
