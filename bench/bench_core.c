@@ -20,10 +20,13 @@
 
 #include "proxy_fixture.h"
 #include "viaduct/proxy.h"
+#include "viaduct/sip.h"
 
 #define MAX_MSGS 128
 #define REPLY_CAP 8192
-#define OUR_VIA "Via: SIP/2.0/UDP 192.168.1.2:5060;branch=z9hG4bKvd0123456789abcdef\r\n"
+#define OUR_VIA_HEAD "Via: SIP/2.0/UDP 192.168.1.2:5060;branch="
+#define OUR_VIA_MAX (sizeof(OUR_VIA_HEAD) + VD_BRANCH_LEN + 2)
+#define BENCH_TXN 0x0123456789abcdefULL /* any transaction hash: responses do not check it */
 
 struct sample {
 	char name[64];
@@ -57,7 +60,9 @@ static void proxy_setup(void)
 	scratch.reply_cap = REPLY_CAP;
 }
 
-/* Load a message; responses get our Via on top so the proxy forwards them. */
+/* Load a message; responses get our Via on top, with the branch we would have written for the
+ * request they answer (its keyed check names the response's next hop), so the proxy forwards
+ * them. */
 static int load(const char *dir, const char *file, struct sample *s)
 {
 	char path[1024];
@@ -68,13 +73,19 @@ static int load(const char *dir, const char *file, struct sample *s)
 	static char raw[70000];
 	size_t n = fread(raw, 1, sizeof(raw), f);
 	fclose(f);
-	s->buf = malloc(n + sizeof(OUR_VIA));
+	s->buf = malloc(n + OUR_VIA_MAX);
 	if (strncmp(raw, "SIP/2.0 ", 8) == 0) {
+		static struct vd_sip_msg m;
+		char branch[VD_BRANCH_LEN], via[OUR_VIA_MAX];
+		vd_sip_scan(raw, n, &px.limits, &m);
+		if (vd_branch_for_response(px.branch_key, &m, BENCH_TXN, branch))
+			return -1;
+		int vl = snprintf(via, sizeof(via), OUR_VIA_HEAD "%.*s\r\n", VD_BRANCH_LEN, branch);
 		size_t sl = (size_t)(strstr(raw, "\r\n") + 2 - raw);
 		memcpy(s->buf, raw, sl);
-		memcpy(s->buf + sl, OUR_VIA, sizeof(OUR_VIA) - 1);
-		memcpy(s->buf + sl + sizeof(OUR_VIA) - 1, raw + sl, n - sl);
-		s->len = n + sizeof(OUR_VIA) - 1;
+		memcpy(s->buf + sl, via, (size_t)vl);
+		memcpy(s->buf + sl + (size_t)vl, raw + sl, n - sl);
+		s->len = n + (size_t)vl;
 		snprintf(s->name, sizeof(s->name), "%.3s response", raw + 8);
 	} else {
 		memcpy(s->buf, raw, n);

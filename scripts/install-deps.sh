@@ -8,7 +8,7 @@ packages=(
 	# build
 	build-essential meson ninja-build pkg-config clang llvm libclang-rt-14-dev
 	# libraries of the product
-	libhyperscan-dev liburcu-dev libjemalloc-dev libcyaml-dev libmicrohttpd-dev libxxhash-dev
+	libhyperscan-dev liburcu-dev libjemalloc-dev libcyaml-dev libmicrohttpd-dev libxxhash-dev libsodium-dev
 	dpdk-dev libdpdk-dev
 	# tests
 	libcriterion-dev sip-tester iproute2 procps python3

@@ -158,6 +158,8 @@ pool:
       port: 5070
     - host: "10.201.0.4"
       port: 5080
+# siggen plays the members' responses: it writes our branch with the same key (its default)
+branch_key: viaduct-bench-branch-key
 EOF
 cp "$T/viaduct.yaml" "$LOGS/viaduct.yaml"
 

@@ -10,7 +10,8 @@
  * IPv6/UDP frames around real SIP messages once, up front (real IP and UDP checksums), and
  * then sends them round-robin at full speed (or --rate) while receiving what comes back.
  * Requests come from the UAC of the corpus call flows (--uac4, --uac6, port 5060), responses
- * from a pool member (--member4/6:--member-port) with the proxy's Via put on top (--our-via),
+ * from a pool member (--member4/6:--member-port) with the proxy's Via put on top (--our-via,
+ * its branch keyed with --branch-key as viaduct's branch_key: so viaduct relays them),
  * all to the proxy's listener (--dst4/--dst6:--dport): what the proxy forwards returns on the
  * same port. --variants copies of every message differ in their Call-ID (so the pool's
  * Call-ID hash spreads them), every --v6-every-th copy goes over IPv6.
@@ -54,6 +55,12 @@
 #include <rte_mbuf.h>
 #include <rte_udp.h>
 
+#include "viaduct/proxy.h"
+#include "viaduct/sip.h"
+
+#define DEFAULT_BRANCH_KEY "viaduct-bench-branch-key" /* bench/dpdk/run.sh's config has it */
+#define BENCH_TXN 0x0123456789abcdefULL /* any transaction hash: responses do not check it */
+
 #define ETH_LEN	     ((uint32_t)sizeof(struct rte_ether_hdr))
 #define IP4_LEN	     ((uint32_t)sizeof(struct rte_ipv4_hdr))
 #define IP6_LEN	     ((uint32_t)sizeof(struct rte_ipv6_hdr))
@@ -78,7 +85,7 @@ struct opts {
 	uint16_t dport, member_port, uac_port;
 	unsigned variants, v6_every;
 	uint64_t warmup_ms, duration_ms, drain_ms, link_ms, rate;
-	const char *our_via, *dut_pid_file, *mark;
+	const char *our_via, *branch_key, *dut_pid_file, *mark;
 	int no_arp;
 };
 
@@ -116,7 +123,9 @@ static void usage(FILE *f)
 		"  --dst4 IP --dst6 IP --dport N   the proxy's listeners (10.201.0.2, fd00:201::2, 5060)\n"
 		"  --uac4 IP --uac6 IP             source of requests (192.168.1.15, fd00:201::15), port 5060\n"
 		"  --member4 IP --member6 IP --member-port N  source of responses (10.201.0.3, fd00:201::3, 5070)\n"
-		"  --our-via TEXT     Via value put on top of responses (SIP/2.0/UDP 192.168.1.2:5060;...)\n"
+		"  --our-via TEXT     Via value put on top of responses, without its branch\n"
+		"                     (SIP/2.0/UDP 192.168.1.2:5060)\n"
+		"  --branch-key TEXT  viaduct's branch_key: the branch's response check (" DEFAULT_BRANCH_KEY ")\n"
 		"  --variants N       Call-ID variants of every message (64)\n"
 		"  --v6-every N       every N-th variant over IPv6, 0 = none (5)\n"
 		"  --warmup-ms N (1000) --duration-ms N (5000) --drain-ms N (300) --link-ms N (10000)\n"
@@ -137,13 +146,13 @@ static int parse_ip(const char *s, int v6, void *dst)
 
 static int parse_opts(int argc, char **argv)
 {
-	enum { DST4 = 256, DST6, DPORT, UAC4, UAC6, MEM4, MEM6, MPORT, VIA, VARIANTS, V6EVERY,
+	enum { DST4 = 256, DST6, DPORT, UAC4, UAC6, MEM4, MEM6, MPORT, VIA, BKEY, VARIANTS, V6EVERY,
 	       WARMUP, DURATION, DRAIN, LINK, RATE, NOARP, PIDFILE, MARK };
 	static const struct option lo[] = {
 		{"dst4", 1, NULL, DST4}, {"dst6", 1, NULL, DST6}, {"dport", 1, NULL, DPORT},
 		{"uac4", 1, NULL, UAC4}, {"uac6", 1, NULL, UAC6}, {"member4", 1, NULL, MEM4},
 		{"member6", 1, NULL, MEM6}, {"member-port", 1, NULL, MPORT},
-		{"our-via", 1, NULL, VIA}, {"variants", 1, NULL, VARIANTS},
+		{"our-via", 1, NULL, VIA}, {"branch-key", 1, NULL, BKEY}, {"variants", 1, NULL, VARIANTS},
 		{"v6-every", 1, NULL, V6EVERY}, {"warmup-ms", 1, NULL, WARMUP},
 		{"duration-ms", 1, NULL, DURATION}, {"drain-ms", 1, NULL, DRAIN},
 		{"link-ms", 1, NULL, LINK}, {"rate", 1, NULL, RATE}, {"no-arp", 0, NULL, NOARP},
@@ -158,7 +167,8 @@ static int parse_opts(int argc, char **argv)
 	o.dport = 5060, o.member_port = 5070, o.uac_port = 5060;
 	o.variants = 64, o.v6_every = 5;
 	o.warmup_ms = 1000, o.duration_ms = 5000, o.drain_ms = 300, o.link_ms = 10000;
-	o.our_via = "SIP/2.0/UDP 192.168.1.2:5060;branch=z9hG4bKvd0123456789abcdef";
+	o.our_via = "SIP/2.0/UDP 192.168.1.2:5060";
+	o.branch_key = DEFAULT_BRANCH_KEY;
 	while (rc == 0 && (ch = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
 		switch (ch) {
 		case DST4: rc = parse_ip(optarg, 0, &o.dst4); break;
@@ -170,6 +180,7 @@ static int parse_opts(int argc, char **argv)
 		case DPORT: o.dport = (uint16_t)atoi(optarg); break;
 		case MPORT: o.member_port = (uint16_t)atoi(optarg); break;
 		case VIA: o.our_via = optarg; break;
+		case BKEY: o.branch_key = optarg; break;
 		case VARIANTS: o.variants = (unsigned)atoi(optarg); break;
 		case V6EVERY: o.v6_every = (unsigned)atoi(optarg); break;
 		case WARMUP: o.warmup_ms = strtoull(optarg, NULL, 10); break;
@@ -192,7 +203,8 @@ static int parse_opts(int argc, char **argv)
 	return 0;
 }
 
-/* Read a SIP message; a response gets "Via: <our-via>" as its first header. */
+/* Read a SIP message; a response gets "Via: <our-via>;branch=B" as its first header, B the
+ * branch viaduct would have written for the request it answers (viaduct/proxy.h). */
 static char *load_msg(const char *path, size_t *len, int *is_resp)
 {
 	static char raw[MAX_FRAME];
@@ -206,7 +218,7 @@ static char *load_msg(const char *path, size_t *len, int *is_resp)
 	raw[n] = 0;
 	char *out = malloc(MAX_FRAME);
 	char *eol = strstr(raw, "\r\n");
-	if (!out || !eol || n + strlen(o.our_via) + 9 > MAX_FRAME - 100) {
+	if (!out || !eol || n + strlen(o.our_via) + VD_BRANCH_LEN + 17 > MAX_FRAME - 100) {
 		fprintf(stderr, "siggen: %s: not a usable SIP message (no CRLF or too big)\n", path);
 		free(out);
 		return NULL;
@@ -217,8 +229,20 @@ static char *load_msg(const char *path, size_t *len, int *is_resp)
 		*len = n;
 		return out;
 	}
+	static struct vd_sip_msg m;
+	static const struct vd_sip_limits lim = { 256, 255 };
+	uint8_t key[VD_BRANCH_KEY_LEN];
+	char branch[VD_BRANCH_LEN];
+	vd_branch_key_derive(o.branch_key, key);
+	vd_sip_scan(raw, n, &lim, &m);
+	if (vd_branch_for_response(key, &m, BENCH_TXN, branch)) {
+		fprintf(stderr, "siggen: %s: its top Via names no address to answer\n", path);
+		free(out);
+		return NULL;
+	}
 	size_t sl = (size_t)(eol + 2 - raw);
-	int k = snprintf(out, MAX_FRAME, "%.*sVia: %s\r\n", (int)sl, raw, o.our_via);
+	int k = snprintf(out, MAX_FRAME, "%.*sVia: %s;branch=%.*s\r\n", (int)sl, raw, o.our_via,
+			 VD_BRANCH_LEN, branch);
 	memcpy(out + k, raw + sl, n - sl);
 	*len = (size_t)k + n - sl;
 	return out;

@@ -141,6 +141,9 @@ struct vd_cfg_limits {
  *                       besides pool members: prefixes, addresses or names resolved at load.
  *   untrusted_route:    what a request whose Route names anyone else gets: "pool" (default:
  *                       routed to the pool with its Route set intact) or "reject" (403).
+ *   branch_key:         passphrase keying the response check in our Via branch; instances
+ *                       behind one address must share it. Absent: a random key made once per
+ *                       process (kept across reloads; a restart changes it).
  */
 #define VD_CFG_MAX_OPTION_TAGS 16
 #define VD_CFG_OPTION_TAG_MAX 48
@@ -156,6 +159,7 @@ struct vd_cfg_policy {
 	unsigned n_trusted;
 	struct vd_cfg_prefix trusted[VD_CFG_MAX_TRUSTED];
 	enum vd_untrusted_route untrusted_route;
+	uint8_t branch_key[16]; /* = VD_BRANCH_KEY_LEN (proxy.h) */
 };
 
 struct vd_config {

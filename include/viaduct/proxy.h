@@ -52,6 +52,11 @@ struct vd_pktbuf {
 #define VD_PROXY_HEADROOM 1024
 
 #define VD_PROXY_MAX_LOCAL 32
+
+/* Our Via branch: "z9hG4bK" "vd", 16 hex digits of transaction hash, 8 of response check
+ * (src/proxy/branch.c); the check is keyed with VD_BRANCH_KEY_LEN bytes. */
+#define VD_BRANCH_LEN 33
+#define VD_BRANCH_KEY_LEN 16
 #define VD_PROXY_OPTIONS_EXTRA_MAX \
 	(256 + VD_CFG_MAX_OPTION_TAGS * (VD_CFG_OPTION_TAG_MAX + 2)) /* local interface addresses remembered for loop checks */
 
@@ -77,6 +82,7 @@ enum vd_drop {
 	VD_DROP_SEND_FAILED,      /* the datapath could not send it */
 	VD_DROP_RULE,             /* a routing rule said drop */
 	VD_DROP_ACK_ABSORBED,     /* the ACK of a final response we sent ourselves: it ends here */
+	VD_DROP_FORGED_RESPONSE,  /* our Via on top, but its check does not match the next Via */
 	VD_DROP__COUNT
 };
 
@@ -94,6 +100,20 @@ enum vd_route_outcome {
 };
 
 const char *vd_route_outcome_name(enum vd_route_outcome o);
+
+/** The branch key of a configured passphrase (config's branch_key:, and tools that play a
+ * pool member in benchmarks). */
+void vd_branch_key_derive(const char *text, uint8_t key[VD_BRANCH_KEY_LEN]);
+
+struct vd_sip_msg;
+/**
+ * The branch our Via must carry for the scanned response `resp` (whose top Via is the one
+ * below ours) to be relayed, with transaction hash `txn`: what a benchmark tool writes when
+ * it plays a pool member answering without having seen the request. -1 when the Via names no
+ * address a response could go to.
+ */
+int vd_branch_for_response(const uint8_t key[VD_BRANCH_KEY_LEN], const struct vd_sip_msg *resp,
+			   uint64_t txn, char out[VD_BRANCH_LEN]);
 
 /** Is ip (4 or 16 bytes, by family) inside prefix p? */
 bool vd_prefix_contains(const struct vd_cfg_prefix *p, int family, const void *ip);
@@ -156,6 +176,7 @@ struct vd_proxy {
 	uint32_t max_message_size;
 	uint32_t retry_after;
 	uint64_t branch_seed; /* named constant: branches must be stable across restarts */
+	uint8_t branch_key[VD_BRANCH_KEY_LEN]; /* keys the response check of our branches */
 
 	/* policy (struct vd_cfg_policy), compiled */
 	char server_line[VD_CFG_SERVER_MAX + 12]; /* "Server: NAME\r\n", or "" for none */

@@ -96,6 +96,7 @@ static const cyaml_schema_field_t config_fields[] = {
 				   struct raw_config, trusted_next_hops, n_trusted_next_hops,
 				   &cfg_policy_string_value, 0, CYAML_UNLIMITED),
 	STR_FIELD("untrusted_route", OPT, struct raw_config, untrusted_route),
+	STR_FIELD("branch_key", OPT, struct raw_config, branch_key),
 	CYAML_FIELD_END,
 };
 

@@ -77,6 +77,8 @@ static const char *main_only_key(const struct raw_config *r)
 		return "trusted_next_hops";
 	if (r->untrusted_route)
 		return "untrusted_route";
+	if (r->branch_key)
+		return "branch_key";
 	return NULL;
 }
 

@@ -98,6 +98,7 @@ struct raw_config {
 	char **trusted_next_hops;
 	unsigned n_trusted_next_hops;
 	char *untrusted_route;
+	char *branch_key;
 };
 
 struct loader {

@@ -11,7 +11,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "config_internal.h"
+#include "viaduct/proxy.h"
 #include "viaduct/rules.h"
 
 const cyaml_schema_value_t cfg_policy_string_value = {
@@ -110,6 +113,39 @@ static int convert_trusted(struct loader *ld, const struct raw_config *raw,
 	return 0;
 }
 
+#define BRANCH_KEY_MIN 16 /* characters of a configured passphrase */
+
+/* The key of this process when the config names none: made on first use, kept for every later
+ * load (a reload must not change the branches of running transactions). Control thread only. */
+static int process_branch_key(uint8_t key[VD_BRANCH_KEY_LEN])
+{
+	static uint8_t made[VD_BRANCH_KEY_LEN];
+	static bool have;
+	if (!have) {
+		if (sodium_init() < 0)
+			return -1;
+		randombytes_buf(made, sizeof(made));
+		have = true;
+	}
+	memcpy(key, made, VD_BRANCH_KEY_LEN);
+	return 0;
+}
+
+static int convert_branch_key(struct loader *ld, const char *text, struct vd_cfg_policy *p)
+{
+	_Static_assert(sizeof(p->branch_key) == VD_BRANCH_KEY_LEN, "key size");
+	if (!text)
+		return process_branch_key(p->branch_key) ? cfg_bad(ld, "branch_key", "libsodium "
+									 "did not start: no "
+									 "random key")
+							 : 0;
+	if (strlen(text) < BRANCH_KEY_MIN)
+		return cfg_bad(ld, "branch_key", "%zu characters, at least %d (a shared secret)",
+			       strlen(text), BRANCH_KEY_MIN);
+	vd_branch_key_derive(text, p->branch_key);
+	return 0;
+}
+
 int cfg_convert_policy(struct loader *ld, const struct raw_config *raw, struct vd_cfg_policy *p)
 {
 	memset(p, 0, sizeof(*p));
@@ -119,6 +155,8 @@ int cfg_convert_policy(struct loader *ld, const struct raw_config *raw, struct v
 		rc = convert_server(ld, raw->server_header, p);
 	if (!rc)
 		rc = convert_trusted(ld, raw, p);
+	if (!rc)
+		rc = convert_branch_key(ld, raw->branch_key, p);
 	if (rc)
 		return rc;
 	const char *u = raw->untrusted_route;

@@ -34,6 +34,7 @@ static const char *const drop_names[VD_DROP__COUNT] = {
 	[VD_DROP_SEND_FAILED] = "send-failed",
 	[VD_DROP_RULE] = "rule",
 	[VD_DROP_ACK_ABSORBED] = "ack-absorbed",
+	[VD_DROP_FORGED_RESPONSE] = "forged-response",
 };
 
 const char *vd_drop_name(enum vd_drop d)
@@ -219,6 +220,7 @@ int vd_proxy_init(struct vd_proxy *px, const struct vd_config *cfg, char *err, s
 	px->max_message_size = cfg->limits.max_message_size;
 	px->retry_after = cfg->retry_after;
 	px->branch_seed = BRANCH_SEED;
+	memcpy(px->branch_key, cfg->policy.branch_key, VD_BRANCH_KEY_LEN);
 	policy_init(px, &cfg->policy);
 	int prc = members_not_ours(px, cfg, err, errlen);
 	if (prc)

@@ -55,7 +55,25 @@ bool vd_next_hop_trusted(const struct vd_proxy *px, const union vd_sockaddr *dst
 /** Does src send requests outward (a member, or a trusted peer)? Hot path. */
 bool vd_source_is_inside(const struct vd_proxy *px, const union vd_sockaddr *src);
 
+/* --- branch.c: our Via branch (transaction hash + keyed response check) --- */
+/** RFC 3261 16.11 transaction hash of the request (its top Via is the client's). */
+uint64_t vd_branch_txn_hash(const struct vd_proxy *px, const struct vd_sip_msg *m);
+/** Keyed check of where a response goes. */
+uint32_t vd_branch_check(const uint8_t key[VD_BRANCH_KEY_LEN], const union vd_sockaddr *dst);
+/** Where the response to a request from src with top Via v will be sent once it is back
+ * (what vd_via_destination() will find in the rewritten Via). */
+void vd_branch_reply_addr(const struct vd_sip_via *v, const union vd_sockaddr *src,
+			  union vd_sockaddr *dst);
+/** Write our branch value (VD_BRANCH_LEN bytes, no NUL). */
+void vd_branch_write(const uint8_t key[VD_BRANCH_KEY_LEN], uint64_t txn,
+		     const union vd_sockaddr *reply_to, char out[VD_BRANCH_LEN]);
+/** Does our_branch carry the check for reply_to? */
+bool vd_branch_verify(const uint8_t key[VD_BRANCH_KEY_LEN], struct vd_slice our_branch,
+		      const union vd_sockaddr *reply_to);
+
 /* --- request.c / response.c --- */
+/** Where a response goes by Via v (RFC 3261 18.2.2 for UDP, RFC 3581 4 for rport). */
+bool vd_via_destination(const struct vd_sip_via *v, union vd_sockaddr *dst);
 void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		      const union vd_sockaddr *src, unsigned listener,
 		      struct vd_proxy_scratch *s, struct vd_result *res);

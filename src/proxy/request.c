@@ -17,8 +17,6 @@
 #include "proxy_internal.h"
 #include "viaduct/rules.h"
 
-#define BRANCH_HASH_HEX 16 /* 64-bit hash in hex after the magic cookie and our marker */
-#define BRANCH_MARKER "vd"
 
 /* All Route values of a request in order, with what the removal edits need. */
 struct route_set {
@@ -102,45 +100,22 @@ static int routes_remove(const struct vd_sip_msg *m, const struct route_set *rs,
 	return 0;
 }
 
-/*
- * RFC 3261 16.11: the branch must be the same for a retransmission, and for the CANCEL and
- * the non-2xx ACK of an INVITE, so it hashes only what those share: the client's branch and
- * sent-by when the branch is RFC 3261 (magic cookie), else the RFC 2543 matching fields
- * (Request-URI, To-tag, From-tag, Call-ID, CSeq number, top Via) without the method.
- */
-static uint64_t branch_hash(const struct vd_proxy *px, const struct vd_sip_msg *m)
-{
-	const struct vd_sip_via *v = &m->via;
-	uint64_t h = px->branch_seed;
-
-	if (v->branch.len > VD_MAGIC_COOKIE_LEN &&
-	    memcmp(v->branch.p, VD_MAGIC_COOKIE, VD_MAGIC_COOKIE_LEN) == 0) {
-		h = XXH3_64bits_withSeed(v->branch.p, v->branch.len, h);
-		h = XXH3_64bits_withSeed(v->host.p, v->host.len, h ^ v->port);
-		return h;
-	}
-	uint32_t cseq = m->cseq;
-	h = XXH3_64bits_withSeed(m->ruri.p, m->ruri.len, h);
-	h = XXH3_64bits_withSeed(m->to_tag.p, m->to_tag.len, h);
-	h = XXH3_64bits_withSeed(m->from_tag.p, m->from_tag.len, h);
-	h = XXH3_64bits_withSeed(m->call_id.p, m->call_id.len, h);
-	h = XXH3_64bits_withSeed(&cseq, sizeof(cseq), h);
-	return XXH3_64bits_withSeed(m->buf + v->value_off, v->value_end - v->value_off, h);
-}
-
-/* Our Via line, inserted in front of the top Via header line. */
+/* Our Via line, inserted in front of the top Via header line; its branch carries the
+ * transaction hash and the keyed check of where the response will go (branch.c). */
 static int add_our_via(const struct vd_proxy *px, const struct vd_sip_msg *m,
-		       const struct vd_proxy_listener *out, struct vd_edits *ed)
+		       const union vd_sockaddr *src, const struct vd_proxy_listener *out,
+		       struct vd_edits *ed)
 {
-	uint32_t len = out->via_prefix_len + (uint32_t)sizeof(BRANCH_MARKER) - 1 +
-		       BRANCH_HASH_HEX + 2;
+	/* via_prefix ends in ";branch=" + the magic cookie, which the branch value repeats */
+	uint32_t prefix = out->via_prefix_len - VD_MAGIC_COOKIE_LEN;
+	uint32_t len = prefix + VD_BRANCH_LEN + 2;
 	char *t = vd_edits_text(ed, len);
 	if (!t)
 		return -1;
-	memcpy(t, out->via_prefix, out->via_prefix_len);
-	char *p = t + out->via_prefix_len;
-	memcpy(p, BRANCH_MARKER, sizeof(BRANCH_MARKER) - 1);
-	vd_put_hex64(p + sizeof(BRANCH_MARKER) - 1, branch_hash(px, m));
+	union vd_sockaddr reply_to;
+	vd_branch_reply_addr(&m->via, src, &reply_to);
+	memcpy(t, out->via_prefix, prefix);
+	vd_branch_write(px->branch_key, vd_branch_txn_hash(px, m), &reply_to, t + prefix);
 	memcpy(t + len - 2, "\r\n", 2);
 	return vd_edits_add(ed, m->hdrs[m->via.hdr].line_off, 0, t, len);
 }
@@ -511,7 +486,7 @@ void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		vd_result_drop(res, VD_DROP_NO_EGRESS);
 		return;
 	}
-	if (routes_remove(m, &rs, &ed) || add_our_via(px, m, &px->listeners[egress], &ed) ||
+	if (routes_remove(m, &rs, &ed) || add_our_via(px, m, src, &px->listeners[egress], &ed) ||
 	    max_forwards_edit(m, &ed) || vd_via_received_edits(m, src, &ed)) {
 		vd_result_drop(res, VD_DROP_NO_ROOM);
 		return;

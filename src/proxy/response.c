@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Responses through the stateless proxy (RFC 3261 16.11 and 18.2.2, RFC 3581):
- * the top Via must be ours; remove exactly that value; send to the next Via's received/rport,
- * else its sent-by host and port (5060 by default). Anything else is a counted drop: a
+ * the top Via must be ours, with a branch whose keyed check matches the next Via's destination
+ * (branch.c: no forged response is relayed to an address of the forger's choosing); remove
+ * exactly that value; send to the next Via's received/rport, else its sent-by host and port
+ * (5060 by default). Anything else is a counted drop: a
  * stateless proxy has nobody to tell.
  */
 #include <string.h>
@@ -37,8 +39,7 @@ static bool next_via(const struct vd_sip_msg *m, struct vd_sip_via *next, uint32
 	return vd_sip_via_parse(p, end, next) != NULL;
 }
 
-/* Where a response goes (RFC 3261 18.2.2 for UDP, RFC 3581 4 for rport). */
-static bool via_destination(const struct vd_sip_via *v, union vd_sockaddr *dst)
+bool vd_via_destination(const struct vd_sip_via *v, union vd_sockaddr *dst)
 {
 	uint16_t port = v->port;
 	if (v->rport.len && !vd_parse_port(v->rport, &port))
@@ -69,8 +70,13 @@ void vd_proxy_response(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		vd_result_drop(res, VD_DROP_NO_NEXT_VIA);
 		return;
 	}
-	if (!via_destination(&next, &res->dst)) {
+	if (!vd_via_destination(&next, &res->dst)) {
 		vd_result_drop(res, VD_DROP_UNRESOLVABLE);
+		return;
+	}
+	/* only a request we forwarded to this very address gets its response relayed there */
+	if (!vd_branch_verify(px->branch_key, m->via.branch, &res->dst)) {
+		vd_result_drop(res, VD_DROP_FORGED_RESPONSE);
 		return;
 	}
 	int egress = vd_proxy_egress(px, &res->dst);

@@ -17,6 +17,8 @@
 #   C. untrusted_route: reject: a Route to an unknown address gets 403 Not relaying.
 #   D. a request from a pool member (its Request-URI the far hop, a Route naming only viaduct)
 #      goes outward to the far hop, not back into the pool.
+#   E. forged responses: our address in the top Via (a branch of our form, but not keyed by
+#      us), the far hop in the next: dropped (forged-response), nothing reaches the far hop.
 # The counters at exit (route_to-pool, route_followed, route_refused, route_outbound, reply_513,
 # reply_420) must match what sipp saw; every sipp run must end with 0 failed transactions.
 set -euo pipefail
@@ -127,7 +129,7 @@ end_phase() {
 	log "$STATS"
 }
 
-stat() { local v; v=$(field "$1" "$STATS"); echo "${v:-0}"; }
+vstat() { local v; v=$(field "$1" "$STATS"); echo "${v:-0}"; }
 
 POOL=("$ADDR:$UAS1_PORT" "$ADDR:$UAS2_PORT")
 uac_xml far "sip:bob@example.com" 200 "SIP/2.0 200" 20 "Route: <sip:$FAR:$FAR_PORT;lr>"
@@ -147,12 +149,12 @@ POOL_A=$(($(requests_in uas1 MESSAGE) + $(requests_in uas2 MESSAGE)))
 check "A: the far hop got nothing (untrusted Route: $FAR_A)" '[[ $FAR_A == 0 ]]'
 check "A: the pool answered the far-Route and the 0.0.0.0-Route MESSAGEs ($POOL_A)" \
 	'(( POOL_A >= 2 * CALLS ))'
-check "A: route_to-pool counted ($(stat route_to-pool))" '(( $(stat route_to-pool) >= CALLS ))'
-check "A: 513 and 420 counted ($(stat reply_513), $(stat reply_420))" \
-	'(( $(stat reply_513) >= CALLS && $(stat reply_420) >= CALLS ))'
+check "A: route_to-pool counted ($(vstat route_to-pool))" '(( $(vstat route_to-pool) >= CALLS ))'
+check "A: 513 and 420 counted ($(vstat reply_513), $(vstat reply_420))" \
+	'(( $(vstat reply_513) >= CALLS && $(vstat reply_420) >= CALLS ))'
 # a loop would multiply what viaduct receives; without one: requests + pool responses (plus a
 # few retransmissions)
-RX_A=$(stat rx)
+RX_A=$(vstat rx)
 check "A: no loop: viaduct received $RX_A messages for $((4 * CALLS)) requests" \
 	'(( RX_A <= 4 * CALLS + 2 * CALLS + CALLS ))'
 
@@ -162,13 +164,13 @@ uac far
 end_phase
 FAR_B=$(requests_in far MESSAGE)
 check "B: the far hop got the trusted-Route MESSAGEs ($FAR_B)" '(( FAR_B >= CALLS ))'
-check "B: route_followed counted ($(stat route_followed))" '(( $(stat route_followed) >= CALLS ))'
+check "B: route_followed counted ($(vstat route_followed))" '(( $(vstat route_followed) >= CALLS ))'
 
 # --- C. untrusted_route: reject --------------------------------------------------------------
 phase 'untrusted_route: reject\n' "${POOL[@]}"
 uac relay
 end_phase
-check "C: route_refused counted ($(stat route_refused))" '(( $(stat route_refused) >= CALLS ))'
+check "C: route_refused counted ($(vstat route_refused))" '(( $(vstat route_refused) >= CALLS ))'
 
 # --- D. a member's request goes outward ------------------------------------------------------
 phase '' "$ADDR:$UAS1_PORT" "$ADDR:$MEMBER_UAC_PORT"
@@ -176,7 +178,35 @@ uac outward "$MEMBER_UAC_PORT"
 end_phase
 FAR_D=$(($(requests_in far MESSAGE) - FAR_B))
 check "D: the far hop got the member's MESSAGEs ($FAR_D)" '(( FAR_D >= CALLS ))'
-check "D: route_outbound counted ($(stat route_outbound))" '(( $(stat route_outbound) >= CALLS ))'
+check "D: route_outbound counted ($(vstat route_outbound))" '(( $(vstat route_outbound) >= CALLS ))'
+
+# --- E. forged responses are not reflected ----------------------------------------------------
+cat >"$T/forged.xml" <<EOF
+<?xml version="1.0" encoding="ISO-8859-1" ?>
+<scenario name="forged response">
+  <send><![CDATA[
+      SIP/2.0 200 OK
+      Via: SIP/2.0/UDP $ADDR:$VD_PORT;branch=z9hG4bKvd0123456789abcdef01234567
+      Via: SIP/2.0/UDP $FAR:$FAR_PORT;branch=z9hG4bK-victim-[call_number]
+      From: <sip:a@example.com>;tag=[call_number]
+      To: <sip:b@example.com>;tag=f
+      Call-ID: [call_id]
+      CSeq: 1 MESSAGE
+      Content-Type: text/plain
+      Content-Length: [len]
+
+      $(head -c 1000 /dev/zero | tr '\0' 'x')
+  ]]></send>
+</scenario>
+EOF
+phase '' "${POOL[@]}"
+# shellcheck disable=SC2034 # read by the check below
+FAR_BYTES=$(stat -c %s "$T/far.msg")
+uac forged
+end_phase
+check "E: forged responses dropped ($(vstat drop_forged-response)), none forwarded (tx=$(vstat tx))" \
+	'(( $(vstat drop_forged-response) == CALLS && $(vstat tx) == 0 ))'
+check "E: nothing reached the far hop" '[[ $(stat -c %s "$T/far.msg") == "$FAR_BYTES" ]]'
 
 echo "route-policy: $CALLS transactions a scenario; far hop A=$FAR_A B=$FAR_B D=$FAR_D; rx in A $RX_A"
 checks_exit

@@ -15,6 +15,7 @@
 #include "proxy_fixture.h"
 #include "viaduct/proxy.h"
 #include "viaduct/rules.h"
+#include "viaduct/sip.h"
 
 #define HARNESS_REPLY_CAP 4096
 #define HARNESS_MSG_CAP 70000
@@ -86,6 +87,20 @@ static inline bool dst_is(const char *ip, uint16_t port)
 	union vd_sockaddr want = fixture_addr(ip, port);
 	return res.dst.sa.sa_family == want.sa.sa_family &&
 	       memcmp(&res.dst, &want, vd_sockaddr_len(&want)) == 0;
+}
+
+/* The branch value (NUL-terminated) our Via must carry for the response `text`, whose top Via is
+ * the one below ours, to be relayed by px (what a pool member answering a request we forwarded
+ * would find in it). */
+static inline const char *branch_for_response(const char *text)
+{
+	static char b[VD_BRANCH_LEN + 1];
+	struct vd_sip_msg m;
+	vd_sip_scan(text, strlen(text), &px.limits, &m);
+	cr_assert_eq(vd_branch_for_response(px.branch_key, &m, 0x0123456789abcdefULL, b), 0,
+		     "no destination in the top Via of %s", text);
+	b[VD_BRANCH_LEN] = '\0';
+	return b;
 }
 
 /* Add a prefix to the snapshot's trusted next hops, as trusted_next_hops: would. */

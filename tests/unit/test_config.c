@@ -5,6 +5,7 @@
  * config under tests/config/ is rejected with a one-line error naming the offending field.
  */
 #include <viaduct/config.h>
+#include <viaduct/proxy.h> /* vd_branch_key_derive */
 
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
@@ -698,4 +699,28 @@ Test(config_parse, policy_keys_and_their_defaults)
 		cr_expect_eq(parse(doc), -EINVAL, "case %zu", i);
 		cr_expect(strstr(err, bad[i].want), "case %zu: %s", i, err);
 	}
+}
+
+Test(config_parse, branch_key_is_shared_when_configured_and_kept_across_loads_when_not)
+{
+	uint8_t a[16], b[16], c[16];
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n" POOL), 0, "%s", err);
+	memcpy(a, cfg.policy.branch_key, 16);
+	vd_config_free(&cfg);
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n" POOL), 0, "%s", err);
+	cr_expect(memcmp(a, cfg.policy.branch_key, 16) == 0, "a reload keeps the process's key");
+	static const uint8_t zero[16];
+	cr_expect(memcmp(a, zero, 16) != 0, "a random key, not zeroes");
+	vd_config_free(&cfg);
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n" POOL
+			   "branch_key: a shared secret of ours\n"),
+		     0, "%s", err);
+	memcpy(b, cfg.policy.branch_key, 16);
+	vd_config_free(&cfg);
+	vd_branch_key_derive("a shared secret of ours", c);
+	cr_expect(memcmp(b, c, 16) == 0, "every instance derives the same key from the text");
+	cr_expect(memcmp(a, b, 16) != 0);
+	cr_expect_eq(parse("listeners: [{address: 127.0.0.1}]\n" POOL "branch_key: short\n"),
+		     -EINVAL);
+	cr_expect(strstr(err, "branch_key: 5 characters, at least 16"), "%s", err);
 }

@@ -292,3 +292,52 @@ Test(policy, a_huge_proxy_require_list_is_cut_not_overrun)
 	cr_expect_lt(e - u, 512, "cut to the room there is");
 	cr_expect_eq(e[-1] >= '0' && e[-1] <= '9', 1, "ends on a whole tag");
 }
+
+/* Forward a request from 203.0.113.7:40123 and build the member's 200 from it (every Via
+ * copied, RFC 3261 8.2.6). */
+static void forwarded_then_answered(char *resp, size_t cap)
+{
+	run_text(request("MESSAGE", "sip:bob@ims.example.com", ""), "203.0.113.7", 40123);
+	cr_assert_eq(res.verdict, VD_VERDICT_FORWARD);
+	const char *fwd = out();
+	snprintf(resp, cap, "SIP/2.0 200 OK%s", strstr(fwd, "\r\n"));
+}
+
+static char *replaced(const char *s, const char *from, const char *to)
+{
+	static char r[4096];
+	const char *p = strstr(s, from);
+	cr_assert_not_null(p, "%s in %s", from, s);
+	snprintf(r, sizeof(r), "%.*s%s%s", (int)(p - s), s, to, p + strlen(from));
+	return r;
+}
+
+/* A forged response with our Via on top must not make us send to an address of the forger's
+ * choosing: our branch carries a keyed check of where the response goes. */
+Test(policy, a_response_is_relayed_only_to_where_its_request_came_from)
+{
+	char resp[4096];
+	forwarded_then_answered(resp, sizeof(resp));
+	/* the client's Via as forwarded: received and rport set from its source */
+	cr_assert(strstr(resp, ";received=203.0.113.7"), "%s", resp);
+	run_text(resp, "127.0.0.1", 5070);
+	cr_expect_eq(res.verdict, VD_VERDICT_FORWARD, "the genuine response");
+
+	static const struct {
+		const char *from, *to, *what;
+	} forged[] = {
+		{ ";received=203.0.113.7", ";received=192.0.2.99", "another received" },
+		{ ";received=203.0.113.7", "", "received removed (sent-by is the client's)" },
+		{ ";received=203.0.113.7", ";received=203.0.113.7;rport=40124", "an rport added" },
+	};
+	for (size_t i = 0; i < sizeof(forged) / sizeof(forged[0]); i++) {
+		run_text(replaced(resp, forged[i].from, forged[i].to), "127.0.0.1", 5070);
+		cr_expect_eq(res.verdict, VD_VERDICT_DROP, "%s", forged[i].what);
+		cr_expect_eq(res.drop, VD_DROP_FORGED_RESPONSE, "%s", forged[i].what);
+	}
+	/* the check is keyed: another instance's key does not vouch for it */
+	vd_branch_key_derive("another deployment's secret", cfg.policy.branch_key);
+	harness_reload();
+	run_text(resp, "127.0.0.1", 5070);
+	cr_expect_eq(res.drop, VD_DROP_FORGED_RESPONSE, "another key");
+}

@@ -171,9 +171,9 @@ Test(via_rewrite, a_whole_request_with_rport_last_is_forwarded_byte_exact)
 	cr_assert_eq(res.verdict, VD_VERDICT_FORWARD);
 	const char *b = strstr(fwd, ";branch=z9hG4bKvd");
 	cr_assert_not_null(b);
-	char branch[32];
-	memcpy(branch, b + 8, 25);
-	branch[25] = '\0';
+	char branch[VD_BRANCH_LEN + 1];
+	memcpy(branch, b + 8, VD_BRANCH_LEN);
+	branch[VD_BRANCH_LEN] = '\0';
 	snprintf(want, sizeof(want),
 		 "REGISTER sip:ims.example.com SIP/2.0\r\n"
 		 "Via: SIP/2.0/UDP 192.168.1.2:5060;branch=%s\r\n"

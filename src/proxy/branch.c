@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Our Via branch, and how a response proves it belongs to a request we forwarded.
+ *
+ *   branch = "z9hG4bK" "vd" <16 hex: transaction hash> <8 hex: response check>
+ *
+ * The transaction hash is RFC 3261 16.11's: the same for a retransmission and for the CANCEL
+ * and non-2xx ACK of an INVITE (it hashes what they share). The response check is a keyed MAC
+ * (SipHash-2-4 from libsodium: a PRF, unlike xxhash) of where the response to this request
+ * must go, i.e. the address the Via below ours will name once it is back (the client's source
+ * address; its port by rport, else the sent-by port). A response is relayed only when its next
+ * Via yields the same check: a forged response carrying our address
+ * in its top Via cannot aim us at another address without the key. The key comes from the
+ * config (instances behind one address share it) or is made at start (kept across reloads), so
+ * branches stay deterministic for 16.11 within an instance.
+ */
+#include <string.h>
+
+#include <sodium.h>
+#include <xxhash.h>
+
+#include "proxy_internal.h"
+
+#define BRANCH_MARKER "vd"
+#define MARKER_LEN (sizeof(BRANCH_MARKER) - 1)
+#define TXN_HEX 16
+#define CHECK_HEX 8
+
+_Static_assert(VD_MAGIC_COOKIE_LEN + MARKER_LEN + TXN_HEX + CHECK_HEX == VD_BRANCH_LEN,
+	       "branch layout");
+_Static_assert(crypto_shorthash_KEYBYTES == VD_BRANCH_KEY_LEN, "SipHash key size");
+
+uint64_t vd_branch_txn_hash(const struct vd_proxy *px, const struct vd_sip_msg *m)
+{
+	const struct vd_sip_via *v = &m->via;
+	uint64_t h = px->branch_seed;
+
+	if (v->branch.len > VD_MAGIC_COOKIE_LEN &&
+	    memcmp(v->branch.p, VD_MAGIC_COOKIE, VD_MAGIC_COOKIE_LEN) == 0) {
+		h = XXH3_64bits_withSeed(v->branch.p, v->branch.len, h);
+		h = XXH3_64bits_withSeed(v->host.p, v->host.len, h ^ v->port);
+		return h;
+	}
+	uint32_t cseq = m->cseq;
+	h = XXH3_64bits_withSeed(m->ruri.p, m->ruri.len, h);
+	h = XXH3_64bits_withSeed(m->to_tag.p, m->to_tag.len, h);
+	h = XXH3_64bits_withSeed(m->from_tag.p, m->from_tag.len, h);
+	h = XXH3_64bits_withSeed(m->call_id.p, m->call_id.len, h);
+	h = XXH3_64bits_withSeed(&cseq, sizeof(cseq), h);
+	return XXH3_64bits_withSeed(m->buf + v->value_off, v->value_end - v->value_off, h);
+}
+
+/* The MAC covers the address and port only (6 or 18 bytes: about half the SipHash work of
+ * adding the client's branch, measured). That is what the check is for: a response goes only
+ * where its request came from; a forger who learnt one of our branches can aim it nowhere but
+ * there. */
+uint32_t vd_branch_check(const uint8_t key[VD_BRANCH_KEY_LEN], const union vd_sockaddr *dst)
+{
+	uint8_t in[16 + 2];
+	size_t n;
+	if (dst->sa.sa_family == AF_INET) {
+		memcpy(in, &dst->in.sin_addr, 4);
+		n = 4;
+	} else {
+		memcpy(in, &dst->in6.sin6_addr, 16);
+		n = 16;
+	}
+	memcpy(in + n, &dst->in.sin_port, 2); /* sin_port and sin6_port coincide */
+	uint8_t mac[crypto_shorthash_BYTES];
+	crypto_shorthash(mac, in, n + 2, key);
+	uint32_t c;
+	memcpy(&c, mac, sizeof(c));
+	return c;
+}
+
+void vd_branch_reply_addr(const struct vd_sip_via *v, const union vd_sockaddr *src,
+			  union vd_sockaddr *dst)
+{
+	*dst = *src;
+	uint16_t port = v->port ? v->port : VD_SIP_DEFAULT_PORT;
+	if (v->rport.p && v->rport.len == 0)
+		port = vd_addr_port(src);
+	else if (v->rport.len && !vd_parse_port(v->rport, &port))
+		port = 0; /* no response can go there: any check will do */
+	dst->in.sin_port = htons(port); /* sin_port and sin6_port coincide */
+}
+
+void vd_branch_write(const uint8_t key[VD_BRANCH_KEY_LEN], uint64_t txn,
+		     const union vd_sockaddr *reply_to, char out[VD_BRANCH_LEN])
+{
+	memcpy(out, VD_MAGIC_COOKIE BRANCH_MARKER, VD_MAGIC_COOKIE_LEN + MARKER_LEN);
+	char *p = out + VD_MAGIC_COOKIE_LEN + MARKER_LEN;
+	vd_put_hex64(p, txn);
+	char check[TXN_HEX];
+	vd_put_hex64(check, vd_branch_check(key, reply_to));
+	memcpy(p + TXN_HEX, check + TXN_HEX - CHECK_HEX, CHECK_HEX);
+}
+
+bool vd_branch_verify(const uint8_t key[VD_BRANCH_KEY_LEN], struct vd_slice our_branch,
+		      const union vd_sockaddr *reply_to)
+{
+	if (our_branch.len != VD_BRANCH_LEN)
+		return false;
+	char check[TXN_HEX];
+	vd_put_hex64(check, vd_branch_check(key, reply_to));
+	return memcmp(our_branch.p + VD_BRANCH_LEN - CHECK_HEX, check + TXN_HEX - CHECK_HEX,
+		      CHECK_HEX) == 0;
+}
+
+void vd_branch_key_derive(const char *text, uint8_t key[VD_BRANCH_KEY_LEN])
+{
+	/* BLAKE2b of the configured text: any passphrase gives a full-strength key */
+	crypto_generichash(key, VD_BRANCH_KEY_LEN, (const unsigned char *)text, strlen(text), NULL,
+			   0);
+}
+
+int vd_branch_for_response(const uint8_t key[VD_BRANCH_KEY_LEN], const struct vd_sip_msg *resp,
+			   uint64_t txn, char out[VD_BRANCH_LEN])
+{
+	union vd_sockaddr dst;
+	if (!resp->via.transport.p || !vd_via_destination(&resp->via, &dst))
+		return -1;
+	vd_branch_write(key, txn, &dst, out);
+	return 0;
+}
