@@ -53,9 +53,9 @@ struct vd_pktbuf {
 
 #define VD_PROXY_MAX_LOCAL 32
 
-/* Our Via branch: "z9hG4bK" "vd", 16 hex digits of transaction hash, 8 of response check
- * (src/proxy/branch.c); the check is keyed with VD_BRANCH_KEY_LEN bytes. */
-#define VD_BRANCH_LEN 33
+/* Our Via branch: "z9hG4bK" "vd", 16 hex digits of transaction hash, 8 of loop key, 8 of
+ * response check (src/proxy/branch.c); the check is keyed with VD_BRANCH_KEY_LEN bytes. */
+#define VD_BRANCH_LEN 41
 #define VD_BRANCH_KEY_LEN 16
 #define VD_PROXY_OPTIONS_EXTRA_MAX \
 	(256 + VD_CFG_MAX_OPTION_TAGS * (VD_CFG_OPTION_TAG_MAX + 2)) /* local interface addresses remembered for loop checks */

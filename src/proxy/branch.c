@@ -2,10 +2,15 @@
 /*
  * Our Via branch, and how a response proves it belongs to a request we forwarded.
  *
- *   branch = "z9hG4bK" "vd" <16 hex: transaction hash> <8 hex: response check>
+ *   branch = "z9hG4bK" "vd" <16 hex: transaction hash> <8 hex: loop key> <8 hex: response check>
  *
  * The transaction hash is RFC 3261 16.11's: the same for a retransmission and for the CANCEL
- * and non-2xx ACK of an INVITE (it hashes what they share). The response check is a keyed MAC
+ * and non-2xx ACK of an INVITE (it hashes what they share). The loop key (16.6 step 8, checked
+ * by 16.3 step 4) hashes what decides where we send a request: its Request-URI and topmost
+ * Route as received. A request that comes back carrying one of our Vias with the loop key it
+ * has now would be sent the same way again: a loop (482); one whose Request-URI or Route
+ * changed in between is a spiral and goes on. A CANCEL and a non-2xx ACK share both with their
+ * INVITE (RFC 3261 9.1, 17.1.1.3), so 16.11 holds. The response check is a keyed MAC
  * (SipHash-2-4 from libsodium: a PRF, unlike xxhash) of where the response to this request
  * must go, i.e. the address the Via below ours will name once it is back (the client's source
  * address; its port by rport, else the sent-by port). A response is relayed only when its next
@@ -24,9 +29,12 @@
 #define BRANCH_MARKER "vd"
 #define MARKER_LEN (sizeof(BRANCH_MARKER) - 1)
 #define TXN_HEX 16
+#define LOOP_HEX 8
 #define CHECK_HEX 8
+#define LOOP_OFF (VD_MAGIC_COOKIE_LEN + MARKER_LEN + TXN_HEX) /* in the branch value */
+#define LOOP_SEED 0x6c6f6f706b657931ULL /* "loopkey1": a loop key must not change across versions */
 
-_Static_assert(VD_MAGIC_COOKIE_LEN + MARKER_LEN + TXN_HEX + CHECK_HEX == VD_BRANCH_LEN,
+_Static_assert(VD_MAGIC_COOKIE_LEN + MARKER_LEN + TXN_HEX + LOOP_HEX + CHECK_HEX == VD_BRANCH_LEN,
 	       "branch layout");
 _Static_assert(crypto_shorthash_KEYBYTES == VD_BRANCH_KEY_LEN, "SipHash key size");
 
@@ -85,15 +93,59 @@ void vd_branch_reply_addr(const struct vd_sip_via *v, const union vd_sockaddr *s
 	dst->in.sin_port = htons(port); /* sin_port and sin6_port coincide */
 }
 
-void vd_branch_write(const uint8_t key[VD_BRANCH_KEY_LEN], uint64_t txn,
+uint32_t vd_branch_loop_key(const struct vd_sip_msg *m)
+{
+	uint64_t h = XXH3_64bits_withSeed(m->ruri.p, m->ruri.len, LOOP_SEED);
+	if (m->has_route)
+		h = XXH3_64bits_withSeed(m->buf + m->route.value_off,
+					 m->route.value_end - m->route.value_off, h);
+	return (uint32_t)h;
+}
+
+void vd_branch_write(const uint8_t key[VD_BRANCH_KEY_LEN], uint64_t txn, uint32_t loop,
 		     const union vd_sockaddr *reply_to, char out[VD_BRANCH_LEN])
 {
 	memcpy(out, VD_MAGIC_COOKIE BRANCH_MARKER, VD_MAGIC_COOKIE_LEN + MARKER_LEN);
 	char *p = out + VD_MAGIC_COOKIE_LEN + MARKER_LEN;
 	vd_put_hex64(p, txn);
-	char check[TXN_HEX];
-	vd_put_hex64(check, vd_branch_check(key, reply_to));
-	memcpy(p + TXN_HEX, check + TXN_HEX - CHECK_HEX, CHECK_HEX);
+	/* loop key and check: one 64-bit value, 16 hex digits */
+	vd_put_hex64(p + TXN_HEX, (uint64_t)loop << 32 | vd_branch_check(key, reply_to));
+}
+
+/* Does the branch value starting at b (at most `room` bytes to the end of its header value)
+ * have our form and this loop key? */
+static bool branch_has_loop(const char *b, size_t room, const char loop_hex[LOOP_HEX])
+{
+	if (room < VD_BRANCH_LEN ||
+	    memcmp(b, VD_MAGIC_COOKIE BRANCH_MARKER, VD_MAGIC_COOKIE_LEN + MARKER_LEN) != 0)
+		return false;
+	if (room > VD_BRANCH_LEN && b[VD_BRANCH_LEN] != ';' && b[VD_BRANCH_LEN] != ',' &&
+	    b[VD_BRANCH_LEN] != ' ' && b[VD_BRANCH_LEN] != '\t' && b[VD_BRANCH_LEN] != '\r')
+		return false; /* a longer branch: not ours */
+	return memcmp(b + LOOP_OFF, loop_hex, LOOP_HEX) == 0;
+}
+
+bool vd_branch_loops(const struct vd_sip_msg *m, uint32_t loop)
+{
+	char hex[16];
+	vd_put_hex64(hex, loop); /* the key is the last 8 digits */
+	const char *loop_hex = hex + 16 - LOOP_HEX;
+	if (m->via_count == 1) /* the common case: only the client's Via, already parsed */
+		return branch_has_loop(m->via.branch.p, m->via.branch.len, loop_hex);
+	/* our branches start "z9hG4bKvd": find each 'z' (rare in a Via but for the cookies) and
+	 * look there; a memchr a line, where memmem's setup cost more than the search */
+	for (uint16_t i = m->via.hdr; i < m->n_hdrs; i++) {
+		const struct vd_sip_header *h = &m->hdrs[i];
+		if (h->kind != VD_H_VIA)
+			continue;
+		const char *p = h->value.p, *end = p + h->value.len;
+		while ((p = memchr(p, 'z', (size_t)(end - p)))) {
+			if (p[-1] == '=' && branch_has_loop(p, (size_t)(end - p), loop_hex))
+				return true;
+			p++;
+		}
+	}
+	return false;
 }
 
 bool vd_branch_verify(const uint8_t key[VD_BRANCH_KEY_LEN], struct vd_slice our_branch,
@@ -120,6 +172,6 @@ int vd_branch_for_response(const uint8_t key[VD_BRANCH_KEY_LEN], const struct vd
 	union vd_sockaddr dst;
 	if (!resp->via.transport.p || !vd_via_destination(&resp->via, &dst))
 		return -1;
-	vd_branch_write(key, txn, &dst, out);
+	vd_branch_write(key, txn, 0, &dst, out);
 	return 0;
 }

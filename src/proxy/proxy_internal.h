@@ -65,8 +65,12 @@ uint32_t vd_branch_check(const uint8_t key[VD_BRANCH_KEY_LEN], const union vd_so
 void vd_branch_reply_addr(const struct vd_sip_via *v, const union vd_sockaddr *src,
 			  union vd_sockaddr *dst);
 /** Write our branch value (VD_BRANCH_LEN bytes, no NUL). */
-void vd_branch_write(const uint8_t key[VD_BRANCH_KEY_LEN], uint64_t txn,
+void vd_branch_write(const uint8_t key[VD_BRANCH_KEY_LEN], uint64_t txn, uint32_t loop,
 		     const union vd_sockaddr *reply_to, char out[VD_BRANCH_LEN]);
+/** RFC 3261 16.6 step 8 loop key: the received Request-URI and topmost Route. */
+uint32_t vd_branch_loop_key(const struct vd_sip_msg *m);
+/** 16.3 step 4: does the request carry one of our Vias with this loop key (it would go round)? */
+bool vd_branch_loops(const struct vd_sip_msg *m, uint32_t loop);
 /** Does our_branch carry the check for reply_to? */
 bool vd_branch_verify(const uint8_t key[VD_BRANCH_KEY_LEN], struct vd_slice our_branch,
 		      const union vd_sockaddr *reply_to);

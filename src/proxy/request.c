@@ -103,8 +103,8 @@ static int routes_remove(const struct vd_sip_msg *m, const struct route_set *rs,
 /* Our Via line, inserted in front of the top Via header line; its branch carries the
  * transaction hash and the keyed check of where the response will go (branch.c). */
 static int add_our_via(const struct vd_proxy *px, const struct vd_sip_msg *m,
-		       const union vd_sockaddr *src, const struct vd_proxy_listener *out,
-		       struct vd_edits *ed)
+		       const union vd_sockaddr *src, uint32_t loop,
+		       const struct vd_proxy_listener *out, struct vd_edits *ed)
 {
 	/* via_prefix ends in ";branch=" + the magic cookie, which the branch value repeats */
 	uint32_t prefix = out->via_prefix_len - VD_MAGIC_COOKIE_LEN;
@@ -115,7 +115,7 @@ static int add_our_via(const struct vd_proxy *px, const struct vd_sip_msg *m,
 	union vd_sockaddr reply_to;
 	vd_branch_reply_addr(&m->via, src, &reply_to);
 	memcpy(t, out->via_prefix, prefix);
-	vd_branch_write(px->branch_key, vd_branch_txn_hash(px, m), &reply_to, t + prefix);
+	vd_branch_write(px->branch_key, vd_branch_txn_hash(px, m), loop, &reply_to, t + prefix);
 	memcpy(t + len - 2, "\r\n", 2);
 	return vd_edits_add(ed, m->hdrs[m->via.hdr].line_off, 0, t, len);
 }
@@ -466,6 +466,11 @@ void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		refuse(px, m, src, 483, "Too Many Hops", s, res);
 		return;
 	}
+	uint32_t loop = vd_branch_loop_key(m);
+	if (vd_branch_loops(m, loop)) { /* RFC 3261 16.3 step 4 */
+		refuse(px, m, src, 482, "Loop Detected", s, res);
+		return;
+	}
 	if (proxy_require_check(px, m, src, s, res))
 		return;
 	vd_edits_init(&ed);
@@ -486,7 +491,7 @@ void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		vd_result_drop(res, VD_DROP_NO_EGRESS);
 		return;
 	}
-	if (routes_remove(m, &rs, &ed) || add_our_via(px, m, src, &px->listeners[egress], &ed) ||
+	if (routes_remove(m, &rs, &ed) || add_our_via(px, m, src, loop, &px->listeners[egress], &ed) ||
 	    max_forwards_edit(m, &ed) || vd_via_received_edits(m, src, &ed)) {
 		vd_result_drop(res, VD_DROP_NO_ROOM);
 		return;

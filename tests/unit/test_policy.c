@@ -341,3 +341,33 @@ Test(policy, a_response_is_relayed_only_to_where_its_request_came_from)
 	run_text(resp, "127.0.0.1", 5070);
 	cr_expect_eq(res.drop, VD_DROP_FORGED_RESPONSE, "another key");
 }
+
+/* RFC 3261 16.3 step 4: a request carrying our Via with the loop key it has now would go the
+ * same way again: 482. One whose Request-URI changed since (a spiral) goes on. */
+Test(policy, a_request_coming_back_unchanged_is_a_loop_and_a_spiral_is_not)
+{
+	run_text(request("MESSAGE", "sip:bob@ims.example.com", "Route: <sip:127.0.0.1:5080;lr>\r\n"),
+		 "198.51.100.7", 5060);
+	cr_assert_eq(res.verdict, VD_VERDICT_FORWARD);
+	char fwd[4096];
+	strcpy(fwd, out());
+
+	/* it comes back as it left (through a hop that forwards without a Via of its own) */
+	run_text(fwd, "203.0.113.9", 5060);
+	cr_assert_eq(res.verdict, VD_VERDICT_REPLY);
+	cr_expect_eq(res.status, 482);
+	cr_expect(strncmp(reply(), "SIP/2.0 482 Loop Detected\r\n", 27) == 0, "%s", reply());
+
+	/* the same with another proxy's Via on top: our Via is found further down */
+	char more[4200];
+	const char *eol = strstr(fwd, "\r\n") + 2;
+	snprintf(more, sizeof(more), "%.*sVia: SIP/2.0/UDP 192.0.2.77:5060;branch=z9hG4bKother\r\n%s",
+		 (int)(eol - fwd), fwd, eol);
+	run_text(more, "192.0.2.77", 5060);
+	cr_expect_eq(res.status, 482, "%s", reply());
+
+	/* a spiral: the Request-URI changed on the way (a registrar retargeted it) */
+	run_text(replaced(more, "MESSAGE sip:bob@ims.example.com", "MESSAGE sip:bob@10.1.2.3:5062"),
+		 "192.0.2.77", 5060);
+	cr_expect_eq(res.verdict, VD_VERDICT_FORWARD, "%s", reply());
+}
