@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: BSD-3-Clause
 #
 # fuzz.sh: a bounded libFuzzer run of a viaduct fuzz target, seeded with the SIP
-# test corpus (tests/corpus/good, tests/corpus/bad and tests/corpus/rfc4475).
+# test corpus (tests/corpus/good, bad, rfc4475 and captured).
 #
 # usage: scripts/fuzz.sh FUZZ_BIN [SECONDS]      (SECONDS defaults to 60)
 #
@@ -44,7 +44,7 @@ cleanup() { rm -rf -- "$CORPUS"; }
 trap cleanup EXIT
 
 n_seeds=0
-for kind in good bad rfc4475; do
+for kind in good bad rfc4475 captured; do
 	for f in "$ROOT"/tests/corpus/"$kind"/*.sip; do
 		[[ -f $f ]] || continue
 		# prefixed: a good and a bad file may share a name
@@ -52,7 +52,7 @@ for kind in good bad rfc4475; do
 		n_seeds=$((n_seeds + 1))
 	done
 done
-((n_seeds > 0)) || { echo "fuzz: no seed files in tests/corpus/{good,bad,rfc4475}" >&2; exit 1; }
+((n_seeds > 0)) || { echo "fuzz: no seed files in tests/corpus/{good,bad,rfc4475,captured}" >&2; exit 1; }
 
 # UBSan only reports and carries on unless told to halt; make every finding a
 # crash that libFuzzer records.  (ASan and LSan findings are fatal already.)
