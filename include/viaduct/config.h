@@ -49,6 +49,12 @@ enum vd_hash_key {
 	VD_HASH_HEADER,      /* "header:NAME": the value of header NAME */
 };
 
+/* How SIP travels to or from an address (RFC 3261 18). */
+enum vd_transport { VD_TP_UDP = 0, VD_TP_TCP, VD_TP_TLS, VD_TP__COUNT };
+
+/** "udp", "tcp", "tls". */
+const char *vd_transport_name(enum vd_transport t);
+
 struct vd_cfg_listener {
 	struct sockaddr_storage addr; /* IPv4 or IPv6 address + port to bind (port in network order) */
 	socklen_t addrlen;
@@ -56,6 +62,7 @@ struct vd_cfg_listener {
 	 * Defaults: the textual bind address (IPv6 in brackets) and the bind port. */
 	char advertise[VD_CFG_HOST_MAX];
 	uint16_t advertise_port;
+	enum vd_transport transport; /* a UDP and a TCP listener may share address and port */
 };
 
 struct vd_cfg_member {
@@ -64,6 +71,7 @@ struct vd_cfg_member {
 	socklen_t addrlen;
 	uint32_t weight;   /* >= 1 */
 	uint32_t priority; /* group: the lowest group with a member up takes the traffic */
+	enum vd_transport transport; /* default: the pool's */
 };
 
 struct vd_cfg_pool {
@@ -71,6 +79,10 @@ struct vd_cfg_pool {
 	enum vd_hash_key hash;
 	char hash_header[VD_CFG_NAME_MAX]; /* VD_HASH_HEADER: the header's name */
 	uint32_t table_size; /* prime; default VD_CFG_DEFAULT_TABLE_SIZE */
+	enum vd_transport transport; /* to the members; default udp */
+	/* a request over this many bytes goes to a UDP member over TCP instead, same address
+	 * and port (RFC 3261 18.1.1: 1300 when the path MTU is unknown); 0 = never */
+	uint32_t udp_max_bytes;
 	unsigned n_members;  /* 1..VD_CFG_MAX_MEMBERS */
 	struct vd_cfg_member *members; /* owned by the config (vd_config_free) */
 };
@@ -80,6 +92,24 @@ struct vd_cfg_health {
 	bool enabled;
 	uint32_t interval_ms, timeout_ms, down_after, up_after;
 };
+
+/* SIP over TCP (listeners with transport tcp, pools and members over tcp): limits that keep
+ * one client from holding a worker's connections or memory. */
+struct vd_cfg_tcp {
+	uint32_t max_connections;        /* accepted connections, all workers together */
+	uint32_t max_connections_per_ip; /* accepted connections from one source address */
+	uint32_t header_timeout_ms;      /* a started message must be complete within (slowloris) */
+	uint32_t idle_timeout_ms;        /* a connection with nothing received is closed after */
+	uint32_t write_queue_bytes;      /* unsent bytes one connection may hold: over -> closed */
+	uint32_t connect_timeout_ms;     /* connecting to a member */
+};
+
+#define VD_CFG_DEFAULT_TCP_MAX_CONNECTIONS 100000
+#define VD_CFG_DEFAULT_TCP_MAX_PER_IP 1000
+#define VD_CFG_DEFAULT_TCP_HEADER_TIMEOUT_MS 10000
+#define VD_CFG_DEFAULT_TCP_IDLE_TIMEOUT_MS 600000
+#define VD_CFG_DEFAULT_TCP_WRITE_QUEUE 1048576
+#define VD_CFG_DEFAULT_TCP_CONNECT_TIMEOUT_MS 3000
 
 /* The admin HTTP API (include/viaduct/admin.h). */
 struct vd_cfg_admin {
@@ -171,6 +201,7 @@ struct vd_config {
 	unsigned n_pools;           /* >= 1; pools[0] takes requests no rule routes */
 	struct vd_cfg_pool *pools;  /* owned */
 	struct vd_cfg_limits limits;
+	struct vd_cfg_tcp tcp;
 	struct vd_cfg_health health;
 	struct vd_cfg_admin admin;
 	struct vd_cfg_dpdk dpdk;

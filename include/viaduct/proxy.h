@@ -54,8 +54,11 @@ struct vd_pktbuf {
 #define VD_PROXY_MAX_LOCAL 32
 
 /* Our Via branch: "z9hG4bK" "vd", 16 hex digits of transaction hash, 8 of loop key, 8 of
- * response check (src/proxy/branch.c); the check is keyed with VD_BRANCH_KEY_LEN bytes. */
+ * response check (src/proxy/branch.c); the check is keyed with VD_BRANCH_KEY_LEN bytes. A
+ * request that came over a connection adds the connection's token, 16 hex digits, so its
+ * response finds the way back (VD_BRANCH_CONN_LEN). */
 #define VD_BRANCH_LEN 41
+#define VD_BRANCH_CONN_LEN (VD_BRANCH_LEN + 16)
 #define VD_BRANCH_KEY_LEN 16
 #define VD_PROXY_OPTIONS_EXTRA_MAX \
 	(256 + VD_CFG_MAX_OPTION_TAGS * (VD_CFG_OPTION_TAG_MAX + 2)) /* local interface addresses remembered for loop checks */
@@ -83,6 +86,9 @@ enum vd_drop {
 	VD_DROP_RULE,             /* a routing rule said drop */
 	VD_DROP_ACK_ABSORBED,     /* the ACK of a final response we sent ourselves: it ends here */
 	VD_DROP_FORGED_RESPONSE,  /* our Via on top, but its check does not match the next Via */
+	VD_DROP_UNFRAMED,         /* a stream message without a usable Content-Length */
+	VD_DROP_CONN_CLOSED,      /* its connection (request's, response's way back) is gone */
+	VD_DROP_HANDOFF_FULL,     /* the owner worker of its connection is too far behind */
 	VD_DROP__COUNT
 };
 
@@ -125,9 +131,11 @@ struct vd_proxy_listener {
 	uint16_t host_len;
 	uint16_t port;              /* advertised port */
 	uint8_t host_type;          /* enum vd_sip_host_type */
+	uint8_t transport;          /* enum vd_transport: what the listener accepts */
 	uint8_t ip[16];             /* binary advertised address when host_type is IPv4/IPv6 */
-	char via_prefix[VD_CFG_HOST_MAX + 48]; /* "Via: SIP/2.0/UDP host:port;branch=z9hG4bK" */
-	uint16_t via_prefix_len;
+	/* "Via: SIP/2.0/UDP host:port;branch=z9hG4bK", one per transport a request leaves by */
+	char via_prefix[VD_TP__COUNT][VD_CFG_HOST_MAX + 48];
+	uint16_t via_prefix_len[VD_TP__COUNT];
 };
 
 /**
@@ -155,6 +163,8 @@ struct vd_proxy_pool {
 	char (*member_names)[VD_CFG_HOST_MAX + 8]; /* "host:port", Maglev identity and labels */
 	uint32_t *weights;
 	uint32_t *priorities;
+	uint8_t *transports; /* enum vd_transport of each member */
+	uint32_t udp_max_bytes; /* larger requests to a UDP member go over TCP; 0 = never */
 	bool *up;      /* health: down members get no traffic */
 	bool *drained; /* admin: no new dialogs or registrations */
 	unsigned n_groups; /* sorted by priority, lowest first */
@@ -165,8 +175,11 @@ struct vd_proxy_pool {
 struct vd_proxy {
 	unsigned n_listeners;
 	struct vd_proxy_listener listeners[VD_CFG_MAX_LISTENERS];
-	int egress_v4; /* listener index used to send to IPv4 next hops, -1 if none */
+	int egress_v4; /* UDP listener used to send to IPv4 next hops, -1 if none */
 	int egress_v6;
+	/* listener named in our Via when a request leaves over TCP: a TCP listener of the
+	 * family, else the UDP one (the connection is ours either way) */
+	int egress_stream_v4, egress_stream_v6;
 	unsigned n_pools;
 	struct vd_proxy_pool *pools; /* pools[0] takes the requests no rule routes elsewhere */
 	struct vd_rules *rules;      /* NULL when the config has none */
@@ -223,18 +236,26 @@ struct vd_result {
 	uint8_t method;       /* enum vd_sip_method for requests */
 	bool is_request;
 	uint16_t status;      /* responses: the forwarded status; replies: the reply code */
-	uint16_t egress;      /* FORWARD: listener whose socket sends it */
+	uint16_t egress;      /* FORWARD: listener whose socket sends it (UDP), named in our Via */
+	uint8_t transport;    /* FORWARD: enum vd_transport to send it by */
 	int16_t member;       /* pool member chosen, -1 when the next hop came from Route/Via */
 	uint16_t pool;        /* the pool of `member` */
 	int32_t rule;         /* the routing rule that decided, -1 when none did */
 	uint8_t route;        /* requests: enum vd_route_outcome */
 	uint32_t reply_len;   /* REPLY: bytes written to the reply buffer */
+	/* FORWARD over a connection the datapath knows by token (a response going back the way
+	 * its request came); 0: by transport to dst (a connection to dst, opened if needed).
+	 * A REPLY always leaves the way its request came. */
+	uint64_t conn;
 	union vd_sockaddr dst;
 };
 
 /** Scratch a worker owns and passes to every call: the message view and reply space. */
 struct vd_proxy_scratch {
 	unsigned worker; /* index of the worker: picks its rules scratch in the snapshot */
+	/* the token of the connection the message came in on (never 0), or 0 for a datagram:
+	 * set by the datapath before each vd_proxy_process() */
+	uint64_t conn;
 	struct vd_sip_msg msg;
 	char *reply;        /* caller-allocated, reply_cap bytes */
 	uint32_t reply_cap;
@@ -249,6 +270,16 @@ struct vd_proxy_scratch {
 void vd_proxy_too_large(const struct vd_proxy *px, const struct vd_pktbuf *pkt,
 			const union vd_sockaddr *src, struct vd_proxy_scratch *scratch,
 			struct vd_result *res);
+
+/**
+ * The header block of a stream message that cannot be framed (enum vd_frame NO_LENGTH or
+ * BAD_LENGTH): a request whose start line and top Via can be read gets 400 with the reason
+ * (Missing / Bad Content-Length), anything else is dropped (unframed). The datapath closes the
+ * connection after sending it: nothing after it on the stream can be framed.
+ */
+void vd_proxy_unframed(const struct vd_proxy *px, const struct vd_pktbuf *pkt,
+		       const union vd_sockaddr *src, bool missing,
+		       struct vd_proxy_scratch *scratch, struct vd_result *res);
 
 /**
  * Process one datagram. pkt->off must leave VD_PROXY_HEADROOM bytes of headroom for the

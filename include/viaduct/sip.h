@@ -262,6 +262,24 @@ bool vd_sip_host_parse(const char **pp, const char *end, struct vd_slice *host, 
  */
 const char *vd_sip_via_parse(const char *p, const char *end, struct vd_sip_via *via);
 
+/* What vd_sip_frame() found at the start of a stream's buffered bytes. */
+enum vd_frame {
+	VD_FRAME_MORE = 0,    /* incomplete: read more */
+	VD_FRAME_MESSAGE,     /* one message of *out bytes (headers + Content-Length of body) */
+	VD_FRAME_PING,        /* "\r\n\r\n" (RFC 5626 3.5.1): consume *out bytes, answer "\r\n" */
+	VD_FRAME_SKIP,        /* a CRLF between messages (RFC 3261 7.5): consume *out bytes */
+	VD_FRAME_NO_LENGTH,   /* headers of *out bytes without Content-Length: 400, then close */
+	VD_FRAME_BAD_LENGTH,  /* Content-Length not a number, or two that differ: 400, close */
+	VD_FRAME_TOO_LARGE,   /* the message would exceed max bytes (513 when *out > 0), close */
+};
+
+/**
+ * Frame the next message of a stream (RFC 3261 18.3): `buf` holds the `len` bytes received
+ * and not yet consumed, `max` is the largest message accepted. Reads only the header block;
+ * never writes the input.
+ */
+enum vd_frame vd_sip_frame(const char *buf, uint32_t len, uint32_t max, uint32_t *out);
+
 /** Case-insensitive equality of two slices. */
 bool vd_slice_eq_nocase(struct vd_slice a, struct vd_slice b);
 

@@ -43,6 +43,7 @@ static const cyaml_schema_field_t listener_fields[] = {
 	STR_FIELD("port", OPT, struct raw_listener, port),
 	STR_FIELD("advertise", OPT, struct raw_listener, advertise),
 	STR_FIELD("advertise_port", OPT, struct raw_listener, advertise_port),
+	STR_FIELD("transport", OPT, struct raw_listener, transport),
 	CYAML_FIELD_END,
 };
 
@@ -78,6 +79,8 @@ static const cyaml_schema_field_t config_fields[] = {
 				struct raw_config, limits, limits_fields),
 	CYAML_FIELD_MAPPING_PTR("health", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 				struct raw_config, health, cfg_health_fields),
+	CYAML_FIELD_MAPPING_PTR("tcp", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				struct raw_config, tcp, cfg_tcp_fields),
 	CYAML_FIELD_MAPPING_PTR("admin", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 				struct raw_config, admin, cfg_admin_fields),
 	CYAML_FIELD_MAPPING_PTR("dpdk", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
@@ -334,6 +337,9 @@ static int convert_listener(struct loader *ld, const struct raw_listener *r,
 	if (rc)
 		return rc;
 	l->advertise_port = (uint16_t)adv_port;
+	rc = cfg_get_transport(ld, "transport", r->transport, VD_TP_UDP, &l->transport);
+	if (rc)
+		return rc;
 	return listener_advertise(ld, r, l);
 }
 
@@ -353,8 +359,10 @@ static int convert_listeners(struct loader *ld, const struct raw_config *raw,
 		if (rc)
 			return rc;
 		for (unsigned j = 0; j < i; j++)
-			if (cfg_same_addr(&cfg->listeners[i].addr, &cfg->listeners[j].addr))
-				return cfg_bad(ld, NULL, "same address and port as listeners[%u]", j);
+			if (cfg_same_addr(&cfg->listeners[i].addr, &cfg->listeners[j].addr) &&
+			    cfg->listeners[i].transport == cfg->listeners[j].transport)
+				return cfg_bad(ld, NULL, "same address, port and transport as "
+							 "listeners[%u]", j);
 	}
 	cfg->n_listeners = raw->n_listeners;
 	return 0;
@@ -420,6 +428,8 @@ static int convert(struct loader *ld, const struct raw_config *raw, struct vd_co
 		rc = cfg_convert_pools(ld, raw, cfg, raw->n_include == 0);
 	if (!rc)
 		rc = convert_limits(ld, raw->limits, &cfg->limits);
+	if (!rc)
+		rc = cfg_convert_tcp(ld, raw->tcp, &cfg->tcp);
 	if (!rc)
 		rc = cfg_convert_health(ld, raw->health, &cfg->health);
 	if (!rc)

@@ -331,6 +331,7 @@ int cfg_dispatcher_members(struct loader *ld, const char *at, const struct raw_p
 		snprintf(m->host, sizeof(m->host), "%s", entries[i].host);
 		m->weight = entries[i].weight;
 		m->priority = (uint32_t)(top - entries[i].priority);
+		m->transport = p->transport;
 		rc = cfg_resolve(ld, m->host, entries[i].port, &m->addr, &m->addrlen);
 		if (rc)
 			return rc;

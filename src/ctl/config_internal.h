@@ -27,15 +27,15 @@
 /* ---- intermediate tree, as libcyaml fills it: every scalar a string, NULL when absent ---- */
 
 struct raw_listener {
-	char *address, *port, *advertise, *advertise_port;
+	char *address, *port, *advertise, *advertise_port, *transport;
 };
 
 struct raw_member {
-	char *host, *port, *weight, *priority;
+	char *host, *port, *weight, *priority, *transport;
 };
 
 struct raw_pool {
-	char *name, *hash, *table_size;
+	char *name, *hash, *table_size, *transport, *udp_max_bytes;
 	struct raw_member *members;
 	unsigned n_members;
 	char *dispatcher_list, *setid; /* members from a Kamailio dispatcher.list instead */
@@ -43,6 +43,11 @@ struct raw_pool {
 
 struct raw_health {
 	char *enabled, *interval_ms, *timeout_ms, *down_after, *up_after;
+};
+
+struct raw_tcp {
+	char *max_connections, *max_connections_per_ip, *header_timeout_ms, *idle_timeout_ms,
+		*write_queue_bytes, *connect_timeout_ms;
 };
 
 struct raw_admin {
@@ -86,6 +91,7 @@ struct raw_config {
 	unsigned n_pools;
 	struct raw_limits *limits;
 	struct raw_health *health;
+	struct raw_tcp *tcp;
 	struct raw_admin *admin;
 	struct raw_dpdk *dpdk;
 	char **include; /* glob patterns, relative to the including file */
@@ -178,6 +184,13 @@ extern const cyaml_schema_value_t cfg_policy_string_value;
 int cfg_convert_policy(struct loader *ld, const struct raw_config *raw, struct vd_cfg_policy *p);
 
 /* ---- the dpdk: section (config_dpdk.c) ---- */
+/* ---- config_tcp.c ---- */
+extern const cyaml_schema_field_t cfg_tcp_fields[];
+int cfg_convert_tcp(struct loader *ld, const struct raw_tcp *raw, struct vd_cfg_tcp *t);
+/** "udp" | "tcp" (NULL: def) into *out. */
+int cfg_get_transport(struct loader *ld, const char *field, const char *text,
+		      enum vd_transport def, enum vd_transport *out);
+
 extern const cyaml_schema_field_t cfg_dpdk_fields[];
 int cfg_convert_dpdk(struct loader *ld, const struct raw_dpdk *raw, struct vd_cfg_dpdk *d);
 

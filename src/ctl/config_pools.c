@@ -25,6 +25,7 @@ static const cyaml_schema_field_t member_fields[] = {
 	STR_FIELD("port", OPT, struct raw_member, port),
 	STR_FIELD("weight", OPT, struct raw_member, weight),
 	STR_FIELD("priority", OPT, struct raw_member, priority),
+	STR_FIELD("transport", OPT, struct raw_member, transport),
 	CYAML_FIELD_END,
 };
 
@@ -37,6 +38,8 @@ const cyaml_schema_field_t cfg_pool_fields[] = {
 	STR_FIELD("name", REQ, struct raw_pool, name),
 	STR_FIELD("hash", OPT, struct raw_pool, hash),
 	STR_FIELD("table_size", OPT, struct raw_pool, table_size),
+	STR_FIELD("transport", OPT, struct raw_pool, transport),
+	STR_FIELD("udp_max_bytes", OPT, struct raw_pool, udp_max_bytes),
 	CYAML_FIELD_SEQUENCE_COUNT("members", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 				   struct raw_pool, members, n_members, &member_value, 0,
 				   CYAML_UNLIMITED),
@@ -64,7 +67,8 @@ const cyaml_schema_field_t cfg_admin_fields[] = {
 	CYAML_FIELD_END,
 };
 
-static int convert_member(struct loader *ld, const struct raw_member *r, struct vd_cfg_member *m)
+static int convert_member(struct loader *ld, const struct raw_member *r, struct vd_cfg_member *m,
+			  enum vd_transport pool_transport)
 {
 	uint32_t port;
 	int rc;
@@ -80,6 +84,8 @@ static int convert_member(struct loader *ld, const struct raw_member *r, struct 
 			      &m->weight);
 	if (!rc)
 		rc = cfg_get_uint(ld, "priority", r->priority, 0, CFG_PRIORITY_MAX, 0, &m->priority);
+	if (!rc)
+		rc = cfg_get_transport(ld, "transport", r->transport, pool_transport, &m->transport);
 	if (!rc)
 		rc = cfg_resolve(ld, r->host, (uint16_t)port, &m->addr, &m->addrlen);
 	return rc;
@@ -110,7 +116,7 @@ static int convert_members(struct loader *ld, const char *at, const struct raw_p
 	}
 	for (unsigned i = 0; i < raw->n_members; i++) {
 		cfg_set_at(ld, "%s.members[%u]", at, i);
-		rc = convert_member(ld, &raw->members[i], &p->members[i]);
+		rc = convert_member(ld, &raw->members[i], &p->members[i], p->transport);
 		if (rc)
 			return rc;
 		for (unsigned j = 0; j < i; j++)
@@ -170,6 +176,11 @@ static int convert_pool(struct loader *ld, const char *at, const struct raw_pool
 			       raw->name, VD_CFG_NAME_MAX - 1);
 	snprintf(p->name, sizeof(p->name), "%s", raw->name);
 	rc = convert_hash(ld, raw->hash, p);
+	if (!rc)
+		rc = cfg_get_transport(ld, "transport", raw->transport, VD_TP_UDP, &p->transport);
+	if (!rc)
+		rc = cfg_get_uint(ld, "udp_max_bytes", raw->udp_max_bytes, 0, 1u << 20, 0,
+				  &p->udp_max_bytes);
 	if (!rc)
 		rc = convert_members(ld, at, raw, p);
 	if (rc)

@@ -3,6 +3,7 @@
  * Our Via branch, and how a response proves it belongs to a request we forwarded.
  *
  *   branch = "z9hG4bK" "vd" <16 hex: transaction hash> <8 hex: loop key> <8 hex: response check>
+ *            [<16 hex: connection token>]
  *
  * The transaction hash is RFC 3261 16.11's: the same for a retransmission and for the CANCEL
  * and non-2xx ACK of an INVITE (it hashes what they share). The loop key (16.6 step 8, checked
@@ -18,6 +19,11 @@
  * in its top Via cannot aim us at another address without the key. The key comes from the
  * config (instances behind one address share it) or is made at start (kept across reloads), so
  * branches stay deterministic for 16.11 within an instance.
+ *
+ * A request that came over a connection (TCP) carries the datapath's token of that connection
+ * after the check, and the check covers it: the response goes back over that very connection
+ * (RFC 3261 18.2.2), found without any state of ours, and nobody without the key can aim a
+ * response at another client's connection.
  */
 #include <string.h>
 
@@ -62,9 +68,10 @@ uint64_t vd_branch_txn_hash(const struct vd_proxy *px, const struct vd_sip_msg *
  * adding the client's branch, measured). That is what the check is for: a response goes only
  * where its request came from; a forger who learnt one of our branches can aim it nowhere but
  * there. */
-uint32_t vd_branch_check(const uint8_t key[VD_BRANCH_KEY_LEN], const union vd_sockaddr *dst)
+uint32_t vd_branch_check(const uint8_t key[VD_BRANCH_KEY_LEN], const union vd_sockaddr *dst,
+			 uint64_t conn)
 {
-	uint8_t in[16 + 2];
+	uint8_t in[16 + 2 + 8];
 	size_t n;
 	if (dst->sa.sa_family == AF_INET) {
 		memcpy(in, &dst->in.sin_addr, 4);
@@ -74,8 +81,13 @@ uint32_t vd_branch_check(const uint8_t key[VD_BRANCH_KEY_LEN], const union vd_so
 		n = 16;
 	}
 	memcpy(in + n, &dst->in.sin_port, 2); /* sin_port and sin6_port coincide */
+	n += 2;
+	if (conn) {
+		memcpy(in + n, &conn, 8);
+		n += 8;
+	}
 	uint8_t mac[crypto_shorthash_BYTES];
-	crypto_shorthash(mac, in, n + 2, key);
+	crypto_shorthash(mac, in, n, key);
 	uint32_t c;
 	memcpy(&c, mac, sizeof(c));
 	return c;
@@ -102,14 +114,42 @@ uint32_t vd_branch_loop_key(const struct vd_sip_msg *m)
 	return (uint32_t)h;
 }
 
-void vd_branch_write(const uint8_t key[VD_BRANCH_KEY_LEN], uint64_t txn, uint32_t loop,
-		     const union vd_sockaddr *reply_to, char out[VD_BRANCH_LEN])
+uint32_t vd_branch_write(const uint8_t key[VD_BRANCH_KEY_LEN], uint64_t txn, uint32_t loop,
+			 const union vd_sockaddr *reply_to, uint64_t conn, char *out)
 {
 	memcpy(out, VD_MAGIC_COOKIE BRANCH_MARKER, VD_MAGIC_COOKIE_LEN + MARKER_LEN);
 	char *p = out + VD_MAGIC_COOKIE_LEN + MARKER_LEN;
 	vd_put_hex64(p, txn);
 	/* loop key and check: one 64-bit value, 16 hex digits */
-	vd_put_hex64(p + TXN_HEX, (uint64_t)loop << 32 | vd_branch_check(key, reply_to));
+	vd_put_hex64(p + TXN_HEX, (uint64_t)loop << 32 | vd_branch_check(key, reply_to, conn));
+	if (!conn)
+		return VD_BRANCH_LEN;
+	vd_put_hex64(out + VD_BRANCH_LEN, conn);
+	return VD_BRANCH_CONN_LEN;
+}
+
+static bool branch_end(char c)
+{
+	return c == ';' || c == ',' || c == ' ' || c == '\t' || c == '\r';
+}
+
+/* 16 lower-case hex digits (what vd_put_hex64 writes) to a value; false for anything else. */
+static bool parse_hex64(const char *p, uint64_t *v)
+{
+	uint64_t x = 0;
+	for (int i = 0; i < 16; i++) {
+		char c = p[i];
+		unsigned d;
+		if (c >= '0' && c <= '9')
+			d = (unsigned)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			d = (unsigned)(c - 'a' + 10);
+		else
+			return false;
+		x = x << 4 | d;
+	}
+	*v = x;
+	return true;
 }
 
 /* Does the branch value starting at b (at most `room` bytes to the end of its header value)
@@ -119,8 +159,10 @@ static bool branch_has_loop(const char *b, size_t room, const char loop_hex[LOOP
 	if (room < VD_BRANCH_LEN ||
 	    memcmp(b, VD_MAGIC_COOKIE BRANCH_MARKER, VD_MAGIC_COOKIE_LEN + MARKER_LEN) != 0)
 		return false;
-	if (room > VD_BRANCH_LEN && b[VD_BRANCH_LEN] != ';' && b[VD_BRANCH_LEN] != ',' &&
-	    b[VD_BRANCH_LEN] != ' ' && b[VD_BRANCH_LEN] != '\t' && b[VD_BRANCH_LEN] != '\r')
+	/* ours ends after the check, or after a connection token */
+	if (room > VD_BRANCH_LEN && !branch_end(b[VD_BRANCH_LEN]) &&
+	    !(room >= VD_BRANCH_CONN_LEN &&
+	      (room == VD_BRANCH_CONN_LEN || branch_end(b[VD_BRANCH_CONN_LEN]))))
 		return false; /* a longer branch: not ours */
 	return memcmp(b + LOOP_OFF, loop_hex, LOOP_HEX) == 0;
 }
@@ -149,12 +191,17 @@ bool vd_branch_loops(const struct vd_sip_msg *m, uint32_t loop)
 }
 
 bool vd_branch_verify(const uint8_t key[VD_BRANCH_KEY_LEN], struct vd_slice our_branch,
-		      const union vd_sockaddr *reply_to)
+		      const union vd_sockaddr *reply_to, uint64_t *conn)
 {
-	if (our_branch.len != VD_BRANCH_LEN)
+	*conn = 0;
+	if (our_branch.len == VD_BRANCH_CONN_LEN) {
+		if (!parse_hex64(our_branch.p + VD_BRANCH_LEN, conn) || !*conn)
+			return false;
+	} else if (our_branch.len != VD_BRANCH_LEN) {
 		return false;
+	}
 	char check[TXN_HEX];
-	vd_put_hex64(check, vd_branch_check(key, reply_to));
+	vd_put_hex64(check, vd_branch_check(key, reply_to, *conn));
 	return memcmp(our_branch.p + VD_BRANCH_LEN - CHECK_HEX, check + TXN_HEX - CHECK_HEX,
 		      CHECK_HEX) == 0;
 }
@@ -172,6 +219,6 @@ int vd_branch_for_response(const uint8_t key[VD_BRANCH_KEY_LEN], const struct vd
 	union vd_sockaddr dst;
 	if (!resp->via.transport.p || !vd_via_destination(&resp->via, &dst))
 		return -1;
-	vd_branch_write(key, txn, 0, &dst, out);
+	vd_branch_write(key, txn, 0, &dst, 0, out);
 	return 0;
 }

@@ -41,6 +41,7 @@ void vd_pool_fini(struct vd_proxy_pool *p)
 	free(p->member_names);
 	free(p->weights);
 	free(p->priorities);
+	free(p->transports);
 	free(p->up);
 	free(p->drained);
 	memset(p, 0, sizeof(*p));
@@ -130,16 +131,19 @@ int vd_pool_init(struct vd_proxy_pool *p, const struct vd_cfg_pool *c, char *err
 	p->member_names = calloc(n, sizeof(*p->member_names));
 	p->weights = calloc(n, sizeof(*p->weights));
 	p->priorities = calloc(n, sizeof(*p->priorities));
+	p->transports = calloc(n, sizeof(*p->transports));
 	p->up = calloc(n, sizeof(*p->up));
 	p->drained = calloc(n, sizeof(*p->drained));
+	p->udp_max_bytes = c->udp_max_bytes;
 	if (!p->members || !p->member_names || !p->weights || !p->priorities || !p->up ||
-	    !p->drained)
+	    !p->drained || !p->transports)
 		goto oom;
 	for (unsigned i = 0; i < n; i++) {
 		memcpy(&p->members[i], &c->members[i].addr, c->members[i].addrlen);
 		vd_sockaddr_text(&p->members[i], p->member_names[i], sizeof(p->member_names[i]));
 		p->weights[i] = c->members[i].weight;
 		p->priorities[i] = c->members[i].priority;
+		p->transports[i] = (uint8_t)c->members[i].transport;
 		p->up[i] = true;
 	}
 	int rc = vd_pool_tables_build(p);

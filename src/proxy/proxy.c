@@ -35,6 +35,9 @@ static const char *const drop_names[VD_DROP__COUNT] = {
 	[VD_DROP_RULE] = "rule",
 	[VD_DROP_ACK_ABSORBED] = "ack-absorbed",
 	[VD_DROP_FORGED_RESPONSE] = "forged-response",
+	[VD_DROP_UNFRAMED] = "unframed",
+	[VD_DROP_CONN_CLOSED] = "connection-closed",
+	[VD_DROP_HANDOFF_FULL] = "handoff-full",
 };
 
 const char *vd_drop_name(enum vd_drop d)
@@ -76,9 +79,14 @@ static int listener_init(struct vd_proxy_listener *l, const struct vd_cfg_listen
 		memcpy(l->ip, a.sa.sa_family == AF_INET ? (void *)&a.in.sin_addr
 							 : (void *)&a.in6.sin6_addr,
 		       a.sa.sa_family == AF_INET ? 4 : 16);
-	int n = snprintf(l->via_prefix, sizeof(l->via_prefix),
-			 "Via: SIP/2.0/UDP %s:%u;branch=" VD_MAGIC_COOKIE, c->advertise, l->port);
-	l->via_prefix_len = (uint16_t)n;
+	static const char *const names[VD_TP__COUNT] = { "UDP", "TCP", "TLS" };
+	for (unsigned t = 0; t < VD_TP__COUNT; t++) {
+		int n = snprintf(l->via_prefix[t], sizeof(l->via_prefix[t]),
+				 "Via: SIP/2.0/%s %s:%u;branch=" VD_MAGIC_COOKIE, names[t],
+				 c->advertise, l->port);
+		l->via_prefix_len[t] = (uint16_t)n;
+	}
+	l->transport = (uint8_t)c->transport;
 	return 0;
 }
 
@@ -205,16 +213,25 @@ int vd_proxy_init(struct vd_proxy *px, const struct vd_config *cfg, char *err, s
 {
 	memset(px, 0, sizeof(*px));
 	px->egress_v4 = px->egress_v6 = -1;
+	px->egress_stream_v4 = px->egress_stream_v6 = -1;
 	px->n_listeners = cfg->n_listeners;
 	for (unsigned i = 0; i < cfg->n_listeners; i++) {
 		int rc = listener_init(&px->listeners[i], &cfg->listeners[i], err, errlen);
 		if (rc)
 			return rc;
-		int *egress = px->listeners[i].bind.sa.sa_family == AF_INET6 ? &px->egress_v6
-									       : &px->egress_v4;
+		bool v6 = px->listeners[i].bind.sa.sa_family == AF_INET6;
+		/* the first UDP listener of a family sends datagrams to that family; the first
+		 * TCP one is named in the Via of requests that leave over TCP */
+		int *egress = cfg->listeners[i].transport == VD_TP_UDP
+				      ? (v6 ? &px->egress_v6 : &px->egress_v4)
+				      : (v6 ? &px->egress_stream_v6 : &px->egress_stream_v4);
 		if (*egress < 0)
-			*egress = (int)i; /* the first listener of a family sends to that family */
+			*egress = (int)i;
 	}
+	if (px->egress_stream_v4 < 0)
+		px->egress_stream_v4 = px->egress_v4;
+	if (px->egress_stream_v6 < 0)
+		px->egress_stream_v6 = px->egress_v6;
 	px->limits.max_headers = cfg->limits.max_headers;
 	px->limits.max_vias = cfg->limits.max_vias;
 	px->max_message_size = cfg->limits.max_message_size;
@@ -296,6 +313,24 @@ void vd_proxy_too_large(const struct vd_proxy *px, const struct vd_pktbuf *pkt,
 	vd_proxy_reply(px, m, src, 513, "Message Too Large", s, res);
 }
 
+void vd_proxy_unframed(const struct vd_proxy *px, const struct vd_pktbuf *pkt,
+		       const union vd_sockaddr *src, bool missing, struct vd_proxy_scratch *s,
+		       struct vd_result *res)
+{
+	*res = (struct vd_result){ .verdict = VD_VERDICT_DROP, .drop = VD_DROP_UNFRAMED,
+				   .sip_err = VD_SIP_E_BAD_CONTENT_LENGTH, .member = -1,
+				   .rule = -1 };
+	vd_sip_scan(pkt->base + pkt->off, pkt->len, &px->limits, &s->msg);
+	const struct vd_sip_msg *m = &s->msg;
+	if (!m->is_request || !m->via.transport.p || m->method == VD_M_ACK)
+		return;
+	res->is_request = true;
+	res->method = m->method;
+	/* RFC 3261 18.3: over a stream Content-Length is mandatory */
+	vd_proxy_reply(px, m, src, 400, missing ? "Missing Content-Length" : "Bad Content-Length",
+		       s, res);
+}
+
 void vd_proxy_process(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		      const union vd_sockaddr *src, unsigned listener,
 		      struct vd_proxy_scratch *s, struct vd_result *res)
@@ -307,6 +342,8 @@ void vd_proxy_process(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 	res->rule = -1;
 	res->route = VD_ROUTE_NONE;
 	res->method = VD_M_UNKNOWN;
+	res->transport = VD_TP_UDP;
+	res->conn = 0;
 	if (pkt->len > px->max_message_size) {
 		vd_proxy_too_large(px, pkt, src, s, res);
 		return;

@@ -58,22 +58,25 @@ bool vd_source_is_inside(const struct vd_proxy *px, const union vd_sockaddr *src
 /* --- branch.c: our Via branch (transaction hash + keyed response check) --- */
 /** RFC 3261 16.11 transaction hash of the request (its top Via is the client's). */
 uint64_t vd_branch_txn_hash(const struct vd_proxy *px, const struct vd_sip_msg *m);
-/** Keyed check of where a response goes. */
-uint32_t vd_branch_check(const uint8_t key[VD_BRANCH_KEY_LEN], const union vd_sockaddr *dst);
+/** Keyed check of where a response goes: the address, and the connection when conn != 0. */
+uint32_t vd_branch_check(const uint8_t key[VD_BRANCH_KEY_LEN], const union vd_sockaddr *dst,
+			 uint64_t conn);
 /** Where the response to a request from src with top Via v will be sent once it is back
  * (what vd_via_destination() will find in the rewritten Via). */
 void vd_branch_reply_addr(const struct vd_sip_via *v, const union vd_sockaddr *src,
 			  union vd_sockaddr *dst);
-/** Write our branch value (VD_BRANCH_LEN bytes, no NUL). */
-void vd_branch_write(const uint8_t key[VD_BRANCH_KEY_LEN], uint64_t txn, uint32_t loop,
-		     const union vd_sockaddr *reply_to, char out[VD_BRANCH_LEN]);
+/** Write our branch value (no NUL): VD_BRANCH_LEN bytes, VD_BRANCH_CONN_LEN with a connection
+ * token (conn != 0). Returns the length written. */
+uint32_t vd_branch_write(const uint8_t key[VD_BRANCH_KEY_LEN], uint64_t txn, uint32_t loop,
+			 const union vd_sockaddr *reply_to, uint64_t conn, char *out);
 /** RFC 3261 16.6 step 8 loop key: the received Request-URI and topmost Route. */
 uint32_t vd_branch_loop_key(const struct vd_sip_msg *m);
 /** 16.3 step 4: does the request carry one of our Vias with this loop key (it would go round)? */
 bool vd_branch_loops(const struct vd_sip_msg *m, uint32_t loop);
-/** Does our_branch carry the check for reply_to? */
+/** Does our_branch carry the check for reply_to (and its connection token, returned in *conn,
+ * 0 when it has none)? */
 bool vd_branch_verify(const uint8_t key[VD_BRANCH_KEY_LEN], struct vd_slice our_branch,
-		      const union vd_sockaddr *reply_to);
+		      const union vd_sockaddr *reply_to, uint64_t *conn);
 
 /* --- request.c / response.c --- */
 /** Where a response goes by Via v (RFC 3261 18.2.2 for UDP, RFC 3581 4 for rport). */
@@ -117,6 +120,15 @@ void vd_proxy_reply_with(const struct vd_proxy *px, const struct vd_sip_msg *msg
 static inline int vd_proxy_egress(const struct vd_proxy *px, const union vd_sockaddr *dst)
 {
 	return dst->sa.sa_family == AF_INET6 ? px->egress_v6 : px->egress_v4;
+}
+
+/** The listener a request leaving by transport tp to dst names in our Via, or -1. */
+static inline int vd_proxy_egress_via(const struct vd_proxy *px, const union vd_sockaddr *dst,
+				      uint8_t tp)
+{
+	if (tp == VD_TP_UDP)
+		return vd_proxy_egress(px, dst);
+	return dst->sa.sa_family == AF_INET6 ? px->egress_stream_v6 : px->egress_stream_v4;
 }
 
 static inline void vd_result_drop(struct vd_result *res, enum vd_drop why)

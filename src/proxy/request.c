@@ -104,18 +104,20 @@ static int routes_remove(const struct vd_sip_msg *m, const struct route_set *rs,
  * transaction hash and the keyed check of where the response will go (branch.c). */
 static int add_our_via(const struct vd_proxy *px, const struct vd_sip_msg *m,
 		       const union vd_sockaddr *src, uint32_t loop,
-		       const struct vd_proxy_listener *out, struct vd_edits *ed)
+		       const struct vd_proxy_listener *out, uint8_t tp, uint64_t conn,
+		       struct vd_edits *ed)
 {
 	/* via_prefix ends in ";branch=" + the magic cookie, which the branch value repeats */
-	uint32_t prefix = out->via_prefix_len - VD_MAGIC_COOKIE_LEN;
-	uint32_t len = prefix + VD_BRANCH_LEN + 2;
+	uint32_t prefix = out->via_prefix_len[tp] - VD_MAGIC_COOKIE_LEN;
+	uint32_t len = prefix + (conn ? VD_BRANCH_CONN_LEN : VD_BRANCH_LEN) + 2;
 	char *t = vd_edits_text(ed, len);
 	if (!t)
 		return -1;
 	union vd_sockaddr reply_to;
 	vd_branch_reply_addr(&m->via, src, &reply_to);
-	memcpy(t, out->via_prefix, prefix);
-	vd_branch_write(px->branch_key, vd_branch_txn_hash(px, m), loop, &reply_to, t + prefix);
+	memcpy(t, out->via_prefix[tp], prefix);
+	vd_branch_write(px->branch_key, vd_branch_txn_hash(px, m), loop, &reply_to, conn,
+			t + prefix);
 	memcpy(t + len - 2, "\r\n", 2);
 	return vd_edits_add(ed, m->hdrs[m->via.hdr].line_off, 0, t, len);
 }
@@ -344,6 +346,12 @@ static int next_hop(const struct vd_proxy *px, const struct vd_sip_msg *m,
 	res->pool = (uint16_t)pool_idx;
 	res->member = (int16_t)member;
 	res->dst = pool->members[member];
+	res->transport = pool->transports[member];
+	/* RFC 3261 18.1.1: a request near the path MTU goes over a congestion-controlled
+	 * transport; our Via (about 100 bytes) is counted in */
+	if (res->transport == VD_TP_UDP && pool->udp_max_bytes &&
+	    m->len + 128 > pool->udp_max_bytes)
+		res->transport = VD_TP_TCP;
 	return 0;
 }
 
@@ -486,12 +494,13 @@ void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 	if (apply_rules(px, m, src, listener, &pool_idx, s, res) ||
 	    next_hop(px, m, &rs, (unsigned)popped, src, pool_idx, s, res))
 		return;
-	int egress = vd_proxy_egress(px, &res->dst);
+	int egress = vd_proxy_egress_via(px, &res->dst, res->transport);
 	if (egress < 0) {
 		vd_result_drop(res, VD_DROP_NO_EGRESS);
 		return;
 	}
-	if (routes_remove(m, &rs, &ed) || add_our_via(px, m, src, loop, &px->listeners[egress], &ed) ||
+	if (routes_remove(m, &rs, &ed) ||
+	    add_our_via(px, m, src, loop, &px->listeners[egress], res->transport, s->conn, &ed) ||
 	    max_forwards_edit(m, &ed) || vd_via_received_edits(m, src, &ed)) {
 		vd_result_drop(res, VD_DROP_NO_ROOM);
 		return;

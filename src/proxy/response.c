@@ -75,11 +75,12 @@ void vd_proxy_response(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		return;
 	}
 	/* only a request we forwarded to this very address gets its response relayed there */
-	if (!vd_branch_verify(px->branch_key, m->via.branch, &res->dst)) {
+	if (!vd_branch_verify(px->branch_key, m->via.branch, &res->dst, &res->conn)) {
 		vd_result_drop(res, VD_DROP_FORGED_RESPONSE);
 		return;
 	}
-	int egress = vd_proxy_egress(px, &res->dst);
+	/* its request came over a connection: back over it (RFC 3261 18.2.2), Via for Via */
+	int egress = res->conn ? 0 : vd_proxy_egress(px, &res->dst);
 	if (egress < 0) {
 		vd_result_drop(res, VD_DROP_NO_EGRESS);
 		return;
@@ -98,4 +99,5 @@ void vd_proxy_response(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 	res->member = -1;
 	res->verdict = VD_VERDICT_FORWARD;
 	res->egress = (uint16_t)egress;
+	res->transport = res->conn ? VD_TP_TCP : VD_TP_UDP;
 }

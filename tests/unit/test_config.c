@@ -204,7 +204,7 @@ static const struct {
 	{ "bad-advertise.yaml", "listeners[0].advertise: \"my host\" is not a host name" },
 	{ "bad-batch.yaml", "batch: 0 is out of range 1..1024" },
 	{ "bad-dup-key.yaml", "batch: key appears more than once (near line" },
-	{ "bad-dup-listener.yaml", "listeners[2]: same address and port as listeners[0]" },
+	{ "bad-dup-listener.yaml", "listeners[2]: same address, port and transport as listeners[0]" },
 	{ "bad-dup-member.yaml", "pool.members[2]: same address and port as pool.members[0]" },
 	{ "bad-empty.yaml", "config is empty" },
 	{ "bad-hash.yaml", "pool.hash: \"md5\" is not one of call-id, source-ip" },
@@ -300,7 +300,7 @@ Test(config, duplicate_listener_rejected)
 	cr_assert_eq(parse("listeners: [{address: '::1'}, {address: '0:0::1'}]\n"
 			   "pool: {name: p, members: [{host: 127.0.0.1}]}\n"),
 		     -EINVAL);
-	cr_assert(strstr(err, "listeners[1]: same address and port as listeners[0]"), "%s", err);
+	cr_assert(strstr(err, "listeners[1]: same address, port and transport as listeners[0]"), "%s", err);
 }
 
 /* Where "localhost" lands (127.0.0.1 or ::1) depends on the host, so ask the loader. */
@@ -723,4 +723,41 @@ Test(config_parse, branch_key_is_shared_when_configured_and_kept_across_loads_wh
 	cr_expect_eq(parse("listeners: [{address: 127.0.0.1}]\n" POOL "branch_key: short\n"),
 		     -EINVAL);
 	cr_expect(strstr(err, "branch_key: 5 characters, at least 16"), "%s", err);
+}
+
+/* Transports: a UDP and a TCP listener share address and port; pools and members choose
+ * theirs (a member inherits its pool's); the tcp: limits have safe defaults and bounds. */
+Test(config, transports_and_tcp_limits)
+{
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}, {address: 127.0.0.1, transport: tcp}]\n"
+			   "pools: [{name: p, transport: tcp, udp_max_bytes: 1300,\n"
+			   "  members: [{host: 127.0.0.2}, {host: 127.0.0.3, transport: udp}]}]\n"
+			   "tcp: {max_connections: 500, header_timeout_ms: 250}\n"),
+		     0, "%s", err);
+	cr_assert_eq(cfg.listeners[0].transport, VD_TP_UDP);
+	cr_assert_eq(cfg.listeners[1].transport, VD_TP_TCP);
+	cr_assert_eq(cfg.pools[0].transport, VD_TP_TCP);
+	cr_assert_eq(cfg.pools[0].udp_max_bytes, 1300);
+	cr_assert_eq(cfg.pools[0].members[0].transport, VD_TP_TCP);
+	cr_assert_eq(cfg.pools[0].members[1].transport, VD_TP_UDP);
+	cr_assert_eq(cfg.tcp.max_connections, 500);
+	cr_assert_eq(cfg.tcp.header_timeout_ms, 250);
+	cr_assert_eq(cfg.tcp.max_connections_per_ip, VD_CFG_DEFAULT_TCP_MAX_PER_IP);
+	cr_assert_eq(cfg.tcp.idle_timeout_ms, VD_CFG_DEFAULT_TCP_IDLE_TIMEOUT_MS);
+	cr_assert_eq(cfg.tcp.write_queue_bytes, VD_CFG_DEFAULT_TCP_WRITE_QUEUE);
+	vd_config_free(&cfg);
+
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1, transport: sctp}]\n"
+			   "pool: {name: p, members: [{host: 127.0.0.2}]}\n"),
+		     -EINVAL);
+	cr_assert(strstr(err, "listeners[0].transport: \"sctp\" is not one of udp, tcp"), "%s", err);
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n"
+			   "pool: {name: p, members: [{host: 127.0.0.2, transport: ws}]}\n"),
+		     -EINVAL);
+	cr_assert(strstr(err, "pool.members[0].transport:"), "%s", err);
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n"
+			   "pool: {name: p, members: [{host: 127.0.0.2}]}\n"
+			   "tcp: {write_queue_bytes: 10}\n"),
+		     -EINVAL);
+	cr_assert(strstr(err, "tcp.write_queue_bytes: 10 is out of range"), "%s", err);
 }
