@@ -52,6 +52,8 @@ struct vd_stats {
 void vd_stats_count(struct vd_stats *st, const struct vd_result *res, uint32_t bytes);
 /** The datapath failed to send what was decided: move it from tx/replies to drops. */
 void vd_stats_send_failed(struct vd_stats *st, const struct vd_result *res);
+/** The same with the reason it could not be sent (connection-closed, handoff-full, ...). */
+void vd_stats_unsent(struct vd_stats *st, const struct vd_result *res, enum vd_drop why);
 /** sum += w, reading w's counters with relaxed loads (w may be live). */
 void vd_stats_add(struct vd_stats *sum, const struct vd_stats *w);
 /** One line "stats LABEL rx=.. tx=.. replies=.. drops=.. ..." with every non-zero counter. */

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Setup and teardown of the kernel-socket datapath: per worker, one SO_REUSEPORT UDP socket
- * per listener and the batch buffers. Sockets are opened before any thread starts, so a bind
- * error (address in use, no such address) stops the start-up with a clear message.
+ * Setup and teardown of the kernel-socket datapath: per worker, one SO_REUSEPORT socket per
+ * listener (UDP, or a TCP listening socket: the kernel spreads connections over the workers),
+ * an epoll set, an eventfd for hand-offs, the connection table and the batch buffers. Sockets
+ * are opened before any thread starts, so a bind error (address in use, no such address)
+ * stops the start-up with a clear message.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -11,17 +13,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 #include <linux/sock_diag.h>
+
+#include "viaduct/admin.h"
 
 #include "dp_internal.h"
 #include "viaduct/dpview.h"
 
-static int open_socket(const union vd_sockaddr *a, char *err, size_t errlen)
+#define LISTEN_BACKLOG 4096
+
+static int open_socket(const union vd_sockaddr *a, bool tcp, char *err, size_t errlen)
 {
 	int one = 1, size = VD_DP_SOCKBUF;
 	char where[INET6_ADDRSTRLEN + 8];
-	int fd = socket(a->sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
+	int fd = tcp ? socket(a->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)
+		     : socket(a->sa.sa_family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_UDP);
 	if (fd < 0)
 		goto fail;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)))
@@ -31,15 +40,19 @@ static int open_socket(const union vd_sockaddr *a, char *err, size_t errlen)
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
 		goto fail;
 	/* larger buffers absorb bursts; the kernel caps them at rmem_max/wmem_max */
-	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	if (!tcp) {
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	}
 	if (bind(fd, &a->sa, vd_sockaddr_len(a)))
+		goto fail;
+	if (tcp && listen(fd, LISTEN_BACKLOG))
 		goto fail;
 	return fd;
 fail:;
 	int e = errno;
 	vd_sockaddr_text(a, where, sizeof(where));
-	snprintf(err, errlen, "listener %s: %s", where, strerror(e));
+	snprintf(err, errlen, "listener %s/%s: %s", where, tcp ? "tcp" : "udp", strerror(e));
 	if (fd >= 0)
 		close(fd);
 	return -e;
@@ -78,24 +91,55 @@ static int worker_init(struct vd_worker *w, const struct vd_config *cfg,
 	w->pkt = calloc(w->batch, sizeof(*w->pkt));
 	w->tx = calloc(w->batch, sizeof(*w->tx));
 	w->tx_iov = calloc(w->batch, sizeof(*w->tx_iov));
+	w->slot_conn = calloc(w->batch, sizeof(*w->slot_conn));
+	w->slot_listener = calloc(w->batch, sizeof(*w->slot_listener));
+	w->pend_len = calloc(w->batch, sizeof(*w->pend_len));
+	w->pend_kind = calloc(w->batch, sizeof(*w->pend_kind));
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (!w->bufs || !w->replies || !w->rx || !w->rx_iov || !w->rx_src || !w->res ||
-	    !w->pkt || !w->tx || !w->tx_iov) {
+	    !w->pkt || !w->tx || !w->tx_iov || !w->slot_conn || !w->slot_listener ||
+	    !w->pend_len || !w->pend_kind || w->epfd < 0 || w->evfd < 0 ||
+	    vd_conns_init(w, cfg)) {
 		snprintf(err, errlen, "worker %u: out of memory", w->id);
 		return -ENOMEM;
 	}
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = vd_ev(VD_EV_WAKE, 0) };
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev))
+		return -errno;
 	for (unsigned j = 0; j < px->n_listeners; j++) {
-		int fd = open_socket(&px->listeners[j].bind, err, errlen);
+		bool tcp = px->listeners[j].transport != VD_TP_UDP;
+		int fd = open_socket(&px->listeners[j].bind, tcp, err, errlen);
 		if (fd < 0)
 			return fd;
-		w->fds[w->n_fds++] = fd;
+		w->fds[j] = tcp ? -1 : fd;
+		w->lfds[j] = tcp ? fd : -1;
+		w->n_fds = j + 1;
+		ev = (struct epoll_event){ .events = EPOLLIN,
+					   .data.u64 = vd_ev(tcp ? VD_EV_LISTEN : VD_EV_UDP, j) };
+		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev))
+			return -errno;
 	}
 	return 0;
 }
 
 static void worker_fini(struct vd_worker *w)
 {
-	for (unsigned j = 0; j < w->n_fds; j++)
-		close(w->fds[j]);
+	vd_conns_fini(w);
+	for (unsigned j = 0; j < w->n_fds; j++) {
+		if (w->fds[j] >= 0)
+			close(w->fds[j]);
+		if (w->lfds[j] >= 0)
+			close(w->lfds[j]);
+	}
+	if (w->epfd > 0)
+		close(w->epfd);
+	if (w->evfd > 0)
+		close(w->evfd);
+	free(w->slot_conn);
+	free(w->slot_listener);
+	free(w->pend_len);
+	free(w->pend_kind);
 	free(w->bufs);
 	free(w->replies);
 	free(w->rx);
@@ -119,10 +163,28 @@ struct vd_dp *vd_dp_create(const struct vd_config *cfg, const struct vd_proxy *p
 	if (!dp->workers)
 		goto oom;
 	memset(dp->workers, 0, sizeof(*dp->workers) * dp->n_workers);
+	dp->tcp = cfg->tcp;
+	for (unsigned j = 0; j < cfg->n_listeners; j++)
+		dp->any_tcp |= cfg->listeners[j].transport != VD_TP_UDP;
+	for (unsigned i = 0; i < cfg->n_pools; i++)
+		for (unsigned j = 0; j < cfg->pools[i].n_members; j++)
+			dp->any_tcp |= cfg->pools[i].members[j].transport != VD_TP_UDP ||
+				       cfg->pools[i].udp_max_bytes;
+	dp->per_ip = calloc(VD_DP_PER_IP_SLOTS, sizeof(*dp->per_ip));
+	if (!dp->per_ip || vd_handoff_init(dp)) {
+		vd_dp_destroy(dp);
+		goto oom_nofree;
+	}
 	for (unsigned i = 0; i < dp->n_workers; i++) {
 		struct vd_worker *w = &dp->workers[i];
 		w->id = i;
+		w->dp = dp;
 		w->stop = &dp->stop;
+		for (unsigned j = 0; j < VD_CFG_MAX_LISTENERS; j++)
+			w->fds[j] = w->lfds[j] = -1;
+	}
+	for (unsigned i = 0; i < dp->n_workers; i++) {
+		struct vd_worker *w = &dp->workers[i];
 		if (worker_init(w, cfg, px, err, errlen) < 0) {
 			vd_dp_destroy(dp);
 			return NULL;
@@ -130,8 +192,9 @@ struct vd_dp *vd_dp_create(const struct vd_config *cfg, const struct vd_proxy *p
 	}
 	return dp;
 oom:
-	snprintf(err, errlen, "out of memory");
 	free(dp);
+oom_nofree:
+	snprintf(err, errlen, "out of memory");
 	return NULL;
 }
 
@@ -164,6 +227,8 @@ void vd_dp_destroy(struct vd_dp *dp)
 	vd_dp_stop(dp);
 	for (unsigned i = 0; dp->workers && i < dp->n_workers; i++)
 		worker_fini(&dp->workers[i]);
+	vd_handoff_fini(dp);
+	free(dp->per_ip);
 	free(dp->workers);
 	free(dp);
 }
@@ -173,6 +238,8 @@ uint64_t vd_dp_kernel_drops(const struct vd_dp *dp)
 	uint64_t total = 0;
 	for (unsigned i = 0; i < dp->n_workers; i++)
 		for (unsigned j = 0; j < dp->workers[i].n_fds; j++) {
+			if (dp->workers[i].fds[j] < 0)
+				continue;
 			uint32_t mem[SK_MEMINFO_VARS];
 			socklen_t len = sizeof(mem);
 			if (getsockopt(dp->workers[i].fds[j], SOL_SOCKET, SO_MEMINFO, mem, &len) == 0 &&
@@ -214,5 +281,7 @@ void vd_dp_view_init(struct vd_dp *dp, struct vd_dp_view *v)
 				  .name = "kernel",
 				  .workers = view_workers,
 				  .worker_stats = view_worker_stats,
-				  .kernel_drops = view_kernel_drops };
+				  .kernel_drops = view_kernel_drops,
+				  .print = vd_dp_tcp_print,
+				  .metrics = vd_dp_tcp_metrics };
 }

@@ -1,31 +1,129 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Internal state of the kernel-socket datapath, shared by its setup (dp.c) and the worker
- * loop (worker.c). Not a public header.
+ * Internal state of the kernel-socket datapath, shared by its files: setup (dp.c), the worker
+ * loop and UDP batches (worker.c), TCP connections (conn.c, conn_io.c) and the hand-off of
+ * messages between workers (handoff.c). Not a public header.
  */
 #ifndef VD_DP_INTERNAL_H
 #define VD_DP_INTERNAL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <sys/socket.h>
 
 #include "viaduct/dp.h"
 
 #define VD_DP_POLL_MS 100     /* how often an idle worker looks at the stop flag */
+#define VD_DP_TICK_MS 100     /* connection timers are checked this often */
 #define VD_DP_MAX_BURSTS 8    /* batches read from one socket before polling again */
 #define VD_DP_SOCKBUF (4 << 20) /* socket buffer size asked for (capped by rmem_max) */
+#define VD_DP_EVENTS 256      /* epoll events taken per wait */
+#define VD_DP_RING_BYTES (256u << 10) /* hand-off ring from one worker to another */
+#define VD_DP_PER_IP_SLOTS 65536 /* hashed per-source connection counters (shared) */
+#define VD_DP_OUTBOUND_MAX 4096  /* connections a worker opens itself (to members) */
+
+/* Why a connection was closed: an array index of the counters, names in conn.c. */
+enum vd_close {
+	VD_CLOSE_PEER = 0,     /* the other side closed it */
+	VD_CLOSE_ERROR,        /* read/write error (reset, ...) */
+	VD_CLOSE_HEADER_TIMEOUT, /* a message did not complete in time (slowloris) */
+	VD_CLOSE_IDLE,         /* nothing received for idle_timeout_ms */
+	VD_CLOSE_WRITE_QUEUE,  /* the peer does not read: write queue over its bound */
+	VD_CLOSE_UNFRAMED,     /* a message that cannot be framed (after our 400) */
+	VD_CLOSE_TOO_LARGE,    /* a message over max_message_size (after our 513) */
+	VD_CLOSE_CONNECT_FAILED, /* our connection to a member failed or timed out */
+	VD_CLOSE_NO_BUFFER,    /* no read buffer left for its partial message */
+	VD_CLOSE_SHUTDOWN,     /* viaduct stopping */
+	VD_CLOSE__COUNT
+};
+
+/* Connection counters of one worker (single writer, relaxed like struct vd_stats). */
+struct vd_tcp_stats {
+	uint64_t accepted;       /* connections accepted */
+	uint64_t refused_per_ip; /* accepted and closed at once: source over its limit */
+	uint64_t paused;         /* times accepting paused at max_connections (backpressure) */
+	uint64_t connected;      /* connections we opened to members */
+	uint64_t closed[VD_CLOSE__COUNT];
+	uint64_t pings;          /* RFC 5626 CRLFCRLF keepalives answered */
+	uint64_t handoff_out;    /* messages passed to the worker owning their connection */
+	uint64_t handoff_in;
+	uint64_t handoff_lost;   /* passed on, but the connection was gone on arrival */
+	uint64_t unsent_bytes;   /* bytes queued on a connection when it closed */
+	uint64_t open;           /* gauge: connections this worker holds now */
+} __attribute__((aligned(64)));
+
+/* A connection of a worker (inbound from a client, or ours to a member). */
+struct vd_conn {
+	int fd;                /* -1: free slot */
+	uint32_t gen;          /* the token's generation: a reused slot never matches an old one */
+	uint8_t connecting;    /* outbound, connect() in progress */
+	uint8_t outbound;
+	uint8_t closing;       /* enum: 0 open, 1 close once written, 2 close now */
+	uint8_t close_reason;  /* enum vd_close */
+	uint8_t want_out;      /* EPOLLOUT armed */
+	uint8_t dirty;         /* on the worker's flush list */
+	uint16_t listener;     /* listener it arrived on; for ours, the one our Via names */
+	union vd_sockaddr peer;
+	uint32_t ip_slot;      /* per-source counter index (inbound) */
+	char *rbuf;            /* partial message, NULL when none */
+	uint32_t rlen;
+	char *wbuf;            /* unsent bytes wbuf[woff..wlen), NULL when none */
+	uint32_t woff, wlen, wcap;
+	uint64_t last_rx_ms;   /* idle timer */
+	uint64_t msg_start_ms; /* when the pending partial message began (0: none) */
+	uint64_t opened_ms;
+	uint32_t next_free;    /* free list link */
+	uint32_t out_entry;    /* outbound: its entry in the outbound map */
+};
+
+/* Connections of one worker: a slot array, a free list, the dirty (to flush) list, and the
+ * outbound connections by member address (open addressing, linear probing). */
+struct vd_conn_table {
+	struct vd_conn *c;
+	uint32_t cap, n_open, free_head, high; /* high: one past the highest slot used */
+	uint32_t *dirty;
+	uint32_t n_dirty;
+	uint32_t *out_slot;    /* outbound map: slot + 1 of the connection, 0 none */
+	uint32_t out_mask;
+	uint64_t *out_retry_ms; /* per map entry: no new connect before (backoff after failures) */
+	uint32_t *out_backoff_ms;
+	union vd_sockaddr *out_addr;
+	char **bufpool;        /* free message buffers (read and write), buf_bytes each */
+	uint32_t n_bufpool, buf_limit, bufs_out, buf_bytes;
+	uint32_t busy;         /* slot being read: flush must not free it (UINT32_MAX: none) */
+};
+
+/* A one-producer, one-consumer byte ring between two workers: records {len, token, bytes}. */
+struct vd_ring {
+	_Atomic uint32_t head; /* producer's */
+	char pad1[60];
+	_Atomic uint32_t tail; /* consumer's */
+	char pad2[60];
+	char *data;
+	uint32_t size;
+};
+
+struct vd_dp;
 
 /* One worker: its counters first (own cache lines), then its sockets and batch buffers. */
 struct vd_worker {
 	struct vd_stats stats;
+	struct vd_tcp_stats tcp;
 	const struct vd_proxy *px; /* the snapshot of the batch in progress, NULL between */
+	struct vd_dp *dp;
 	const int *stop;
 	unsigned id;
 	int cpu;
 	pthread_t thread;
 	bool started;
 	unsigned n_fds; /* one per listener, same index as px->listeners */
-	int fds[VD_CFG_MAX_LISTENERS];
+	int fds[VD_CFG_MAX_LISTENERS];   /* UDP socket, -1 for a TCP listener */
+	int lfds[VD_CFG_MAX_LISTENERS];  /* TCP listening socket, -1 for a UDP listener */
+	bool accept_paused;
+	int epfd, evfd;   /* epoll set; eventfd other workers wake us with */
+	bool wake[256];   /* workers to wake after this batch (hand-off) */
+	uint64_t now_ms, next_tick_ms;
 	unsigned batch;
 	uint32_t buf_size;     /* headroom + max message */
 	uint32_t max_message;
@@ -37,16 +135,99 @@ struct vd_worker {
 	union vd_sockaddr *rx_src;
 	struct vd_result *res;
 	struct vd_pktbuf *pkt;
+	uint64_t *slot_conn;   /* per batch slot: arrival connection token, 0 for UDP */
+	uint16_t *slot_listener;
+	uint32_t *pend_len;    /* stream messages framed into slots [0, n_pend), not yet run */
+	uint8_t *pend_kind;    /* enum vd_slot_kind */
+	unsigned n_pend;
 	struct mmsghdr *tx;
 	struct iovec *tx_iov;
+	struct vd_conn_table ct;
 };
 
 struct vd_dp {
 	int stop;
 	unsigned n_workers;
 	struct vd_worker *workers;
+	struct vd_cfg_tcp tcp;
+	bool any_tcp;
+	/* shared between workers, atomics (connection setup only, never per message) */
+	_Atomic uint32_t conns_total;
+	_Atomic uint32_t *per_ip; /* VD_DP_PER_IP_SLOTS counters by source address hash */
+	struct vd_ring *rings;    /* rings[from * n_workers + to] */
 };
 
 void *vd_worker_main(void *arg);
+
+/* ---- worker.c ---- */
+/* What a batch slot holds. */
+enum vd_slot_kind {
+	VD_SLOT_MESSAGE = 0,
+	VD_SLOT_TOO_LARGE,  /* (the start of) a message over max_message_size: 513 or drop */
+	VD_SLOT_NO_LENGTH,  /* a stream message's headers without Content-Length: 400 or drop */
+	VD_SLOT_BAD_LENGTH, /* with a bad Content-Length */
+};
+/** Decide and send batch slots [0, n): each slot's buffer, length, source, listener and
+ * connection are set; kinds NULL = all messages. Reads w->px (set by the caller). */
+void vd_batch_run(struct vd_worker *w, unsigned n, const uint32_t *lens, const uint8_t *kinds);
+
+/* ---- conn.c: the table, accepting, reading and framing ---- */
+int vd_conns_init(struct vd_worker *w, const struct vd_config *cfg);
+void vd_conns_fini(struct vd_worker *w);
+/** Accept what the listening socket of listener j has (bounded), set up each connection. */
+void vd_conn_accept(struct vd_worker *w, unsigned j);
+/** Events on the connection of epoll data d (slot and generation). */
+void vd_conn_event(struct vd_worker *w, uint64_t d, uint32_t events);
+/** Decide and send the stream messages framed so far (before anything else uses the slots). */
+void vd_conn_run_pending(struct vd_worker *w);
+/** Timers: header, idle and connect timeouts; accept resume. Every VD_DP_TICK_MS. */
+void vd_conn_tick(struct vd_worker *w);
+/** The connection of a token if it is this worker's and still open, else NULL. */
+struct vd_conn *vd_conn_of(struct vd_worker *w, uint64_t token);
+uint64_t vd_conn_token(const struct vd_worker *w, const struct vd_conn *c);
+/** Our connection to dst for requests over TCP (opened if needed), NULL in backoff/failure. */
+struct vd_conn *vd_conn_to(struct vd_worker *w, const union vd_sockaddr *dst);
+/** Our connection to a member ended (failed: back off before the next connect). */
+void vd_conn_outbound_closed(struct vd_worker *w, struct vd_conn *c, bool failed);
+
+/* ---- conn_io.c: writing ---- */
+/** Queue len bytes on c (sent at the next flush). -1 when c is closing or its queue would
+ * exceed the bound (then it is closed: a reader that slow is dropped). */
+int vd_conn_queue(struct vd_worker *w, struct vd_conn *c, const char *p, uint32_t len);
+/** Write what every dirty connection holds (one send each), then close what must close. */
+void vd_conn_flush(struct vd_worker *w);
+/** The socket is writable again (EPOLLOUT), or an outbound connect completed. */
+void vd_conn_writable(struct vd_worker *w, struct vd_conn *c);
+void vd_conn_close(struct vd_worker *w, struct vd_conn *c, enum vd_close why);
+/** A message buffer from the worker's pool (NULL when the pool is at its bound). */
+char *vd_conn_buf_get(struct vd_worker *w);
+void vd_conn_buf_put(struct vd_worker *w, char *b);
+void vd_conn_epoll_set(struct vd_worker *w, struct vd_conn *c, bool want_out);
+
+/* ---- tcp_stats.c: the view's print and metrics (dp is a struct vd_dp) ---- */
+struct vd_buf;
+void vd_dp_tcp_print(const void *dp, FILE *f);
+void vd_dp_tcp_metrics(const void *dp, struct vd_buf *b);
+
+/* ---- handoff.c ---- */
+int vd_handoff_init(struct vd_dp *dp);
+void vd_handoff_fini(struct vd_dp *dp);
+/** Pass a message for connection `token` (owned by another worker) to its owner. -1: full. */
+int vd_handoff_push(struct vd_worker *w, uint64_t token, const char *p, uint32_t len);
+/** Wake the workers this batch passed messages to (one eventfd write each). */
+void vd_handoff_wake(struct vd_worker *w);
+/** Queue what other workers passed us on our connections. */
+void vd_handoff_drain(struct vd_worker *w);
+static inline unsigned vd_token_worker(uint64_t token)
+{
+	return (unsigned)(token >> 24) & 0xff;
+}
+
+/* epoll data: kind in the high half, index in the low */
+enum { VD_EV_UDP = 1, VD_EV_LISTEN, VD_EV_WAKE, VD_EV_CONN };
+static inline uint64_t vd_ev(unsigned kind, uint32_t idx)
+{
+	return (uint64_t)kind << 32 | idx;
+}
 
 #endif

@@ -2,18 +2,23 @@
 /*
  * The worker loop of the kernel-socket datapath:
  *
- *   while (!stop): poll the worker's sockets; for each ready socket, up to VD_DP_MAX_BURSTS
- *   times: recvmmsg a batch -> read the published routing snapshot -> vd_proxy_process()
- *   each datagram in place -> sendmmsg the forwards and replies, grouped by sending socket
- *   -> one RCU quiescent state.
+ *   while (!stop): epoll_wait on the worker's sockets -> read the published routing snapshot
+ *   -> UDP: up to VD_DP_MAX_BURSTS recvmmsg batches per ready socket; TCP: accept, read and
+ *   frame what connections have (conn.c) into the same batch slots; messages other workers
+ *   passed us (handoff.c) -> vd_proxy_process() each message in place -> sendmmsg the UDP
+ *   forwards and replies grouped by socket, queue the stream ones on their connections and
+ *   write each connection once -> one RCU quiescent state.
  *
- * System calls are per batch, never per message. A datagram that cannot be sent is moved
- * from tx/replies to drops (send-failed), so the counters always add up.
+ * System calls are per batch (and per connection with data), never per message. A message
+ * that cannot be sent is moved from tx/replies to drops with its reason, so the counters
+ * always add up.
  */
 #include <errno.h>
-#include <poll.h>
 #include <sched.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
 #include <urcu-qsbr.h>
 
 #include "dp_internal.h"
@@ -33,37 +38,99 @@ static void rx_prepare(struct vd_worker *w)
 	}
 }
 
-static void process_one(struct vd_worker *w, unsigned k, unsigned listener)
+static void process_one(struct vd_worker *w, unsigned k, uint32_t len, uint8_t kind)
 {
 	struct vd_result *res = &w->res[k];
 	struct vd_pktbuf *pkt = &w->pkt[k];
-	uint32_t len = w->rx[k].msg_len;
 
 	*pkt = (struct vd_pktbuf){ w->bufs + (size_t)k * w->buf_size, w->buf_size,
 				   VD_PROXY_HEADROOM, len };
 	w->scratch.reply = w->replies + (size_t)k * w->scratch.reply_cap;
-	if (w->rx[k].msg_hdr.msg_flags & MSG_TRUNC) /* over max_message_size: 513 or a drop */
+	w->scratch.conn = w->slot_conn[k];
+	if (kind == VD_SLOT_TOO_LARGE) /* over max_message_size: 513 or a drop */
 		vd_proxy_too_large(w->px, pkt, &w->rx_src[k], &w->scratch, res);
+	else if (kind != VD_SLOT_MESSAGE)
+		vd_proxy_unframed(w->px, pkt, &w->rx_src[k], kind == VD_SLOT_NO_LENGTH, &w->scratch,
+				  res);
 	else
-		vd_proxy_process(w->px, pkt, &w->rx_src[k], listener, &w->scratch, res);
+		vd_proxy_process(w->px, pkt, &w->rx_src[k], w->slot_listener[k], &w->scratch, res);
 	vd_stats_count(&w->stats, res, len);
 }
 
-/* Send the batch's results that leave through socket `fd_index`. */
-static void send_group(struct vd_worker *w, unsigned n, unsigned listener, unsigned fd_index)
+/* Bytes of slot k's outcome: the edited message or the reply. */
+static const char *out_bytes(const struct vd_worker *w, unsigned k, uint32_t *len)
+{
+	const struct vd_result *res = &w->res[k];
+	if (res->verdict == VD_VERDICT_FORWARD) {
+		*len = w->pkt[k].len;
+		return w->pkt[k].base + w->pkt[k].off;
+	}
+	*len = res->reply_len;
+	return w->replies + (size_t)k * w->scratch.reply_cap;
+}
+
+/* Queue slot k's outcome on the connection of `token`: ours, or passed to its owner. */
+static void send_on_token(struct vd_worker *w, unsigned k, uint64_t token)
+{
+	uint32_t len;
+	const char *p = out_bytes(w, k, &len);
+	if (vd_token_worker(token) != w->id) {
+		if (vd_handoff_push(w, token, p, len))
+			vd_stats_unsent(&w->stats, &w->res[k], VD_DROP_HANDOFF_FULL);
+		else
+			VD_STAT_ADD(w->stats.tx_bytes, len);
+		return;
+	}
+	struct vd_conn *c = vd_conn_of(w, token);
+	if (!c || vd_conn_queue(w, c, p, len))
+		vd_stats_unsent(&w->stats, &w->res[k], VD_DROP_CONN_CLOSED);
+	else
+		VD_STAT_ADD(w->stats.tx_bytes, len);
+}
+
+/* The streams part of a batch: what goes over a connection. Returns true when slot k is one
+ * (handled here), false when it leaves by UDP. */
+static bool send_stream(struct vd_worker *w, unsigned k)
+{
+	const struct vd_result *res = &w->res[k];
+	if (res->verdict == VD_VERDICT_REPLY && w->slot_conn[k]) {
+		send_on_token(w, k, w->slot_conn[k]); /* a reply goes back the way it came */
+		return true;
+	}
+	if (res->verdict != VD_VERDICT_FORWARD)
+		return false;
+	if (res->conn) {
+		send_on_token(w, k, res->conn);
+		return true;
+	}
+	if (res->transport == VD_TP_UDP)
+		return false;
+	uint32_t len;
+	const char *p = out_bytes(w, k, &len);
+	struct vd_conn *c = vd_conn_to(w, &res->dst);
+	if (!c || vd_conn_queue(w, c, p, len))
+		vd_stats_send_failed(&w->stats, res);
+	else
+		VD_STAT_ADD(w->stats.tx_bytes, len);
+	return true;
+}
+
+/* Send the batch's UDP results that leave through socket `fd_index`. */
+static void send_group(struct vd_worker *w, unsigned n, const uint8_t *udp, unsigned fd_index)
 {
 	unsigned c = 0;
 	unsigned idx[w->batch];
 
 	for (unsigned k = 0; k < n; k++) {
 		const struct vd_result *res = &w->res[k];
-		unsigned via = res->verdict == VD_VERDICT_FORWARD ? res->egress : listener;
-		if (res->verdict == VD_VERDICT_DROP || via != fd_index)
+		if (!udp[k])
 			continue;
-		bool fwd = res->verdict == VD_VERDICT_FORWARD;
-		w->tx_iov[c].iov_base = fwd ? w->pkt[k].base + w->pkt[k].off
-					    : w->replies + (size_t)k * w->scratch.reply_cap;
-		w->tx_iov[c].iov_len = fwd ? w->pkt[k].len : res->reply_len;
+		unsigned via = res->verdict == VD_VERDICT_FORWARD ? res->egress : w->slot_listener[k];
+		if (via != fd_index)
+			continue;
+		uint32_t len;
+		w->tx_iov[c].iov_base = (void *)out_bytes(w, k, &len);
+		w->tx_iov[c].iov_len = len;
 		struct msghdr *h = &w->tx[c].msg_hdr;
 		memset(h, 0, sizeof(*h));
 		h->msg_name = (void *)&res->dst;
@@ -89,25 +156,42 @@ static void send_group(struct vd_worker *w, unsigned n, unsigned listener, unsig
 	}
 }
 
-/*
- * One recvmmsg batch from socket `listener`; returns the number received. The whole batch
- * is decided and sent with the snapshot read at its start; the quiescent state after it
- * tells writers this worker no longer holds that snapshot.
- */
+void vd_batch_run(struct vd_worker *w, unsigned n, const uint32_t *lens, const uint8_t *kinds)
+{
+	uint8_t udp[w->batch];
+	bool any_udp = false;
+
+	for (unsigned k = 0; k < n; k++)
+		process_one(w, k, lens[k], kinds ? kinds[k] : VD_SLOT_MESSAGE);
+	for (unsigned k = 0; k < n; k++) {
+		udp[k] = w->res[k].verdict != VD_VERDICT_DROP && !send_stream(w, k);
+		any_udp |= udp[k];
+	}
+	for (unsigned j = 0; any_udp && j < w->n_fds; j++)
+		if (w->fds[j] >= 0)
+			send_group(w, n, udp, j);
+	vd_conn_flush(w);
+	vd_handoff_wake(w);
+	VD_STAT_ADD(w->stats.batches, 1);
+}
+
+/* One recvmmsg batch from UDP socket `listener`; returns the number received. */
 static int burst(struct vd_worker *w, unsigned listener)
 {
+	uint32_t lens[w->batch];
+	uint8_t kind[w->batch];
+
 	rx_prepare(w);
 	int n = recvmmsg(w->fds[listener], w->rx, w->batch, MSG_DONTWAIT, NULL);
 	if (n <= 0)
 		return 0;
-	w->px = &vd_route_read()->px;
-	for (unsigned k = 0; k < (unsigned)n; k++)
-		process_one(w, k, listener);
-	for (unsigned j = 0; j < w->n_fds; j++)
-		send_group(w, (unsigned)n, listener, j);
-	w->px = NULL;
-	vd_route_quiescent();
-	VD_STAT_ADD(w->stats.batches, 1);
+	for (unsigned k = 0; k < (unsigned)n; k++) {
+		lens[k] = w->rx[k].msg_len;
+		kind[k] = w->rx[k].msg_hdr.msg_flags & MSG_TRUNC ? VD_SLOT_TOO_LARGE : VD_SLOT_MESSAGE;
+		w->slot_conn[k] = 0;
+		w->slot_listener[k] = (uint16_t)listener;
+	}
+	vd_batch_run(w, (unsigned)n, lens, kind);
 	return n;
 }
 
@@ -120,29 +204,70 @@ static void pin(struct vd_worker *w)
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts); /* vDSO: no system call */
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void dispatch(struct vd_worker *w, const struct epoll_event *ev)
+{
+	uint64_t d = ev->data.u64;
+	if (d >> 63) { /* a connection: generation and slot */
+		vd_conn_event(w, d, ev->events);
+		return;
+	}
+	uint32_t idx = (uint32_t)d;
+	switch ((unsigned)(d >> 32)) {
+	case VD_EV_UDP:
+		vd_conn_run_pending(w); /* the slots are about to be reused */
+		for (int b = 0; b < VD_DP_MAX_BURSTS; b++)
+			if (burst(w, idx) < (int)w->batch)
+				break;
+		break;
+	case VD_EV_LISTEN:
+		vd_conn_accept(w, idx);
+		break;
+	case VD_EV_WAKE: {
+		uint64_t v;
+		if (read(w->evfd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			break;
+		vd_conn_run_pending(w);
+		vd_handoff_drain(w);
+		break;
+	}
+	}
+}
+
 void *vd_worker_main(void *arg)
 {
 	struct vd_worker *w = arg;
-	struct pollfd pfd[VD_CFG_MAX_LISTENERS];
+	struct epoll_event ev[VD_DP_EVENTS];
 
 	pin(w);
 	rcu_register_thread();
-	for (unsigned j = 0; j < w->n_fds; j++)
-		pfd[j] = (struct pollfd){ .fd = w->fds[j], .events = POLLIN };
+	w->now_ms = now_ms();
+	w->next_tick_ms = w->now_ms + VD_DP_TICK_MS;
 	while (!__atomic_load_n(w->stop, __ATOMIC_ACQUIRE)) {
-		/* offline while idle, so a publication never waits for this poll to time out */
+		/* offline while idle, so a publication never waits for this wait to time out */
 		rcu_thread_offline();
-		int r = poll(pfd, w->n_fds, VD_DP_POLL_MS);
+		int n = epoll_wait(w->epfd, ev, VD_DP_EVENTS, VD_DP_POLL_MS);
 		rcu_thread_online();
-		if (r <= 0)
-			continue;
-		for (unsigned j = 0; j < w->n_fds; j++) {
-			if (!(pfd[j].revents & POLLIN))
-				continue;
-			for (int b = 0; b < VD_DP_MAX_BURSTS; b++)
-				if (burst(w, j) < (int)w->batch)
-					break;
+		w->now_ms = now_ms();
+		/* every batch of this round is decided with the snapshot read here; the quiescent
+		 * state after it tells writers this worker no longer holds it */
+		w->px = &vd_route_read()->px;
+		for (int i = 0; i < n; i++)
+			dispatch(w, &ev[i]);
+		vd_conn_run_pending(w);
+		if (w->now_ms >= w->next_tick_ms) {
+			vd_conn_tick(w);
+			w->next_tick_ms = w->now_ms + VD_DP_TICK_MS;
 		}
+		vd_conn_flush(w);
+		w->px = NULL;
+		vd_route_quiescent();
 	}
 	rcu_unregister_thread();
 	return NULL;

@@ -56,6 +56,11 @@ void vd_stats_count(struct vd_stats *st, const struct vd_result *res, uint32_t b
 
 void vd_stats_send_failed(struct vd_stats *st, const struct vd_result *res)
 {
+	vd_stats_unsent(st, res, VD_DROP_SEND_FAILED);
+}
+
+void vd_stats_unsent(struct vd_stats *st, const struct vd_result *res, enum vd_drop why)
+{
 	if (res->verdict == VD_VERDICT_FORWARD) {
 		VD_STAT_ADD(st->tx, (uint64_t)-1);
 		if (res->is_request)
@@ -65,7 +70,7 @@ void vd_stats_send_failed(struct vd_stats *st, const struct vd_result *res)
 	} else
 		VD_STAT_ADD(st->replies, (uint64_t)-1);
 	VD_STAT_ADD(st->drops, 1);
-	VD_STAT_ADD(st->drop[VD_DROP_SEND_FAILED], 1);
+	VD_STAT_ADD(st->drop[why], 1);
 }
 
 void vd_stats_add(struct vd_stats *sum, const struct vd_stats *w)
