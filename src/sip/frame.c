@@ -66,8 +66,8 @@ enum vd_frame vd_sip_frame(const char *buf, uint32_t len, uint32_t max, uint32_t
 			return VD_FRAME_PING;
 		}
 		if (len >= 2 && buf[0] == '\r' && buf[1] == '\n') {
-			/* "\r\n\r" may still become a ping: wait for the fourth byte */
-			if (len == 3 && buf[2] == '\r')
+			/* "\r\n" and "\r\n\r" may still become a ping: wait for more */
+			if (len == 2 || (len == 3 && buf[2] == '\r'))
 				return VD_FRAME_MORE;
 			*out = 2;
 			return VD_FRAME_SKIP;
@@ -76,7 +76,9 @@ enum vd_frame vd_sip_frame(const char *buf, uint32_t len, uint32_t max, uint32_t
 			*out = 1;
 			return VD_FRAME_SKIP;
 		}
-		return VD_FRAME_MORE; /* a lone "\r" so far */
+		if (len == 1)
+			return VD_FRAME_MORE; /* a lone "\r" so far */
+		/* a CR without LF is no CRLF: frame it as a message (bounded by max, then 400) */
 	}
 	/* the header block ends at the first empty line */
 	const char *end = NULL;
