@@ -9,11 +9,12 @@ packages=(
 	build-essential meson ninja-build pkg-config clang llvm libclang-rt-14-dev
 	# libraries of the product
 	libhyperscan-dev liburcu-dev libjemalloc-dev libcyaml-dev libmicrohttpd-dev libxxhash-dev libsodium-dev
+	libssl-dev openssl
 	dpdk-dev libdpdk-dev
 	# tests
 	libcriterion-dev sip-tester iproute2 procps python3
 	# interop tests (tests/interop: Kamailio registrars, sipsak, baresip headless)
-	kamailio sipsak baresip-core
+	kamailio kamailio-tls-modules sipsak baresip-core
 	# benchmarks (bench/ only)
 	libosip2-dev libsofia-sip-ua-dev gnuplot-nox   # (and kamailio, listed above, for bench/compare)
 )

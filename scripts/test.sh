@@ -172,10 +172,11 @@ if ((QUICK == 0)); then
 		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 
 	# ---- b2. ThreadSanitizer: the multi-threaded paths (RCU publication under load,
-	# health changes published by the control thread, the admin API's thread) ----------
+	# health changes published by the control thread, the admin API's thread, TCP hand-offs
+	# between workers) ----------------------------------------------------------------------
 	meson_stage "b2. thread sanitizer" build-tsan \
 		"-Db_sanitize=thread -Db_lundef=false --buildtype=debug" \
-		"--timeout-multiplier 3 reload-under-load health-probing admin-api" \
+		"--timeout-multiplier 3 reload-under-load health-probing admin-api tcp" \
 		TSAN_OPTIONS=halt_on_error=1:exitcode=66
 
 	# ---- c. fuzz -------------------------------------------------------------------

@@ -55,6 +55,19 @@ enum vd_transport { VD_TP_UDP = 0, VD_TP_TCP, VD_TP_TLS, VD_TP__COUNT };
 /** "udp", "tcp", "tls". */
 const char *vd_transport_name(enum vd_transport t);
 
+#define VD_CFG_PATH_MAX 512
+
+/* TLS credentials and peer verification (OpenSSL 3): a TLS listener's `tls:`, and
+ * `tls_client:` for viaduct's connections to TLS members. Paths are made absolute (relative
+ * to the config file) by the loader; the files are read when a snapshot is built (start,
+ * reload), so a renewed certificate is taken by the next reload. */
+struct vd_cfg_tls {
+	char certificate[VD_CFG_PATH_MAX]; /* PEM chain, leaf first ("" = none) */
+	char key[VD_CFG_PATH_MAX];         /* PEM private key of the certificate */
+	char ca[VD_CFG_PATH_MAX];          /* PEM bundle of trusted CAs ("": the system's) */
+	bool verify_peer; /* listener: verify_client (mutual TLS); tls_client: verify_server */
+};
+
 struct vd_cfg_listener {
 	struct sockaddr_storage addr; /* IPv4 or IPv6 address + port to bind (port in network order) */
 	socklen_t addrlen;
@@ -63,6 +76,7 @@ struct vd_cfg_listener {
 	char advertise[VD_CFG_HOST_MAX];
 	uint16_t advertise_port;
 	enum vd_transport transport; /* a UDP and a TCP listener may share address and port */
+	struct vd_cfg_tls tls;       /* transport tls: certificate and key required */
 };
 
 struct vd_cfg_member {
@@ -202,6 +216,7 @@ struct vd_config {
 	struct vd_cfg_pool *pools;  /* owned */
 	struct vd_cfg_limits limits;
 	struct vd_cfg_tcp tcp;
+	struct vd_cfg_tls tls_client; /* connections to members over TLS */
 	struct vd_cfg_health health;
 	struct vd_cfg_admin admin;
 	struct vd_cfg_dpdk dpdk;

@@ -161,6 +161,7 @@ struct vd_proxy_pool {
 	unsigned n_members;
 	union vd_sockaddr *members;
 	char (*member_names)[VD_CFG_HOST_MAX + 8]; /* "host:port", Maglev identity and labels */
+	char (*hosts)[VD_CFG_HOST_MAX]; /* as configured: the name a TLS member's certificate has */
 	uint32_t *weights;
 	uint32_t *priorities;
 	uint8_t *transports; /* enum vd_transport of each member */

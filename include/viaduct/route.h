@@ -21,9 +21,12 @@
 #include "viaduct/config.h"
 #include "viaduct/proxy.h"
 
+struct vd_tls;
+
 struct vd_route {
 	struct vd_proxy px;
 	struct vd_config cfg;
+	struct vd_tls *tls; /* TLS contexts (include/viaduct/tls.h), NULL without TLS */
 	uint64_t version; /* 1 for the first snapshot, +1 per publication */
 };
 

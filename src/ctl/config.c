@@ -44,6 +44,8 @@ static const cyaml_schema_field_t listener_fields[] = {
 	STR_FIELD("advertise", OPT, struct raw_listener, advertise),
 	STR_FIELD("advertise_port", OPT, struct raw_listener, advertise_port),
 	STR_FIELD("transport", OPT, struct raw_listener, transport),
+	CYAML_FIELD_MAPPING_PTR("tls", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				struct raw_listener, tls, cfg_tls_fields),
 	CYAML_FIELD_END,
 };
 
@@ -81,6 +83,8 @@ static const cyaml_schema_field_t config_fields[] = {
 				struct raw_config, health, cfg_health_fields),
 	CYAML_FIELD_MAPPING_PTR("tcp", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 				struct raw_config, tcp, cfg_tcp_fields),
+	CYAML_FIELD_MAPPING_PTR("tls_client", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				struct raw_config, tls_client, cfg_tls_fields),
 	CYAML_FIELD_MAPPING_PTR("admin", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 				struct raw_config, admin, cfg_admin_fields),
 	CYAML_FIELD_MAPPING_PTR("dpdk", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
@@ -340,6 +344,17 @@ static int convert_listener(struct loader *ld, const struct raw_listener *r,
 	rc = cfg_get_transport(ld, "transport", r->transport, VD_TP_UDP, &l->transport);
 	if (rc)
 		return rc;
+	if (l->transport == VD_TP_TLS) {
+		char at[sizeof(ld->at)];
+		snprintf(at, sizeof(at), "%s", ld->at);
+		cfg_set_at(ld, "%s.tls", at);
+		rc = cfg_convert_tls(ld, r->tls, true, &l->tls);
+		cfg_set_at(ld, "%s", at);
+		if (rc)
+			return rc;
+	} else if (r->tls) {
+		return cfg_bad(ld, "tls", "only for transport: tls");
+	}
 	return listener_advertise(ld, r, l);
 }
 
@@ -430,6 +445,10 @@ static int convert(struct loader *ld, const struct raw_config *raw, struct vd_co
 		rc = convert_limits(ld, raw->limits, &cfg->limits);
 	if (!rc)
 		rc = cfg_convert_tcp(ld, raw->tcp, &cfg->tcp);
+	if (!rc) {
+		cfg_set_at(ld, "tls_client");
+		rc = cfg_convert_tls(ld, raw->tls_client, false, &cfg->tls_client);
+	}
 	if (!rc)
 		rc = cfg_convert_health(ld, raw->health, &cfg->health);
 	if (!rc)

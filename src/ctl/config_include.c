@@ -42,7 +42,7 @@ int cfg_add_file(struct loader *ld, struct vd_config *cfg, const char *path)
 	return 0;
 }
 
-static void relative_to(const struct loader *ld, const char *path, char *out, size_t len)
+void cfg_relative_path(const struct loader *ld, const char *path, char *out, size_t len)
 {
 	if (path[0] == '/' || !ld->dir)
 		snprintf(out, len, "%s", path);
@@ -139,7 +139,7 @@ int cfg_convert_includes(struct loader *ld, const struct raw_config *raw, struct
 		if (depth >= INCLUDE_DEPTH_MAX)
 			return cfg_bad(ld, "include", "nested deeper than %d files",
 				       INCLUDE_DEPTH_MAX);
-		relative_to(ld, raw->include[i], pattern, sizeof(pattern));
+		cfg_relative_path(ld, raw->include[i], pattern, sizeof(pattern));
 		glob_t g;
 		int grc = glob(pattern, 0, NULL, &g); /* an absent directory matches nothing */
 		if (grc == GLOB_NOMATCH) {
@@ -310,7 +310,7 @@ int cfg_dispatcher_members(struct loader *ld, const char *at, const struct raw_p
 	int rc = cfg_get_uint(ld, "setid", raw->setid, 0, INT32_MAX, 1, &setid);
 	if (rc)
 		return rc;
-	relative_to(ld, raw->dispatcher_list, path, sizeof(path));
+	cfg_relative_path(ld, raw->dispatcher_list, path, sizeof(path));
 	rc = ds_read(ld, path, setid, entries, &n);
 	if (rc)
 		return rc;

@@ -26,8 +26,13 @@
 
 /* ---- intermediate tree, as libcyaml fills it: every scalar a string, NULL when absent ---- */
 
+struct raw_tls {
+	char *certificate, *key, *ca, *verify_client, *verify_server;
+};
+
 struct raw_listener {
 	char *address, *port, *advertise, *advertise_port, *transport;
+	struct raw_tls *tls;
 };
 
 struct raw_member {
@@ -92,6 +97,7 @@ struct raw_config {
 	struct raw_limits *limits;
 	struct raw_health *health;
 	struct raw_tcp *tcp;
+	struct raw_tls *tls_client;
 	struct raw_admin *admin;
 	struct raw_dpdk *dpdk;
 	char **include; /* glob patterns, relative to the including file */
@@ -186,6 +192,12 @@ int cfg_convert_policy(struct loader *ld, const struct raw_config *raw, struct v
 /* ---- the dpdk: section (config_dpdk.c) ---- */
 /* ---- config_tcp.c ---- */
 extern const cyaml_schema_field_t cfg_tcp_fields[];
+extern const cyaml_schema_field_t cfg_tls_fields[];
+/** A listener's tls: (server) or the top-level tls_client: (client), field path in ld->at. */
+int cfg_convert_tls(struct loader *ld, const struct raw_tls *raw, bool server,
+		    struct vd_cfg_tls *t);
+/** path made relative to the directory of the file being loaded (absolute ones as they are). */
+void cfg_relative_path(const struct loader *ld, const char *path, char *out, size_t len);
 int cfg_convert_tcp(struct loader *ld, const struct raw_tcp *raw, struct vd_cfg_tcp *t);
 /** "udp" | "tcp" (NULL: def) into *out. */
 int cfg_get_transport(struct loader *ld, const char *field, const char *text,

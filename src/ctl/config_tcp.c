@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Transports in the config: the `transport:` of listeners, pools and members, and the `tcp:`
- * section's limits on connections (struct vd_cfg_tcp). Defaults suit an edge facing UEs:
+ * Transports in the config: the `transport:` of listeners, pools and members, the `tcp:`
+ * section's limits on connections (struct vd_cfg_tcp), and TLS credentials (a listener's
+ * `tls:`, the top-level `tls_client:`). Defaults suit an edge facing UEs:
  * a message must arrive whole within 10 s, an idle connection lives 10 minutes (UEs keep
  * theirs open with CRLF keepalives, RFC 5626), one source address holds at most 1,000.
  */
@@ -25,6 +26,79 @@ const cyaml_schema_field_t cfg_tcp_fields[] = {
 	CYAML_FIELD_END,
 };
 
+const cyaml_schema_field_t cfg_tls_fields[] = {
+	STR_FIELD("certificate", OPT, struct raw_tls, certificate),
+	STR_FIELD("key", OPT, struct raw_tls, key),
+	STR_FIELD("ca", OPT, struct raw_tls, ca),
+	STR_FIELD("verify_client", OPT, struct raw_tls, verify_client),
+	STR_FIELD("verify_server", OPT, struct raw_tls, verify_server),
+	CYAML_FIELD_END,
+};
+
+static int tls_path(struct loader *ld, const char *field, const char *text, char *out)
+{
+	if (!text)
+		return 0;
+	if (!text[0])
+		return cfg_bad(ld, field, "must not be empty");
+	cfg_relative_path(ld, text, out, VD_CFG_PATH_MAX);
+	if (strlen(out) >= VD_CFG_PATH_MAX - 1)
+		return cfg_bad(ld, field, "path longer than %d characters", VD_CFG_PATH_MAX - 2);
+	return 0;
+}
+
+static int tls_bool(struct loader *ld, const char *field, const char *text, bool def, bool *out)
+{
+	if (!text)
+		*out = def;
+	else if (strcmp(text, "true") == 0 || strcmp(text, "yes") == 0)
+		*out = true;
+	else if (strcmp(text, "false") == 0 || strcmp(text, "no") == 0)
+		*out = false;
+	else
+		return cfg_bad(ld, field, "\"%s\" is not true or false", text);
+	return 0;
+}
+
+/* The files are only named here; vd_tls_build() reads and checks them (and says which one
+ * is wrong) when the snapshot is built. */
+int cfg_convert_tls(struct loader *ld, const struct raw_tls *raw, bool server,
+		    struct vd_cfg_tls *t)
+{
+	static const struct raw_tls none;
+	memset(t, 0, sizeof(*t));
+	if (!raw) {
+		if (server)
+			return cfg_bad(ld, NULL, "a tls listener needs tls: { certificate, key }");
+		raw = &none;
+	}
+	int rc = tls_path(ld, "certificate", raw->certificate, t->certificate);
+	if (!rc)
+		rc = tls_path(ld, "key", raw->key, t->key);
+	if (!rc)
+		rc = tls_path(ld, "ca", raw->ca, t->ca);
+	if (rc)
+		return rc;
+	if (server && (!t->certificate[0] || !t->key[0]))
+		return cfg_bad(ld, t->certificate[0] ? "key" : "certificate",
+			       "is required for a tls listener");
+	if (!!t->certificate[0] != !!t->key[0])
+		return cfg_bad(ld, t->certificate[0] ? "key" : "certificate",
+			       "certificate and key go together");
+	if (server && raw->verify_server)
+		return cfg_bad(ld, "verify_server", "is for tls_client:; a listener has verify_client");
+	if (!server && raw->verify_client)
+		return cfg_bad(ld, "verify_client", "is for a tls listener; tls_client: has verify_server");
+	if (server) {
+		rc = tls_bool(ld, "verify_client", raw->verify_client, false, &t->verify_peer);
+		if (!rc && t->verify_peer && !t->ca[0])
+			return cfg_bad(ld, "ca", "is required with verify_client: true");
+	} else {
+		rc = tls_bool(ld, "verify_server", raw->verify_server, true, &t->verify_peer);
+	}
+	return rc;
+}
+
 const char *vd_transport_name(enum vd_transport t)
 {
 	static const char *const names[VD_TP__COUNT] = { "udp", "tcp", "tls" };
@@ -43,9 +117,9 @@ int cfg_get_transport(struct loader *ld, const char *field, const char *text,
 	else if (strcmp(text, "tcp") == 0 || strcmp(text, "TCP") == 0)
 		*out = VD_TP_TCP;
 	else if (strcmp(text, "tls") == 0 || strcmp(text, "TLS") == 0)
-		return cfg_bad(ld, field, "tls is not available in this version (udp or tcp)");
+		*out = VD_TP_TLS;
 	else
-		return cfg_bad(ld, field, "\"%s\" is not one of udp, tcp", text);
+		return cfg_bad(ld, field, "\"%s\" is not one of udp, tcp, tls", text);
 	return 0;
 }
 

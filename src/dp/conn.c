@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * TCP connections of a worker: the slot table and tokens, accepting (with the limits of the
- * tcp: section), reading and framing (RFC 3261 18.3) into the batch slots, our connections to
- * members, and the timers (slowloris, idle, connect).
+ * TCP and TLS connections of a worker: the slot table and tokens, accepting (with the limits
+ * of the tcp: section), reading and framing (RFC 3261 18.3) into the batch slots, our
+ * connections to members, and the timers (slowloris and TLS handshakes, idle, connect).
  *
  * A connection belongs to the worker that accepted or opened it, for its whole life: only
  * that worker reads, writes or closes it, so nothing here takes a lock. Another worker that
@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "dp_internal.h"
+#include "viaduct/route.h"
+#include "viaduct/tls.h"
 
 #define READS_PER_EVENT 8    /* reads from one connection before serving others */
 #define ACCEPTS_PER_EVENT 64
@@ -74,13 +76,14 @@ int vd_conns_init(struct vd_worker *w, const struct vd_config *cfg)
 	t->out_retry_ms = calloc(t->out_mask + 1, sizeof(*t->out_retry_ms));
 	t->out_backoff_ms = calloc(t->out_mask + 1, sizeof(*t->out_backoff_ms));
 	t->out_addr = calloc(t->out_mask + 1, sizeof(*t->out_addr));
+	t->out_tp = calloc(t->out_mask + 1, sizeof(*t->out_tp));
 	t->buf_limit = t->cap < BUF_LIMIT_MAX ? t->cap : BUF_LIMIT_MAX;
 	t->bufpool = calloc(t->buf_limit, sizeof(*t->bufpool));
 	/* a message after our rewrite, or a reply, fits one buffer */
 	t->buf_bytes = w->buf_size > w->scratch.reply_cap ? w->buf_size : w->scratch.reply_cap;
 	t->busy = UINT32_MAX;
 	if (!t->c || !t->dirty || !t->out_slot || !t->out_retry_ms || !t->out_backoff_ms ||
-	    !t->out_addr || !t->bufpool)
+	    !t->out_addr || !t->out_tp || !t->bufpool)
 		return -ENOMEM;
 	for (uint32_t s = 0; s < t->cap; s++) {
 		t->c[s].fd = -1;
@@ -110,6 +113,7 @@ void vd_conns_fini(struct vd_worker *w)
 	free(t->out_retry_ms);
 	free(t->out_backoff_ms);
 	free(t->out_addr);
+	free(t->out_tp);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -214,6 +218,16 @@ void vd_conn_accept(struct vd_worker *w, unsigned j)
 		c->ip_slot = ip;
 		atomic_fetch_add(&dp->conns_total, 1);
 		VD_STAT_ADD(w->tcp.accepted, 1);
+		if (w->px->listeners[j].transport == VD_TP_TLS) {
+			/* the context of the snapshot in use: a reload's certificate for new
+			 * connections, the old one kept by those already up */
+			struct ssl_ctx_st *ctx = vd_tls_server(w->route->tls, j);
+			c->transport = VD_TP_TLS;
+			if (!ctx || vd_conn_tls_start(w, c, ctx, true, NULL))
+				vd_conn_close(w, c, VD_CLOSE_TLS);
+		} else {
+			c->transport = VD_TP_TCP;
+		}
 	}
 }
 
@@ -317,23 +331,26 @@ static void conn_read(struct vd_worker *w, struct vd_conn *c)
 			break;
 		}
 		uint32_t room = w->max_message - c->rlen;
-		ssize_t r = recv(c->fd, c->rbuf + c->rlen, room, MSG_DONTWAIT);
-		if (r == 0) {
+		bool was_ready = c->tls_ready;
+		ssize_t r = vd_conn_recv(w, c, c->rbuf + c->rlen, room);
+		if (c->ssl && !was_ready && c->tls_ready && c->wlen > c->woff)
+			vd_conn_writable(w, c); /* queued while the handshake ran: write it now */
+		if (r == VD_IO_CLOSED) {
 			vd_conn_close(w, c, VD_CLOSE_PEER);
 			break;
 		}
 		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK)
-				vd_conn_close(w, c, VD_CLOSE_ERROR);
+			if (r == VD_IO_ERROR)
+				vd_conn_close(w, c, c->ssl ? VD_CLOSE_TLS : VD_CLOSE_ERROR);
+			else if (c->tls_want_write)
+				vd_conn_writable(w, c); /* the flush arms EPOLLOUT */
 			break;
 		}
 		c->rlen += (uint32_t)r;
 		c->last_rx_ms = w->now_ms;
 		frame_all(w, c);
-		if ((uint32_t)r < room)
-			break; /* drained */
+		if ((uint32_t)r < room && !c->ssl)
+			break; /* drained (TLS reads a record at a time: read until it waits) */
 	}
 	if (c->rbuf && !c->rlen) {
 		vd_conn_buf_put(w, c->rbuf);
@@ -386,7 +403,7 @@ static uint32_t addr_hash(const union vd_sockaddr *a)
 }
 
 static struct vd_conn *conn_open(struct vd_worker *w, const union vd_sockaddr *dst,
-				 uint32_t entry)
+				 uint32_t entry, uint8_t tp, const char *peer_name)
 {
 	struct vd_conn_table *t = &w->ct;
 	int fd = socket(dst->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -408,9 +425,18 @@ static struct vd_conn *conn_open(struct vd_worker *w, const union vd_sockaddr *d
 	}
 	c->connecting = rc != 0;
 	c->out_entry = entry;
+	c->transport = tp;
 	t->out_slot[entry] = (uint32_t)(c - t->c) + 1;
 	if (!c->connecting)
 		VD_STAT_ADD(w->tcp.connected, 1);
+	if (tp == VD_TP_TLS) {
+		struct ssl_ctx_st *ctx = vd_tls_client(w->route->tls);
+		if (!ctx || vd_conn_tls_start(w, c, ctx, false, peer_name)) {
+			vd_conn_close(w, c, VD_CLOSE_TLS);
+			return NULL;
+		}
+		c->msg_start_ms = 0; /* a member's handshake is on the connect timer */
+	}
 	return c;
 backoff:
 	t->out_backoff_ms[entry] = t->out_backoff_ms[entry] ? t->out_backoff_ms[entry] * 2
@@ -422,19 +448,21 @@ backoff:
 	return NULL;
 }
 
-struct vd_conn *vd_conn_to(struct vd_worker *w, const union vd_sockaddr *dst)
+struct vd_conn *vd_conn_to(struct vd_worker *w, const union vd_sockaddr *dst, uint8_t tp,
+			   const char *peer_name)
 {
 	struct vd_conn_table *t = &w->ct;
-	uint32_t h = addr_hash(dst) & t->out_mask;
+	uint32_t h = (addr_hash(dst) + tp) & t->out_mask;
 	for (uint32_t probes = 0; probes <= t->out_mask; probes++, h = (h + 1) & t->out_mask) {
 		if (!t->out_addr[h].sa.sa_family) {
 			t->out_addr[h] = *dst; /* a new member address: entries are never removed */
+			t->out_tp[h] = tp;
 			break;
 		}
-		if (same_addr(&t->out_addr[h], dst))
+		if (same_addr(&t->out_addr[h], dst) && t->out_tp[h] == tp)
 			break;
 	}
-	if (!same_addr(&t->out_addr[h], dst))
+	if (!same_addr(&t->out_addr[h], dst) || t->out_tp[h] != tp)
 		return NULL; /* the map is full */
 	if (t->out_slot[h]) {
 		struct vd_conn *c = &t->c[t->out_slot[h] - 1];
@@ -442,7 +470,7 @@ struct vd_conn *vd_conn_to(struct vd_worker *w, const union vd_sockaddr *dst)
 	}
 	if (w->now_ms < t->out_retry_ms[h])
 		return NULL; /* backing off after a failure */
-	return conn_open(w, dst, h);
+	return conn_open(w, dst, h, tp, peer_name);
 }
 
 /* A member connection ended: forget it; after a failure, wait before the next attempt. */
@@ -473,7 +501,7 @@ void vd_conn_tick(struct vd_worker *w)
 		struct vd_conn *c = &w->ct.c[s];
 		if (c->fd < 0 || c->closing == 2)
 			continue;
-		if (c->connecting) {
+		if (c->connecting || (c->outbound && c->ssl && !c->tls_ready)) {
 			if (now - c->opened_ms >= cfg->connect_timeout_ms)
 				vd_conn_close(w, c, VD_CLOSE_CONNECT_FAILED);
 		} else if (c->msg_start_ms && now - c->msg_start_ms >= cfg->header_timeout_ms) {

@@ -126,11 +126,13 @@ static void conn_free(struct vd_worker *w, struct vd_conn *c)
 	VD_STAT_ADD(w->tcp.closed[c->close_reason], 1);
 	VD_STAT_ADD(w->tcp.unsent_bytes, c->wlen - c->woff);
 	VD_STAT_ADD(w->tcp.open, (uint64_t)-1);
+	vd_conn_tls_free(c);
 	close(c->fd); /* leaves the epoll set with it */
 	if (c->outbound) {
 		vd_conn_outbound_closed(w, c, c->connecting ||
 						      c->close_reason == VD_CLOSE_CONNECT_FAILED ||
-						      c->close_reason == VD_CLOSE_ERROR);
+						      c->close_reason == VD_CLOSE_ERROR ||
+						      c->close_reason == VD_CLOSE_TLS);
 	} else {
 		atomic_fetch_sub(&dp->per_ip[c->ip_slot], 1);
 		atomic_fetch_sub(&dp->conns_total, 1);
@@ -160,16 +162,16 @@ void vd_conn_writable(struct vd_worker *w, struct vd_conn *c)
 	mark_dirty(w, c);
 }
 
-/* Write c's queue once. */
+/* Write c's queue once (a TLS connection's handshake first). */
 static void conn_write(struct vd_worker *w, struct vd_conn *c)
 {
-	if (c->connecting || c->wlen == c->woff)
+	if (c->connecting || (c->wlen == c->woff && (!c->ssl || c->tls_ready)))
 		return;
-	ssize_t r = send(c->fd, c->wbuf + c->woff, c->wlen - c->woff, MSG_DONTWAIT | MSG_NOSIGNAL);
+	ssize_t r = vd_conn_send(w, c, c->wbuf + c->woff, c->wlen - c->woff);
 	if (r > 0)
 		c->woff += (uint32_t)r;
-	else if (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-		vd_conn_close(w, c, VD_CLOSE_ERROR);
+	else if (r == VD_IO_ERROR)
+		vd_conn_close(w, c, c->ssl ? VD_CLOSE_TLS : VD_CLOSE_ERROR);
 }
 
 void vd_conn_flush(struct vd_worker *w)
@@ -193,7 +195,8 @@ void vd_conn_flush(struct vd_worker *w)
 			conn_free(w, c);
 			continue;
 		}
-		bool want_out = c->connecting || c->wlen > c->woff;
+		bool want_out = c->connecting || c->tls_want_write ||
+				(c->wlen > c->woff && (!c->ssl || c->tls_ready));
 		if (want_out != (bool)c->want_out)
 			vd_conn_epoll_set(w, c, want_out);
 	}

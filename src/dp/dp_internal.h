@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <sys/types.h>
 #include <sys/socket.h>
 
 #include "viaduct/dp.h"
@@ -34,6 +35,7 @@ enum vd_close {
 	VD_CLOSE_TOO_LARGE,    /* a message over max_message_size (after our 513) */
 	VD_CLOSE_CONNECT_FAILED, /* our connection to a member failed or timed out */
 	VD_CLOSE_NO_BUFFER,    /* no read buffer left for its partial message */
+	VD_CLOSE_TLS,          /* TLS handshake failed (certificate, protocol) or a bad record */
 	VD_CLOSE_SHUTDOWN,     /* viaduct stopping */
 	VD_CLOSE__COUNT
 };
@@ -50,12 +52,20 @@ struct vd_tcp_stats {
 	uint64_t handoff_in;
 	uint64_t handoff_lost;   /* passed on, but the connection was gone on arrival */
 	uint64_t unsent_bytes;   /* bytes queued on a connection when it closed */
+	uint64_t tls_handshakes; /* TLS handshakes completed (both directions) */
+	uint64_t tls_failed;     /* TLS handshakes or records that failed: connection closed */
 	uint64_t open;           /* gauge: connections this worker holds now */
 } __attribute__((aligned(64)));
+
+struct ssl_st;
 
 /* A connection of a worker (inbound from a client, or ours to a member). */
 struct vd_conn {
 	int fd;                /* -1: free slot */
+	struct ssl_st *ssl;    /* TLS, NULL for plain TCP */
+	uint8_t tls_ready;     /* handshake done */
+	uint8_t tls_want_write; /* the handshake or a record waits for the socket to be writable */
+	uint8_t transport;     /* enum vd_transport */
 	uint32_t gen;          /* the token's generation: a reused slot never matches an old one */
 	uint8_t connecting;    /* outbound, connect() in progress */
 	uint8_t outbound;
@@ -89,6 +99,7 @@ struct vd_conn_table {
 	uint64_t *out_retry_ms; /* per map entry: no new connect before (backoff after failures) */
 	uint32_t *out_backoff_ms;
 	union vd_sockaddr *out_addr;
+	uint8_t *out_tp;       /* transport of each outbound map entry */
 	char **bufpool;        /* free message buffers (read and write), buf_bytes each */
 	uint32_t n_bufpool, buf_limit, bufs_out, buf_bytes;
 	uint32_t busy;         /* slot being read: flush must not free it (UINT32_MAX: none) */
@@ -111,6 +122,7 @@ struct vd_worker {
 	struct vd_stats stats;
 	struct vd_tcp_stats tcp;
 	const struct vd_proxy *px; /* the snapshot of the batch in progress, NULL between */
+	const struct vd_route *route; /* the same snapshot, whole (TLS contexts) */
 	struct vd_dp *dp;
 	const int *stop;
 	unsigned id;
@@ -185,8 +197,10 @@ void vd_conn_tick(struct vd_worker *w);
 /** The connection of a token if it is this worker's and still open, else NULL. */
 struct vd_conn *vd_conn_of(struct vd_worker *w, uint64_t token);
 uint64_t vd_conn_token(const struct vd_worker *w, const struct vd_conn *c);
-/** Our connection to dst for requests over TCP (opened if needed), NULL in backoff/failure. */
-struct vd_conn *vd_conn_to(struct vd_worker *w, const union vd_sockaddr *dst);
+/** Our connection to dst by transport tp (TCP or TLS, opened if needed; peer_name: SNI and
+ * the name its certificate must carry, may be NULL), NULL in backoff or failure. */
+struct vd_conn *vd_conn_to(struct vd_worker *w, const union vd_sockaddr *dst, uint8_t tp,
+			   const char *peer_name);
 /** Our connection to a member ended (failed: back off before the next connect). */
 void vd_conn_outbound_closed(struct vd_worker *w, struct vd_conn *c, bool failed);
 
@@ -203,6 +217,19 @@ void vd_conn_close(struct vd_worker *w, struct vd_conn *c, enum vd_close why);
 char *vd_conn_buf_get(struct vd_worker *w);
 void vd_conn_buf_put(struct vd_worker *w, char *b);
 void vd_conn_epoll_set(struct vd_worker *w, struct vd_conn *c, bool want_out);
+
+/* ---- conn_tls.c: bytes in and out, plain or TLS ---- */
+enum { VD_IO_CLOSED = 0, VD_IO_AGAIN = -1, VD_IO_ERROR = -2 };
+struct ssl_ctx_st;
+int vd_conn_tls_start(struct vd_worker *w, struct vd_conn *c, struct ssl_ctx_st *ctx,
+		      bool server, const char *peer_name);
+void vd_conn_tls_free(struct vd_conn *c);
+/** Drive the handshake: 1 done, 0 waiting for the socket, -1 failed. */
+int vd_conn_tls_progress(struct vd_worker *w, struct vd_conn *c);
+/** Bytes read (> 0) or VD_IO_CLOSED / VD_IO_AGAIN / VD_IO_ERROR. */
+ssize_t vd_conn_recv(struct vd_worker *w, struct vd_conn *c, char *buf, size_t len);
+/** Bytes written (>= 0) or VD_IO_AGAIN / VD_IO_ERROR. */
+ssize_t vd_conn_send(struct vd_worker *w, struct vd_conn *c, const char *buf, size_t len);
 
 /* ---- tcp_stats.c: the view's print and metrics (dp is a struct vd_dp) ---- */
 struct vd_buf;

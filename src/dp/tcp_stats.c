@@ -22,6 +22,7 @@ static const char *const close_names[VD_CLOSE__COUNT] = {
 	[VD_CLOSE_TOO_LARGE] = "too-large",
 	[VD_CLOSE_CONNECT_FAILED] = "connect-failed",
 	[VD_CLOSE_NO_BUFFER] = "no-buffer",
+	[VD_CLOSE_TLS] = "tls",
 	[VD_CLOSE_SHUTDOWN] = "shutdown",
 };
 
@@ -55,6 +56,12 @@ static const struct {
 	{ "unsent_bytes", "tcp_unsent_bytes_total", "counter",
 	  "Bytes still queued on a connection when it closed.",
 	  offsetof(struct vd_tcp_stats, unsent_bytes) },
+	{ "tls_handshakes", "tls_handshakes_total", "counter",
+	  "TLS handshakes completed (accepted and to members).",
+	  offsetof(struct vd_tcp_stats, tls_handshakes) },
+	{ "tls_failed", "tls_failures_total", "counter",
+	  "TLS handshakes or records that failed (certificate, protocol): connection closed.",
+	  offsetof(struct vd_tcp_stats, tls_failed) },
 	{ "open", "tcp_connections", "gauge", "TCP connections open now (both directions).",
 	  offsetof(struct vd_tcp_stats, open) },
 };

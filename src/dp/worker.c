@@ -107,7 +107,10 @@ static bool send_stream(struct vd_worker *w, unsigned k)
 		return false;
 	uint32_t len;
 	const char *p = out_bytes(w, k, &len);
-	struct vd_conn *c = vd_conn_to(w, &res->dst);
+	const char *name = NULL;
+	if (res->member >= 0 && res->pool < w->px->n_pools)
+		name = w->px->pools[res->pool].hosts[res->member];
+	struct vd_conn *c = vd_conn_to(w, &res->dst, res->transport, name);
 	if (!c || vd_conn_queue(w, c, p, len))
 		vd_stats_send_failed(&w->stats, res);
 	else
@@ -257,7 +260,8 @@ void *vd_worker_main(void *arg)
 		w->now_ms = now_ms();
 		/* every batch of this round is decided with the snapshot read here; the quiescent
 		 * state after it tells writers this worker no longer holds it */
-		w->px = &vd_route_read()->px;
+		w->route = vd_route_read();
+		w->px = &w->route->px;
 		for (int i = 0; i < n; i++)
 			dispatch(w, &ev[i]);
 		vd_conn_run_pending(w);
@@ -267,6 +271,7 @@ void *vd_worker_main(void *arg)
 		}
 		vd_conn_flush(w);
 		w->px = NULL;
+		w->route = NULL;
 		vd_route_quiescent();
 	}
 	rcu_unregister_thread();

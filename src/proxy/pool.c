@@ -39,6 +39,7 @@ void vd_pool_fini(struct vd_proxy_pool *p)
 	groups_free(p);
 	free(p->members);
 	free(p->member_names);
+	free(p->hosts);
 	free(p->weights);
 	free(p->priorities);
 	free(p->transports);
@@ -132,11 +133,12 @@ int vd_pool_init(struct vd_proxy_pool *p, const struct vd_cfg_pool *c, char *err
 	p->weights = calloc(n, sizeof(*p->weights));
 	p->priorities = calloc(n, sizeof(*p->priorities));
 	p->transports = calloc(n, sizeof(*p->transports));
+	p->hosts = calloc(n, sizeof(*p->hosts));
 	p->up = calloc(n, sizeof(*p->up));
 	p->drained = calloc(n, sizeof(*p->drained));
 	p->udp_max_bytes = c->udp_max_bytes;
 	if (!p->members || !p->member_names || !p->weights || !p->priorities || !p->up ||
-	    !p->drained || !p->transports)
+	    !p->drained || !p->transports || !p->hosts)
 		goto oom;
 	for (unsigned i = 0; i < n; i++) {
 		memcpy(&p->members[i], &c->members[i].addr, c->members[i].addrlen);
@@ -144,6 +146,7 @@ int vd_pool_init(struct vd_proxy_pool *p, const struct vd_cfg_pool *c, char *err
 		p->weights[i] = c->members[i].weight;
 		p->priorities[i] = c->members[i].priority;
 		p->transports[i] = (uint8_t)c->members[i].transport;
+		memcpy(p->hosts[i], c->members[i].host, sizeof(p->hosts[i]));
 		p->up[i] = true;
 	}
 	int rc = vd_pool_tables_build(p);

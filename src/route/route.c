@@ -16,6 +16,7 @@
 #include <urcu-qsbr.h>
 
 #include "viaduct/route.h"
+#include "viaduct/tls.h"
 
 struct vd_route *vd_route_published;
 #if defined(__SANITIZE_THREAD__)
@@ -46,6 +47,7 @@ void vd_route_free(struct vd_route *r)
 		return;
 	vd_proxy_fini(&r->px);
 	vd_config_free(&r->cfg);
+	vd_tls_unref(r->tls);
 	free(r);
 }
 
@@ -68,7 +70,8 @@ static int restart_needed(const struct vd_config *old, const struct vd_config *n
 		    memcmp(&old->listeners[i].addr, &new->listeners[i].addr,
 			   new->listeners[i].addrlen) ||
 		    strcmp(old->listeners[i].advertise, new->listeners[i].advertise) ||
-		    old->listeners[i].advertise_port != new->listeners[i].advertise_port)
+		    old->listeners[i].advertise_port != new->listeners[i].advertise_port ||
+		    old->listeners[i].transport != new->listeners[i].transport)
 			what = "listeners";
 	if (!what && old->workers != new->workers)
 		what = "workers";
@@ -128,6 +131,11 @@ struct vd_route *vd_route_build(const char *path, const struct vd_route *prev, c
 		snprintf(err, errlen, "%s: %s", path, why);
 		goto fail;
 	}
+	/* certificates and keys are read again at every load: a reload takes renewed ones */
+	if (vd_tls_build(&r->cfg, &r->tls, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "%s: %s", path, why);
+		goto fail;
+	}
 	if (prev && carry_state(r, prev)) {
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto fail;
@@ -154,6 +162,7 @@ struct vd_route *vd_route_with_member(const struct vd_route *prev, unsigned pool
 		vd_route_free(r);
 		return NULL;
 	}
+	r->tls = vd_tls_ref(prev->tls); /* the same files: the same contexts */
 	if (carry_state(r, prev) || vd_proxy_member_state(&r->px, pool, member, up, drained))
 		goto oom;
 	return r;
