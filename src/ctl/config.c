@@ -432,6 +432,16 @@ static int convert_top(struct loader *ld, const struct raw_config *raw, struct v
 	return 0;
 }
 
+/* Certificates, keys and CA bundles are watched like config files: renewing one reloads. */
+static int add_tls_files(struct loader *ld, struct vd_config *cfg, const struct vd_cfg_tls *t)
+{
+	const char *paths[] = { t->certificate, t->key, t->ca };
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (paths[i][0] && cfg_add_file(ld, cfg, paths[i]))
+			return -ENOMEM;
+	return 0;
+}
+
 static int convert(struct loader *ld, const struct raw_config *raw, struct vd_config *cfg)
 {
 	int rc;
@@ -463,6 +473,11 @@ static int convert(struct loader *ld, const struct raw_config *raw, struct vd_co
 	 * then this file's own: a default rule at the end of the main file stays the last */
 	if (!rc)
 		rc = cfg_convert_rules(ld, raw, cfg);
+	for (unsigned i = 0; !rc && i < cfg->n_listeners; i++)
+		if (cfg->listeners[i].transport == VD_TP_TLS)
+			rc = add_tls_files(ld, cfg, &cfg->listeners[i].tls);
+	if (!rc && raw->tls_client)
+		rc = add_tls_files(ld, cfg, &cfg->tls_client);
 	if (!rc && cfg->n_pools == 0) {
 		ld->at[0] = '\0';
 		rc = cfg_bad(ld, "pools", "at least one pool is required (pool: or pools:, here "

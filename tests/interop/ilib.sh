@@ -45,6 +45,7 @@ source "$IL_HERE/../integration/lib.sh"
 
 IL_KAM_CFG=$IL_HERE/kamailio-registrar.cfg
 IL_MEMBERS=()
+IL_KAM_EXTRA=()
 declare -A PW=([alice]=alice-secret [bob]=bob-secret [carol]=carol-secret)
 
 il_need() {
@@ -61,11 +62,39 @@ il_need_ipv6() {
 	fi
 }
 
-# il_start_kamailio NAME ADDR4 PORT4 [PORT6]
+# il_make_certs: a test CA made here with openssl (RSA 2048, 2 days) and certificates it
+# signs, each valid for every loopback address the tests use (127.0.0.11-.22, ::1):
+# $IL_CERTS/{ca,viaduct,member,edge}.{pem,key}, and rogue.{pem,key} signed by another CA.
+il_make_certs() {
+	IL_CERTS=$TMPDIR_E2E/certs
+	mkdir -p "$IL_CERTS"
+	local d=$IL_CERTS n san="IP:::1"
+	for n in 11 12 13 20 21 22; do san+=",IP:127.0.0.$n"; done
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/ca.key" -out "$d/ca.pem" -days 2 \
+		-subj "/CN=viaduct interop CA" 2>/dev/null
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$d/rogue-ca.key" -out "$d/rogue-ca.pem" \
+		-days 2 -subj "/CN=someone else" 2>/dev/null
+	for n in viaduct member edge rogue; do il_issue_cert "$n" "$san"; done
+}
+
+# il_issue_cert NAME SAN: (re)issue $IL_CERTS/NAME.pem with a fresh key and serial
+il_issue_cert() {
+	local d=$IL_CERTS n=$1 ca=ca
+	[[ $1 == rogue ]] && ca=rogue-ca
+	openssl req -newkey rsa:2048 -nodes -keyout "$d/$n.key.new" -out "$d/$n.csr" \
+		-subj "/CN=$n.interop.test" 2>/dev/null
+	printf 'subjectAltName=DNS:%s.interop.test,%s\n' "$n" "$2" >"$d/$n.ext"
+	openssl x509 -req -in "$d/$n.csr" -CA "$d/$ca.pem" -CAkey "$d/$ca.key" -set_serial \
+		"0x$(openssl rand -hex 8)" -out "$d/$n.pem.new" -days 2 -extfile "$d/$n.ext" 2>/dev/null
+	mv "$d/$n.key.new" "$d/$n.key"
+	mv "$d/$n.pem.new" "$d/$n.pem"
+}
+
+# il_start_kamailio NAME ADDR4 PORT4 [PORT6]; IL_KAM_EXTRA: more -A definitions
 il_start_kamailio() {
 	local name=$1 addr=$2 port=$3 port6=${4:-} dir=$TMPDIR_E2E/$1
 	local -a defs=(-A "MEMBER=\"$name\"" -A "LISTEN4=udp:$addr:$port"
-		-A "VD_ALIAS4=$VD_ADDR4:$VD_PORT4" -A "CTL=\"unix:$dir/ctl\"")
+		-A "VD_ALIAS4=$VD_ADDR4:$VD_PORT4" -A "CTL=\"unix:$dir/ctl\"" "${IL_KAM_EXTRA[@]}")
 	[[ -n $port6 ]] && defs+=(-A "LISTEN6=udp:[::1]:$port6")
 	[[ -n ${VD_PORT6:-} ]] && defs+=(-A "VD_ALIAS6=[::1]:$VD_PORT6")
 	[[ -n ${IL_KAM_RR:-} ]] && defs+=(-A "VD_RR=\"$IL_KAM_RR\"")
