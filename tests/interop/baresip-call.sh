@@ -6,9 +6,12 @@
 # REGISTER and the requests addressed to it go to the same member, the one that holds its
 # registration; the members share nothing). baresip's Via ends in ";rport".
 #
-# usage: baresip-call.sh VIADUCT_BIN FAMILY
-#   FAMILY  ipv4 (viaduct 127.0.0.20, members 127.0.0.21/.22, alice 127.0.0.11, bob
-#           127.0.0.12) or ipv6 (everything on ::1, a port each)
+# usage: baresip-call.sh VIADUCT_BIN FAMILY [TRANSPORT]
+#   FAMILY     ipv4 (viaduct 127.0.0.20, members 127.0.0.21/.22, alice 127.0.0.11, bob
+#              127.0.0.12) or ipv6 (everything on ::1, a port each)
+#   TRANSPORT  how alice reaches viaduct: udp (default), tcp, or tls (a CA and viaduct's
+#              certificate made by the test; alice verifies it). bob stays on UDP; the
+#              members are UDP: responses find alice's connection from viaduct's Via.
 # exit: 0 all checks passed, 1 a check failed, 2 usage, 77 baresip/kamailio missing or no ::1.
 #
 # Steps and checks:
@@ -36,11 +39,12 @@ usage() {
 	echo "usage: $0 VIADUCT_BIN {ipv4|ipv6}" >&2
 	exit 2
 }
-(($# == 2)) || usage
+(($# == 2 || $# == 3)) || usage
 in_private_netns "$@" # loopback only, whatever viaduct follows
 run_bounded 55 "$@"
-VIADUCT_BIN=$1 FAMILY=$2
-TEST_NAME="interop-baresip $FAMILY"
+VIADUCT_BIN=$1 FAMILY=$2 TRANSPORT=${3:-udp}
+TEST_NAME="interop-baresip $FAMILY $TRANSPORT"
+[[ $TRANSPORT == udp || $TRANSPORT == tcp || $TRANSPORT == tls ]] || usage
 DOMAIN=interop.test
 
 il_need baresip baresip-core
@@ -68,8 +72,23 @@ on_exit_hook() {
 	tail_log "baresip bob" "$T/bob.log" 40 4000
 }
 
+# alice's way in: a TCP listener on viaduct's UDP port, or a TLS one on the next port
+if [[ $FAMILY == ipv6 ]]; then VD_HOST=::1; else VD_HOST=$VD_ADDR4; fi
+pick_udp_port "$VD_HOST"
+VD_STREAM_PORT=$PICKED_PORT
+case $TRANSPORT in
+tcp) IL_VD_LISTENERS="  - { address: \"$VD_HOST\", port: $VD_STREAM_PORT, transport: tcp }\n" ;;
+tls)
+	il_need openssl openssl
+	il_make_certs
+	IL_VD_LISTENERS="  - { address: \"$VD_HOST\", port: $VD_STREAM_PORT, transport: tls, tls: { certificate: $IL_CERTS/viaduct.pem, key: $IL_CERTS/viaduct.key } }\n"
+	;;
+esac
 il_start_pool "$FAMILY" to-user rr
 OUTBOUND="sip:$VD_TARGET"
+declare -A UA_OUTBOUND=([alice]=$OUTBOUND [bob]=$OUTBOUND)
+[[ $TRANSPORT != udp ]] &&
+	UA_OUTBOUND[alice]="sip:$(hostport "$VD_HOST" "$VD_STREAM_PORT");transport=$TRANSPORT"
 
 # A DNS server port nobody listens on: baresip asks nothing (IP literals, outbound proxy), and
 # if it did, it would get "port unreachable" at once instead of waiting on a real resolver.
@@ -106,8 +125,9 @@ baresip_start() {
 		module_app		menu.so
 		cons_listen		$(hostport "$addr" "${CONS_PORT[$name]}")
 	EOF
+	[[ $TRANSPORT == tls ]] && printf 'sip_cafile\t\t%s\n' "$IL_CERTS/ca.pem" >>"$dir/config"
 	printf '<sip:%s@%s>;auth_pass=%s;outbound="%s";regint=600;answermode=auto;audio_codecs=pcmu\n' \
-		"$name" "$DOMAIN" "${PW[$name]}" "$OUTBOUND" >"$dir/accounts"
+		"$name" "$DOMAIN" "${PW[$name]}" "${UA_OUTBOUND[$name]}" >"$dir/accounts"
 	start_bg_merged "$name" baresip -f "$dir"
 	wait_for_udp_port "$addr" "${CONS_PORT[$name]}" 10 "${BG_PID[$name]}" ||
 		die "baresip $name: no control socket"
@@ -188,6 +208,17 @@ for u in alice bob; do
 	stop_pid "${BG_PID[$u]}" TERM 5 || log "baresip $u needed SIGKILL"
 done
 il_stop_viaduct
+if [[ $TRANSPORT != udp ]]; then
+	TCPSTATS=$(grep -E '^stats tcp' "$T/viaduct.log" | tail -n 1 || true)
+	log "$TCPSTATS"
+	check "alice's connection over $TRANSPORT was accepted (accepted=$(field accepted "$TCPSTATS"))" \
+		'(( $(field accepted "$TCPSTATS") >= 1 ))'
+	[[ $TRANSPORT == tls ]] &&
+		check "and its TLS handshake completed (tls_handshakes=$(field tls_handshakes "$TCPSTATS"))" \
+			'(( $(field tls_handshakes "$TCPSTATS") >= 1 ))'
+	via=$(il_kam_lines "${inv_cids[0]:-none}" 2>/dev/null | grep -m1 " req=INVITE " || true)
+	check "the member saw alice's Via as ${TRANSPORT^^}" 'grep -q "via2=<SIP/2.0/${TRANSPORT^^} " <<<"$via"'
+fi
 il_check_sticky "hash to-user"
 il_check_members_parsed
 checks_exit

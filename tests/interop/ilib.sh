@@ -110,7 +110,8 @@ il_start_kamailio() {
 	IL_MEMBERS+=("$name")
 }
 
-# il_start_viaduct HASH MEMBER...: MEMBER is host:port or [v6]:port.
+# il_start_viaduct HASH MEMBER...: MEMBER is host:port or [v6]:port; IL_VD_LISTENERS: more
+# listener items.
 il_start_viaduct() {
 	local hash=$1 m host port cfg=$TMPDIR_E2E/viaduct.yaml
 	shift
@@ -118,6 +119,7 @@ il_start_viaduct() {
 		printf '# viaduct configuration written by %s\nworkers: 2\nlisteners:\n' "$TEST_NAME"
 		printf '  - { address: "%s", port: %s }\n' "$VD_ADDR4" "$VD_PORT4"
 		[[ -n ${VD_PORT6:-} ]] && printf '  - { address: "::1", port: %s }\n' "$VD_PORT6"
+		printf '%b' "${IL_VD_LISTENERS:-}" # more listeners (TCP, TLS), YAML list items
 		printf 'pool:\n  name: kamailio\n  hash: %s\n  members:\n' "$hash"
 		for m in "$@"; do
 			port=${m##*:}
