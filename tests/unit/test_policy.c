@@ -371,3 +371,43 @@ Test(policy, a_request_coming_back_unchanged_is_a_loop_and_a_spiral_is_not)
 		 "192.0.2.77", 5060);
 	cr_expect_eq(res.verdict, VD_VERDICT_FORWARD, "%s", reply());
 }
+
+/* RFC 3261 18.2.2: a response to a request that came over a connection goes back over that
+ * connection. Our branch carries the connection's token, covered by the keyed check: the
+ * datapath gets the token back from the response alone, and a changed token is a forgery. */
+Test(policy, a_request_over_a_connection_gets_its_token_back_in_the_response)
+{
+	const uint64_t token = 0x0000000701000003ULL; /* generation 7, worker 1, slot 3 */
+	scratch.conn = token;
+	run_text(request("MESSAGE", "sip:bob@ims.example.com", ""), "203.0.113.7", 40123);
+	scratch.conn = 0;
+	cr_assert_eq(res.verdict, VD_VERDICT_FORWARD);
+	const char *fwd = out();
+	const char *b = strstr(fwd, "branch=z9hG4bKvd");
+	cr_assert_not_null(b, "%s", fwd);
+	b += strlen("branch=");
+	size_t blen = strcspn(b, ";,\r");
+	cr_expect_eq(blen, VD_BRANCH_CONN_LEN, "%.*s", (int)blen, b);
+	cr_expect(strncmp(b + VD_BRANCH_LEN, "0000000701000003", 16) == 0, "%.*s", (int)blen, b);
+
+	char resp[4096];
+	snprintf(resp, sizeof(resp), "SIP/2.0 200 OK%s", strstr(fwd, "\r\n"));
+	run_text(resp, "127.0.0.1", 5070);
+	cr_expect_eq(res.verdict, VD_VERDICT_FORWARD);
+	cr_expect_eq(res.conn, token, "the token, back from the branch: %llx",
+		     (unsigned long long)res.conn);
+	cr_expect_eq(res.transport, VD_TP_TCP);
+
+	/* another connection's token (another client's connection): a forgery */
+	run_text(replaced(resp, "0000000701000003", "0000000701000004"), "127.0.0.1", 5070);
+	cr_expect_eq(res.drop, VD_DROP_FORGED_RESPONSE, "a changed token");
+	/* the token cut off: the check was made with it */
+	run_text(replaced(resp, "0000000701000003", ""), "127.0.0.1", 5070);
+	cr_expect_eq(res.drop, VD_DROP_FORGED_RESPONSE, "the token removed");
+	/* a request arriving again with our connection branch is still a loop (16.3 step 4) */
+	static char again[HARNESS_MSG_CAP + VD_PROXY_HEADROOM + 1];
+	memcpy(again, fwd, strlen(fwd) + 1);
+	run_text(again, "203.0.113.7", 40123);
+	cr_expect_eq(res.verdict, VD_VERDICT_REPLY);
+	cr_expect_eq(res.status, 482);
+}
