@@ -10,18 +10,26 @@
  * State changes are reported to a callback, which rebuilds the Maglev table and publishes a
  * new routing snapshot.
  *
+ * A member over TCP or TLS is probed with a TCP connect instead (a load balancer's tcp-check):
+ * connected within timeout_ms is a success (the connection is closed at once), refused,
+ * unreachable or still connecting at the timeout a failure; down_after and up_after count
+ * them the same way. For TLS the connect is the whole check: the handshake is not tried.
+ *
  * A reply is matched by its top Via branch (z9hG4bKvdh.<nonce>.<member>.<seq>, the nonce random
  * per prober) and must come from the member's address. Datagrams that match no outstanding
  * probe are counted in struct vd_health_counters and otherwise ignored.
  *
  * The prober never blocks: the control loop polls vd_health_fds(), calls
  * vd_health_on_readable() when one is readable and vd_health_tick() when
- * vd_health_next_ms() has passed.
+ * vd_health_next_ms() has passed. Connects in progress are not among the fds: tick() looks
+ * at them with a zero-timeout poll(), and next_ms() is a few milliseconds away meanwhile.
  *
  * With the DPDK datapath the listener addresses exist only inside DPDK, so there is no
  * socket to probe from: the prober is created with a transport (vd_health_new_transport),
  * whose send() hands each OPTIONS to a worker, and the control loop passes the replies the
- * datapath delivers to vd_health_on_datagram(). Matching and judging are the same.
+ * datapath delivers to vd_health_on_datagram(). Matching and judging are the same. The
+ * connects to TCP and TLS members are kernel sockets with either kind of prober: with DPDK
+ * they reach a member only if the kernel has a path to it (the exception port).
  */
 #ifndef VIADUCT_HEALTH_H
 #define VIADUCT_HEALTH_H
@@ -37,8 +45,9 @@
 #define VD_HEALTH_MAX_MEMBERS 4096
 
 /* A wildcard bind address works too: the Via then carries the source address the kernel
- * would use towards each member. A member of a family with no prober socket is never reached
- * and goes down through timeouts. */
+ * would use towards each member. A UDP member of a family with no prober socket is never
+ * reached and goes down through timeouts. TCP and TLS members need no prober socket: their
+ * connects leave from the source address the kernel picks, as the datapath's own do. */
 struct vd_health_config {
 	uint32_t interval_ms; /* between probes of one member */
 	uint32_t timeout_ms;  /* no reply within this: a failure; 1..interval_ms */
@@ -48,6 +57,8 @@ struct vd_health_config {
 	union vd_sockaddr bind_v6; /* idem for IPv6; sa_family 0 = no IPv6 prober */
 };
 
+/* For a TCP or TLS member: probes are connects, replies those that connected, timeouts
+ * those that failed (refused and unreachable included); errors_5xx and last_status stay 0. */
 struct vd_health_member_state {
 	bool up;            /* members start up */
 	uint32_t fails;     /* consecutive failures */
@@ -65,7 +76,7 @@ struct vd_health_counters {
 	uint64_t provisional; /* 1xx to an outstanding probe (ignored) */
 	uint64_t rx_errors;   /* recvfrom errors, ICMP errors (ECONNREFUSED) included */
 	uint64_t tx_errors;   /* probes not sent (EAGAIN, full transport, no socket or source of
-			       * its family): they time out */
+			       * its family, no socket for a connect): they time out */
 };
 
 struct vd_health;
@@ -106,12 +117,16 @@ struct vd_health *vd_health_new_transport(const struct vd_health_config *cfg,
 void vd_health_free(struct vd_health *h);
 
 /**
- * Replace the member list (on reload). A member whose address was in the old list keeps its
- * state and counters (and its outstanding probe); a new one starts up and gets its first
- * probe spread over the next interval. Addresses compare by family, address and port.
- * Returns 0, or -EINVAL (n > VD_HEALTH_MAX_MEMBERS) or -ENOMEM with the old list kept.
+ * Replace the member list (on reload). transports[i] is member i's enum vd_transport
+ * (VD_TP_UDP: OPTIONS; VD_TP_TCP, VD_TP_TLS: a TCP connect); NULL means all UDP. A member
+ * is its address (family, address and port) and its transport: one in the old list keeps
+ * its state and counters (and its outstanding probe); a new one, a member whose transport
+ * changed included, starts up and gets its first probe spread over the next interval. The
+ * same address with two transports is two members. Returns 0, or -EINVAL (n >
+ * VD_HEALTH_MAX_MEMBERS, a transport >= VD_TP__COUNT) or -ENOMEM with the old list kept.
  */
-int vd_health_set_members(struct vd_health *h, const union vd_sockaddr *members, unsigned n);
+int vd_health_set_members(struct vd_health *h, const union vd_sockaddr *members,
+			  const uint8_t *transports, unsigned n);
 
 /** File descriptors to poll for reading (count returned; at most 2). */
 unsigned vd_health_fds(const struct vd_health *h, int fds[2]);
@@ -123,11 +138,12 @@ void vd_health_on_readable(struct vd_health *h, int fd, uint64_t now_ms);
  * is only read, during the call. */
 void vd_health_on_datagram(struct vd_health *h, const void *buf, size_t len,
 			   const union vd_sockaddr *src, uint64_t now_ms);
-/** Send the probes that are due and expire those that timed out. */
+/** Resolve the connects that finished (without waiting), send the probes that are due and
+ * expire those that timed out. */
 void vd_health_tick(struct vd_health *h, uint64_t now_ms);
 /** Milliseconds (CLOCK_MONOTONIC) at which vd_health_tick next has work: the earliest probe
- * due or probe timeout. 0 (now) after vd_health_set_members() added members, UINT64_MAX with
- * no members. */
+ * due or probe timeout, and while a connect is in progress at most a few ms after the last
+ * tick. 0 (now) after vd_health_set_members() added members, UINT64_MAX with no members. */
 uint64_t vd_health_next_ms(const struct vd_health *h);
 
 /** State of member i (index in the last vd_health_set_members() list); NULL if out of range. */

@@ -183,7 +183,8 @@ static void on_health_change(void *arg, unsigned i, bool up)
 			  sizeof(msg));
 }
 
-/* The prober follows the members of the published snapshot. Called with the route lock. */
+/* The prober follows the members of the published snapshot, each with its transport (how it
+ * is probed). Called with the route lock. */
 static void health_members_update(const struct vd_route *r)
 {
 	if (!prober)
@@ -192,11 +193,13 @@ static void health_members_update(const struct vd_route *r)
 	for (unsigned p = 0; p < r->px.n_pools; p++)
 		n += r->px.pools[p].n_members;
 	union vd_sockaddr *addrs = calloc(n ? n : 1, sizeof(*addrs));
+	uint8_t *tps = calloc(n ? n : 1, sizeof(*tps));
 	uint16_t *pools = calloc(n ? n : 1, sizeof(*pools));
 	uint16_t *members = calloc(n ? n : 1, sizeof(*members));
-	if (!addrs || !pools || !members) {
+	if (!addrs || !tps || !pools || !members) {
 		vd_log(VD_LOG_ERROR, "health: out of memory: probing the previous member list");
 		free(addrs);
+		free(tps);
 		free(pools);
 		free(members);
 		return;
@@ -205,10 +208,11 @@ static void health_members_update(const struct vd_route *r)
 	for (unsigned p = 0; p < r->px.n_pools; p++)
 		for (unsigned m = 0; m < r->px.pools[p].n_members; m++) {
 			addrs[n] = r->px.pools[p].members[m];
+			tps[n] = r->px.pools[p].transports[m];
 			pools[n] = (uint16_t)p;
 			members[n++] = (uint16_t)m;
 		}
-	if (vd_health_set_members(prober, addrs, n) == 0) {
+	if (vd_health_set_members(prober, addrs, tps, n) == 0) {
 		free(probed_pool);
 		free(probed_member);
 		probed_pool = pools;
@@ -219,6 +223,7 @@ static void health_members_update(const struct vd_route *r)
 		free(members);
 	}
 	free(addrs);
+	free(tps);
 }
 
 static void health_start(const struct vd_route *r)

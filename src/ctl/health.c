@@ -14,6 +14,14 @@
  * worker sends the probe and hands the reply back; see struct vd_health_transport). Everything
  * else, building, matching and judging, is the same code for both.
  *
+ * A member over TCP or TLS gets no OPTIONS: its probe is a non-blocking TCP connect from a
+ * socket of its own (like a load balancer's tcp-check), which tick() looks at with a
+ * zero-timeout poll() every HEALTH_CONNECT_POLL_MS while any is in progress; next_ms() says
+ * so. Connected counts as a reply (the connection is closed at once), refused or unreachable
+ * as a failure judged at once, still connecting at the deadline as a timeout. A TLS member's
+ * handshake is not tried: a listener that accepts is what we check. These are kernel sockets
+ * with either kind of prober (with DPDK, the kernel needs a path: the exception port).
+ *
  * Time is whatever the caller passes as now_ms (CLOCK_MONOTONIC in production, a fake clock in
  * the tests); the prober never reads the clock itself. Members are few (at most
  * VD_HEALTH_MAX_MEMBERS, tens in practice), so the scheduler is a linear scan per tick instead
@@ -26,6 +34,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +53,9 @@
 #define HEALTH_MAX_FORWARDS 70
 /* CSeq numbers must stay below 2^31 (RFC 3261 8.1.1.5). */
 #define HEALTH_CSEQ_MAX 0x7fffffffu
+/* How often tick() wants to run while connects are in progress: a success is seen within
+ * this (plus the control loop's latency), a failure no later than its timeout. */
+#define HEALTH_CONNECT_POLL_MS 5
 /* Branch: magic cookie, our mark, then nonce.index.seq in fixed-width hex, so parsing a reply
  * needs no delimiters search and any other length is not ours. */
 #define HEALTH_BRANCH_PREFIX	 "z9hG4bKvdh."
@@ -86,6 +98,8 @@ struct member {
 	uint64_t next_probe_ms; /* valid once scheduled */
 	uint64_t deadline_ms;	/* valid while pending */
 	uint64_t seq;		/* probe number of the outstanding probe */
+	int cfd;		/* a stream member's connect in progress, else -1 */
+	uint8_t transport;	/* enum vd_transport: UDP gets OPTIONS, TCP and TLS a connect */
 	bool scheduled;		/* false until the first tick places it in the interval */
 	bool pending;		/* a probe is outstanding: at most one per member */
 };
@@ -103,6 +117,8 @@ struct vd_health {
 	struct vd_health_counters counters;
 	unsigned n;
 	struct member *m;
+	struct pollfd *pfd;	  /* n entries: the connects tick() polls */
+	uint64_t connect_poll_ms; /* when tick() next looks at connects in progress */
 	char buf[HEALTH_BUF_SIZE];
 };
 
@@ -468,6 +484,78 @@ static void on_final(struct vd_health *h, unsigned i, uint16_t status, uint64_t 
 	}
 }
 
+/* ---- stream members: a TCP connect is the probe ---- */
+
+static void connect_close(struct member *m)
+{
+	if (m->cfd >= 0) {
+		close(m->cfd);
+		m->cfd = -1;
+	}
+}
+
+/* The outcome of member i's connect. Connected is all we wanted to know: the connection is
+ * closed at once (a FIN; the member's SIP stack sees a client that says nothing). */
+static void on_connect(struct vd_health *h, unsigned i, bool ok, uint64_t now)
+{
+	struct member *m = &h->m[i];
+
+	connect_close(m);
+	m->pending = false;
+	if (ok) {
+		m->st.replies++;
+		record_success(h, i, now);
+	} else {
+		m->st.timeouts++; /* refused or unreachable: a failed probe, as a timeout is */
+		record_failure(h, i, now);
+	}
+}
+
+/* Starts member i's connect. A socket we cannot open is like a datagram we cannot send: a
+ * tx error, and the probe times out. */
+static void send_connect(struct vd_health *h, unsigned i, uint64_t now)
+{
+	struct member *m = &h->m[i];
+	int fd = -1;
+
+	if (fam_index(m->addr.sa.sa_family) >= 0)
+		fd = socket(m->addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			    IPPROTO_TCP);
+	if (fd < 0) {
+		h->counters.tx_errors++;
+		return;
+	}
+	m->cfd = fd;
+	if (!connect(fd, &m->addr.sa, vd_sockaddr_len(&m->addr)))
+		on_connect(h, i, true, now);
+	else if (errno != EINPROGRESS && errno != EINTR) /* EINTR: it goes on regardless */
+		on_connect(h, i, false, now);
+}
+
+/* Resolves the connects that finished: writable with SO_ERROR 0 is connected. One poll()
+ * for all of them, never waiting. */
+static void check_connects(struct vd_health *h, uint64_t now)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < h->n; i++)
+		if (h->m[i].cfd >= 0)
+			h->pfd[k++] = (struct pollfd){.fd = h->m[i].cfd, .events = POLLOUT};
+	if (!k || poll(h->pfd, k, 0) <= 0)
+		return;
+	k = 0;
+	for (unsigned i = 0; i < h->n; i++) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+
+		if (h->m[i].cfd < 0 || !h->pfd[k++].revents)
+			continue;
+		if (getsockopt(h->m[i].cfd, SOL_SOCKET, SO_ERROR, &err, &len))
+			err = errno;
+		on_connect(h, i, err == 0, now);
+	}
+}
+
 /* ---- sending and expiring probes ---- */
 
 /* Spread first probes evenly over one interval, so n members do not all go in one tick. */
@@ -504,6 +592,11 @@ static void send_probe(struct vd_health *h, unsigned i, uint64_t now)
 	m->pending = true;
 	m->deadline_ms = now + h->cfg.timeout_ms;
 	schedule_next(h, m, now);
+	if (m->transport != VD_TP_UDP) {
+		m->st.probes++;
+		send_connect(h, i, now);
+		return;
+	}
 	len = build_options(h, i, h->buf, sizeof(h->buf));
 	m->st.probes++;
 	if (len > 0 && fam_usable(h, fam)) {
@@ -519,6 +612,8 @@ static void send_probe(struct vd_health *h, unsigned i, uint64_t now)
 
 void vd_health_tick(struct vd_health *h, uint64_t now_ms)
 {
+	check_connects(h, now_ms); /* before expiring: a connect that made it is not late */
+	h->connect_poll_ms = now_ms + HEALTH_CONNECT_POLL_MS;
 	for (unsigned i = 0; i < h->n; i++) {
 		struct member *m = &h->m[i];
 
@@ -526,6 +621,7 @@ void vd_health_tick(struct vd_health *h, uint64_t now_ms)
 			schedule_first(h, i, now_ms);
 		/* expire before sending: with timeout == interval both happen in one tick */
 		if (m->pending && now_ms >= m->deadline_ms) {
+			connect_close(m);
 			m->pending = false;
 			m->st.timeouts++;
 			record_failure(h, i, now_ms);
@@ -547,6 +643,8 @@ uint64_t vd_health_next_ms(const struct vd_health *h)
 			return 0; /* placed by the next tick */
 		/* an outstanding probe holds back the next one until it resolves */
 		t = m->pending ? m->deadline_ms : m->next_probe_ms;
+		if (m->cfd >= 0 && h->connect_poll_ms < t)
+			t = h->connect_poll_ms; /* a connect in progress: look again soon */
 		if (t < next)
 			next = t;
 	}
@@ -568,7 +666,7 @@ static int find_probe(const struct vd_health *h, const struct reply *r,
 		if (i >= h->n || (k > 0 && i == r->index))
 			continue;
 		m = &h->m[i];
-		if (m->pending && m->seq == r->seq)
+		if (m->pending && m->seq == r->seq && m->transport == VD_TP_UDP)
 			return addr_cmp(&m->addr, src) ? -1 : (int)i;
 	}
 	return -1;
@@ -781,45 +879,62 @@ void vd_health_free(struct vd_health *h)
 	for (int f = 0; f < FAM_COUNT; f++)
 		if (h->fd[f] >= 0)
 			close(h->fd[f]);
+	for (unsigned i = 0; i < h->n; i++)
+		connect_close(&h->m[i]);
 	free(h->m);
+	free(h->pfd);
 	free(h);
 }
 
-/* An old member, sorted by address so that a reload of n members costs O(n log n). */
+/* A member's identity across reloads: its address and its transport (a UDP and a TCP
+ * member at one address are two members, probed two ways). */
+static int member_cmp(const union vd_sockaddr *a, uint8_t tpa, const union vd_sockaddr *b,
+		      uint8_t tpb)
+{
+	int c = addr_cmp(a, b);
+
+	return c ? c : (tpa > tpb) - (tpa < tpb);
+}
+
+/* An old member, sorted by identity so that a reload of n members costs O(n log n). */
 struct old_ref {
 	union vd_sockaddr addr;
 	unsigned index;
-	bool taken; /* claimed by a new member: a duplicate address gets a fresh state */
+	uint8_t transport;
+	bool taken; /* claimed by a new member: a duplicate gets a fresh state */
 };
 
 static int old_ref_cmp(const void *a, const void *b)
 {
-	return addr_cmp(&((const struct old_ref *)a)->addr, &((const struct old_ref *)b)->addr);
+	const struct old_ref *x = a, *y = b;
+
+	return member_cmp(&x->addr, x->transport, &y->addr, y->transport);
 }
 
 static void sort_old(const struct vd_health *h, struct old_ref *refs)
 {
 	for (unsigned i = 0; i < h->n; i++)
-		refs[i] = (struct old_ref){.addr = h->m[i].addr, .index = i};
+		refs[i] = (struct old_ref){
+			.addr = h->m[i].addr, .index = i, .transport = h->m[i].transport};
 	if (h->n > 1)
 		qsort(refs, h->n, sizeof(*refs), old_ref_cmp);
 }
 
-/* Index of the old member with address a that no new member has claimed yet, or -1: the
- * first equal entry by binary search, then past the claimed ones. */
-static int claim_old(struct old_ref *refs, unsigned n, const union vd_sockaddr *a)
+/* Index of the old member (a, tp) that no new member has claimed yet, or -1: the first equal
+ * entry by binary search, then past the claimed ones. */
+static int claim_old(struct old_ref *refs, unsigned n, const union vd_sockaddr *a, uint8_t tp)
 {
 	unsigned lo = 0, hi = n;
 
 	while (lo < hi) {
 		unsigned mid = lo + (hi - lo) / 2;
 
-		if (addr_cmp(&refs[mid].addr, a) < 0)
+		if (member_cmp(&refs[mid].addr, refs[mid].transport, a, tp) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	for (; lo < n && !addr_cmp(&refs[lo].addr, a); lo++) {
+	for (; lo < n && !member_cmp(&refs[lo].addr, refs[lo].transport, a, tp); lo++) {
 		if (!refs[lo].taken) {
 			refs[lo].taken = true;
 			return (int)refs[lo].index;
@@ -830,42 +945,57 @@ static int claim_old(struct old_ref *refs, unsigned n, const union vd_sockaddr *
 
 /*
  * Kept members carry over everything, their outstanding probe included: its reply is still
- * matched (by sequence number, see find_probe) although its index may have changed. New
- * members start up and unscheduled: the next tick spreads them over the interval. On error
- * the old list stays in force.
+ * matched (by sequence number, see find_probe) although its index may have changed, and its
+ * connect goes on. New members start up and unscheduled: the next tick spreads them over the
+ * interval. A dropped member's connect is closed. On error the old list stays in force.
  */
-int vd_health_set_members(struct vd_health *h, const union vd_sockaddr *members, unsigned n)
+int vd_health_set_members(struct vd_health *h, const union vd_sockaddr *members,
+			  const uint8_t *transports, unsigned n)
 {
 	struct member *m = NULL;
+	struct pollfd *pfd = NULL;
 	struct old_ref *refs = NULL;
 	int rc = -EINVAL;
 
 	if (n > VD_HEALTH_MAX_MEMBERS)
 		goto fail;
+	for (unsigned j = 0; transports && j < n; j++)
+		if (transports[j] >= VD_TP__COUNT)
+			goto fail;
 	rc = -ENOMEM;
-	if (n && !(m = calloc(n, sizeof(*m))))
+	if (n && (!(m = calloc(n, sizeof(*m))) || !(pfd = calloc(n, sizeof(*pfd)))))
 		goto fail;
 	if (h->n && !(refs = malloc(h->n * sizeof(*refs))))
 		goto fail;
 	sort_old(h, refs);
 	for (unsigned j = 0; j < n; j++) {
-		int i = claim_old(refs, h->n, &members[j]);
+		uint8_t tp = transports ? transports[j] : VD_TP_UDP;
+		int i = claim_old(refs, h->n, &members[j], tp);
 
 		if (i >= 0) {
 			m[j] = h->m[i];
 			continue;
 		}
 		m[j].addr = members[j];
+		m[j].transport = tp;
+		m[j].cfd = -1;
 		m[j].st.up = true;
-		local_for(h, &members[j], &m[j].local);
+		if (tp == VD_TP_UDP) /* the Via and From of its OPTIONS */
+			local_for(h, &members[j], &m[j].local);
 	}
+	for (unsigned k = 0; k < h->n; k++)
+		if (!refs[k].taken)
+			connect_close(&h->m[refs[k].index]);
 	free(refs);
 	free(h->m);
+	free(h->pfd);
 	h->m = m;
+	h->pfd = pfd;
 	h->n = n;
 	return 0;
 fail:
 	free(refs);
+	free(pfd);
 	free(m);
 	return rc;
 }
