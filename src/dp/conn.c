@@ -40,7 +40,7 @@ uint64_t vd_conn_token(const struct vd_worker *w, const struct vd_conn *c)
 struct vd_conn *vd_conn_of(struct vd_worker *w, uint64_t token)
 {
 	uint32_t slot = (uint32_t)token & 0xffffff;
-	if (vd_token_worker(token) != w->id || slot >= w->ct.cap)
+	if (vd_token_worker(token) != w->id || slot >= w->ct.high)
 		return NULL;
 	struct vd_conn *c = &w->ct.c[slot];
 	if (c->fd < 0 || c->gen != (uint32_t)(token >> 32) || c->closing == 2)
@@ -85,12 +85,9 @@ int vd_conns_init(struct vd_worker *w, const struct vd_config *cfg)
 	if (!t->c || !t->dirty || !t->out_slot || !t->out_retry_ms || !t->out_backoff_ms ||
 	    !t->out_addr || !t->out_tp || !t->bufpool)
 		return -ENOMEM;
-	for (uint32_t s = 0; s < t->cap; s++) {
-		t->c[s].fd = -1;
-		t->c[s].gen = 1;
-		t->c[s].next_free = s + 1;
-	}
-	t->free_head = 0;
+	/* slots are taken from the free list, else the next never-used one (t->high): the
+	 * table's pages are touched as connections come, not all at start */
+	t->free_head = UINT32_MAX;
 	return 0;
 }
 
@@ -121,12 +118,17 @@ static struct vd_conn *conn_new(struct vd_worker *w, int fd, const union vd_sock
 				uint16_t listener, bool outbound)
 {
 	struct vd_conn_table *t = &w->ct;
-	if (t->free_head >= t->cap)
+	uint32_t s;
+	if (t->free_head != UINT32_MAX) {
+		s = t->free_head;
+		t->free_head = t->c[s].next_free;
+	} else if (t->high < t->cap) {
+		s = t->high; /* never used: zeroed by calloc */
+	} else {
 		return NULL;
-	uint32_t s = t->free_head;
+	}
 	struct vd_conn *c = &t->c[s];
-	t->free_head = c->next_free;
-	uint32_t gen = c->gen;
+	uint32_t gen = c->gen ? c->gen : 1; /* a token is never 0 */
 	*c = (struct vd_conn){ .fd = fd, .gen = gen, .listener = listener, .peer = *peer,
 			       .outbound = outbound, .last_rx_ms = w->now_ms,
 			       .opened_ms = w->now_ms, .out_entry = UINT32_MAX };
@@ -340,8 +342,8 @@ static void conn_read(struct vd_worker *w, struct vd_conn *c)
 			break;
 		}
 		if (r < 0) {
-			if (r == VD_IO_ERROR)
-				vd_conn_close(w, c, c->ssl ? VD_CLOSE_TLS : VD_CLOSE_ERROR);
+			if (r == VD_IO_ERROR || r == VD_IO_TLS)
+				vd_conn_close(w, c, r == VD_IO_TLS ? VD_CLOSE_TLS : VD_CLOSE_ERROR);
 			else if (c->tls_want_write)
 				vd_conn_writable(w, c); /* the flush arms EPOLLOUT */
 			break;
@@ -366,7 +368,7 @@ static void conn_read(struct vd_worker *w, struct vd_conn *c)
 void vd_conn_event(struct vd_worker *w, uint64_t d, uint32_t events)
 {
 	uint32_t s = (uint32_t)d;
-	if (s >= w->ct.cap)
+	if (s >= w->ct.high)
 		return;
 	struct vd_conn *c = &w->ct.c[s];
 	if (c->fd < 0 || (c->gen & 0x7fffffff) != ((d >> 32) & 0x7fffffff))

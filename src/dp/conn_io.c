@@ -170,8 +170,8 @@ static void conn_write(struct vd_worker *w, struct vd_conn *c)
 	ssize_t r = vd_conn_send(w, c, c->wbuf + c->woff, c->wlen - c->woff);
 	if (r > 0)
 		c->woff += (uint32_t)r;
-	else if (r == VD_IO_ERROR)
-		vd_conn_close(w, c, c->ssl ? VD_CLOSE_TLS : VD_CLOSE_ERROR);
+	else if (r == VD_IO_ERROR || r == VD_IO_TLS)
+		vd_conn_close(w, c, r == VD_IO_TLS ? VD_CLOSE_TLS : VD_CLOSE_ERROR);
 }
 
 void vd_conn_flush(struct vd_worker *w)

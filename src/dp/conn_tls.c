@@ -74,9 +74,12 @@ static int tls_status(struct vd_conn *c, int r)
 		return VD_IO_AGAIN;
 	case SSL_ERROR_ZERO_RETURN:
 		return VD_IO_CLOSED;
-	default:
+	case SSL_ERROR_SYSCALL: /* the socket failed (a reset), not TLS */
 		ERR_clear_error();
 		return VD_IO_ERROR;
+	default:
+		ERR_clear_error();
+		return VD_IO_TLS;
 	}
 }
 
@@ -95,7 +98,9 @@ int vd_conn_tls_progress(struct vd_worker *w, struct vd_conn *c)
 	int s = tls_status(c, r);
 	if (s == VD_IO_AGAIN)
 		return 0;
-	VD_STAT_ADD(w->tcp.tls_failed, 1);
+	if (s == VD_IO_TLS)
+		VD_STAT_ADD(w->tcp.tls_failed, 1);
+	c->tls_failed = s == VD_IO_TLS;
 	return -1;
 }
 
@@ -112,7 +117,7 @@ ssize_t vd_conn_recv(struct vd_worker *w, struct vd_conn *c, char *buf, size_t l
 	}
 	int hs = vd_conn_tls_progress(w, c);
 	if (hs <= 0)
-		return hs == 0 ? VD_IO_AGAIN : VD_IO_ERROR;
+		return hs == 0 ? VD_IO_AGAIN : c->tls_failed ? VD_IO_TLS : VD_IO_ERROR;
 	int r = SSL_read(c->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len));
 	return r > 0 ? r : tls_status(c, r);
 }
@@ -128,7 +133,7 @@ ssize_t vd_conn_send(struct vd_worker *w, struct vd_conn *c, const char *buf, si
 	}
 	int hs = vd_conn_tls_progress(w, c);
 	if (hs <= 0)
-		return hs == 0 ? VD_IO_AGAIN : VD_IO_ERROR;
+		return hs == 0 ? VD_IO_AGAIN : c->tls_failed ? VD_IO_TLS : VD_IO_ERROR;
 	if (!len)
 		return 0;
 	int r = SSL_write(c->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len));

@@ -18,7 +18,10 @@
 #include <unistd.h>
 #include <linux/sock_diag.h>
 
+#include <sys/resource.h>
+
 #include "viaduct/admin.h"
+#include "viaduct/log.h"
 
 #include "dp_internal.h"
 #include "viaduct/dpview.h"
@@ -151,6 +154,24 @@ static void worker_fini(struct vd_worker *w)
 	free(w->tx_iov);
 }
 
+/* Every connection is a file descriptor: the soft limit goes up to the hard one (1,024 by
+ * default would cap TCP far below tcp.max_connections), and a hard limit too low is said. */
+static void raise_nofile(const struct vd_config *cfg, bool tcp)
+{
+	struct rlimit r;
+	if (getrlimit(RLIMIT_NOFILE, &r))
+		return;
+	if (r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
+	rlim_t need = (rlim_t)cfg->tcp.max_connections + 64u * cfg->workers + 256u;
+	if (tcp && r.rlim_cur < need)
+		vd_log(VD_LOG_WARN, "open files limited to %llu: fewer TCP connections than "
+				    "tcp.max_connections (%u) can be held; raise LimitNOFILE / ulimit -n",
+		       (unsigned long long)r.rlim_cur, cfg->tcp.max_connections);
+}
+
 struct vd_dp *vd_dp_create(const struct vd_config *cfg, const struct vd_proxy *px, char *err,
 			   size_t errlen)
 {
@@ -170,6 +191,7 @@ struct vd_dp *vd_dp_create(const struct vd_config *cfg, const struct vd_proxy *p
 		for (unsigned j = 0; j < cfg->pools[i].n_members; j++)
 			dp->any_tcp |= cfg->pools[i].members[j].transport != VD_TP_UDP ||
 				       cfg->pools[i].udp_max_bytes;
+	raise_nofile(cfg, dp->any_tcp);
 	dp->per_ip = calloc(VD_DP_PER_IP_SLOTS, sizeof(*dp->per_ip));
 	if (!dp->per_ip || vd_handoff_init(dp)) {
 		vd_dp_destroy(dp);

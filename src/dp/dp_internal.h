@@ -65,6 +65,7 @@ struct vd_conn {
 	struct ssl_st *ssl;    /* TLS, NULL for plain TCP */
 	uint8_t tls_ready;     /* handshake done */
 	uint8_t tls_want_write; /* the handshake or a record waits for the socket to be writable */
+	uint8_t tls_failed;    /* the handshake failed on TLS grounds (not a socket error) */
 	uint8_t transport;     /* enum vd_transport */
 	uint32_t gen;          /* the token's generation: a reused slot never matches an old one */
 	uint8_t connecting;    /* outbound, connect() in progress */
@@ -91,8 +92,9 @@ struct vd_conn {
  * outbound connections by member address (open addressing, linear probing). */
 struct vd_conn_table {
 	struct vd_conn *c;
-	uint32_t cap, n_open, free_head, high; /* high: one past the highest slot used */
-	uint32_t *dirty;
+	uint32_t cap, n_open, high; /* high: one past the highest slot ever used */
+	uint32_t free_head;    /* a freed slot, UINT32_MAX: none (then the next at high) */
+	uint32_t *dirty;       /* allocated with the table: touched only as far as used */
 	uint32_t n_dirty;
 	uint32_t *out_slot;    /* outbound map: slot + 1 of the connection, 0 none */
 	uint32_t out_mask;
@@ -219,16 +221,16 @@ void vd_conn_buf_put(struct vd_worker *w, char *b);
 void vd_conn_epoll_set(struct vd_worker *w, struct vd_conn *c, bool want_out);
 
 /* ---- conn_tls.c: bytes in and out, plain or TLS ---- */
-enum { VD_IO_CLOSED = 0, VD_IO_AGAIN = -1, VD_IO_ERROR = -2 };
+enum { VD_IO_CLOSED = 0, VD_IO_AGAIN = -1, VD_IO_ERROR = -2 /* socket */, VD_IO_TLS = -3 };
 struct ssl_ctx_st;
 int vd_conn_tls_start(struct vd_worker *w, struct vd_conn *c, struct ssl_ctx_st *ctx,
 		      bool server, const char *peer_name);
 void vd_conn_tls_free(struct vd_conn *c);
 /** Drive the handshake: 1 done, 0 waiting for the socket, -1 failed. */
 int vd_conn_tls_progress(struct vd_worker *w, struct vd_conn *c);
-/** Bytes read (> 0) or VD_IO_CLOSED / VD_IO_AGAIN / VD_IO_ERROR. */
+/** Bytes read (> 0) or VD_IO_CLOSED / VD_IO_AGAIN / VD_IO_ERROR / VD_IO_TLS. */
 ssize_t vd_conn_recv(struct vd_worker *w, struct vd_conn *c, char *buf, size_t len);
-/** Bytes written (>= 0) or VD_IO_AGAIN / VD_IO_ERROR. */
+/** Bytes written (>= 0) or VD_IO_AGAIN / VD_IO_ERROR / VD_IO_TLS. */
 ssize_t vd_conn_send(struct vd_worker *w, struct vd_conn *c, const char *buf, size_t len);
 
 /* ---- tcp_stats.c: the view's print and metrics (dp is a struct vd_dp) ---- */
