@@ -99,8 +99,11 @@ Test(config, example_loads)
 	cr_assert_eq(cfg.batch, 32);
 	cr_assert_eq(cfg.retry_after, 5);
 
-	cr_assert_eq(cfg.n_listeners, 2);
+	cr_assert_eq(cfg.n_listeners, 3);
 	assert_v4(&cfg.listeners[0].addr, cfg.listeners[0].addrlen, "127.0.0.1", 5060);
+	cr_assert_eq(cfg.listeners[0].transport, VD_TP_UDP);
+	assert_v4(&cfg.listeners[2].addr, cfg.listeners[2].addrlen, "127.0.0.1", 5060);
+	cr_assert_eq(cfg.listeners[2].transport, VD_TP_TCP, "the TCP listener beside the UDP one");
 	cr_assert_str_eq(cfg.listeners[0].advertise, "127.0.0.1");
 	cr_assert_eq(cfg.listeners[0].advertise_port, 5060);
 	assert_v6(&cfg.listeners[1].addr, cfg.listeners[1].addrlen, "::1", 5060);
