@@ -207,6 +207,9 @@ struct vd_lcore {
 	uint16_t exc_polls; /* bursts since the exception RX queue was last polled */
 	unsigned n_exc;
 	struct rte_mbuf *exc_tx[VD_DPDK_BURST]; /* this burst's frames for the kernel */
+	/* TCP/TLS: the kernel datapath that owns the connections (vd_dp_submit), or NULL */
+	struct vd_dp *streams;
+	bool submitted; /* this burst submitted to it: wake its workers once at the end */
 } __rte_cache_aligned;
 
 /* worker.c */

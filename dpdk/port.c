@@ -404,6 +404,17 @@ static void view_poll(void *dp, uint64_t now_ms)
 	(void)now_ms;
 }
 
+unsigned vd_dpdk_workers(const struct vd_dpdk *d)
+{
+	return d->n_workers;
+}
+
+void vd_dpdk_set_streams(struct vd_dpdk *d, struct vd_dp *streams)
+{
+	for (unsigned i = 0; i < d->n_workers; i++)
+		d->lcores[i]->streams = streams;
+}
+
 void vd_dpdk_view(struct vd_dpdk *d, struct vd_dp_view *v)
 {
 	*v = (struct vd_dp_view){ .dp = d,

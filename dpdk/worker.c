@@ -35,6 +35,7 @@
 
 #include "cksum.h"
 #include "dpdk_internal.h"
+#include "viaduct/dp.h"
 #include "viaduct/route.h"
 
 #define ETH_LEN		((uint16_t)sizeof(struct rte_ether_hdr))
@@ -50,7 +51,8 @@ static int listener_for(const struct vd_proxy *px, int family, const void *ip, u
 {
 	for (unsigned j = 0; j < px->n_listeners; j++) {
 		const union vd_sockaddr *b = &px->listeners[j].bind;
-		if (b->sa.sa_family != family)
+		/* TCP/TLS listeners are the kernel's (through the exception path) */
+		if (b->sa.sa_family != family || px->listeners[j].transport != VD_TP_UDP)
 			continue;
 		if (family == AF_INET && b->in.sin_port == port_be &&
 		    memcmp(&b->in.sin_addr, ip, 4) == 0)
@@ -375,6 +377,19 @@ static void sip_one(struct vd_lcore *lc, struct rte_mbuf *m, const struct vd_rx_
 		rte_pktmbuf_free(m);
 		return;
 	}
+	if (vd_dp_stream_bound(res)) {
+		/* over a TCP/TLS connection: the kernel datapath beside us writes it */
+		if (!lc->streams || vd_dp_submit(lc->streams, lc->worker, res, pkt.base + pkt.off,
+						 pkt.len)) {
+			vd_stats_unsent(&lc->stats, res,
+					lc->streams ? VD_DROP_HANDOFF_FULL : VD_DROP_NO_EGRESS);
+		} else {
+			VD_STAT_ADD(lc->stats.tx_bytes, pkt.len);
+			lc->submitted = true;
+		}
+		rte_pktmbuf_free(m);
+		return;
+	}
 	bool fwd = res->verdict == VD_VERDICT_FORWARD;
 	unsigned from = fwd ? res->egress : meta->listener;
 	uint32_t off = VD_DPDK_HDR_RESERVE + pkt.off, len = fwd ? pkt.len : res->reply_len;
@@ -444,6 +459,10 @@ static unsigned burst(struct vd_lcore *lc)
 		else if (lc->meta[i].kind == VD_RX_PROBE)
 			vd_dpdk_probe_input(lc, pkts[i], &lc->meta[i]);
 	tx_flush(lc);
+	if (lc->submitted) { /* one wake-up per burst for the stream workers */
+		vd_dp_submit_flush(lc->streams, lc->worker);
+		lc->submitted = false;
+	}
 	vd_frag_burst_end(lc);
 	lc->px = NULL;
 	VD_STAT_ADD(lc->stats.batches, 1);

@@ -114,6 +114,119 @@ static int run_kernel(const char *path, struct vd_route *r)
 #ifdef VD_HAVE_DPDK
 #define EAL_ARGS_MAX (VD_CFG_DPDK_MAX_EAL + 64)
 
+/*
+ * DPDK with TCP/TLS: the control plane sees both datapaths as one (the lcores' workers
+ * first, then the kernel datapath's), every other callback is DPDK's, the printed and
+ * exported extras are both.
+ */
+struct view_pair {
+	struct vd_dp_view a; /* DPDK */
+	struct vd_dp_view b; /* the kernel datapath serving TCP/TLS */
+};
+
+static unsigned pair_workers(const void *dp)
+{
+	const struct view_pair *p = dp;
+	return p->a.workers(p->a.dp) + p->b.workers(p->b.dp);
+}
+
+static const struct vd_stats *pair_worker_stats(const void *dp, unsigned i)
+{
+	const struct view_pair *p = dp;
+	unsigned na = p->a.workers(p->a.dp);
+	return i < na ? p->a.worker_stats(p->a.dp, i) : p->b.worker_stats(p->b.dp, i - na);
+}
+
+static void pair_print(const void *dp, FILE *f)
+{
+	const struct view_pair *p = dp;
+	if (p->a.print)
+		p->a.print(p->a.dp, f);
+	if (p->b.print)
+		p->b.print(p->b.dp, f);
+}
+
+static void pair_metrics(const void *dp, struct vd_buf *b)
+{
+	const struct view_pair *p = dp;
+	if (p->a.metrics)
+		p->a.metrics(p->a.dp, b);
+	if (p->b.metrics)
+		p->b.metrics(p->b.dp, b);
+}
+
+static void pair_poll(void *dp, uint64_t now_ms)
+{
+	struct view_pair *p = dp;
+	if (p->a.poll)
+		p->a.poll(p->a.dp, now_ms);
+}
+
+static int pair_probe_send(void *dp, const void *buf, size_t len, const union vd_sockaddr *src,
+			   const union vd_sockaddr *dst)
+{
+	struct view_pair *p = dp;
+	return p->a.probe_send(p->a.dp, buf, len, src, dst);
+}
+
+static unsigned pair_probe_recv(void *dp,
+				void (*fn)(void *arg, const void *buf, size_t len,
+					   const union vd_sockaddr *src),
+				void *arg, unsigned max)
+{
+	struct view_pair *p = dp;
+	return p->a.probe_recv(p->a.dp, fn, arg, max);
+}
+
+static void view_pair_init(struct view_pair *p, struct vd_dp_view *out)
+{
+	*out = p->a;
+	out->dp = p;
+	out->workers = pair_workers;
+	out->worker_stats = pair_worker_stats;
+	out->print = pair_print;
+	out->metrics = pair_metrics;
+	out->poll = p->a.poll ? pair_poll : NULL;
+	out->probe_send = p->a.probe_send ? pair_probe_send : NULL;
+	out->probe_recv = p->a.probe_recv ? pair_probe_recv : NULL;
+}
+
+/* The kernel datapath beside DPDK when the config has TCP/TLS (else NULL): one worker, not
+ * pinned (the lcores busy-poll their cores), listeners bound before the exception
+ * interface has their addresses. */
+static int streams_beside_dpdk(struct vd_dpdk *d, struct vd_dp **out)
+{
+	const struct vd_route *r = vd_route_published;
+	char err[768];
+	*out = NULL;
+	if (!vd_dp_config_has_streams(&r->cfg))
+		return 0;
+	if (!r->cfg.dpdk.exception[0]) {
+		vd_log(VD_LOG_ERROR, "dpdk: TCP/TLS listeners or members need dpdk.exception: the "
+				     "kernel serves the connections, through the exception port");
+		return -EINVAL;
+	}
+	const struct vd_dp_options o = { .workers = 1, .pin = false, .freebind = true,
+					 .scratch_base = r->cfg.workers,
+					 .external = vd_dpdk_workers(d) };
+	struct vd_dp *dp = vd_dp_create_with(&r->cfg, &r->px, &o, err, sizeof(err));
+	if (!dp) {
+		vd_log(VD_LOG_ERROR, "dpdk: the TCP/TLS datapath: %s", err);
+		return -EINVAL;
+	}
+	int rc = vd_dp_start(dp);
+	if (rc) {
+		vd_log(VD_LOG_ERROR, "dpdk: the TCP/TLS datapath: %s", strerror(-rc));
+		vd_dp_destroy(dp);
+		return rc;
+	}
+	vd_dpdk_set_streams(d, dp);
+	vd_log(VD_LOG_INFO, "dpdk: TCP/TLS listeners served by the kernel (through the "
+			    "exception port), 1 worker");
+	*out = dp;
+	return 0;
+}
+
 struct control_ctx {
 	const char *path;
 	const struct vd_dp_view *view;
@@ -163,10 +276,26 @@ static int run_dpdk(const char *path, const char *argv0, int argc, char **argv)
 		       strerror(-rc));
 		return EXIT_START;
 	}
+	struct vd_dp *streams = NULL;
+	if (streams_beside_dpdk(d, &streams)) {
+		vd_dpdk_close(d);
+		for (int i = 0; i < eal_argc; i++)
+			free(owned[i]);
+		return EXIT_START;
+	}
+	static struct view_pair pair;
 	vd_dpdk_view(d, &view);
+	if (streams) {
+		pair.a = view;
+		vd_dp_view_init(streams, &pair.b);
+		view_pair_init(&pair, &view);
+	}
 	struct control_ctx ctx = { .path = path, .view = &view };
 	rc = vd_dpdk_run(d, control_main, &ctx);
+	if (streams)
+		vd_dp_stop(streams);
 	vd_control_print_stats(&view);
+	vd_dp_destroy(streams);
 	vd_dpdk_close(d);
 	for (int i = 0; i < eal_argc; i++)
 		free(owned[i]);

@@ -40,7 +40,7 @@ while (($#)); do
 done
 PROXY_CPUS=${PROXY_CPUS:-1} LOAD_CPUS=${LOAD_CPUS:-0} REPS=${REPS:-3} SECS=${SECS:-5}
 CONNS=${CONNS:-50} WINDOW=${WINDOW:-8} EQUAL_RATE=${EQUAL_RATE:-20000}
-IDLE=${IDLE:-"10000 100000"} IDLE_TLS=${IDLE_TLS:-10000}
+IDLE=${IDLE:-"10000 100000"} IDLE_TLS=${IDLE_TLS:-10000} PARTS=${PARTS:-"load handshakes idle"}
 if ((QUICK)); then REPS=1 SECS=1 IDLE=1000 IDLE_TLS=1000; fi
 WORKERS=$(($(tr ',' '\n' <<<"$PROXY_CPUS" | wc -l)))
 [[ -d $BUILD ]] || meson setup "$BUILD" --buildtype=release "$SRC" >/dev/null
@@ -145,6 +145,7 @@ row() { echo "$1,$2,$3,$4,$(field rate "$LINE"),$(field ok "$LINE"),$(field bad 
 
 # the harness ceiling: streamgen against its own responder, no proxy
 for tp in tcp tls; do
+	[[ $PARTS == *load* ]] || break
 	tls=()
 	[[ $tp == tls ]] && tls=(--tls --cert "$T/cert.pem" --key "$T/key.pem")
 	start_bg direct taskset -c "$LOAD_CPUS" "$SG" respond --listen "$ADDR:$DIRECT" "${tls[@]}"
@@ -159,6 +160,7 @@ for tp in tcp tls; do
 	stop_pid "${BG_PID[direct]}" TERM 5 || true
 done
 
+[[ $PARTS == *load* ]] || REPS=0
 for ((rep = 1; rep <= REPS; rep++)); do
 	for proxy in viaduct kamailio; do
 		start_proxy $proxy
@@ -176,6 +178,7 @@ done
 HS=$OUT/streams-handshakes.txt
 : >"$HS"
 for proxy in viaduct kamailio; do
+	[[ $PARTS == *handshakes* ]] || break
 	start_proxy $proxy
 	t0=$(cpu_ticks "${PROXY_PIDS[@]}")
 	LINE=$(taskset -c "$LOAD_CPUS" "$SG" handshakes --target "$ADDR:$TLS_PORT" --tls --duration "$SECS")
@@ -188,6 +191,7 @@ done
 MEM=$OUT/streams-idle.txt
 : >"$MEM"
 SRCS=$(for i in 1 2 3 4 5 6 7 8; do printf '127.0.0.%s,' $((100 + i)); done)
+[[ $PARTS == *idle* ]] || IDLE="" IDLE_TLS=""
 for run in $(for n in $IDLE; do echo "tcp:$n"; done; for n in $IDLE_TLS; do echo "tls:$n"; done); do
 	tp=${run%:*} n=${run#*:}
 	{

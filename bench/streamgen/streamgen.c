@@ -122,9 +122,12 @@ static int parse_addr(const char *text, void *out, socklen_t *len, uint16_t defp
 	return -1;
 }
 
-static void raise_nofile(void)
+static void raise_nofile(unsigned conns)
 {
-	struct rlimit r;
+	struct rlimit r, up = { (rlim_t)conns + 256, (rlim_t)conns + 256 };
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_max < up.rlim_max &&
+	    setrlimit(RLIMIT_NOFILE, &up) == 0)
+		return; /* as root: above the hard limit */
 	if (getrlimit(RLIMIT_NOFILE, &r) == 0) {
 		r.rlim_cur = r.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &r);
@@ -620,7 +623,7 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	raise_nofile();
+	raise_nofile(conns);
 	if (use_tls) {
 		bool server = !strcmp(mode, "respond");
 		ctx = SSL_CTX_new(server ? TLS_server_method() : TLS_client_method());

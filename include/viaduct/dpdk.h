@@ -46,6 +46,19 @@ void vd_dpdk_view(struct vd_dpdk *d, struct vd_dp_view *v);
  */
 int vd_dpdk_run(struct vd_dpdk *d, int (*control)(void *arg), void *arg);
 
+/** Worker lcores of d. */
+unsigned vd_dpdk_workers(const struct vd_dpdk *d);
+
+/**
+ * TCP and TLS beside DPDK: the kernel datapath `streams` serves the stream listeners (their
+ * traffic reaches the kernel through the exception path) and owns every connection; the
+ * lcores pass it what must leave over one (a response to a request that came over TCP/TLS, a
+ * request to a TCP/TLS member) with vd_dp_submit, producer = the lcore's worker index. Set
+ * before vd_dpdk_run.
+ */
+struct vd_dp;
+void vd_dpdk_set_streams(struct vd_dpdk *d, struct vd_dp *streams);
+
 /** Stop and close the port, free the datapath's memory, rte_eal_cleanup. Workers stopped. */
 void vd_dpdk_close(struct vd_dpdk *d);
 

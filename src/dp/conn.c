@@ -64,7 +64,7 @@ void vd_conn_epoll_set(struct vd_worker *w, struct vd_conn *c, bool want_out)
 int vd_conns_init(struct vd_worker *w, const struct vd_config *cfg)
 {
 	struct vd_conn_table *t = &w->ct;
-	unsigned n = cfg->workers ? cfg->workers : 1;
+	unsigned n = w->dp->n_workers;
 	/* the accepted connections one worker may hold, plus its own to members */
 	t->cap = cfg->tcp.max_connections / n + 1 + VD_DP_OUTBOUND_MAX;
 	if (t->cap > 0xffffff)

@@ -28,7 +28,8 @@
 
 #define LISTEN_BACKLOG 4096
 
-static int open_socket(const union vd_sockaddr *a, bool tcp, char *err, size_t errlen)
+static int open_socket(const union vd_sockaddr *a, bool tcp, bool freebind, char *err,
+		       size_t errlen)
 {
 	int one = 1, size = VD_DP_SOCKBUF;
 	char where[INET6_ADDRSTRLEN + 8];
@@ -41,6 +42,10 @@ static int open_socket(const union vd_sockaddr *a, bool tcp, char *err, size_t e
 	/* a v6 listener must not also take the v4 port of a v4 listener */
 	if (a->sa.sa_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)))
+		goto fail;
+	if (freebind && setsockopt(fd, a->sa.sa_family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP,
+				   a->sa.sa_family == AF_INET6 ? IPV6_FREEBIND : IP_FREEBIND, &one,
+				   sizeof(one)))
 		goto fail;
 	/* larger buffers absorb bursts; the kernel caps them at rmem_max/wmem_max */
 	if (!tcp) {
@@ -78,13 +83,13 @@ static int allowed_cpu(unsigned i)
 static int worker_init(struct vd_worker *w, const struct vd_config *cfg,
 		       const struct vd_proxy *px, char *err, size_t errlen)
 {
-	w->cpu = allowed_cpu(w->id);
+	w->cpu = w->dp->pin ? allowed_cpu(w->id) : -1;
 	w->batch = cfg->batch;
 	w->max_message = cfg->limits.max_message_size;
 	w->buf_size = VD_PROXY_HEADROOM + w->max_message;
 	/* a reply copies a subset of the request's header lines, plus a few of its own */
 	w->scratch.reply_cap = w->max_message + 512;
-	w->scratch.worker = w->id;
+	w->scratch.worker = w->dp->scratch_base + w->id;
 	w->bufs = malloc((size_t)w->batch * w->buf_size);
 	w->replies = malloc((size_t)w->batch * w->scratch.reply_cap);
 	w->rx = calloc(w->batch, sizeof(*w->rx));
@@ -112,7 +117,7 @@ static int worker_init(struct vd_worker *w, const struct vd_config *cfg,
 		return -errno;
 	for (unsigned j = 0; j < px->n_listeners; j++) {
 		bool tcp = px->listeners[j].transport != VD_TP_UDP;
-		int fd = open_socket(&px->listeners[j].bind, tcp, err, errlen);
+		int fd = open_socket(&px->listeners[j].bind, tcp, w->dp->freebind, err, errlen);
 		if (fd < 0)
 			return fd;
 		w->fds[j] = tcp ? -1 : fd;
@@ -161,11 +166,16 @@ static void raise_nofile(const struct vd_config *cfg, bool tcp)
 	struct rlimit r;
 	if (getrlimit(RLIMIT_NOFILE, &r))
 		return;
+	rlim_t need = (rlim_t)cfg->tcp.max_connections + 64u * cfg->workers + 256u;
+	if (tcp && r.rlim_max < need) { /* above the hard limit: only with CAP_SYS_RESOURCE */
+		struct rlimit up = { need, need };
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			r = up;
+	}
 	if (r.rlim_cur < r.rlim_max) {
 		r.rlim_cur = r.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &r);
 	}
-	rlim_t need = (rlim_t)cfg->tcp.max_connections + 64u * cfg->workers + 256u;
 	if (tcp && r.rlim_cur < need)
 		vd_log(VD_LOG_WARN, "open files limited to %llu: fewer TCP connections than "
 				    "tcp.max_connections (%u) can be held; raise LimitNOFILE / ulimit -n",
@@ -175,22 +185,28 @@ static void raise_nofile(const struct vd_config *cfg, bool tcp)
 struct vd_dp *vd_dp_create(const struct vd_config *cfg, const struct vd_proxy *px, char *err,
 			   size_t errlen)
 {
+	const struct vd_dp_options o = { .workers = cfg->workers, .pin = true };
+	return vd_dp_create_with(cfg, px, &o, err, errlen);
+}
+
+struct vd_dp *vd_dp_create_with(const struct vd_config *cfg, const struct vd_proxy *px,
+				const struct vd_dp_options *o, char *err, size_t errlen)
+{
 	struct vd_dp *dp = calloc(1, sizeof(*dp));
 	if (!dp)
 		goto oom;
-	dp->n_workers = cfg->workers;
+	dp->n_workers = o->workers ? o->workers : 1;
+	dp->n_external = o->external;
+	dp->pin = o->pin;
+	dp->freebind = o->freebind;
+	dp->scratch_base = o->scratch_base;
 	/* aligned: each worker's counters start on their own cache line */
 	dp->workers = aligned_alloc(64, sizeof(*dp->workers) * dp->n_workers);
 	if (!dp->workers)
 		goto oom;
 	memset(dp->workers, 0, sizeof(*dp->workers) * dp->n_workers);
 	dp->tcp = cfg->tcp;
-	for (unsigned j = 0; j < cfg->n_listeners; j++)
-		dp->any_tcp |= cfg->listeners[j].transport != VD_TP_UDP;
-	for (unsigned i = 0; i < cfg->n_pools; i++)
-		for (unsigned j = 0; j < cfg->pools[i].n_members; j++)
-			dp->any_tcp |= cfg->pools[i].members[j].transport != VD_TP_UDP ||
-				       cfg->pools[i].udp_max_bytes;
+	dp->any_tcp = vd_dp_config_has_streams(cfg);
 	raise_nofile(cfg, dp->any_tcp);
 	dp->per_ip = calloc(VD_DP_PER_IP_SLOTS, sizeof(*dp->per_ip));
 	if (!dp->per_ip || vd_handoff_init(dp)) {
@@ -269,6 +285,19 @@ uint64_t vd_dp_kernel_drops(const struct vd_dp *dp)
 				total += mem[SK_MEMINFO_DROPS];
 		}
 	return total;
+}
+
+bool vd_dp_config_has_streams(const struct vd_config *cfg)
+{
+	for (unsigned j = 0; j < cfg->n_listeners; j++)
+		if (cfg->listeners[j].transport != VD_TP_UDP)
+			return true;
+	for (unsigned i = 0; i < cfg->n_pools; i++)
+		for (unsigned j = 0; j < cfg->pools[i].n_members; j++)
+			if (cfg->pools[i].members[j].transport != VD_TP_UDP ||
+			    cfg->pools[i].udp_max_bytes)
+				return true;
+	return false;
 }
 
 unsigned vd_dp_workers(const struct vd_dp *dp)

@@ -168,7 +168,13 @@ struct vd_dp {
 	/* shared between workers, atomics (connection setup only, never per message) */
 	_Atomic uint32_t conns_total;
 	_Atomic uint32_t *per_ip; /* VD_DP_PER_IP_SLOTS counters by source address hash */
-	struct vd_ring *rings;    /* rings[from * n_workers + to] */
+	struct vd_ring *rings;    /* rings[from * n_workers + to]; from >= n_workers: external */
+	unsigned n_external;      /* producers outside this datapath (DPDK lcores) */
+	bool *ext_wake;           /* [external producer * n_workers + worker]: wake after its batch */
+	bool pin;                 /* pin worker i to the i-th allowed cpu */
+	bool freebind;            /* bind listeners before their address exists (DPDK: the
+				   * exception interface gets it after start) */
+	unsigned scratch_base;    /* rules scratch of worker i: scratch_base + i */
 };
 
 void *vd_worker_main(void *arg);

@@ -200,6 +200,8 @@ static int burst(struct vd_worker *w, unsigned listener)
 
 static void pin(struct vd_worker *w)
 {
+	if (w->cpu < 0)
+		return; /* beside DPDK's lcores: wherever the kernel schedules it */
 	cpu_set_t set;
 	CPU_ZERO(&set);
 	CPU_SET(w->cpu, &set);

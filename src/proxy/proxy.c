@@ -99,7 +99,8 @@ static int rules_init(struct vd_proxy *px, const struct vd_config *cfg, char *er
 	int rc = vd_rules_compile(cfg->rules, cfg->n_rules, &px->rules, err, errlen);
 	if (rc)
 		return rc;
-	unsigned n = cfg->workers ? cfg->workers : 1;
+	/* one per worker, and one for the kernel datapath that serves TCP/TLS beside DPDK's */
+	unsigned n = (cfg->workers ? cfg->workers : 1) + 1;
 	px->rules_scratch = calloc(n, sizeof(*px->rules_scratch));
 	if (!px->rules_scratch)
 		goto oom;
