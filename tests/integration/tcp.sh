@@ -19,6 +19,10 @@
 #      one segment and one message a byte at a time, no / bad Content-Length -> 400 and close,
 #      20 kB -> 513 and close, a slowloris connection closed at tcp.header_timeout_ms while
 #      a sipp TCP run at the same time loses nothing.
+#   E. limits: tcp.max_connections_per_ip (the connections over it closed at once, counted),
+#      tcp.idle_timeout_ms, a peer that never reads (closed when its write queue passes
+#      tcp.write_queue_bytes, another connection served meanwhile), tcp.max_connections (the
+#      next client waits in the kernel's backlog until one closes, then is served).
 # At each phase's end viaduct's counters add up (rx = tx + replies + drops) with no drop.
 set -euo pipefail
 
@@ -218,5 +222,33 @@ for k in closed_header-timeout:1 closed_unframed:4 closed_too-large:2 pings:4 re
 	got=$(field "$name" "$TCPSTATS $STATS")
 	check "D: $name = $want (got ${got:-0})" '[[ ${got:-0} == "$want" ]]'
 done
+stop_uas
+
+# --- E. limits: per source, total (accept backpressure), idle, a reader that does not read ---
+uas e-m1 u1 $V4 $M1 "$HERE/sipp/message_uas.xml"
+wait_for_udp_port $V4 $M1 10 "${BG_PID[e-m1]}" || die "member e-m1 did not start"
+config "pool:\n  name: p\n  members:\n    - { host: $V4, port: $M1 }\n" \
+	"tcp: { max_connections_per_ip: 3, idle_timeout_ms: 500, write_queue_bytes: 65536 }\n"
+rc=0
+python3 "$HERE/tcp_client.py" $V4 $VD_PORT perip 3 idle slowreader >"$T/limits.out" 2>&1 || rc=$?
+cat "$T/limits.out" >&2
+check "E: per-source limit, idle timeout, slow reader (tcp_client.py exit $rc)" '[[ $rc == 0 ]]'
+stop_pid "$VIADUCT_PID" TERM 10
+TCPSTATS=$(grep -E '^stats tcp' "$T/viaduct.log" | tail -n 1 || true)
+log "$TCPSTATS"
+for k in refused_per_ip:2 closed_idle-timeout:1 closed_write-queue-full:1; do
+	name=${k%:*} want=${k#*:}
+	got=$(field "$name" "$TCPSTATS")
+	check "E: $name >= $want (got ${got:-0})" '(( ${got:-0} >= want ))'
+done
+config "pool:\n  name: p\n  members:\n    - { host: $V4, port: $M1 }\n" "tcp: { max_connections: 2 }\n"
+rc=0
+python3 "$HERE/tcp_client.py" $V4 $VD_PORT backlog 2 >"$T/backlog.out" 2>&1 || rc=$?
+cat "$T/backlog.out" >&2
+check "E: at max_connections the next client waits in the backlog, then is served (exit $rc)" '[[ $rc == 0 ]]'
+stop_pid "$VIADUCT_PID" TERM 10
+TCPSTATS=$(grep -E '^stats tcp' "$T/viaduct.log" | tail -n 1 || true)
+check "E: accepting paused and resumed ($(field accept_paused "$TCPSTATS") pauses, $(field accepted "$TCPSTATS") accepted)" \
+	'(( $(field accept_paused "$TCPSTATS") >= 1 && $(field accepted "$TCPSTATS") == 3 ))'
 stop_uas
 checks_exit

@@ -14,6 +14,15 @@ checks:
   badlength   Content-Length: abc: 400 Bad Content-Length, then closed
   toolarge    a 20 kB MESSAGE: 513, then closed
   slowloris   half a request, then nothing: closed by viaduct within 10 s (tcp.header_timeout_ms)
+  idle        a connection that sends nothing: closed by viaduct (tcp.idle_timeout_ms)
+  perip N     N+2 connections from one address: N served, the 2 over tcp.max_connections_per_ip
+              closed at once
+  backlog N   tcp.max_connections = N: N connections served, one more waits (no answer within
+              1 s) until one of the N closes, then it is served
+  slowreader  a peer that sends OPTIONS to viaduct itself (answered locally) and never reads,
+              with a 4 kB receive buffer: closed
+              when its write queue passes tcp.write_queue_bytes; a second connection meanwhile
+              is served normally
 """
 import socket
 import sys
@@ -38,17 +47,20 @@ def connect():
     return s
 
 
-def message(s, n, body="hello", length=True, clen=None):
+def message(s, n, body="hello", length=True, clen=None, method="MESSAGE"):
     lhost, lport = s.getsockname()[:2]
     sent_by = f"[{lhost}]:{lport}" if FAMILY == socket.AF_INET6 else f"{lhost}:{lport}"
+    me = f"[{HOST}]" if FAMILY == socket.AF_INET6 else HOST
+    # OPTIONS to the proxy itself: answered by viaduct, no pool member involved
+    ruri = f"sip:{me}:{PORT}" if method == "OPTIONS" else "sip:bob@example.com"
     lines = [
-        "MESSAGE sip:bob@example.com SIP/2.0",
+        f"{method} {ruri} SIP/2.0",
         f"Via: SIP/2.0/TCP {sent_by};branch=z9hG4bK-tcpc-{n}-{time.time_ns()};rport",
         "Max-Forwards: 70",
         f"From: <sip:alice@example.com>;tag=a{n}",
         "To: <sip:bob@example.com>",
         f"Call-ID: tcpc-{n}-{time.time_ns()}@{lhost}",
-        f"CSeq: {n} MESSAGE",
+        f"CSeq: {n} {method}",
         "Content-Type: text/plain",
     ]
     if length:
@@ -164,6 +176,74 @@ def check_slowloris():
     s.close()
 
 
+def served(s, n=1, timeout=5, method="MESSAGE"):
+    """Send a request on s and wait for its 200 (True) or for the timeout / close (False)."""
+    s.settimeout(timeout)
+    try:
+        s.sendall(message(s, n, method=method))
+        return status(Reader(s).message()).startswith("SIP/2.0 200")
+    except (socket.timeout, EOFError, OSError):
+        return False
+
+
+def check_idle():
+    s = connect()
+    t0 = time.monotonic()
+    closed = Reader(s).closed(10)
+    report("idle", closed, f"closed after {time.monotonic() - t0:.1f} s")
+
+
+def check_perip(n):
+    conns = [connect() for _ in range(n + 2)]
+    # which ones are refused is the kernel's accept order across the workers, not ours
+    ok = [served(c, i + 1, 3) for i, c in enumerate(conns)]
+    report("perip", ok.count(True) == n, f"served {ok}")
+    for c in conns:
+        c.close()
+
+
+def check_backlog(n):
+    conns = [connect() for _ in range(n)]
+    first = [served(c, i + 1) for i, c in enumerate(conns)]
+    extra = connect()  # the kernel completes the handshake: it waits in the backlog
+    waiting = not served(extra, 99, 1)
+    conns[0].close()
+    later = False
+    extra.settimeout(5)
+    try:  # the request sent above is read once viaduct accepts again
+        later = status(Reader(extra).message()).startswith("SIP/2.0 200")
+    except (socket.timeout, EOFError, OSError):
+        pass
+    report("backlog", all(first) and waiting and later,
+           f"first {first}, the extra one waited: {waiting}, then served: {later}")
+    for c in conns[1:] + [extra]:
+        c.close()
+
+
+def check_slowreader():
+    s = socket.socket(FAMILY, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(10)
+    s.connect((HOST, PORT))
+    other = connect()
+    t0 = time.monotonic()
+    closed = False
+    sent = 0
+    other_ok = True
+    try:
+        while time.monotonic() - t0 < 20:
+            s.sendall(b"".join(message(s, sent + i, method="OPTIONS") for i in range(200)))
+            sent += 200
+            other_ok &= served(other, sent, method="OPTIONS")  # all along (never idle)
+    except OSError:
+        closed = True  # reset: viaduct closed it with our requests unread
+    if not closed:
+        closed = Reader(s).closed(5)
+    report("slowreader", closed, f"closed after {sent} requests unread")
+    report("slowreader-other", other_ok and served(other, method="OPTIONS"),
+           "another connection meanwhile")
+
+
 CHECKS = {
     "ping": check_ping,
     "batch": check_batch,
@@ -174,10 +254,18 @@ CHECKS = {
     "toolarge": lambda: check_refused("toolarge", lambda s: message(s, 1, body="x" * 20000),
                                       "SIP/2.0 513"),
     "slowloris": check_slowloris,
+    "idle": check_idle,
+    "slowreader": check_slowreader,
 }
 
-for c in sys.argv[3:]:
+args = sys.argv[3:]
+while args:
+    c = args.pop(0)
     try:
+        if c in ("perip", "backlog"):
+            n = int(args.pop(0))
+            (check_perip if c == "perip" else check_backlog)(n)
+            continue
         CHECKS[c]()
     except Exception as e:  # a check that cannot complete has failed, with its reason
         report(c, False, f"{type(e).__name__}: {e}")
