@@ -410,38 +410,39 @@ static int run_load(unsigned conns, unsigned window, double secs, double rate)
 	return 0;
 }
 
+/* Open conns connections, at most IDLE_INFLIGHT connecting (and shaking hands) at once, the
+ * way clients arrive; keep them idle for hold seconds. */
+#define IDLE_INFLIGHT 128
 static int run_idle(unsigned conns, double hold)
 {
 	int ep = epoll_create1(0);
 	struct conn **cs = calloc(conns, sizeof(*cs));
-	unsigned up = 0, failed = 0;
-	for (unsigned i = 0; i < conns; i++) {
-		if (!(cs[i] = conn_open(ep, i))) {
-			fprintf(stderr, "streamgen: connection %u: %s\n", i, strerror(errno));
-			return 1;
-		}
-	}
-	uint64_t deadline = now_ns() + 60ull * 1000000000u;
+	unsigned opened = 0, up = 0, failed = 0;
+	uint64_t deadline = now_ns() + 120ull * 1000000000u;
 	struct epoll_event ev[256];
-	bool *done = calloc(conns, 1);
 	while (!stopping && up + failed < conns && now_ns() < deadline) {
+		while (opened < conns && opened - up - failed < IDLE_INFLIGHT) {
+			if (!(cs[opened] = conn_open(ep, opened))) {
+				fprintf(stderr, "streamgen: connection %u: %s\n", opened, strerror(errno));
+				return 1;
+			}
+			cs[opened]->outstanding = 1; /* "in progress" */
+			opened++;
+		}
 		int n = epoll_wait(ep, ev, 256, 50);
 		for (int i = 0; i < n; i++) {
 			struct conn *c = ev[i].data.ptr;
-			unsigned idx = 0;
-			for (; idx < conns && cs[idx] != c; idx++)
-				;
-			if (idx == conns || done[idx])
+			if (!c->outstanding)
 				continue;
 			int err = 0;
 			socklen_t l = sizeof(err);
 			getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l);
-			int h = err ? -1 : (c->ssl ? (c->up = false, handshake(c)) : 1);
+			int h = err ? -1 : handshake(c);
 			if (h == 0) {
 				rearm(ep, c);
 				continue;
 			}
-			done[idx] = true;
+			c->outstanding = 0;
 			if (h > 0)
 				up++;
 			else
@@ -455,7 +456,7 @@ static int run_idle(unsigned conns, double hold)
 	uint64_t end = now_ns() + (uint64_t)(hold * 1e9);
 	while (!stopping && now_ns() < end)
 		usleep(20000);
-	for (unsigned i = 0; i < conns; i++)
+	for (unsigned i = 0; i < opened; i++)
 		conn_close(cs[i]);
 	return failed ? 1 : 0;
 }
