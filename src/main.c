@@ -178,6 +178,15 @@ static unsigned pair_probe_recv(void *dp,
 	return p->a.probe_recv(p->a.dp, fn, arg, max);
 }
 
+static void pair_member_failures(void *dp,
+				 void (*fn)(void *arg, const union vd_sockaddr *a, uint8_t transport),
+				 void *arg)
+{
+	struct view_pair *p = dp;
+	if (p->b.member_failures)
+		p->b.member_failures(p->b.dp, fn, arg);
+}
+
 static void view_pair_init(struct view_pair *p, struct vd_dp_view *out)
 {
 	*out = p->a;
@@ -189,6 +198,8 @@ static void view_pair_init(struct view_pair *p, struct vd_dp_view *out)
 	out->poll = p->a.poll ? pair_poll : NULL;
 	out->probe_send = p->a.probe_send ? pair_probe_send : NULL;
 	out->probe_recv = p->a.probe_recv ? pair_probe_recv : NULL;
+	out->member_failures = pair_member_failures;
+	out->member_failures_fd = p->b.member_failures_fd;
 }
 
 /* The kernel datapath beside DPDK when the config has TCP/TLS (else NULL): one worker, not

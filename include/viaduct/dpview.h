@@ -55,6 +55,17 @@ struct vd_dp_view {
 					  const union vd_sockaddr *src),
 			       void *arg, unsigned max);
 	uint16_t probe_port;
+	/**
+	 * Optional: the connections to members (TCP, TLS) that failed since the last call, fn
+	 * once per failure (address and enum vd_transport). Control thread, every loop
+	 * iteration; the health prober counts them as failed probes.
+	 */
+	void (*member_failures)(void *dp,
+				void (*fn)(void *arg, const union vd_sockaddr *a, uint8_t transport),
+				void *arg);
+	/** With member_failures: an eventfd the datapath writes when it has some (the control
+	 * loop polls it and reads it empty), -1 if none. */
+	int member_failures_fd;
 };
 
 #endif

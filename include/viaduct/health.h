@@ -64,6 +64,7 @@ struct vd_health_member_state {
 	uint32_t fails;     /* consecutive failures */
 	uint32_t oks;       /* consecutive successes */
 	uint64_t probes, replies, timeouts, errors_5xx;
+	uint64_t conn_failures; /* the datapath's connections to it that failed (TCP, TLS) */
 	uint16_t last_status;
 	uint64_t last_change_ms;
 };
@@ -148,6 +149,16 @@ uint64_t vd_health_next_ms(const struct vd_health *h);
 
 /** State of member i (index in the last vd_health_set_members() list); NULL if out of range. */
 const struct vd_health_member_state *vd_health_state(const struct vd_health *h, unsigned i);
+
+/**
+ * The datapath's connection to the member at address a by transport (TCP or TLS) could not
+ * be opened (refused, timed out, TLS handshake failed) or broke: counted in conn_failures and
+ * judged like a failed probe, so a member whose connections fail goes down after down_after
+ * of them without waiting for the probes (which bring it back up). An address the prober does
+ * not know is ignored.
+ */
+void vd_health_on_conn_failure(struct vd_health *h, const union vd_sockaddr *a,
+			       uint8_t transport, uint64_t now_ms);
 unsigned vd_health_members(const struct vd_health *h);
 const struct vd_health_counters *vd_health_counters(const struct vd_health *h);
 

@@ -172,6 +172,13 @@ int vd_control_member(unsigned pool, unsigned member, int set_up, int set_draine
 
 /* ---- health probing ---- */
 
+/* The datapath's connection to a member failed: a failed probe for the prober. */
+static void on_conn_failure(void *arg, const union vd_sockaddr *a, uint8_t transport)
+{
+	(void)arg;
+	vd_health_on_conn_failure(prober, a, transport, vd_now_ms());
+}
+
 static void on_health_change(void *arg, unsigned i, bool up)
 {
 	char msg[256];
@@ -307,9 +314,10 @@ static void health_print(void)
 			 r->px.pools[p].member_names[m]);
 		fprintf(stderr,
 			"stats health member=%s up=%d probes=%lu replies=%lu timeouts=%lu "
-			"errors_5xx=%lu\n",
+			"errors_5xx=%lu conn_failures=%lu\n",
 			name, st->up ? 1 : 0, (unsigned long)st->probes, (unsigned long)st->replies,
-			(unsigned long)st->timeouts, (unsigned long)st->errors_5xx);
+			(unsigned long)st->timeouts, (unsigned long)st->errors_5xx,
+			(unsigned long)st->conn_failures);
 	}
 	vd_route_unlock();
 	fprintf(stderr,
@@ -473,13 +481,17 @@ int vd_control_run(const char *path, const struct vd_dp_view *dp)
 	health_start(vd_route_published);
 	vd_admin_ops_start(&vd_route_published->cfg, dp);
 	for (;;) {
-		struct pollfd pfd[4] = { { .fd = sfd, .events = POLLIN },
+		struct pollfd pfd[5] = { { .fd = sfd, .events = POLLIN },
 					 { .fd = ifd, .events = POLLIN } };
 		int hfd[2] = { -1, -1 };
 		unsigned nh = prober ? vd_health_fds(prober, hfd) : 0;
 		for (unsigned i = 0; i < nh; i++)
 			pfd[2 + i] = (struct pollfd){ .fd = hfd[i], .events = POLLIN };
-		int r = poll(pfd, 2 + nh, poll_timeout());
+		/* the datapath wakes us when it has member failures for the prober */
+		bool wake = dp->member_failures && dp->member_failures_fd >= 0;
+		if (wake)
+			pfd[2 + nh] = (struct pollfd){ .fd = dp->member_failures_fd, .events = POLLIN };
+		int r = poll(pfd, 2 + nh + wake, poll_timeout());
 		if (r < 0 && errno != EINTR)
 			break;
 		if (pfd[0].revents & POLLIN && on_signal(sfd, dp))
@@ -492,6 +504,13 @@ int vd_control_run(const char *path, const struct vd_dp_view *dp)
 			if (pfd[2 + i].revents & POLLIN)
 				vd_health_on_readable(prober, hfd[i], vd_now_ms());
 		health_poll_datapath(); /* replies first: they may resolve probes due to expire */
+		if (wake && (pfd[2 + nh].revents & POLLIN)) {
+			uint64_t v;
+			if (read(dp->member_failures_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+				vd_log(VD_LOG_WARN, "datapath wake-up: %s", strerror(errno));
+		}
+		if (prober && dp->member_failures)
+			dp->member_failures(dp->dp, on_conn_failure, NULL);
 		if (prober)
 			vd_health_tick(prober, vd_now_ms());
 		if (dp->poll)

@@ -1024,3 +1024,16 @@ const struct vd_health_counters *vd_health_counters(const struct vd_health *h)
 {
 	return &h->counters;
 }
+
+void vd_health_on_conn_failure(struct vd_health *h, const union vd_sockaddr *a,
+			       uint8_t transport, uint64_t now_ms)
+{
+	for (unsigned i = 0; i < h->n; i++) {
+		struct member *m = &h->m[i];
+		if (m->transport != transport || addr_cmp(&m->addr, a) != 0)
+			continue;
+		m->st.conn_failures++;
+		record_failure(h, i, now_ms);
+		return;
+	}
+}

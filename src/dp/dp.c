@@ -200,6 +200,11 @@ struct vd_dp *vd_dp_create_with(const struct vd_config *cfg, const struct vd_pro
 	dp->pin = o->pin;
 	dp->freebind = o->freebind;
 	dp->scratch_base = o->scratch_base;
+	dp->ctl_evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (dp->ctl_evfd < 0) {
+		free(dp);
+		goto oom_nofree;
+	}
 	/* aligned: each worker's counters start on their own cache line */
 	dp->workers = aligned_alloc(64, sizeof(*dp->workers) * dp->n_workers);
 	if (!dp->workers)
@@ -266,6 +271,8 @@ void vd_dp_destroy(struct vd_dp *dp)
 	for (unsigned i = 0; dp->workers && i < dp->n_workers; i++)
 		worker_fini(&dp->workers[i]);
 	vd_handoff_fini(dp);
+	if (dp->ctl_evfd >= 0)
+		close(dp->ctl_evfd);
 	free(dp->per_ip);
 	free(dp->workers);
 	free(dp);
@@ -334,5 +341,7 @@ void vd_dp_view_init(struct vd_dp *dp, struct vd_dp_view *v)
 				  .worker_stats = view_worker_stats,
 				  .kernel_drops = view_kernel_drops,
 				  .print = vd_dp_tcp_print,
-				  .metrics = vd_dp_tcp_metrics };
+				  .metrics = vd_dp_tcp_metrics,
+				  .member_failures = vd_dp_member_failures,
+				  .member_failures_fd = dp->ctl_evfd };
 }

@@ -117,6 +117,17 @@ struct vd_ring {
 	uint32_t size;
 };
 
+/* Failed connections to members, from a worker to the control thread (one producer, one
+ * consumer); a full ring drops the event (the probes still judge the member). */
+#define VD_DP_FAIL_RING 64
+struct vd_fail_ring {
+	_Atomic uint32_t head, tail;
+	struct {
+		union vd_sockaddr addr;
+		uint8_t transport;
+	} ev[VD_DP_FAIL_RING];
+};
+
 struct vd_dp;
 
 /* One worker: its counters first (own cache lines), then its sockets and batch buffers. */
@@ -157,6 +168,7 @@ struct vd_worker {
 	struct mmsghdr *tx;
 	struct iovec *tx_iov;
 	struct vd_conn_table ct;
+	struct vd_fail_ring fails;
 };
 
 struct vd_dp {
@@ -175,6 +187,7 @@ struct vd_dp {
 	bool freebind;            /* bind listeners before their address exists (DPDK: the
 				   * exception interface gets it after start) */
 	unsigned scratch_base;    /* rules scratch of worker i: scratch_base + i */
+	int ctl_evfd;             /* wakes the control loop: member failures to read */
 };
 
 void *vd_worker_main(void *arg);
@@ -243,6 +256,10 @@ ssize_t vd_conn_send(struct vd_worker *w, struct vd_conn *c, const char *buf, si
 struct vd_buf;
 void vd_dp_tcp_print(const void *dp, FILE *f);
 void vd_dp_tcp_metrics(const void *dp, struct vd_buf *b);
+/* the view's member_failures (dp is a struct vd_dp) */
+void vd_dp_member_failures(void *dp,
+			   void (*fn)(void *arg, const union vd_sockaddr *a, uint8_t transport),
+			   void *arg);
 
 /* ---- handoff.c ---- */
 int vd_handoff_init(struct vd_dp *dp);

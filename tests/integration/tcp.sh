@@ -23,6 +23,9 @@
 #      tcp.idle_timeout_ms, a peer that never reads (closed when its write queue passes
 #      tcp.write_queue_bytes, another connection served meanwhile), tcp.max_connections (the
 #      next client waits in the kernel's backlog until one closes, then is served).
+#   F. a TCP member that refuses connections (nothing listens) next to one that answers, probes
+#      every 60 s: the workers' failed connections take it down (health conn_failures), the
+#      MESSAGEs' retransmissions reach the other member: 100 transactions, 0 failed.
 # At each phase's end viaduct's counters add up (rx = tx + replies + drops) with no drop.
 set -euo pipefail
 
@@ -250,5 +253,22 @@ stop_pid "$VIADUCT_PID" TERM 10
 TCPSTATS=$(grep -E '^stats tcp' "$T/viaduct.log" | tail -n 1 || true)
 check "E: accepting paused and resumed ($(field accept_paused "$TCPSTATS") pauses, $(field accepted "$TCPSTATS") accepted)" \
 	'(( $(field accept_paused "$TCPSTATS") >= 1 && $(field accepted "$TCPSTATS") == 3 ))'
+stop_uas
+
+# --- F. a TCP member that refuses connections goes down by the datapath's failures -----------
+# probes every 60 s (the first anywhere in the first minute): within this phase, what takes
+# the member down is the workers' failed connections, reported to the prober
+uas f-m1 t1 $V4 $M1 "$HERE/sipp/message_uas.xml"
+wait_tcp $V4 $M1
+config "pool:\n  name: p\n  transport: tcp\n  members:\n    - { host: $V4, port: $M1 }\n    - { host: $V4, port: $M2 }\n" \
+	"health: { interval_ms: 60000, timeout_ms: 1000, down_after: 2, up_after: 1 }\n"
+SAVED=$CALLS CALLS=100
+uac f-msg u1 $V4 "$HERE/sipp/message_uac.xml"
+CALLS=$SAVED
+stop_pid "$VIADUCT_PID" TERM 10
+DEAD=$(grep -E "^stats health member=p/$V4:$M2 " "$T/viaduct.log" | tail -n 1 || true)
+log "$DEAD"
+check "F: the refusing member is down (up=$(field up "$DEAD")) after failed connections (conn_failures=$(field conn_failures "$DEAD")), before any second probe" \
+	'[[ $(field up "$DEAD") == 0 ]] && (( $(field conn_failures "$DEAD") >= 2 ))'
 stop_uas
 checks_exit

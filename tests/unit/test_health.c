@@ -1385,3 +1385,33 @@ Test(health_tcp, a_member_is_its_address_and_its_transport, .timeout = TEST_TIME
 	close(u.fd);
 	close(l.fd);
 }
+
+/* The datapath's failed connections to a member count like failed probes: down_after of them
+ * take a TCP member down between probes; another transport at the same address, or an
+ * address the prober does not know, is not touched. */
+Test(health_tcp, the_datapaths_failed_connections_take_a_member_down, .timeout = TEST_TIMEOUT_S)
+{
+	struct changes ch = {0};
+	struct vd_health_config c = config(AF_INET);
+	struct vd_health *h = prober(&c, &ch);
+	union vd_sockaddr m = loopback(AF_INET, 5999), other = loopback(AF_INET, 5998);
+	union vd_sockaddr a[2] = {m, m};
+	const uint8_t tp[2] = {VD_TP_TCP, VD_TP_UDP};
+
+	cr_assert_eq(vd_health_set_members(h, a, tp, 2), 0);
+	for (unsigned k = 0; k + 1 < DOWN_AFTER; k++)
+		vd_health_on_conn_failure(h, &m, VD_TP_TCP, T0 + k);
+	cr_assert(state(h, 0)->up, "one failure short of down_after: still up");
+	vd_health_on_conn_failure(h, &other, VD_TP_TCP, T0 + 10); /* not a member */
+	vd_health_on_conn_failure(h, &m, VD_TP_TLS, T0 + 11);	  /* not this transport */
+	cr_assert(state(h, 0)->up);
+	cr_assert_eq(ch.n, 0);
+	vd_health_on_conn_failure(h, &m, VD_TP_TCP, T0 + 12);
+	cr_assert_not(state(h, 0)->up, "down after %u failed connections", DOWN_AFTER);
+	cr_assert_eq(state(h, 0)->conn_failures, DOWN_AFTER);
+	cr_assert_eq(ch.n_down, 1);
+	cr_assert_eq(ch.member, 0);
+	cr_assert(state(h, 1)->up, "the UDP member at the same address is another member");
+	cr_assert_eq(state(h, 1)->conn_failures, 0);
+	vd_health_free(h);
+}
