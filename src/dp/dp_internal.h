@@ -115,7 +115,7 @@ struct vd_ring {
 	char pad2[60];
 	char *data;
 	uint32_t size;
-};
+} __attribute__((aligned(64))); /* an array of them is aligned_alloc'd: size % 64 == 0 */
 
 /* Failed connections to members, from a worker to the control thread (one producer, one
  * consumer); a full ring drops the event (the probes still judge the member). */
