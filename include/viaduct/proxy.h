@@ -170,6 +170,10 @@ struct vd_proxy_pool {
 	bool *drained; /* admin: no new dialogs or registrations */
 	unsigned n_groups; /* sorted by priority, lowest first */
 	struct vd_proxy_group *groups;
+	/* snapshots sharing this pool's arrays and tables (control plane only): a member change
+	 * copies the one pool it changes, the others stay shared */
+	unsigned *refs;
+	bool dirty; /* member state set, tables not rebuilt yet (vd_proxy_pools_rebuild) */
 };
 
 /** Everything the core reads per message. Built by the control plane, read-only afterwards. */
@@ -212,6 +216,9 @@ struct vd_proxy {
 	 * "does this come from / go to a member?" in one or two probes */
 	union vd_sockaddr *member_set;
 	uint32_t member_set_mask;
+	/* snapshots sharing the rules database, its scratch and member_set: compiled once per
+	 * config load (control plane only) */
+	unsigned *shared_refs;
 };
 
 /**
@@ -223,11 +230,24 @@ int vd_proxy_init(struct vd_proxy *px, const struct vd_config *cfg, char *err, s
 void vd_proxy_fini(struct vd_proxy *px);
 
 /**
+ * *dst becomes a snapshot of the same compiled config as src: the rules database, its scratch
+ * and every pool shared by reference (nothing is compiled or copied but the pool array).
+ * Control plane only, serialised with every other snapshot operation. 0 or -ENOMEM.
+ */
+int vd_proxy_clone(struct vd_proxy *dst, const struct vd_proxy *src);
+
+/**
  * Set the state of a member (before the snapshot is published) and rebuild the pool's
- * tables. Control plane only. Returns 0 or -ENOMEM / -EINVAL.
+ * tables; a pool shared with other snapshots is copied first (only that pool: its member
+ * arrays and tables). Control plane only. Returns 0 or -ENOMEM / -EINVAL.
  */
 int vd_proxy_member_state(struct vd_proxy *px, unsigned pool, unsigned member, bool up,
 			  bool drained);
+/** The same without rebuilding: several changes, then vd_proxy_pools_rebuild() once (a pool
+ * changed several times has its tables built once). */
+int vd_proxy_member_set(struct vd_proxy *px, unsigned pool, unsigned member, bool up,
+			bool drained);
+int vd_proxy_pools_rebuild(struct vd_proxy *px);
 
 /** What vd_proxy_process() decided. */
 struct vd_result {

@@ -4,8 +4,9 @@
  *
  * A snapshot is everything the workers read: the compiled proxy (listeners, pools, Maglev
  * tables) plus the config it came from. It is immutable once published. The control plane
- * builds a new one aside (config load, reload, a member going up or down, a drain) and
- * publishes it with rcu_assign_pointer; workers (liburcu QSBR) pick it up at their next
+ * builds a new one aside (config load, reload) or derives one from the published snapshot (a
+ * member going up or down, a drain: the config, rules and unchanged pools shared by reference,
+ * only the changed pools copied) and publishes it with rcu_assign_pointer; workers (liburcu QSBR) pick it up at their next
  * batch and never take a lock; the old one is freed after a grace period. A failed build
  * leaves the published snapshot serving: traffic never stops.
  *
@@ -25,7 +26,8 @@ struct vd_tls;
 
 struct vd_route {
 	struct vd_proxy px;
-	struct vd_config cfg;
+	struct vd_config cfg; /* its heap parts shared by the snapshots of one config load */
+	unsigned *cfg_refs;   /* how many snapshots share them (control plane only) */
 	struct vd_tls *tls; /* TLS contexts (include/viaduct/tls.h), NULL without TLS */
 	uint64_t version; /* 1 for the first snapshot, +1 per publication */
 };
@@ -63,7 +65,22 @@ extern int vd_route_grace;
 struct vd_route *vd_route_build(const char *path, const struct vd_route *prev, char *err,
 				size_t errlen);
 
-/** A copy of `prev` with one member's state changed (health, drain). NULL on error. */
+/** A member's new state (health, drain). */
+struct vd_member_change {
+	unsigned pool, member;
+	bool up, drained;
+};
+
+/**
+ * `prev` with members' states changed, several at once (a site failing is one publication).
+ * Nothing is compiled: the config, the rules database and every pool not changed are shared
+ * with prev by reference; a changed pool is copied and only its Maglev tables are rebuilt.
+ * NULL on error (-ENOMEM; an index out of range is -EINVAL) with err set.
+ */
+struct vd_route *vd_route_with_members(const struct vd_route *prev,
+				       const struct vd_member_change *changes, unsigned n,
+				       char *err, size_t errlen);
+/** The same for one member. */
 struct vd_route *vd_route_with_member(const struct vd_route *prev, unsigned pool,
 				      unsigned member, bool up, bool drained, char *err,
 				      size_t errlen);
@@ -80,6 +97,16 @@ void vd_route_free(struct vd_route *r);
 
 /** A worker count given on the command line: applied to every config loaded from now on. */
 void vd_route_set_workers_override(unsigned workers);
+
+/**
+ * A read section on a thread that is not a worker (the admin API's): between begin and end
+ * vd_route_read() gives a snapshot that stays valid, without the builders' lock, so a
+ * reload or a rebuild never makes a reader wait (publication waits for the section to end:
+ * keep it short). The thread registers with liburcu on first use and unregisters when it
+ * exits. Never call a function that publishes inside a section.
+ */
+void vd_route_reader_begin(void);
+void vd_route_reader_end(void);
 
 /** Serialises snapshot builders (control thread, admin thread). Control plane only. */
 void vd_route_lock(void);

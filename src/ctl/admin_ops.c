@@ -3,10 +3,11 @@
  * What the admin API serves (the callbacks of struct vd_admin_ops): metrics and status from
  * the workers' counters and the published routing snapshot, reload, drain and undrain.
  *
- * The callbacks run on libmicrohttpd's thread. They read the published snapshot under the
- * builders' lock (vd_route_lock), which the control thread also holds while it publishes and
- * frees: a snapshot cannot disappear under a request. Changes go through the same functions
- * the control thread uses (vd_control_reload, vd_control_member).
+ * The callbacks run on libmicrohttpd's thread. /metrics and /status read the published
+ * snapshot as RCU readers (vd_route_reader_begin/end): they never wait for a reload or a
+ * member change, and a snapshot cannot be freed under them. Changes go through the same
+ * functions the control thread uses (vd_control_reload, vd_control_member), outside any read
+ * section.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,6 +18,8 @@
 #include "viaduct/control.h"
 #include "viaduct/log.h"
 #include "viaduct/metrics.h"
+#include <urcu-qsbr.h>
+
 #include "viaduct/route.h"
 
 static const struct vd_dp_view *admin_dp;
@@ -56,8 +59,8 @@ static void render_metrics(void *arg, struct vd_buf *b)
 	vd_prom_family(b, "viaduct_member_changes_total", "counter",
 		       "Snapshots published for health or drain changes.");
 	vd_prom_sample(b, "viaduct_member_changes_total", vd_control_stats.member_changes, NULL);
-	vd_route_lock();
-	const struct vd_route *r = vd_route_published;
+	vd_route_reader_begin();
+	const struct vd_route *r = vd_route_read();
 	vd_prom_family(b, "viaduct_snapshot_version", "gauge", "Version of the routing snapshot.");
 	vd_prom_sample(b, "viaduct_snapshot_version", r->version, NULL);
 	static const char *const fams[2][3] = {
@@ -79,14 +82,14 @@ static void render_metrics(void *arg, struct vd_buf *b)
 			}
 		}
 	}
-	vd_route_unlock();
+	vd_route_reader_end();
 }
 
 static void render_status(void *arg, struct vd_buf *b)
 {
 	(void)arg;
-	vd_route_lock();
-	const struct vd_route *r = vd_route_published;
+	vd_route_reader_begin();
+	const struct vd_route *r = vd_route_read();
 	/* workers: the running ones (DPDK may run fewer than configured: lcores, queues) */
 	vd_buf_printf(b, "{\"version\":%lu,\"datapath\":\"%s\",\"workers\":%u,\"reloads\":%lu,"
 			 "\"reloads_failed\":%lu,\"config_files\":[",
@@ -114,7 +117,7 @@ static void render_status(void *arg, struct vd_buf *b)
 		vd_buf_printf(b, "]}");
 	}
 	vd_buf_printf(b, "]}\n");
-	vd_route_unlock();
+	vd_route_reader_end();
 }
 
 static int do_reload(void *arg, char *msg, size_t msglen)

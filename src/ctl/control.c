@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "viaduct/control.h"
@@ -179,15 +180,73 @@ static void on_conn_failure(void *arg, const union vd_sockaddr *a, uint8_t trans
 	vd_health_on_conn_failure(prober, a, transport, vd_now_ms());
 }
 
+static uint64_t vd_now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Health changes of one loop iteration, applied together (health_flush): members failing
+ * together (a site) leave in one publication. */
+static struct vd_member_change *pending;
+static unsigned n_pending;
+
 static void on_health_change(void *arg, unsigned i, bool up)
 {
-	char msg[256];
 	(void)arg;
-	if (i >= n_probed)
+	if (i >= n_probed || n_pending >= VD_HEALTH_MAX_MEMBERS)
 		return;
-	vd_control_member(probed_pool[i], probed_member[i], up, -1,
-			  up ? "health: answering again" : "health: probes failing", msg,
-			  sizeof(msg));
+	if (!pending && !(pending = calloc(VD_HEALTH_MAX_MEMBERS, sizeof(*pending))))
+		return;
+	pending[n_pending++] = (struct vd_member_change){ .pool = probed_pool[i],
+							  .member = probed_member[i], .up = up };
+}
+
+/* One snapshot for every health change of this iteration (drain state kept as it is). */
+static void health_flush(void)
+{
+	char err[512];
+	if (!n_pending)
+		return;
+	vd_route_lock();
+	const struct vd_route *cur = vd_route_published;
+	unsigned n = 0;
+	for (unsigned i = 0; i < n_pending; i++) {
+		struct vd_member_change *c = &pending[i];
+		if (c->pool >= cur->px.n_pools || c->member >= cur->px.pools[c->pool].n_members)
+			continue; /* a reload changed the pools meanwhile */
+		const struct vd_proxy_pool *p = &cur->px.pools[c->pool];
+		if (p->up[c->member] == c->up)
+			continue;
+		c->drained = p->drained[c->member];
+		pending[n++] = *c;
+	}
+	n_pending = 0;
+	if (!n) {
+		vd_route_unlock();
+		return;
+	}
+	uint64_t t0 = vd_now_us();
+	struct vd_route *r = vd_route_with_members(cur, pending, n, err, sizeof(err));
+	if (!r) {
+		vd_route_unlock();
+		vd_log(VD_LOG_ERROR, "health: %u member change(s) not applied: %s", n, err);
+		return;
+	}
+	uint64_t built = vd_now_us() - t0;
+	uint64_t grace = vd_route_publish(r);
+	vd_control_stats.member_changes += n;
+	for (unsigned i = 0; i < n; i++) {
+		const struct vd_proxy_pool *p = &r->px.pools[pending[i].pool];
+		vd_log(VD_LOG_WARN, "member %s/%s %s (health: %s): snapshot %lu", p->name,
+		       p->member_names[pending[i].member], pending[i].up ? "up" : "down",
+		       pending[i].up ? "answering again" : "failing", (unsigned long)r->version);
+	}
+	vd_log(VD_LOG_INFO, "health: %u member change(s) in snapshot %lu (built in %lu us, every "
+			    "worker on it within %lu us)",
+	       n, (unsigned long)r->version, (unsigned long)built, (unsigned long)grace);
+	vd_route_unlock();
 }
 
 /* The prober follows the members of the published snapshot, each with its transport (how it
@@ -339,6 +398,9 @@ static void health_stop(void)
 	free(probed_member);
 	probed_pool = probed_member = NULL;
 	n_probed = 0;
+	free(pending);
+	pending = NULL;
+	n_pending = 0;
 }
 
 static int open_signalfd(void)
@@ -513,6 +575,7 @@ int vd_control_run(const char *path, const struct vd_dp_view *dp)
 			dp->member_failures(dp->dp, on_conn_failure, NULL);
 		if (prober)
 			vd_health_tick(prober, vd_now_ms());
+		health_flush(); /* what replies, failures and timeouts changed: one snapshot */
 		if (dp->poll)
 			dp->poll(dp->dp, vd_now_ms());
 	}

@@ -34,8 +34,54 @@ static void groups_free(struct vd_proxy_pool *p)
 	p->n_groups = 0;
 }
 
+void vd_pool_release(struct vd_proxy_pool *p)
+{
+	if (!p->refs || --*p->refs == 0)
+		vd_pool_fini(p);
+	memset(p, 0, sizeof(*p));
+}
+
+/* A copy of n elements of size sz, or NULL. */
+static void *dup_array(const void *src, size_t n, size_t sz)
+{
+	size_t bytes = n * sz;
+	void *d = malloc(bytes ? bytes : 1);
+	if (d && n)
+		memcpy(d, src, n * sz);
+	return d;
+}
+
+int vd_pool_unshare(struct vd_proxy_pool *p)
+{
+	if (*p->refs == 1)
+		return 0;
+	struct vd_proxy_pool c = *p;
+	size_t n = p->n_members;
+	c.refs = malloc(sizeof(*c.refs));
+	c.members = dup_array(p->members, n, sizeof(*p->members));
+	c.member_names = dup_array(p->member_names, n, sizeof(*p->member_names));
+	c.hosts = dup_array(p->hosts, n, sizeof(*p->hosts));
+	c.weights = dup_array(p->weights, n, sizeof(*p->weights));
+	c.priorities = dup_array(p->priorities, n, sizeof(*p->priorities));
+	c.transports = dup_array(p->transports, n, sizeof(*p->transports));
+	c.up = dup_array(p->up, n, sizeof(*p->up));
+	c.drained = dup_array(p->drained, n, sizeof(*p->drained));
+	c.groups = NULL; /* rebuilt for the new state; the shared ones stay with the others */
+	c.n_groups = 0;
+	if (!c.refs || !c.members || !c.member_names || !c.hosts || !c.weights ||
+	    !c.priorities || !c.transports || !c.up || !c.drained) {
+		vd_pool_fini(&c);
+		return -ENOMEM;
+	}
+	*c.refs = 1;
+	--*p->refs;
+	*p = c;
+	return 0;
+}
+
 void vd_pool_fini(struct vd_proxy_pool *p)
 {
+	free(p->refs);
 	groups_free(p);
 	free(p->members);
 	free(p->member_names);
@@ -134,11 +180,12 @@ int vd_pool_init(struct vd_proxy_pool *p, const struct vd_cfg_pool *c, char *err
 	p->priorities = calloc(n, sizeof(*p->priorities));
 	p->transports = calloc(n, sizeof(*p->transports));
 	p->hosts = calloc(n, sizeof(*p->hosts));
+	p->refs = calloc(1, sizeof(*p->refs));
 	p->up = calloc(n, sizeof(*p->up));
 	p->drained = calloc(n, sizeof(*p->drained));
 	p->udp_max_bytes = c->udp_max_bytes;
 	if (!p->members || !p->member_names || !p->weights || !p->priorities || !p->up ||
-	    !p->drained || !p->transports || !p->hosts)
+	    !p->drained || !p->transports || !p->hosts || !p->refs)
 		goto oom;
 	for (unsigned i = 0; i < n; i++) {
 		memcpy(&p->members[i], &c->members[i].addr, c->members[i].addrlen);
@@ -149,6 +196,7 @@ int vd_pool_init(struct vd_proxy_pool *p, const struct vd_cfg_pool *c, char *err
 		memcpy(p->hosts[i], c->members[i].host, sizeof(p->hosts[i]));
 		p->up[i] = true;
 	}
+	*p->refs = 1;
 	int rc = vd_pool_tables_build(p);
 	if (rc) {
 		snprintf(err, errlen, "pool %s: cannot build the Maglev tables: %s", c->name,

@@ -243,8 +243,13 @@ int vd_proxy_init(struct vd_proxy *px, const struct vd_config *cfg, char *err, s
 	int prc = members_not_ours(px, cfg, err, errlen);
 	if (prc)
 		return prc;
+	px->shared_refs = calloc(1, sizeof(*px->shared_refs));
 	px->pools = calloc(cfg->n_pools, sizeof(*px->pools));
-	if (!px->pools) {
+	if (px->shared_refs)
+		*px->shared_refs = 1;
+	if (!px->pools || !px->shared_refs) {
+		free(px->shared_refs);
+		px->shared_refs = NULL;
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -268,32 +273,77 @@ int vd_proxy_init(struct vd_proxy *px, const struct vd_config *cfg, char *err, s
 
 void vd_proxy_fini(struct vd_proxy *px)
 {
-	vd_member_set_free(px);
-	for (unsigned i = 0; px->rules_scratch && i < px->n_rules_scratch; i++)
-		vd_rules_scratch_free(px->rules_scratch[i]);
-	free(px->rules_scratch);
+	/* the compiled parts go with the last snapshot that shares them */
+	if (!px->shared_refs || --*px->shared_refs == 0) {
+		vd_member_set_free(px);
+		for (unsigned i = 0; px->rules_scratch && i < px->n_rules_scratch; i++)
+			vd_rules_scratch_free(px->rules_scratch[i]);
+		free(px->rules_scratch);
+		vd_rules_free(px->rules);
+		free(px->shared_refs);
+	}
+	px->shared_refs = NULL;
+	px->member_set = NULL;
 	px->rules_scratch = NULL;
 	px->n_rules_scratch = 0;
-	vd_rules_free(px->rules);
 	px->rules = NULL;
 	for (unsigned i = 0; px->pools && i < px->n_pools; i++)
-		vd_pool_fini(&px->pools[i]);
+		vd_pool_release(&px->pools[i]);
 	free(px->pools);
 	px->pools = NULL;
 	px->n_pools = 0;
 }
 
-int vd_proxy_member_state(struct vd_proxy *px, unsigned pool, unsigned member, bool up,
-			  bool drained)
+int vd_proxy_clone(struct vd_proxy *dst, const struct vd_proxy *src)
+{
+	*dst = *src; /* listeners, policy, limits: plain values */
+	dst->pools = malloc(sizeof(*dst->pools) * (src->n_pools ? src->n_pools : 1));
+	if (!dst->pools) {
+		memset(dst, 0, sizeof(*dst));
+		return -ENOMEM;
+	}
+	memcpy(dst->pools, src->pools, sizeof(*dst->pools) * src->n_pools);
+	for (unsigned i = 0; i < src->n_pools; i++)
+		++*dst->pools[i].refs;
+	++*dst->shared_refs;
+	return 0;
+}
+
+int vd_proxy_member_set(struct vd_proxy *px, unsigned pool, unsigned member, bool up,
+			bool drained)
 {
 	if (pool >= px->n_pools || member >= px->pools[pool].n_members)
 		return -EINVAL;
 	struct vd_proxy_pool *p = &px->pools[pool];
 	if (p->up[member] == up && p->drained[member] == drained)
 		return 0;
+	if (vd_pool_unshare(p))
+		return -ENOMEM;
 	p->up[member] = up;
 	p->drained[member] = drained;
-	return vd_pool_tables_build(p);
+	p->dirty = true;
+	return 0;
+}
+
+int vd_proxy_pools_rebuild(struct vd_proxy *px)
+{
+	for (unsigned i = 0; i < px->n_pools; i++) {
+		struct vd_proxy_pool *p = &px->pools[i];
+		if (!p->dirty)
+			continue;
+		int rc = vd_pool_tables_build(p);
+		if (rc)
+			return rc;
+		p->dirty = false;
+	}
+	return 0;
+}
+
+int vd_proxy_member_state(struct vd_proxy *px, unsigned pool, unsigned member, bool up,
+			  bool drained)
+{
+	int rc = vd_proxy_member_set(px, pool, member, up, drained);
+	return rc ? rc : vd_proxy_pools_rebuild(px);
 }
 
 void vd_proxy_too_large(const struct vd_proxy *px, const struct vd_pktbuf *pkt,

@@ -94,6 +94,11 @@ int vd_via_received_edits(const struct vd_sip_msg *msg, const union vd_sockaddr 
 /* --- pool.c --- */
 int vd_pool_init(struct vd_proxy_pool *p, const struct vd_cfg_pool *c, char *err, size_t errlen);
 void vd_pool_fini(struct vd_proxy_pool *p);
+/** Drop this snapshot's reference; the last frees the pool (vd_pool_fini). */
+void vd_pool_release(struct vd_proxy_pool *p);
+/** Make p this snapshot's own (copy its arrays if shared; tables rebuilt by the caller's
+ * vd_pool_tables_build). 0 or -ENOMEM (p unchanged). */
+int vd_pool_unshare(struct vd_proxy_pool *p);
 int vd_pool_tables_build(struct vd_proxy_pool *p);
 /** Member of the pool for this request, or -1 (no member up in any group). Hot path. */
 int vd_pool_select(const struct vd_proxy_pool *p, const struct vd_sip_msg *m,

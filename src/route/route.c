@@ -31,6 +31,41 @@ void vd_route_set_workers_override(unsigned workers)
 	workers_override = workers;
 }
 
+/* The reader threads' registration with liburcu, undone by the key's destructor when such
+ * a thread exits (a registered thread that is gone would stall every grace period). */
+static pthread_key_t reader_key;
+static pthread_once_t reader_once = PTHREAD_ONCE_INIT;
+
+static void reader_exit(void *unused)
+{
+	(void)unused;
+	rcu_unregister_thread();
+}
+
+static void reader_key_init(void)
+{
+	pthread_key_create(&reader_key, reader_exit);
+}
+
+void vd_route_reader_begin(void)
+{
+	pthread_once(&reader_once, reader_key_init);
+	if (!pthread_getspecific(reader_key)) {
+		rcu_register_thread(); /* online from here */
+		pthread_setspecific(reader_key, (void *)1);
+		return;
+	}
+	rcu_thread_online();
+}
+
+void vd_route_reader_end(void)
+{
+#if defined(__SANITIZE_THREAD__)
+	__tsan_release(&vd_route_grace); /* what this section read happens before the free */
+#endif
+	rcu_thread_offline();
+}
+
 void vd_route_lock(void)
 {
 	pthread_mutex_lock(&builders);
@@ -46,7 +81,10 @@ void vd_route_free(struct vd_route *r)
 	if (!r)
 		return;
 	vd_proxy_fini(&r->px);
-	vd_config_free(&r->cfg);
+	if (!r->cfg_refs || --*r->cfg_refs == 0) {
+		vd_config_free(&r->cfg);
+		free(r->cfg_refs);
+	}
 	vd_tls_unref(r->tls);
 	free(r);
 }
@@ -121,6 +159,11 @@ struct vd_route *vd_route_build(const char *path, const struct vd_route *prev, c
 	}
 	if (vd_config_load(path, &r->cfg, err, errlen) < 0)
 		goto fail;
+	if (!(r->cfg_refs = calloc(1, sizeof(*r->cfg_refs)))) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto fail;
+	}
+	*r->cfg_refs = 1;
 	if (workers_override)
 		r->cfg.workers = workers_override;
 	if (prev && restart_needed(&prev->cfg, &r->cfg, why, sizeof(why))) {
@@ -146,30 +189,42 @@ fail:
 	return NULL;
 }
 
+struct vd_route *vd_route_with_members(const struct vd_route *prev,
+				       const struct vd_member_change *changes, unsigned n,
+				       char *err, size_t errlen)
+{
+	struct vd_route *r = calloc(1, sizeof(*r));
+	if (!r || vd_proxy_clone(&r->px, &prev->px)) {
+		free(r);
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	/* the same config (its pools, rules and files): shared, not copied or reloaded */
+	r->cfg = prev->cfg;
+	r->cfg_refs = prev->cfg_refs;
+	if (r->cfg_refs)
+		++*r->cfg_refs;
+	r->tls = vd_tls_ref(prev->tls); /* the same files: the same contexts */
+	for (unsigned i = 0; i <= n; i++) {
+		/* every change first, then each changed pool's tables built once */
+		int rc = i < n ? vd_proxy_member_set(&r->px, changes[i].pool, changes[i].member,
+						     changes[i].up, changes[i].drained)
+			       : vd_proxy_pools_rebuild(&r->px);
+		if (rc) {
+			snprintf(err, errlen, "%s", rc == -EINVAL ? "no such member" : "out of memory");
+			vd_route_free(r);
+			return NULL;
+		}
+	}
+	return r;
+}
+
 struct vd_route *vd_route_with_member(const struct vd_route *prev, unsigned pool,
 				      unsigned member, bool up, bool drained, char *err,
 				      size_t errlen)
 {
-	struct vd_route *r = calloc(1, sizeof(*r));
-	char why[512];
-	if (!r)
-		goto oom;
-	/* the same config, copied (not reloaded: names would be resolved again) */
-	if (vd_config_dup(&r->cfg, &prev->cfg))
-		goto oom;
-	if (vd_proxy_init(&r->px, &r->cfg, why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "%s", why);
-		vd_route_free(r);
-		return NULL;
-	}
-	r->tls = vd_tls_ref(prev->tls); /* the same files: the same contexts */
-	if (carry_state(r, prev) || vd_proxy_member_state(&r->px, pool, member, up, drained))
-		goto oom;
-	return r;
-oom:
-	snprintf(err, errlen, "out of memory");
-	vd_route_free(r);
-	return NULL;
+	const struct vd_member_change c = { pool, member, up, drained };
+	return vd_route_with_members(prev, &c, 1, err, errlen);
 }
 
 static uint64_t now_us(void)
