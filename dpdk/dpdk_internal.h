@@ -193,7 +193,7 @@ struct vd_lcore {
 	struct rte_ring **inboxes; /* every lcore's inbox, n_workers of them */
 	unsigned n_workers;
 	const struct vd_proxy *px;	  /* the snapshot of the current burst */
-	const struct vd_cfg_dpdk *net; /* its dpdk: section (networks, gateways) */
+	const struct vd_route_ip *net; /* its next hops (networks, gateways), compiled */
 	struct vd_proxy_scratch scratch;
 	unsigned n_tx;
 	struct rte_mbuf *tx[VD_DPDK_TX_MAX];

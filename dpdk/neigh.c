@@ -29,6 +29,7 @@
 #include <rte_ip.h>
 
 #include "dpdk_internal.h"
+#include "viaduct/route.h"
 
 #define ETH_LEN		   ((uint16_t)sizeof(struct rte_ether_hdr))
 #define IP6_LEN		   ((uint16_t)sizeof(struct rte_ipv6_hdr))
@@ -206,16 +207,16 @@ static void send_ns(struct vd_lcore *lc, const struct in6_addr *from, const uint
  * A handful of prefixes, scanned linearly: only misses of the neighbour cache get here. */
 static const void *next_hop(const struct vd_lcore *lc, int family, const void *ip)
 {
-	const struct vd_cfg_dpdk *net = lc->net;
+	const struct vd_route_ip *net = lc->net;
 	if (!net || net->n_networks == 0)
 		return ip;
 	for (unsigned i = 0; i < net->n_networks; i++)
 		if (vd_prefix_contains(&net->networks[i], family, ip))
 			return ip;
-	if (family == AF_INET && net->gateway4.ss_family == AF_INET)
-		return &((const struct sockaddr_in *)&net->gateway4)->sin_addr;
-	if (family == AF_INET6 && net->gateway6.ss_family == AF_INET6)
-		return &((const struct sockaddr_in6 *)&net->gateway6)->sin6_addr;
+	if (family == AF_INET && net->has_gateway4)
+		return net->gateway4;
+	if (family == AF_INET6 && net->has_gateway6)
+		return net->gateway6;
 	return NULL;
 }
 

@@ -263,7 +263,7 @@ unsigned vd_dpdk_probe_tx_drain(struct vd_lcore *lc)
 	 * quiescent state */
 	const struct vd_route *r = vd_route_read();
 	lc->px = &r->px;
-	lc->net = &r->cfg.dpdk;
+	lc->net = &r->ip;
 	for (unsigned i = 0; i < n; i++)
 		probe_out(lc, &e[i]);
 	lc->px = NULL;

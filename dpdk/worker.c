@@ -445,7 +445,7 @@ static unsigned burst(struct vd_lcore *lc)
 	VD_STAT_ADD(lc->c.rx_pkts, n);
 	const struct vd_route *r = vd_route_read();
 	lc->px = &r->px;
-	lc->net = &r->cfg.dpdk;
+	lc->net = &r->ip;
 	for (unsigned i = 0; i < n && i < VD_DPDK_PREFETCH; i++)
 		rte_prefetch0(rte_pktmbuf_mtod(pkts[i], void *));
 	for (unsigned i = 0; i < n; i++) {

@@ -24,11 +24,21 @@
 
 struct vd_tls;
 
+/* Next hops for a datapath that resolves its own neighbours (DPDK), compiled from the
+ * config's dpdk: networks and gateways: workers read this, never the config. */
+struct vd_route_ip {
+	unsigned n_networks; /* on-link prefixes; none = every destination is on-link */
+	struct vd_cfg_prefix networks[VD_CFG_DPDK_MAX_NETS];
+	uint8_t gateway4[4], gateway6[16];
+	bool has_gateway4, has_gateway6;
+};
+
 struct vd_route {
 	struct vd_proxy px;
 	struct vd_config cfg; /* its heap parts shared by the snapshots of one config load */
 	unsigned *cfg_refs;   /* how many snapshots share them (control plane only) */
 	struct vd_tls *tls; /* TLS contexts (include/viaduct/tls.h), NULL without TLS */
+	struct vd_route_ip ip;
 	uint64_t version; /* 1 for the first snapshot, +1 per publication */
 };
 

@@ -148,6 +148,21 @@ static int carry_state(struct vd_route *r, const struct vd_route *prev)
 	return 0;
 }
 
+static void ip_compile(struct vd_route_ip *ip, const struct vd_cfg_dpdk *d)
+{
+	memset(ip, 0, sizeof(*ip));
+	ip->n_networks = d->n_networks;
+	memcpy(ip->networks, d->networks, sizeof(ip->networks));
+	if (d->gateway4.ss_family == AF_INET) {
+		memcpy(ip->gateway4, &((const struct sockaddr_in *)&d->gateway4)->sin_addr, 4);
+		ip->has_gateway4 = true;
+	}
+	if (d->gateway6.ss_family == AF_INET6) {
+		memcpy(ip->gateway6, &((const struct sockaddr_in6 *)&d->gateway6)->sin6_addr, 16);
+		ip->has_gateway6 = true;
+	}
+}
+
 struct vd_route *vd_route_build(const char *path, const struct vd_route *prev, char *err,
 				size_t errlen)
 {
@@ -164,6 +179,7 @@ struct vd_route *vd_route_build(const char *path, const struct vd_route *prev, c
 		goto fail;
 	}
 	*r->cfg_refs = 1;
+	ip_compile(&r->ip, &r->cfg.dpdk);
 	if (workers_override)
 		r->cfg.workers = workers_override;
 	if (prev && restart_needed(&prev->cfg, &r->cfg, why, sizeof(why))) {
@@ -205,6 +221,7 @@ struct vd_route *vd_route_with_members(const struct vd_route *prev,
 	if (r->cfg_refs)
 		++*r->cfg_refs;
 	r->tls = vd_tls_ref(prev->tls); /* the same files: the same contexts */
+	r->ip = prev->ip;
 	for (unsigned i = 0; i <= n; i++) {
 		/* every change first, then each changed pool's tables built once */
 		int rc = i < n ? vd_proxy_member_set(&r->px, changes[i].pool, changes[i].member,
