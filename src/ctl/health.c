@@ -119,6 +119,7 @@ struct vd_health {
 	struct member *m;
 	struct pollfd *pfd;	  /* n entries: the connects tick() polls */
 	uint64_t connect_poll_ms; /* when tick() next looks at connects in progress */
+	struct vd_sip_msg *scan;  /* the scanner's view of a reply being matched */
 	char buf[HEALTH_BUF_SIZE];
 };
 
@@ -280,18 +281,6 @@ static int build_options(const struct vd_health *h, unsigned i, char *out, size_
 
 /* ---- reading a reply: status line and the top Via's branch, nothing else ---- */
 
-static bool is_ws(char c)
-{
-	return c == ' ' || c == '\t';
-}
-
-static const char *skip_ws(const char *p, const char *end)
-{
-	while (p < end && is_ws(*p))
-		p++;
-	return p;
-}
-
 /* Fixed-width lowercase-or-uppercase hex; false on any other byte. */
 static bool parse_hex(const char *p, size_t n, uint64_t *out)
 {
@@ -315,58 +304,6 @@ static bool parse_hex(const char *p, size_t n, uint64_t *out)
 	return true;
 }
 
-/* "SIP/2.0 NNN ..." with 100 <= NNN <= 699; the version is case-insensitive (RFC 3261 7.1). */
-static bool parse_status(const char *p, const char *eol, uint16_t *status)
-{
-	static const char version[] = "SIP/2.0 ";
-	const size_t vlen = sizeof(version) - 1;
-	unsigned code = 0;
-
-	if ((size_t)(eol - p) < vlen + 3 || strncasecmp(p, version, vlen))
-		return false;
-	p += vlen;
-	for (int k = 0; k < 3; k++) {
-		if (p[k] < '0' || p[k] > '9')
-			return false;
-		code = code * 10 + (unsigned)(p[k] - '0');
-	}
-	/* SP before the reason phrase; an empty phrase without its SP is forgiven */
-	if (p + 3 < eol && p[3] != ' ' && p[3] != '\r')
-		return false;
-	if (code < 100 || code > 699)
-		return false;
-	*status = (uint16_t)code;
-	return true;
-}
-
-/* The branch parameter of the first Via value in [p, end); NULL if there is none. A Via value
- * has no quoted strings before its parameters, so the first ',' ends the first value. */
-static const char *find_branch(const char *p, const char *end, size_t *len)
-{
-	static const char name[] = "branch";
-	const size_t nlen = sizeof(name) - 1;
-
-	while (p < end && *p != ',') {
-		const char *q;
-
-		if (*p++ != ';')
-			continue;
-		p = skip_ws(p, end);
-		if ((size_t)(end - p) < nlen || strncasecmp(p, name, nlen))
-			continue;
-		q = skip_ws(p + nlen, end);
-		if (q >= end || *q != '=')
-			continue;
-		q = skip_ws(q + 1, end);
-		p = q;
-		while (q < end && *q != ';' && *q != ',' && !is_ws(*q) && *q != '\r')
-			q++;
-		*len = (size_t)(q - p);
-		return p;
-	}
-	return NULL;
-}
-
 /* Decodes one of our branches; FOREIGN for anything else, including another prober's nonce. */
 static enum reply_kind parse_branch(const char *b, size_t len, uint64_t nonce, struct reply *r)
 {
@@ -387,49 +324,20 @@ static enum reply_kind parse_branch(const char *b, size_t len, uint64_t nonce, s
 	return REPLY_OURS;
 }
 
-/* "Via" or compact "v", then optional whitespace and ':' (RFC 3261 7.3.1, 20.42). */
-static const char *via_value(const char *p, const char *eol)
-{
-	const char *name = p;
-
-	while (p < eol && *p != ':' && !is_ws(*p))
-		p++;
-	if (!((p - name == 3 && !strncasecmp(name, "via", 3)) ||
-	      (p - name == 1 && (*name == 'v' || *name == 'V'))))
-		return NULL;
-	p = skip_ws(p, eol);
-	return p < eol && *p == ':' ? p + 1 : NULL;
-}
-
 /*
- * Reads what matching needs from a datagram: the status code and the top Via's branch. Scans
- * header lines (LF or CRLF ends) up to the first Via; folded continuation lines are skipped,
- * so a top Via folded before its branch reads as garbage: we never send one like that, and a
- * member that copies our Via copies one line. Every read is bounded by len.
+ * What matching needs from a datagram, read by the proxy's own scanner (vd_sip_scan): a
+ * well-formed response's status code and the branch of its top Via. Anything the scanner
+ * refuses, and any request, is garbage.
  */
-static enum reply_kind parse_reply(const char *buf, size_t len, uint64_t nonce, struct reply *r)
+static enum reply_kind parse_reply(struct vd_health *h, const char *buf, size_t len,
+				   struct reply *r)
 {
-	const char *p = buf, *end = buf + len, *eol;
-	const char *val, *branch;
-	size_t blen;
-
-	eol = memchr(p, '\n', len);
-	if (!eol || !parse_status(p, eol, &r->status))
+	static const struct vd_sip_limits lim = { .max_headers = 64, .max_vias = 16 };
+	struct vd_sip_msg *m = h->scan;
+	if (vd_sip_scan(buf, len, &lim, m) != VD_SIP_OK || m->is_request || !m->via.branch.p)
 		return REPLY_GARBAGE;
-	for (p = eol + 1; p < end; p = eol + 1) {
-		eol = memchr(p, '\n', (size_t)(end - p));
-		if (!eol)
-			eol = end;
-		if (p == eol || (*p == '\r' && p + 1 == eol))
-			return REPLY_GARBAGE; /* end of headers and no Via */
-		if (is_ws(*p) || !(val = via_value(p, eol)))
-			continue;
-		branch = find_branch(val, eol, &blen);
-		if (!branch)
-			return REPLY_GARBAGE;
-		return parse_branch(branch, blen, nonce, r);
-	}
-	return REPLY_GARBAGE;
+	r->status = m->status;
+	return parse_branch(m->via.branch.p, m->via.branch.len, h->nonce, r);
 }
 
 /* ---- member state ---- */
@@ -676,7 +584,7 @@ static void on_datagram(struct vd_health *h, const char *buf, size_t len,
 			const union vd_sockaddr *src, uint64_t now)
 {
 	struct reply r;
-	enum reply_kind kind = parse_reply(buf, len, h->nonce, &r);
+	enum reply_kind kind = parse_reply(h, buf, len, &r);
 	int i;
 
 	if (kind == REPLY_GARBAGE) {
@@ -815,7 +723,8 @@ static struct vd_health *prober_alloc(const struct vd_health_config *cfg, vd_hea
 {
 	struct vd_health *h = calloc(1, sizeof(*h));
 
-	if (!h) {
+	if (!h || !(h->scan = malloc(sizeof(*h->scan)))) {
+		free(h);
 		snprintf(err, errlen, "health: out of memory");
 		return NULL;
 	}
@@ -883,6 +792,7 @@ void vd_health_free(struct vd_health *h)
 		connect_close(&h->m[i]);
 	free(h->m);
 	free(h->pfd);
+	free(h->scan);
 	free(h);
 }
 
