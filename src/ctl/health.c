@@ -22,13 +22,16 @@
  * handshake is not tried: a listener that accepts is what we check. These are kernel sockets
  * with either kind of prober (with DPDK, the kernel needs a path: the exception port).
  *
+ * Files: this one (probes, replies, judging, life cycle), health_connect.c (the connects),
+ * health_members.c (the member list), health_internal.h (what they share).
+ *
  * Time is whatever the caller passes as now_ms (CLOCK_MONOTONIC in production, a fake clock in
  * the tests); the prober never reads the clock itself. Members are few (at most
  * VD_HEALTH_MAX_MEMBERS, tens in practice), so the scheduler is a linear scan per tick instead
  * of a timer heap: a few thousand comparisons a tick cost microseconds, and there is no heap
  * to keep consistent across member-list replacements.
  */
-#include <viaduct/health.h>
+#include "health_internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -44,85 +47,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Receive buffer: the largest UDP payload, so a reply is never cut before its Via. Also
- * holds the OPTIONS being built (a few hundred bytes). */
-#define HEALTH_BUF_SIZE 65536
-/* Datagrams read per vd_health_on_readable(): a flood of garbage cannot hold the control
- * thread; what is left keeps the socket readable for the next poll. */
-#define HEALTH_RX_BURST	    64
-#define HEALTH_MAX_FORWARDS 70
-/* CSeq numbers must stay below 2^31 (RFC 3261 8.1.1.5). */
-#define HEALTH_CSEQ_MAX 0x7fffffffu
-/* How often tick() wants to run while connects are in progress: a success is seen within
- * this (plus the control loop's latency), a failure no later than its timeout. */
-#define HEALTH_CONNECT_POLL_MS 5
-/* Branch: magic cookie, our mark, then nonce.index.seq in fixed-width hex, so parsing a reply
- * needs no delimiters search and any other length is not ours. */
-#define HEALTH_BRANCH_PREFIX	 "z9hG4bKvdh."
-#define HEALTH_BRANCH_PREFIX_LEN (sizeof(HEALTH_BRANCH_PREFIX) - 1)
-#define HEALTH_NONCE_HEX	 16
-#define HEALTH_INDEX_HEX	 4
-#define HEALTH_SEQ_HEX		 16
-#define HEALTH_BRANCH_LEN                                                                          \
-	(HEALTH_BRANCH_PREFIX_LEN + HEALTH_NONCE_HEX + 1 + HEALTH_INDEX_HEX + 1 + HEALTH_SEQ_HEX)
-/* "[" IPv6 "]" and a NUL */
-#define HEALTH_HOST_MAX (INET6_ADDRSTRLEN + 2)
-/* splitmix64 finaliser constants: spread the nonce and sequence into a From tag. */
-#define MIX_GOLDEN 0x9e3779b97f4a7c15ull
-#define MIX_M1	   0xbf58476d1ce4e5b9ull
-#define MIX_M2	   0x94d049bb133111ebull
-
-_Static_assert(VD_HEALTH_MAX_MEMBERS <= 1u << (4 * HEALTH_INDEX_HEX),
-	       "a member index must fit the branch's index field");
-
-enum { FAM_V4 = 0, FAM_V6, FAM_COUNT };
-
-/* What a datagram turned out to be. */
-enum reply_kind {
-	REPLY_OURS = 0, /* a response carrying one of our branches (maybe stale) */
-	REPLY_GARBAGE,	/* not a SIP response with a readable top Via branch */
-	REPLY_FOREIGN,	/* a response, but the branch is not one this prober sent */
-};
-
-/* What the matcher needs from a response. */
-struct reply {
-	uint16_t status;
-	uint16_t index; /* member index when the probe was sent */
-	uint64_t seq;	/* prober-wide probe number */
-};
-
-struct member {
-	union vd_sockaddr addr;	 /* where probes go; replies must come from here */
-	union vd_sockaddr local; /* our address as the member sees it: Via and From host */
-	struct vd_health_member_state st;
-	uint64_t next_probe_ms; /* valid once scheduled */
-	uint64_t deadline_ms;	/* valid while pending */
-	uint64_t seq;		/* probe number of the outstanding probe */
-	int cfd;		/* a stream member's connect in progress, else -1 */
-	uint8_t transport;	/* enum vd_transport: UDP gets OPTIONS, TCP and TLS a connect */
-	bool scheduled;		/* false until the first tick places it in the interval */
-	bool pending;		/* a probe is outstanding: at most one per member */
-};
-
-struct vd_health {
-	struct vd_health_config cfg;
-	vd_health_change_fn fn;
-	void *arg;
-	int fd[FAM_COUNT];		    /* -1 when the family is not probed (or a transport) */
-	union vd_sockaddr bound[FAM_COUNT]; /* getsockname, or the transport's src: our Via */
-	struct vd_health_transport tx;	    /* used when has_tx */
-	bool has_tx;
-	uint64_t nonce; /* random per prober: branches unique across restarts */
-	uint64_t seq;	/* last probe number used; 0 is never a probe */
-	struct vd_health_counters counters;
-	unsigned n;
-	struct member *m;
-	struct pollfd *pfd;	  /* n entries: the connects tick() polls */
-	uint64_t connect_poll_ms; /* when tick() next looks at connects in progress */
-	struct vd_sip_msg *scan;  /* the scanner's view of a reply being matched */
-	char buf[HEALTH_BUF_SIZE];
-};
-
 uint64_t vd_now_ms(void)
 {
 	struct timespec ts;
@@ -133,7 +57,7 @@ uint64_t vd_now_ms(void)
 
 /* ---- addresses ---- */
 
-static int fam_index(sa_family_t family)
+int vd_health_fam_index(sa_family_t family)
 {
 	if (family == AF_INET)
 		return FAM_V4;
@@ -157,7 +81,7 @@ static uint16_t addr_port(const union vd_sockaddr *a)
 
 /* Orders by family, address, port: a member's identity across reloads (equal = same member)
  * and the check that a reply comes from the member it claims to answer for. */
-static int addr_cmp(const union vd_sockaddr *a, const union vd_sockaddr *b)
+int vd_health_addr_cmp(const union vd_sockaddr *a, const union vd_sockaddr *b)
 {
 	int c;
 
@@ -206,10 +130,10 @@ static void host_text(const union vd_sockaddr *a, char out[HEALTH_HOST_MAX])
  * socket sends nothing. On failure the wildcard stays and the member's probes time out, which
  * is the truth: we cannot reach it.
  */
-static void local_for(const struct vd_health *h, const union vd_sockaddr *to,
-		      union vd_sockaddr *out)
+void vd_health_local_for(const struct vd_health *h, const union vd_sockaddr *to,
+			 union vd_sockaddr *out)
 {
-	int fam = fam_index(to->sa.sa_family);
+	int fam = vd_health_fam_index(to->sa.sa_family);
 	socklen_t len = sizeof(*out);
 	int fd;
 
@@ -352,7 +276,7 @@ static void report(struct vd_health *h, unsigned i, bool up, uint64_t now)
 		h->fn(h->arg, i, up);
 }
 
-static void record_success(struct vd_health *h, unsigned i, uint64_t now)
+void vd_health_record_success(struct vd_health *h, unsigned i, uint64_t now)
 {
 	struct vd_health_member_state *st = &h->m[i].st;
 
@@ -363,7 +287,7 @@ static void record_success(struct vd_health *h, unsigned i, uint64_t now)
 		report(h, i, true, now);
 }
 
-static void record_failure(struct vd_health *h, unsigned i, uint64_t now)
+void vd_health_record_failure(struct vd_health *h, unsigned i, uint64_t now)
 {
 	struct vd_health_member_state *st = &h->m[i].st;
 
@@ -386,88 +310,16 @@ static void on_final(struct vd_health *h, unsigned i, uint16_t status, uint64_t 
 	m->st.last_status = status;
 	if (status >= 500 && status < 600) {
 		m->st.errors_5xx++;
-		record_failure(h, i, now);
+		vd_health_record_failure(h, i, now);
 	} else {
-		record_success(h, i, now);
-	}
-}
-
-/* ---- stream members: a TCP connect is the probe ---- */
-
-static void connect_close(struct member *m)
-{
-	if (m->cfd >= 0) {
-		close(m->cfd);
-		m->cfd = -1;
-	}
-}
-
-/* The outcome of member i's connect. Connected is all we wanted to know: the connection is
- * closed at once (a FIN; the member's SIP stack sees a client that says nothing). */
-static void on_connect(struct vd_health *h, unsigned i, bool ok, uint64_t now)
-{
-	struct member *m = &h->m[i];
-
-	connect_close(m);
-	m->pending = false;
-	if (ok) {
-		m->st.replies++;
-		record_success(h, i, now);
-	} else {
-		m->st.timeouts++; /* refused or unreachable: a failed probe, as a timeout is */
-		record_failure(h, i, now);
-	}
-}
-
-/* Starts member i's connect. A socket we cannot open is like a datagram we cannot send: a
- * tx error, and the probe times out. */
-static void send_connect(struct vd_health *h, unsigned i, uint64_t now)
-{
-	struct member *m = &h->m[i];
-	int fd = -1;
-
-	if (fam_index(m->addr.sa.sa_family) >= 0)
-		fd = socket(m->addr.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			    IPPROTO_TCP);
-	if (fd < 0) {
-		h->counters.tx_errors++;
-		return;
-	}
-	m->cfd = fd;
-	if (!connect(fd, &m->addr.sa, vd_sockaddr_len(&m->addr)))
-		on_connect(h, i, true, now);
-	else if (errno != EINPROGRESS && errno != EINTR) /* EINTR: it goes on regardless */
-		on_connect(h, i, false, now);
-}
-
-/* Resolves the connects that finished: writable with SO_ERROR 0 is connected. One poll()
- * for all of them, never waiting. */
-static void check_connects(struct vd_health *h, uint64_t now)
-{
-	unsigned k = 0;
-
-	for (unsigned i = 0; i < h->n; i++)
-		if (h->m[i].cfd >= 0)
-			h->pfd[k++] = (struct pollfd){.fd = h->m[i].cfd, .events = POLLOUT};
-	if (!k || poll(h->pfd, k, 0) <= 0)
-		return;
-	k = 0;
-	for (unsigned i = 0; i < h->n; i++) {
-		int err = 0;
-		socklen_t len = sizeof(err);
-
-		if (h->m[i].cfd < 0 || !h->pfd[k++].revents)
-			continue;
-		if (getsockopt(h->m[i].cfd, SOL_SOCKET, SO_ERROR, &err, &len))
-			err = errno;
-		on_connect(h, i, err == 0, now);
+		vd_health_record_success(h, i, now);
 	}
 }
 
 /* ---- sending and expiring probes ---- */
 
 /* Spread first probes evenly over one interval, so n members do not all go in one tick. */
-static void schedule_first(struct vd_health *h, unsigned i, uint64_t now)
+static void vd_health_schedule_first(struct vd_health *h, unsigned i, uint64_t now)
 {
 	struct member *m = &h->m[i];
 
@@ -492,7 +344,7 @@ static void schedule_next(struct vd_health *h, struct member *m, uint64_t now)
 static void send_probe(struct vd_health *h, unsigned i, uint64_t now)
 {
 	struct member *m = &h->m[i];
-	int fam = fam_index(m->addr.sa.sa_family);
+	int fam = vd_health_fam_index(m->addr.sa.sa_family);
 	bool sent = false;
 	int len;
 
@@ -502,7 +354,7 @@ static void send_probe(struct vd_health *h, unsigned i, uint64_t now)
 	schedule_next(h, m, now);
 	if (m->transport != VD_TP_UDP) {
 		m->st.probes++;
-		send_connect(h, i, now);
+		vd_health_send_connect(h, i, now);
 		return;
 	}
 	len = build_options(h, i, h->buf, sizeof(h->buf));
@@ -520,19 +372,19 @@ static void send_probe(struct vd_health *h, unsigned i, uint64_t now)
 
 void vd_health_tick(struct vd_health *h, uint64_t now_ms)
 {
-	check_connects(h, now_ms); /* before expiring: a connect that made it is not late */
+	vd_health_check_connects(h, now_ms); /* before expiring: a connect that made it is not late */
 	h->connect_poll_ms = now_ms + HEALTH_CONNECT_POLL_MS;
 	for (unsigned i = 0; i < h->n; i++) {
 		struct member *m = &h->m[i];
 
 		if (!m->scheduled)
-			schedule_first(h, i, now_ms);
+			vd_health_schedule_first(h, i, now_ms);
 		/* expire before sending: with timeout == interval both happen in one tick */
 		if (m->pending && now_ms >= m->deadline_ms) {
-			connect_close(m);
+			vd_health_connect_close(m);
 			m->pending = false;
 			m->st.timeouts++;
-			record_failure(h, i, now_ms);
+			vd_health_record_failure(h, i, now_ms);
 		}
 		if (!m->pending && now_ms >= m->next_probe_ms)
 			send_probe(h, i, now_ms);
@@ -575,7 +427,7 @@ static int find_probe(const struct vd_health *h, const struct reply *r,
 			continue;
 		m = &h->m[i];
 		if (m->pending && m->seq == r->seq && m->transport == VD_TP_UDP)
-			return addr_cmp(&m->addr, src) ? -1 : (int)i;
+			return vd_health_addr_cmp(&m->addr, src) ? -1 : (int)i;
 	}
 	return -1;
 }
@@ -789,161 +641,10 @@ void vd_health_free(struct vd_health *h)
 		if (h->fd[f] >= 0)
 			close(h->fd[f]);
 	for (unsigned i = 0; i < h->n; i++)
-		connect_close(&h->m[i]);
+		vd_health_connect_close(&h->m[i]);
 	free(h->m);
 	free(h->pfd);
 	free(h->scan);
 	free(h);
 }
 
-/* A member's identity across reloads: its address and its transport (a UDP and a TCP
- * member at one address are two members, probed two ways). */
-static int member_cmp(const union vd_sockaddr *a, uint8_t tpa, const union vd_sockaddr *b,
-		      uint8_t tpb)
-{
-	int c = addr_cmp(a, b);
-
-	return c ? c : (tpa > tpb) - (tpa < tpb);
-}
-
-/* An old member, sorted by identity so that a reload of n members costs O(n log n). */
-struct old_ref {
-	union vd_sockaddr addr;
-	unsigned index;
-	uint8_t transport;
-	bool taken; /* claimed by a new member: a duplicate gets a fresh state */
-};
-
-static int old_ref_cmp(const void *a, const void *b)
-{
-	const struct old_ref *x = a, *y = b;
-
-	return member_cmp(&x->addr, x->transport, &y->addr, y->transport);
-}
-
-static void sort_old(const struct vd_health *h, struct old_ref *refs)
-{
-	for (unsigned i = 0; i < h->n; i++)
-		refs[i] = (struct old_ref){
-			.addr = h->m[i].addr, .index = i, .transport = h->m[i].transport};
-	if (h->n > 1)
-		qsort(refs, h->n, sizeof(*refs), old_ref_cmp);
-}
-
-/* Index of the old member (a, tp) that no new member has claimed yet, or -1: the first equal
- * entry by binary search, then past the claimed ones. */
-static int claim_old(struct old_ref *refs, unsigned n, const union vd_sockaddr *a, uint8_t tp)
-{
-	unsigned lo = 0, hi = n;
-
-	while (lo < hi) {
-		unsigned mid = lo + (hi - lo) / 2;
-
-		if (member_cmp(&refs[mid].addr, refs[mid].transport, a, tp) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	for (; lo < n && !member_cmp(&refs[lo].addr, refs[lo].transport, a, tp); lo++) {
-		if (!refs[lo].taken) {
-			refs[lo].taken = true;
-			return (int)refs[lo].index;
-		}
-	}
-	return -1;
-}
-
-/*
- * Kept members carry over everything, their outstanding probe included: its reply is still
- * matched (by sequence number, see find_probe) although its index may have changed, and its
- * connect goes on. New members start up and unscheduled: the next tick spreads them over the
- * interval. A dropped member's connect is closed. On error the old list stays in force.
- */
-int vd_health_set_members(struct vd_health *h, const union vd_sockaddr *members,
-			  const uint8_t *transports, unsigned n)
-{
-	struct member *m = NULL;
-	struct pollfd *pfd = NULL;
-	struct old_ref *refs = NULL;
-	int rc = -EINVAL;
-
-	if (n > VD_HEALTH_MAX_MEMBERS)
-		goto fail;
-	for (unsigned j = 0; transports && j < n; j++)
-		if (transports[j] >= VD_TP__COUNT)
-			goto fail;
-	rc = -ENOMEM;
-	if (n && (!(m = calloc(n, sizeof(*m))) || !(pfd = calloc(n, sizeof(*pfd)))))
-		goto fail;
-	if (h->n && !(refs = malloc(h->n * sizeof(*refs))))
-		goto fail;
-	sort_old(h, refs);
-	for (unsigned j = 0; j < n; j++) {
-		uint8_t tp = transports ? transports[j] : VD_TP_UDP;
-		int i = claim_old(refs, h->n, &members[j], tp);
-
-		if (i >= 0) {
-			m[j] = h->m[i];
-			continue;
-		}
-		m[j].addr = members[j];
-		m[j].transport = tp;
-		m[j].cfd = -1;
-		m[j].st.up = true;
-		if (tp == VD_TP_UDP) /* the Via and From of its OPTIONS */
-			local_for(h, &members[j], &m[j].local);
-	}
-	for (unsigned k = 0; k < h->n; k++)
-		if (!refs[k].taken)
-			connect_close(&h->m[refs[k].index]);
-	free(refs);
-	free(h->m);
-	free(h->pfd);
-	h->m = m;
-	h->pfd = pfd;
-	h->n = n;
-	return 0;
-fail:
-	free(refs);
-	free(pfd);
-	free(m);
-	return rc;
-}
-
-unsigned vd_health_fds(const struct vd_health *h, int fds[2])
-{
-	unsigned n = 0;
-
-	for (int f = 0; f < FAM_COUNT; f++)
-		if (h->fd[f] >= 0)
-			fds[n++] = h->fd[f];
-	return n;
-}
-
-const struct vd_health_member_state *vd_health_state(const struct vd_health *h, unsigned i)
-{
-	return i < h->n ? &h->m[i].st : NULL;
-}
-
-unsigned vd_health_members(const struct vd_health *h)
-{
-	return h->n;
-}
-
-const struct vd_health_counters *vd_health_counters(const struct vd_health *h)
-{
-	return &h->counters;
-}
-
-void vd_health_on_conn_failure(struct vd_health *h, const union vd_sockaddr *a,
-			       uint8_t transport, uint64_t now_ms)
-{
-	for (unsigned i = 0; i < h->n; i++) {
-		struct member *m = &h->m[i];
-		if (m->transport != transport || addr_cmp(&m->addr, a) != 0)
-			continue;
-		m->st.conn_failures++;
-		record_failure(h, i, now_ms);
-		return;
-	}
-}
