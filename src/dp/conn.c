@@ -19,6 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "dp_internal.h"
@@ -55,7 +57,8 @@ static uint64_t ev_data(const struct vd_worker *w, const struct vd_conn *c)
 
 void vd_conn_epoll_set(struct vd_worker *w, struct vd_conn *c, bool want_out)
 {
-	struct epoll_event ev = { .events = EPOLLIN | (want_out ? EPOLLOUT : 0),
+	/* a closing connection reads no more: level-triggered EPOLLIN would wake us for ever */
+	struct epoll_event ev = { .events = (c->closing ? 0 : EPOLLIN) | (want_out ? EPOLLOUT : 0),
 				  .data.u64 = ev_data(w, c) };
 	if (epoll_ctl(w->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
 		c->want_out = want_out;
@@ -70,7 +73,7 @@ int vd_conns_init(struct vd_worker *w, const struct vd_config *cfg)
 	if (t->cap > 0xffffff)
 		t->cap = 0xffffff;
 	t->c = calloc(t->cap, sizeof(*t->c));
-	t->dirty = calloc(t->cap, sizeof(*t->dirty));
+	t->dirty = calloc(2 * (size_t)t->cap, sizeof(*t->dirty)); /* a flush may append again */
 	t->out_mask = 2 * VD_DP_OUTBOUND_MAX - 1;
 	t->out_slot = calloc(t->out_mask + 1, sizeof(*t->out_slot));
 	t->out_retry_ms = calloc(t->out_mask + 1, sizeof(*t->out_retry_ms));
@@ -88,6 +91,8 @@ int vd_conns_init(struct vd_worker *w, const struct vd_config *cfg)
 	/* slots are taken from the free list, else the next never-used one (t->high): the
 	 * table's pages are touched as connections come, not all at start */
 	t->free_head = UINT32_MAX;
+	if (getrandom(&t->gen_base, sizeof(t->gen_base), GRND_NONBLOCK) != sizeof(t->gen_base))
+		t->gen_base = (uint32_t)w->id * 2654435761u ^ (uint32_t)time(NULL);
 	return 0;
 }
 
@@ -128,7 +133,9 @@ static struct vd_conn *conn_new(struct vd_worker *w, int fd, const union vd_sock
 		return NULL;
 	}
 	struct vd_conn *c = &t->c[s];
-	uint32_t gen = c->gen ? c->gen : 1; /* a token is never 0 */
+	/* a never-used slot starts at the process's random generation: a token another
+	 * process (or this one before a restart) issued does not name this connection */
+	uint32_t gen = c->gen ? c->gen : (t->gen_base ? t->gen_base : 1);
 	*c = (struct vd_conn){ .fd = fd, .gen = gen, .listener = listener, .peer = *peer,
 			       .outbound = outbound, .last_rx_ms = w->now_ms,
 			       .opened_ms = w->now_ms, .out_entry = UINT32_MAX };
@@ -260,14 +267,31 @@ void vd_conn_run_pending(struct vd_worker *w)
 
 /* Stop reading c: what was framed is answered, then the connection closes (RFC 3261 18.3:
  * after a message that cannot be framed nothing on the stream can be). */
-static void close_after_write(struct vd_worker *w, struct vd_conn *c, enum vd_close why)
+static void close_after_write(struct vd_worker *w, struct vd_conn *c, enum vd_close why,
+			      uint64_t linger_ms)
 {
+	if (c->closing)
+		return;
 	c->closing = 1;
 	c->close_reason = (uint8_t)why;
+	c->close_at_ms = w->now_ms + linger_ms;
+	/* no more EPOLLIN; EPOLLOUT only while something waits to be written (the flush
+	 * keeps it so): a level-triggered event with nothing to do would spin the worker */
+	vd_conn_epoll_set(w, c, c->wlen > c->woff);
 	if (!c->dirty) {
 		c->dirty = 1;
 		w->ct.dirty[w->ct.n_dirty++] = (uint32_t)(c - w->ct.c);
 	}
+}
+
+/* Bytes that never became a message (a header block over max_message_size with no end in
+ * sight): counted as received and dropped, so rx = tx + replies + drops still holds. */
+static void count_dropped(struct vd_worker *w, uint32_t bytes, enum vd_drop why)
+{
+	VD_STAT_ADD(w->stats.rx, 1);
+	VD_STAT_ADD(w->stats.rx_bytes, bytes);
+	VD_STAT_ADD(w->stats.drops, 1);
+	VD_STAT_ADD(w->stats.drop[why], 1);
 }
 
 /* Frame every complete message of c's buffer into the batch. */
@@ -297,15 +321,16 @@ static void frame_all(struct vd_worker *w, struct vd_conn *c)
 		case VD_FRAME_BAD_LENGTH:
 			pend_add(w, c, c->rbuf + off, n,
 				 f == VD_FRAME_NO_LENGTH ? VD_SLOT_NO_LENGTH : VD_SLOT_BAD_LENGTH);
-			close_after_write(w, c, VD_CLOSE_UNFRAMED);
+			close_after_write(w, c, VD_CLOSE_UNFRAMED, 0);
 			off = c->rlen;
 			break;
 		case VD_FRAME_TOO_LARGE:
 			if (n) { /* the headers are complete: 513 can be told */
 				pend_add(w, c, c->rbuf + off, n, VD_SLOT_TOO_LARGE);
-				close_after_write(w, c, VD_CLOSE_TOO_LARGE);
+				close_after_write(w, c, VD_CLOSE_TOO_LARGE, 0);
 			} else {
-				vd_conn_close(w, c, VD_CLOSE_TOO_LARGE);
+				count_dropped(w, c->rlen - off, VD_DROP_TOO_LARGE);
+				close_after_write(w, c, VD_CLOSE_TOO_LARGE, 0);
 			}
 			off = c->rlen;
 			break;
@@ -327,7 +352,7 @@ static void frame_all(struct vd_worker *w, struct vd_conn *c)
 static void conn_read(struct vd_worker *w, struct vd_conn *c)
 {
 	w->ct.busy = (uint32_t)(c - w->ct.c);
-	for (int i = 0; i < READS_PER_EVENT && !c->closing; i++) {
+	for (int i = 0; !c->closing && (i < READS_PER_EVENT || vd_conn_tls_pending(c)); i++) {
 		if (!c->rbuf && !(c->rbuf = vd_conn_buf_get(w))) {
 			vd_conn_close(w, c, VD_CLOSE_NO_BUFFER);
 			break;
@@ -338,7 +363,10 @@ static void conn_read(struct vd_worker *w, struct vd_conn *c)
 		if (c->ssl && !was_ready && c->tls_ready && c->wlen > c->woff)
 			vd_conn_writable(w, c); /* queued while the handshake ran: write it now */
 		if (r == VD_IO_CLOSED) {
-			vd_conn_close(w, c, VD_CLOSE_PEER);
+			/* a half-close: what is queued for it still goes out (our own replies
+			 * to what it sent before); responses arriving later find it closed (a
+			 * stateless proxy cannot know how many will come) */
+			close_after_write(w, c, VD_CLOSE_PEER, 0);
 			break;
 		}
 		if (r < 0) {
@@ -375,6 +403,8 @@ void vd_conn_event(struct vd_worker *w, uint64_t d, uint32_t events)
 		return; /* closed (and maybe reused) since the event was reported */
 	if (events & EPOLLOUT || (c->connecting && events & (EPOLLERR | EPOLLHUP)))
 		vd_conn_writable(w, c);
+	if (events & EPOLLOUT && c->ssl && c->tls_ready && c->tls_want_write && !c->closing)
+		conn_read(w, c); /* an SSL_read that waited for the socket to be writable */
 	if (!c->connecting && c->fd >= 0 && events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		conn_read(w, c);
 }
@@ -423,7 +453,7 @@ static struct vd_conn *conn_open(struct vd_worker *w, const union vd_sockaddr *d
 	struct vd_conn *c = conn_new(w, fd, dst, (uint16_t)(via < 0 ? 0 : via), true);
 	if (!c) {
 		close(fd);
-		return NULL;
+		goto backoff; /* the table is full: no connect per message meanwhile */
 	}
 	c->connecting = rc != 0;
 	c->out_entry = entry;
@@ -468,7 +498,7 @@ struct vd_conn *vd_conn_to(struct vd_worker *w, const union vd_sockaddr *dst, ui
 		return NULL; /* the map is full */
 	if (t->out_slot[h]) {
 		struct vd_conn *c = &t->c[t->out_slot[h] - 1];
-		return c->closing == 2 ? NULL : c;
+		return c->closing ? NULL : c;
 	}
 	if (w->now_ms < t->out_retry_ms[h])
 		return NULL; /* backing off after a failure */
@@ -503,6 +533,13 @@ void vd_conn_tick(struct vd_worker *w)
 		struct vd_conn *c = &w->ct.c[s];
 		if (c->fd < 0 || c->closing == 2)
 			continue;
+		if (c->closing == 1) { /* lingering: the flush closes it once due and written */
+			if (now >= c->close_at_ms && !c->dirty) {
+				c->dirty = 1;
+				w->ct.dirty[w->ct.n_dirty++] = s;
+			}
+			continue;
+		}
 		if (c->connecting || (c->outbound && c->ssl && !c->tls_ready)) {
 			if (now - c->opened_ms >= cfg->connect_timeout_ms)
 				vd_conn_close(w, c, VD_CLOSE_CONNECT_FAILED);

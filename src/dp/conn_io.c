@@ -222,7 +222,8 @@ void vd_conn_flush(struct vd_worker *w)
 			conn_write(w, c);
 		if (c->closing != 2 && c->wlen == c->woff)
 			wbuf_release(w, c);
-		if (c->closing == 2 || (c->closing == 1 && c->wlen == c->woff)) {
+		if (c->closing == 2 ||
+		    (c->closing == 1 && c->wlen == c->woff && w->now_ms >= c->close_at_ms)) {
 			conn_free(w, c);
 			continue;
 		}

@@ -50,6 +50,11 @@ int vd_conn_tls_start(struct vd_worker *w, struct vd_conn *c, struct ssl_ctx_st 
 	return 0;
 }
 
+bool vd_conn_tls_pending(const struct vd_conn *c)
+{
+	return c->ssl && SSL_pending(c->ssl) > 0;
+}
+
 void vd_conn_tls_free(struct vd_conn *c)
 {
 	if (!c->ssl)
@@ -119,7 +124,12 @@ ssize_t vd_conn_recv(struct vd_worker *w, struct vd_conn *c, char *buf, size_t l
 	if (hs <= 0)
 		return hs == 0 ? VD_IO_AGAIN : c->tls_failed ? VD_IO_TLS : VD_IO_ERROR;
 	int r = SSL_read(c->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len));
-	return r > 0 ? r : tls_status(c, r);
+	if (r > 0)
+		return r;
+	int s = tls_status(c, r);
+	if (s == VD_IO_TLS)
+		VD_STAT_ADD(w->tcp.tls_failed, 1);
+	return s;
 }
 
 ssize_t vd_conn_send(struct vd_worker *w, struct vd_conn *c, const char *buf, size_t len)
@@ -137,5 +147,10 @@ ssize_t vd_conn_send(struct vd_worker *w, struct vd_conn *c, const char *buf, si
 	if (!len)
 		return 0;
 	int r = SSL_write(c->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len));
-	return r > 0 ? r : tls_status(c, r);
+	if (r > 0)
+		return r;
+	int s = tls_status(c, r);
+	if (s == VD_IO_TLS)
+		VD_STAT_ADD(w->tcp.tls_failed, 1);
+	return s;
 }

@@ -10,6 +10,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/types.h>
 #include <sys/socket.h>
 
@@ -84,6 +85,7 @@ struct vd_conn {
 	uint64_t last_rx_ms;   /* idle timer */
 	uint64_t msg_start_ms; /* when the pending partial message began (0: none) */
 	uint64_t opened_ms;
+	uint64_t close_at_ms;  /* closing == 1: not before this (0 linger: once written) */
 	uint32_t next_free;    /* free list link */
 	uint32_t out_entry;    /* outbound: its entry in the outbound map */
 };
@@ -94,6 +96,7 @@ struct vd_conn_table {
 	struct vd_conn *c;
 	uint32_t cap, n_open, high; /* high: one past the highest slot ever used */
 	uint32_t free_head;    /* a freed slot, UINT32_MAX: none (then the next at high) */
+	uint32_t gen_base;     /* random per process: first generation of every slot */
 	uint32_t *dirty;       /* allocated with the table: touched only as far as used */
 	uint32_t n_dirty;
 	uint32_t *out_slot;    /* outbound map: slot + 1 of the connection, 0 none */
@@ -245,6 +248,8 @@ struct ssl_ctx_st;
 int vd_conn_tls_start(struct vd_worker *w, struct vd_conn *c, struct ssl_ctx_st *ctx,
 		      bool server, const char *peer_name);
 void vd_conn_tls_free(struct vd_conn *c);
+/** Plaintext OpenSSL has read but not yet handed over (no socket event will announce it). */
+bool vd_conn_tls_pending(const struct vd_conn *c);
 /** Drive the handshake: 1 done, 0 waiting for the socket, -1 failed. */
 int vd_conn_tls_progress(struct vd_worker *w, struct vd_conn *c);
 /** Bytes read (> 0) or VD_IO_CLOSED / VD_IO_AGAIN / VD_IO_ERROR / VD_IO_TLS. */
@@ -264,8 +269,10 @@ void vd_dp_member_failures(void *dp,
 /* ---- handoff.c ---- */
 int vd_handoff_init(struct vd_dp *dp);
 void vd_handoff_fini(struct vd_dp *dp);
-/** Pass a message for connection `token` (owned by another worker) to its owner. -1: full. */
-int vd_handoff_push(struct vd_worker *w, uint64_t token, const char *p, uint32_t len);
+/** Pass a message for connection `token` (owned by another worker) to its owner, which
+ * writes it only if the connection's peer has dst's IP (NULL: no check). -1: full. */
+int vd_handoff_push(struct vd_worker *w, uint64_t token, const union vd_sockaddr *dst,
+		    const char *p, uint32_t len);
 /** Wake the workers this batch passed messages to (one eventfd write each). */
 void vd_handoff_wake(struct vd_worker *w);
 /** Queue what other workers passed us on our connections. */
@@ -273,6 +280,17 @@ void vd_handoff_drain(struct vd_worker *w);
 static inline unsigned vd_token_worker(uint64_t token)
 {
 	return (unsigned)(token >> 24) & 0xff;
+}
+
+/* Same IP address (ports aside)? A response goes over a connection only if the connection's
+ * peer is the address its Via names: a token alone could be another process's. */
+static inline bool vd_same_ip(const union vd_sockaddr *a, const union vd_sockaddr *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return false;
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+	return memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) == 0;
 }
 
 /* epoll data: kind in the high half, index in the low */

@@ -51,8 +51,8 @@ static unsigned producers(const struct vd_dp *dp)
 int vd_handoff_init(struct vd_dp *dp)
 {
 	unsigned n = dp->n_workers, p = producers(dp);
-	if (p < 2)
-		return 0;
+	if (p < 2 || (!dp->any_tcp && !dp->n_external))
+		return 0; /* UDP only: nothing is ever handed off */
 	dp->rings = aligned_alloc(64, sizeof(*dp->rings) * p * n);
 	dp->ext_wake = calloc((size_t)(dp->n_external ? dp->n_external : 1) * n, sizeof(bool));
 	if (!dp->rings || !dp->ext_wake)
@@ -99,13 +99,16 @@ static int push(struct vd_ring *r, const struct rec *h, const char *p)
 	return 0;
 }
 
-int vd_handoff_push(struct vd_worker *w, uint64_t token, const char *p, uint32_t len)
+int vd_handoff_push(struct vd_worker *w, uint64_t token, const union vd_sockaddr *dst,
+		    const char *p, uint32_t len)
 {
 	struct vd_dp *dp = w->dp;
 	unsigned to = vd_token_worker(token);
 	if (to >= dp->n_workers || to == w->id || !dp->rings)
 		return -1;
 	struct rec h = { .len = len, .kind = REC_TOKEN, .token = token };
+	if (dst)
+		h.dst = *dst;
 	if (push(&dp->rings[w->id * dp->n_workers + to], &h, p))
 		return -1;
 	w->wake[to] = true;
@@ -140,6 +143,7 @@ int vd_dp_submit(struct vd_dp *dp, unsigned producer, const struct vd_result *re
 	if (res->conn) {
 		h.kind = REC_TOKEN;
 		h.token = res->conn;
+		h.dst = res->dst; /* the owner checks its connection's peer against it */
 		to = vd_token_worker(res->conn);
 		if (to >= dp->n_workers)
 			return -1;
@@ -184,6 +188,8 @@ static void deliver(struct vd_worker *w, const struct rec *h, const char *p)
 	struct vd_conn *c;
 	if (h->kind == REC_TOKEN) {
 		c = vd_conn_of(w, h->token);
+		if (c && h->dst.sa.sa_family && !vd_same_ip(&c->peer, &h->dst))
+			c = NULL; /* a token of another process (or of a restart): not this peer */
 	} else {
 		const char *name = NULL;
 		if (h->member >= 0 && h->pool < w->px->n_pools &&

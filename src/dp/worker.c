@@ -69,19 +69,23 @@ static const char *out_bytes(const struct vd_worker *w, unsigned k, uint32_t *le
 	return w->replies + (size_t)k * w->scratch.reply_cap;
 }
 
-/* Queue slot k's outcome on the connection of `token`: ours, or passed to its owner. */
-static void send_on_token(struct vd_worker *w, unsigned k, uint64_t token)
+/* Queue slot k's outcome on the connection of `token`: ours, or passed to its owner. A
+ * response (dst set) goes only to a connection whose peer has its Via's address. */
+static void send_on_token(struct vd_worker *w, unsigned k, uint64_t token,
+			  const union vd_sockaddr *dst)
 {
 	uint32_t len;
 	const char *p = out_bytes(w, k, &len);
 	if (vd_token_worker(token) != w->id) {
-		if (vd_handoff_push(w, token, p, len))
+		if (vd_handoff_push(w, token, dst, p, len))
 			vd_stats_unsent(&w->stats, &w->res[k], VD_DROP_HANDOFF_FULL);
 		else
 			VD_STAT_ADD(w->stats.tx_bytes, len);
 		return;
 	}
 	struct vd_conn *c = vd_conn_of(w, token);
+	if (c && dst && !vd_same_ip(&c->peer, dst))
+		c = NULL;
 	if (!c || vd_conn_queue(w, c, p, len))
 		vd_stats_unsent(&w->stats, &w->res[k], VD_DROP_CONN_CLOSED);
 	else
@@ -94,13 +98,13 @@ static bool send_stream(struct vd_worker *w, unsigned k)
 {
 	const struct vd_result *res = &w->res[k];
 	if (res->verdict == VD_VERDICT_REPLY && w->slot_conn[k]) {
-		send_on_token(w, k, w->slot_conn[k]); /* a reply goes back the way it came */
+		send_on_token(w, k, w->slot_conn[k], NULL); /* a reply goes back the way it came */
 		return true;
 	}
 	if (res->verdict != VD_VERDICT_FORWARD)
 		return false;
 	if (res->conn) {
-		send_on_token(w, k, res->conn);
+		send_on_token(w, k, res->conn, &res->dst);
 		return true;
 	}
 	if (res->transport == VD_TP_UDP)

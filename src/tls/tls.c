@@ -79,6 +79,10 @@ static SSL_CTX *ctx_new(bool server, const struct vd_cfg_tls *c, const char *whe
 			 ssl_reason(why, sizeof(why)));
 		goto fail;
 	}
+	/* a session resumed on a server context must come from this one (required by OpenSSL as
+	 * soon as clients are verified, harmless otherwise) */
+	if (server)
+		SSL_CTX_set_session_id_context(ctx, (const unsigned char *)"viaduct", 7);
 	if (server && c->verify_peer) {
 		SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
 		STACK_OF(X509_NAME) *names = SSL_load_client_CA_file(c->ca);

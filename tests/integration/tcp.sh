@@ -16,7 +16,8 @@
 #   C. a 3 kB MESSAGE over UDP to a UDP pool with udp_max_bytes: 1300 reaches the member over
 #      TCP (RFC 3261 18.1.1); a small one stays on UDP.
 #   D. the stream on the wire (tcp_client.py): CRLFCRLF keepalive -> CRLF, several messages in
-#      one segment and one message a byte at a time, no / bad Content-Length -> 400 and close,
+#      one segment and one message a byte at a time, requests answered after the client's
+#      half-close, no / bad Content-Length -> 400 and close,
 #      20 kB -> 513 and close, a slowloris connection closed at tcp.header_timeout_ms while
 #      a sipp TCP run at the same time loses nothing.
 #   E. limits: tcp.max_connections_per_ip (the connections over it closed at once, counted),
@@ -211,7 +212,7 @@ check "D: the slowloris connection was closed at the header timeout" \
 	'grep -q "^CHECK slowloris ok" "$T/slowloris.out"'
 for addr in $V4 $V6; do
 	rc=0
-	python3 "$HERE/tcp_client.py" $addr $VD_PORT ping batch nolength badlength toolarge \
+	python3 "$HERE/tcp_client.py" $addr $VD_PORT ping batch nolength badlength toolarge halfclose \
 		>"$T/wire-$addr.out" 2>&1 || rc=$?
 	cat "$T/wire-$addr.out" >&2
 	check "D: stream checks over $addr (tcp_client.py exit $rc)" '[[ $rc == 0 ]]'

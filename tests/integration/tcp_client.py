@@ -15,6 +15,8 @@ checks:
   toolarge    a 20 kB MESSAGE: 513, then closed
   slowloris   half a request, then nothing: closed by viaduct within 10 s (tcp.header_timeout_ms)
   idle        a connection that sends nothing: closed by viaduct (tcp.idle_timeout_ms)
+  halfclose   three OPTIONS to viaduct itself, then shutdown(SHUT_WR): its three 200 OK
+              still come back, then it closes
   perip N     N+2 connections from one address: N served, the 2 over tcp.max_connections_per_ip
               closed at once
   backlog N   tcp.max_connections = N: N connections served, one more waits (no answer within
@@ -186,6 +188,22 @@ def served(s, n=1, timeout=5, method="MESSAGE"):
         return False
 
 
+def check_halfclose():
+    s = connect()
+    s.sendall(b"".join(message(s, n, method="OPTIONS") for n in (1, 2, 3)))
+    s.shutdown(socket.SHUT_WR)
+    r = Reader(s)
+    got = []
+    try:
+        for _ in range(3):
+            got.append(status(r.message()))
+    except (EOFError, socket.timeout) as e:
+        got.append(type(e).__name__)
+    closed = r.closed(5)
+    report("halfclose", got == ["SIP/2.0 200 OK"] * 3 and closed, f"{got}, closed={closed}")
+    s.close()
+
+
 def check_idle():
     s = connect()
     t0 = time.monotonic()
@@ -255,6 +273,7 @@ CHECKS = {
                                       "SIP/2.0 513"),
     "slowloris": check_slowloris,
     "idle": check_idle,
+    "halfclose": check_halfclose,
     "slowreader": check_slowreader,
 }
 
