@@ -3,10 +3,9 @@
  * The control thread's loop (see include/viaduct/control.h). It waits in poll() on a
  * signalfd and an inotify descriptor; nothing here runs per message.
  *
- * File changes: editors save by writing in place or by renaming a temporary file over the
- * config, so the watch is on the directories of the config and of every file it includes,
- * and reacts to a write-close or a rename onto one of those names. A half-written file fails validation and is refused; the
- * final write then reloads it.
+ * Its jobs, one file each: this one (publication: reload, member changes; signals; the loop),
+ * control_health.c (the health prober and the changes it reports), control_watch.c (the
+ * config files watched with inotify). Their state is one struct, vd_ctl (control_internal.h).
  */
 #include <errno.h>
 #include <libgen.h>
@@ -21,25 +20,17 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "viaduct/control.h"
+#include "control_internal.h"
 #include "viaduct/health.h"
 #include "viaduct/log.h"
 #include "viaduct/route.h"
 #include "viaduct/stats.h"
 
-#define INOTIFY_BUF 4096
 
 struct vd_control_stats vd_control_stats;
-static const char *config_path;
-/* The running datapath, set by vd_control_run before anything else starts (health, admin). */
-static const struct vd_dp_view *control_view;
+struct vd_control vd_ctl;
 
-/* Health probing: one prober over the members of every pool, flattened in pool order. */
-static struct vd_health *prober;
-static unsigned n_probed;
-static uint16_t *probed_pool, *probed_member;
 
-static void health_members_update(const struct vd_route *r);
 
 void vd_control_print_stats(const struct vd_dp_view *dp)
 {
@@ -101,7 +92,7 @@ int vd_control_reload(const char *why, char *msg, size_t msglen)
 	char err[768];
 	vd_route_lock();
 	uint64_t t0 = vd_now_ms();
-	struct vd_route *r = vd_route_build(config_path, vd_route_published, err, sizeof(err));
+	struct vd_route *r = vd_route_build(vd_ctl.config_path, vd_route_published, err, sizeof(err));
 	uint64_t build_ms = vd_now_ms() - t0;
 	if (!r) {
 		vd_control_stats.reloads_failed++;
@@ -120,7 +111,7 @@ int vd_control_reload(const char *why, char *msg, size_t msglen)
 	uint64_t grace_us = vd_route_publish(r);
 	vd_control_stats.reloads++;
 	uint64_t version = r->version;
-	health_members_update(r);
+	vd_control_health_members(r);
 	vd_route_unlock();
 	vd_log(VD_LOG_INFO, "reload (%s): snapshot %lu published (built in %lu ms, every worker "
 			    "on it within %lu us)",
@@ -171,238 +162,6 @@ int vd_control_member(unsigned pool, unsigned member, int set_up, int set_draine
 	return 0;
 }
 
-/* ---- health probing ---- */
-
-/* The datapath's connection to a member failed: a failed probe for the prober. */
-static void on_conn_failure(void *arg, const union vd_sockaddr *a, uint8_t transport)
-{
-	(void)arg;
-	vd_health_on_conn_failure(prober, a, transport, vd_now_ms());
-}
-
-static uint64_t vd_now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-/* Health changes of one loop iteration, applied together (health_flush): members failing
- * together (a site) leave in one publication. */
-static struct vd_member_change *pending;
-static unsigned n_pending;
-
-static void on_health_change(void *arg, unsigned i, bool up)
-{
-	(void)arg;
-	if (i >= n_probed || n_pending >= VD_HEALTH_MAX_MEMBERS)
-		return;
-	if (!pending && !(pending = calloc(VD_HEALTH_MAX_MEMBERS, sizeof(*pending))))
-		return;
-	pending[n_pending++] = (struct vd_member_change){ .pool = probed_pool[i],
-							  .member = probed_member[i], .up = up };
-}
-
-/* One snapshot for every health change of this iteration (drain state kept as it is). */
-static void health_flush(void)
-{
-	char err[512];
-	if (!n_pending)
-		return;
-	vd_route_lock();
-	const struct vd_route *cur = vd_route_published;
-	unsigned n = 0;
-	for (unsigned i = 0; i < n_pending; i++) {
-		struct vd_member_change *c = &pending[i];
-		if (c->pool >= cur->px.n_pools || c->member >= cur->px.pools[c->pool].n_members)
-			continue; /* a reload changed the pools meanwhile */
-		const struct vd_proxy_pool *p = &cur->px.pools[c->pool];
-		if (p->up[c->member] == c->up)
-			continue;
-		c->drained = p->drained[c->member];
-		pending[n++] = *c;
-	}
-	n_pending = 0;
-	if (!n) {
-		vd_route_unlock();
-		return;
-	}
-	uint64_t t0 = vd_now_us();
-	struct vd_route *r = vd_route_with_members(cur, pending, n, err, sizeof(err));
-	if (!r) {
-		vd_route_unlock();
-		vd_log(VD_LOG_ERROR, "health: %u member change(s) not applied: %s", n, err);
-		return;
-	}
-	uint64_t built = vd_now_us() - t0;
-	uint64_t grace = vd_route_publish(r);
-	vd_control_stats.member_changes += n;
-	for (unsigned i = 0; i < n; i++) {
-		const struct vd_proxy_pool *p = &r->px.pools[pending[i].pool];
-		vd_log(VD_LOG_WARN, "member %s/%s %s (health: %s): snapshot %lu", p->name,
-		       p->member_names[pending[i].member], pending[i].up ? "up" : "down",
-		       pending[i].up ? "answering again" : "failing", (unsigned long)r->version);
-	}
-	vd_log(VD_LOG_INFO, "health: %u member change(s) in snapshot %lu (built in %lu us, every "
-			    "worker on it within %lu us)",
-	       n, (unsigned long)r->version, (unsigned long)built, (unsigned long)grace);
-	vd_route_unlock();
-}
-
-/* The prober follows the members of the published snapshot, each with its transport (how it
- * is probed). Called with the route lock. */
-static void health_members_update(const struct vd_route *r)
-{
-	if (!prober)
-		return;
-	unsigned n = 0;
-	for (unsigned p = 0; p < r->px.n_pools; p++)
-		n += r->px.pools[p].n_members;
-	union vd_sockaddr *addrs = calloc(n ? n : 1, sizeof(*addrs));
-	uint8_t *tps = calloc(n ? n : 1, sizeof(*tps));
-	uint16_t *pools = calloc(n ? n : 1, sizeof(*pools));
-	uint16_t *members = calloc(n ? n : 1, sizeof(*members));
-	if (!addrs || !tps || !pools || !members) {
-		vd_log(VD_LOG_ERROR, "health: out of memory: probing the previous member list");
-		free(addrs);
-		free(tps);
-		free(pools);
-		free(members);
-		return;
-	}
-	n = 0;
-	for (unsigned p = 0; p < r->px.n_pools; p++)
-		for (unsigned m = 0; m < r->px.pools[p].n_members; m++) {
-			addrs[n] = r->px.pools[p].members[m];
-			tps[n] = r->px.pools[p].transports[m];
-			pools[n] = (uint16_t)p;
-			members[n++] = (uint16_t)m;
-		}
-	if (vd_health_set_members(prober, addrs, tps, n) == 0) {
-		free(probed_pool);
-		free(probed_member);
-		probed_pool = pools;
-		probed_member = members;
-		n_probed = n;
-	} else {
-		free(pools);
-		free(members);
-	}
-	free(addrs);
-	free(tps);
-}
-
-static void health_start(const struct vd_route *r)
-{
-	const struct vd_config *c = &r->cfg;
-	struct vd_health_config hc = { .interval_ms = c->health.interval_ms,
-				       .timeout_ms = c->health.timeout_ms,
-				       .down_after = c->health.down_after,
-				       .up_after = c->health.up_after };
-	char err[256];
-	/* a datapath that owns our addresses (DPDK) carries the probes; else kernel sockets */
-	bool via_dp = control_view && control_view->probe_send && control_view->probe_recv;
-	uint16_t port = via_dp ? control_view->probe_port : 0; /* 0: ephemeral */
-	if (!c->health.enabled)
-		return;
-	/* probes leave from the first listener address of each family */
-	for (unsigned i = 0; i < r->px.n_listeners; i++) {
-		union vd_sockaddr a = r->px.listeners[i].bind;
-		union vd_sockaddr *slot = a.sa.sa_family == AF_INET6 ? &hc.bind_v6 : &hc.bind_v4;
-		if (slot->sa.sa_family)
-			continue;
-		if (a.sa.sa_family == AF_INET6)
-			a.in6.sin6_port = htons(port);
-		else
-			a.in.sin_port = htons(port);
-		*slot = a;
-	}
-	if (via_dp) {
-		/* same signature: the view's probe_send is the transport's send */
-		struct vd_health_transport t = { .send = control_view->probe_send,
-						 .arg = control_view->dp,
-						 .src_v4 = hc.bind_v4,
-						 .src_v6 = hc.bind_v6 };
-		prober = vd_health_new_transport(&hc, &t, on_health_change, NULL, err, sizeof(err));
-	} else {
-		prober = vd_health_new(&hc, on_health_change, NULL, err, sizeof(err));
-	}
-	if (!prober) {
-		vd_log(VD_LOG_ERROR, "health probing disabled: %s", err);
-		return;
-	}
-	vd_route_lock();
-	health_members_update(r);
-	vd_route_unlock();
-	vd_log(VD_LOG_INFO,
-	       "health: probing %u member(s) every %u ms, down after %u, up after %u%s",
-	       n_probed, hc.interval_ms, hc.down_after, hc.up_after,
-	       via_dp ? ", through the datapath" : "");
-}
-
-/* Replies the datapath took at our probe port (no descriptor to poll: once per loop
- * iteration). Without a prober they are only freed. */
-#define HEALTH_DP_RX_MAX 256 /* per iteration: a flood cannot hold the control thread */
-
-static void on_probe_reply(void *arg, const void *buf, size_t len, const union vd_sockaddr *src)
-{
-	(void)arg;
-	if (prober)
-		vd_health_on_datagram(prober, buf, len, src, vd_now_ms());
-}
-
-static void health_poll_datapath(void)
-{
-	if (control_view->probe_recv)
-		control_view->probe_recv(control_view->dp, on_probe_reply, NULL, HEALTH_DP_RX_MAX);
-}
-
-/* One "stats health" line per member at exit (with the other exit counters, on stderr). */
-static void health_print(void)
-{
-	char name[VD_CFG_NAME_MAX + VD_CFG_HOST_MAX + 16];
-	const struct vd_health_counters *hc = vd_health_counters(prober);
-	vd_route_lock();
-	const struct vd_route *r = vd_route_published;
-	for (unsigned i = 0; i < n_probed; i++) {
-		const struct vd_health_member_state *st = vd_health_state(prober, i);
-		unsigned p = probed_pool[i], m = probed_member[i];
-		if (!st || p >= r->px.n_pools || m >= r->px.pools[p].n_members)
-			continue;
-		snprintf(name, sizeof(name), "%s/%s", r->px.pools[p].name,
-			 r->px.pools[p].member_names[m]);
-		fprintf(stderr,
-			"stats health member=%s up=%d probes=%lu replies=%lu timeouts=%lu "
-			"errors_5xx=%lu conn_failures=%lu\n",
-			name, st->up ? 1 : 0, (unsigned long)st->probes, (unsigned long)st->replies,
-			(unsigned long)st->timeouts, (unsigned long)st->errors_5xx,
-			(unsigned long)st->conn_failures);
-	}
-	vd_route_unlock();
-	fprintf(stderr,
-		"stats health rx=%lu garbage=%lu stray=%lu provisional=%lu rx_errors=%lu "
-		"tx_errors=%lu\n",
-		(unsigned long)hc->rx, (unsigned long)hc->garbage, (unsigned long)hc->stray,
-		(unsigned long)hc->provisional, (unsigned long)hc->rx_errors,
-		(unsigned long)hc->tx_errors);
-	fflush(stderr);
-}
-
-static void health_stop(void)
-{
-	if (prober)
-		health_print();
-	vd_health_free(prober);
-	prober = NULL;
-	free(probed_pool);
-	free(probed_member);
-	probed_pool = probed_member = NULL;
-	n_probed = 0;
-	free(pending);
-	pending = NULL;
-	n_pending = 0;
-}
-
 static int open_signalfd(void)
 {
 	sigset_t set;
@@ -414,86 +173,6 @@ static int open_signalfd(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-/*
- * The watch: every file of the published snapshot (the main config and its includes), by
- * its directory, because editors replace files by renaming over them.
- */
-#define WATCH_MAX 64
-
-static struct {
-	int wd;
-	char dir[PATH_MAX];
-} watches[WATCH_MAX];
-static unsigned n_watches;
-
-static void split_path(const char *path, char *dir, char *base)
-{
-	char tmp[PATH_MAX];
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	snprintf(base, NAME_MAX + 1, "%s", basename(tmp));
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	snprintf(dir, PATH_MAX, "%s", dirname(tmp));
-}
-
-/* Watch the directories of the published snapshot's files (again after each reload).
- * Holds the builders' lock: the admin thread may publish meanwhile. */
-static void watch_files(int fd)
-{
-	char dir[PATH_MAX], base[NAME_MAX + 1];
-	vd_route_lock();
-	const struct vd_config *c = &vd_route_published->cfg;
-	for (unsigned i = 0; fd >= 0 && i < c->n_files; i++) {
-		split_path(c->files[i], dir, base);
-		int wd = inotify_add_watch(fd, dir, IN_CLOSE_WRITE | IN_MOVED_TO);
-		if (wd < 0) {
-			vd_log(VD_LOG_WARN, "cannot watch %s (%s): reload it with SIGHUP", dir,
-			       strerror(errno));
-			continue;
-		}
-		unsigned k = 0;
-		while (k < n_watches && watches[k].wd != wd)
-			k++;
-		if (k == n_watches && n_watches < WATCH_MAX) {
-			watches[n_watches].wd = wd;
-			snprintf(watches[n_watches++].dir, PATH_MAX, "%s", dir);
-		}
-	}
-	vd_route_unlock();
-}
-
-/* Is dir/name one of the published snapshot's files? Caller holds the builders' lock. */
-static bool is_config_file(const char *dir, const char *name)
-{
-	char d[PATH_MAX], b[NAME_MAX + 1];
-	const struct vd_config *c = &vd_route_published->cfg;
-	for (unsigned i = 0; i < c->n_files; i++) {
-		split_path(c->files[i], d, b);
-		if (strcmp(d, dir) == 0 && strcmp(b, name) == 0)
-			return true;
-	}
-	return false;
-}
-
-/* True when the pending events touch a config file. */
-static bool config_touched(int fd)
-{
-	char buf[INOTIFY_BUF] __attribute__((aligned(__alignof__(struct inotify_event))));
-	bool hit = false;
-	ssize_t n;
-	vd_route_lock();
-	while ((n = read(fd, buf, sizeof(buf))) > 0)
-		for (char *p = buf; p < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)p;
-			for (unsigned k = 0; ev->len && k < n_watches; k++)
-				if (watches[k].wd == ev->wd && is_config_file(watches[k].dir, ev->name))
-					hit = true;
-			p += sizeof(*ev) + ev->len;
-		}
-	vd_route_unlock();
-	return hit;
-}
-
-/* Returns true when it is time to stop. */
 static bool on_signal(int sfd, const struct vd_dp_view *dp)
 {
 	struct signalfd_siginfo si;
@@ -516,21 +195,21 @@ static bool on_signal(int sfd, const struct vd_dp_view *dp)
 static int poll_timeout(void)
 {
 	int t = -1;
-	if (prober) {
-		uint64_t next = vd_health_next_ms(prober), now = vd_now_ms();
+	if (vd_ctl.prober) {
+		uint64_t next = vd_health_next_ms(vd_ctl.prober), now = vd_now_ms();
 		if (next != UINT64_MAX)
 			t = next <= now ? 0 : (int)(next - now > 60000 ? 60000 : next - now);
 	}
-	if (control_view->poll && (t < 0 || (unsigned)t > control_view->poll_ms))
-		t = (int)control_view->poll_ms;
+	if (vd_ctl.view->poll && (t < 0 || (unsigned)t > vd_ctl.view->poll_ms))
+		t = (int)vd_ctl.view->poll_ms;
 	return t;
 }
 
 int vd_control_run(const char *path, const struct vd_dp_view *dp)
 {
 	char msg[768];
-	config_path = path;
-	control_view = dp;
+	vd_ctl.config_path = path;
+	vd_ctl.view = dp;
 	int sfd = open_signalfd();
 	if (sfd < 0) {
 		vd_log(VD_LOG_ERROR, "signalfd: %s", strerror(errno));
@@ -539,14 +218,14 @@ int vd_control_run(const char *path, const struct vd_dp_view *dp)
 	int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (ifd < 0)
 		vd_log(VD_LOG_WARN, "inotify: %s: reload with SIGHUP", strerror(errno));
-	watch_files(ifd);
-	health_start(vd_route_published);
+	vd_control_watch(ifd);
+	vd_control_health_start(vd_route_published);
 	vd_admin_ops_start(&vd_route_published->cfg, dp);
 	for (;;) {
 		struct pollfd pfd[5] = { { .fd = sfd, .events = POLLIN },
 					 { .fd = ifd, .events = POLLIN } };
 		int hfd[2] = { -1, -1 };
-		unsigned nh = prober ? vd_health_fds(prober, hfd) : 0;
+		unsigned nh = vd_ctl.prober ? vd_health_fds(vd_ctl.prober, hfd) : 0;
 		for (unsigned i = 0; i < nh; i++)
 			pfd[2 + i] = (struct pollfd){ .fd = hfd[i], .events = POLLIN };
 		/* the datapath wakes us when it has member failures for the prober */
@@ -558,29 +237,29 @@ int vd_control_run(const char *path, const struct vd_dp_view *dp)
 			break;
 		if (pfd[0].revents & POLLIN && on_signal(sfd, dp))
 			break;
-		if (ifd >= 0 && (pfd[1].revents & POLLIN) && config_touched(ifd)) {
+		if (ifd >= 0 && (pfd[1].revents & POLLIN) && vd_control_touched(ifd)) {
 			vd_control_reload("file changed", msg, sizeof(msg));
-			watch_files(ifd); /* the reload may have brought new include files */
+			vd_control_watch(ifd); /* the reload may have brought new include files */
 		}
 		for (unsigned i = 0; i < nh; i++)
 			if (pfd[2 + i].revents & POLLIN)
-				vd_health_on_readable(prober, hfd[i], vd_now_ms());
-		health_poll_datapath(); /* replies first: they may resolve probes due to expire */
+				vd_health_on_readable(vd_ctl.prober, hfd[i], vd_now_ms());
+		vd_control_health_poll(); /* replies first: they may resolve probes due to expire */
 		if (wake && (pfd[2 + nh].revents & POLLIN)) {
 			uint64_t v;
 			if (read(dp->member_failures_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 				vd_log(VD_LOG_WARN, "datapath wake-up: %s", strerror(errno));
 		}
-		if (prober && dp->member_failures)
-			dp->member_failures(dp->dp, on_conn_failure, NULL);
-		if (prober)
-			vd_health_tick(prober, vd_now_ms());
-		health_flush(); /* what replies, failures and timeouts changed: one snapshot */
+		if (vd_ctl.prober && dp->member_failures)
+			dp->member_failures(dp->dp, vd_control_on_conn_failure, NULL);
+		if (vd_ctl.prober)
+			vd_health_tick(vd_ctl.prober, vd_now_ms());
+		vd_control_health_flush(); /* what replies, failures and timeouts changed: one snapshot */
 		if (dp->poll)
 			dp->poll(dp->dp, vd_now_ms());
 	}
 	vd_admin_ops_stop(); /* before anything it reads goes away */
-	health_stop();
+	vd_control_health_stop();
 	close(sfd);
 	if (ifd >= 0)
 		close(ifd);
