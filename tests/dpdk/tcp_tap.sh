@@ -68,7 +68,8 @@ start_bg_merged viaduct ip netns exec "$VNS" "$BIN" --dpdk -c "$T/viaduct.yaml" 
 VD_PID=${BG_PID[viaduct]}
 wait_for_log "$T/viaduct.log" 'viaduct: ready: dpdk port' 30 "$VD_PID" ||
 	die "viaduct --dpdk did not print 'viaduct: ready'"
-grep -q 'TCP/TLS listeners served by the kernel' "$T/viaduct.log" ||
+# logged once the kernel datapath runs, just after the DPDK port's "ready"
+wait_for_log "$T/viaduct.log" 'TCP/TLS listeners served by the kernel' 10 "$VD_PID" ||
 	die "viaduct did not start its kernel datapath for TCP"
 # the data port's kernel side into the network namespace; the exception side keeps VD_IP here
 ip netns exec "$VNS" ip link set "$TAP" netns "$NS"
