@@ -26,21 +26,9 @@ cleanup() {
 }
 trap cleanup EXIT
 BASE=30000
-python3 - "$T/cfg.yaml" "$RULES" "$BASE" <<'PY'
-import sys
-path, rules, base = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-with open(path, 'w') as f:
-    f.write("workers: 1\nlisteners: [{address: 127.0.0.1, port: 25580}]\n")
-    f.write("health: {interval_ms: 1000, timeout_ms: 500, down_after: 2, up_after: 1}\npools:\n")
-    for p in range(64):
-        f.write(f"  - name: pool{p}\n    transport: tcp\n    members:\n")
-        for m in range(32):
-            f.write(f"      - {{host: 127.0.0.1, port: {base + p * 32 + m}}}\n")
-    f.write("rules:\n")
-    for r in range(rules - 1):
-        f.write(f"  - {{name: r{r}, ruri: '^sip:\\+1{r:05d}', route: pool{r % 64}}}\n")
-    f.write("  - {name: default, route: pool0}\n")
-PY
+python3 "$ROOT/bench/gen_config.py" "$T/cfg.yaml" --workers 1 --port 25580 --rules "$RULES" \
+	--tcp-members "$BASE" \
+	--extra "health: {interval_ms: 1000, timeout_ms: 500, down_after: 2, up_after: 1}"
 # the members: 2,048 listening sockets; SIGUSR1 closes the next batch (1, then 16 of pool 10)
 cat >"$T/members.py" <<'PY'
 import signal, socket, sys, time

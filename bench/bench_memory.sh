@@ -17,20 +17,7 @@ VD=""
 cleanup() { [[ -n $VD ]] && kill "$VD" 2>/dev/null; wait 2>/dev/null; rm -rf "$T"; }
 trap cleanup EXIT
 
-python3 - "$T/big.yaml" "$POOLS" "$MEMBERS" "$RULES" <<'PY'
-import sys
-path, pools, members, rules = sys.argv[1], *map(int, sys.argv[2:])
-with open(path, 'w') as f:
-    f.write("workers: 2\nlisteners: [{address: 127.0.0.1, port: 25560}]\npools:\n")
-    for p in range(pools):
-        f.write(f"  - name: pool{p}\n    members:\n")
-        for m in range(members):
-            f.write(f"      - {{host: 127.0.{p % 250}.{m + 1}, port: {5060 + p}}}\n")
-    f.write("rules:\n")
-    for r in range(rules - 1):
-        f.write(f"  - {{name: r{r}, ruri: '^sip:\\+1{r:05d}', route: pool{r % pools}}}\n")
-    f.write("  - {name: default, route: pool0}\n")
-PY
+python3 "$ROOT/bench/gen_config.py" "$T/big.yaml" --pools "$POOLS" --members "$MEMBERS" --rules "$RULES"
 cat >"$T/small.yaml" <<YAML
 workers: 2
 listeners: [{address: 127.0.0.1, port: 25561}]

@@ -23,20 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-python3 - "$T/big.yaml" <<'PY'
-import sys
-with open(sys.argv[1], 'w') as f:
-    f.write("workers: 1\nlisteners: [{address: 127.0.0.1, port: 25570}]\n")
-    f.write("admin: {address: 127.0.0.1, port: 25571}\npools:\n")
-    for p in range(64):
-        f.write(f"  - name: pool{p}\n    members:\n")
-        for m in range(32):
-            f.write(f"      - {{host: 127.0.{p % 250}.{m + 1}, port: {5060 + p}}}\n")
-    f.write("rules:\n")
-    for r in range(9999):
-        f.write(f"  - {{name: r{r}, ruri: '^sip:\\+1{r:05d}', route: pool{r % 64}}}\n")
-    f.write("  - {name: default, route: pool0}\n")
-PY
+python3 "$ROOT/bench/gen_config.py" "$T/big.yaml" --workers 1 --port 25570 --admin 25571
 "$BUILD/viaduct" -c "$T/big.yaml" >"$T/vd.log" 2>&1 &
 VD=$!
 deadline=$((SECONDS + 60))

@@ -62,6 +62,8 @@ SRC=$(cd "$HERE/../.." && pwd)
 TEST_NAME=compare
 # shellcheck source-path=SCRIPTDIR source=../../tests/integration/lib.sh
 source "$SRC/tests/integration/lib.sh"
+# shellcheck source=proclib.sh
+source "$HERE/proclib.sh"
 
 usage() {
 	echo "usage: $0 [--quick] [--build DIR] [--out DIR]" >&2
@@ -153,34 +155,6 @@ spawn() {
 	BG_PIDS+=("$SPAWNED")
 	cmd_log "$*"
 	log "started $name (pid $SPAWNED)"
-}
-
-# proc_tree PID: PID and all its descendants (Kamailio forks its workers from the main process).
-proc_tree() {
-	ps -e -o pid=,ppid= | awk -v root="$1" '
-		{ kids[$2] = kids[$2] " " $1 }
-		END {
-			q[1] = root; n = 1
-			for (i = 1; i <= n; i++) {
-				printf "%s%s", (i > 1 ? " " : ""), q[i]
-				m = split(kids[q[i]], k, " ")
-				for (j = 1; j <= m; j++) q[++n] = k[j]
-			}
-			print ""
-		}'
-}
-
-# cpu_ticks PID...: utime+stime summed over the processes (a process's stat counts all threads).
-cpu_ticks() {
-	local pid stat sum=0
-	for pid in "$@"; do
-		read -r stat 2>/dev/null <"/proc/$pid/stat" || continue
-		stat=${stat##*) }
-		# fields after "comm)": state=1 ... utime=12 stime=13
-		read -r -a f <<<"$stat"
-		sum=$((sum + f[11] + f[12]))
-	done
-	echo "$sum"
 }
 
 # mem_kb PID...: "RSS PSS" in kB, each summed over the processes. Summed RSS counts Kamailio's

@@ -26,6 +26,8 @@ SRC=$(cd "$HERE/../.." && pwd)
 TEST_NAME=streams
 # shellcheck source=../../tests/integration/lib.sh
 source "$SRC/tests/integration/lib.sh"
+# shellcheck source=proclib.sh
+source "$HERE/proclib.sh"
 
 run_bounded 1800 "$@"
 BUILD=$SRC/build-rel OUT=$SRC/bench/compare/out QUICK=0
@@ -72,23 +74,6 @@ admin: { address: $ADDR, port: $ADMIN }
 EOF
 "$VIADUCT" --check-config "$T/viaduct.yaml" >/dev/null
 
-proc_tree() {
-	ps -e -o pid=,ppid= | awk -v root="$1" '{ kids[$2] = kids[$2] " " $1 }
-		END { q[1] = root; n = 1
-		      for (i = 1; i <= n; i++) { printf "%s%s", (i > 1 ? " " : ""), q[i]
-			m = split(kids[q[i]], k, " "); for (j = 1; j <= m; j++) q[++n] = k[j] }
-		      print "" }'
-}
-cpu_ticks() {
-	local pid stat sum=0
-	for pid in "$@"; do
-		read -r stat 2>/dev/null <"/proc/$pid/stat" || continue
-		stat=${stat##*) }
-		read -r -a f <<<"$stat"
-		sum=$((sum + f[11] + f[12]))
-	done
-	echo "$sum"
-}
 HZ=$(getconf CLK_TCK)
 
 start_bg responder taskset -c "$LOAD_CPUS" "$RESPONDER" --listen $ADDR --ports "$P1,$P2"

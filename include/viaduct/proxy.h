@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "viaduct/config.h"
@@ -33,6 +34,40 @@ union vd_sockaddr {
 static inline socklen_t vd_sockaddr_len(const union vd_sockaddr *a)
 {
 	return a->sa.sa_family == AF_INET6 ? sizeof(a->in6) : sizeof(a->in);
+}
+
+/** Same family, address and port. Constant-size compares, inlined: hot path. */
+static inline bool vd_sockaddr_equal(const union vd_sockaddr *a, const union vd_sockaddr *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family || a->in.sin_port != b->in.sin_port)
+		return false; /* sin_port and sin6_port coincide */
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+	return memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) == 0;
+}
+
+/** Same family and address, ports aside. */
+static inline bool vd_sockaddr_same_ip(const union vd_sockaddr *a, const union vd_sockaddr *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return false;
+	if (a->sa.sa_family == AF_INET)
+		return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
+	return memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) == 0;
+}
+
+/** Multiplicative hash of the address words and the port, for open-addressing tables: a few
+ * instructions (every request asks whether its source is a member). */
+static inline uint64_t vd_sockaddr_hash(const union vd_sockaddr *a)
+{
+	uint64_t x = a->sa.sa_family == AF_INET ? a->in.sin_addr.s_addr : 0;
+	if (a->sa.sa_family == AF_INET6) {
+		uint64_t w[2];
+		memcpy(w, &a->in6.sin6_addr, sizeof(w));
+		x = w[0] ^ (w[1] * 0x6d656d6265727321ULL); /* "members!" */
+	}
+	x = (x ^ a->in.sin_port) * 0x9e3779b97f4a7c15ULL;
+	return x ^ (x >> 29);
 }
 
 /** "ip:port", IPv6 in brackets ("[::1]:5060"): logs, errors, Maglev member identities. */

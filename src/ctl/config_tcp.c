@@ -47,19 +47,6 @@ static int tls_path(struct loader *ld, const char *field, const char *text, char
 	return 0;
 }
 
-static int tls_bool(struct loader *ld, const char *field, const char *text, bool def, bool *out)
-{
-	if (!text)
-		*out = def;
-	else if (strcmp(text, "true") == 0 || strcmp(text, "yes") == 0)
-		*out = true;
-	else if (strcmp(text, "false") == 0 || strcmp(text, "no") == 0)
-		*out = false;
-	else
-		return cfg_bad(ld, field, "\"%s\" is not true or false", text);
-	return 0;
-}
-
 /* The files are only named here; vd_tls_build() reads and checks them (and says which one
  * is wrong) when the snapshot is built. */
 int cfg_convert_tls(struct loader *ld, const struct raw_tls *raw, bool server,
@@ -90,11 +77,11 @@ int cfg_convert_tls(struct loader *ld, const struct raw_tls *raw, bool server,
 	if (!server && raw->verify_client)
 		return cfg_bad(ld, "verify_client", "is for a tls listener; tls_client: has verify_server");
 	if (server) {
-		rc = tls_bool(ld, "verify_client", raw->verify_client, false, &t->verify_peer);
+		rc = cfg_get_bool(ld, "verify_client", raw->verify_client, false, &t->verify_peer);
 		if (!rc && t->verify_peer && !t->ca[0])
 			return cfg_bad(ld, "ca", "is required with verify_client: true");
 	} else {
-		rc = tls_bool(ld, "verify_server", raw->verify_server, true, &t->verify_peer);
+		rc = cfg_get_bool(ld, "verify_server", raw->verify_server, true, &t->verify_peer);
 	}
 	return rc;
 }

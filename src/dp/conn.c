@@ -411,27 +411,46 @@ void vd_conn_event(struct vd_worker *w, uint64_t d, uint32_t events)
 
 /* ---- our connections to members ---- */
 
-static bool same_addr(const union vd_sockaddr *a, const union vd_sockaddr *b)
+/* A failed connection to a member, for the health prober (the control thread reads the
+ * ring and is woken by the eventfd). */
+static void fail_event(struct vd_worker *w, const union vd_sockaddr *a, uint8_t tp)
 {
-	if (a->sa.sa_family != b->sa.sa_family || a->in.sin_port != b->in.sin_port)
-		return false;
-	if (a->sa.sa_family == AF_INET)
-		return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
-	return memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) == 0;
+	struct vd_fail_ring *r = &w->fails;
+	uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
+	if (head - atomic_load_explicit(&r->tail, memory_order_acquire) >= VD_DP_FAIL_RING)
+		return;
+	r->ev[head % VD_DP_FAIL_RING].addr = *a;
+	r->ev[head % VD_DP_FAIL_RING].transport = tp;
+	atomic_store_explicit(&r->head, head + 1, memory_order_release);
+	uint64_t one = 1; /* a failure is rare: one write each is fine */
+	if (write(w->dp->ctl_evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return;
 }
 
-static uint32_t addr_hash(const union vd_sockaddr *a)
+void vd_dp_member_failures(void *dp_,
+			   void (*fn)(void *arg, const union vd_sockaddr *a, uint8_t transport),
+			   void *arg)
 {
-	uint64_t x = a->in.sin_port;
-	if (a->sa.sa_family == AF_INET) {
-		x ^= (uint64_t)a->in.sin_addr.s_addr << 16;
-	} else {
-		uint64_t h[2];
-		memcpy(h, &a->in6.sin6_addr, 16);
-		x ^= h[0] ^ (h[1] * 0xff51afd7ed558ccdULL);
+	struct vd_dp *dp = dp_;
+	for (unsigned i = 0; i < dp->n_workers; i++) {
+		struct vd_fail_ring *r = &dp->workers[i].fails;
+		uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
+		uint32_t head = atomic_load_explicit(&r->head, memory_order_acquire);
+		for (; tail != head; tail++)
+			fn(arg, &r->ev[tail % VD_DP_FAIL_RING].addr,
+			   r->ev[tail % VD_DP_FAIL_RING].transport);
+		atomic_store_explicit(&r->tail, tail, memory_order_release);
 	}
-	x *= 0x9e3779b97f4a7c15ULL;
-	return (uint32_t)(x >> 32);
+}
+
+/* After a failed connection to a member: no new attempt before a backoff, doubling from
+ * BACKOFF_MIN_MS up to BACKOFF_MAX_MS. */
+static void outbound_backoff(struct vd_worker *w, uint32_t e)
+{
+	struct vd_conn_table *t = &w->ct;
+	uint32_t b = t->out_backoff_ms[e] ? t->out_backoff_ms[e] * 2 : BACKOFF_MIN_MS;
+	t->out_backoff_ms[e] = b > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : b;
+	t->out_retry_ms[e] = w->now_ms + t->out_backoff_ms[e];
 }
 
 static struct vd_conn *conn_open(struct vd_worker *w, const union vd_sockaddr *dst,
@@ -444,16 +463,20 @@ static struct vd_conn *conn_open(struct vd_worker *w, const union vd_sockaddr *d
 	int one = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	int rc = connect(fd, &dst->sa, vd_sockaddr_len(dst));
-	if (rc && errno != EINPROGRESS) {
+	if (rc && errno != EINPROGRESS) { /* refused at once (local): a failure like any */
 		close(fd);
-		goto backoff;
+		VD_STAT_ADD(w->tcp.closed[VD_CLOSE_CONNECT_FAILED], 1);
+		outbound_backoff(w, entry);
+		fail_event(w, dst, tp);
+		return NULL;
 	}
 	int via = dst->sa.sa_family == AF_INET6 ? w->px->egress_stream_v6
 						: w->px->egress_stream_v4;
 	struct vd_conn *c = conn_new(w, fd, dst, (uint16_t)(via < 0 ? 0 : via), true);
 	if (!c) {
 		close(fd);
-		goto backoff; /* the table is full: no connect per message meanwhile */
+		outbound_backoff(w, entry); /* the table is full: no connect per message meanwhile */
+		return NULL;
 	}
 	c->connecting = rc != 0;
 	c->out_entry = entry;
@@ -470,31 +493,23 @@ static struct vd_conn *conn_open(struct vd_worker *w, const union vd_sockaddr *d
 		c->msg_start_ms = 0; /* a member's handshake is on the connect timer */
 	}
 	return c;
-backoff:
-	t->out_backoff_ms[entry] = t->out_backoff_ms[entry] ? t->out_backoff_ms[entry] * 2
-							    : BACKOFF_MIN_MS;
-	if (t->out_backoff_ms[entry] > BACKOFF_MAX_MS)
-		t->out_backoff_ms[entry] = BACKOFF_MAX_MS;
-	t->out_retry_ms[entry] = w->now_ms + t->out_backoff_ms[entry];
-	VD_STAT_ADD(w->tcp.closed[VD_CLOSE_CONNECT_FAILED], 1);
-	return NULL;
 }
 
 struct vd_conn *vd_conn_to(struct vd_worker *w, const union vd_sockaddr *dst, uint8_t tp,
 			   const char *peer_name)
 {
 	struct vd_conn_table *t = &w->ct;
-	uint32_t h = (addr_hash(dst) + tp) & t->out_mask;
+	uint32_t h = ((uint32_t)vd_sockaddr_hash(dst) + tp) & t->out_mask;
 	for (uint32_t probes = 0; probes <= t->out_mask; probes++, h = (h + 1) & t->out_mask) {
 		if (!t->out_addr[h].sa.sa_family) {
 			t->out_addr[h] = *dst; /* a new member address: entries are never removed */
 			t->out_tp[h] = tp;
 			break;
 		}
-		if (same_addr(&t->out_addr[h], dst) && t->out_tp[h] == tp)
+		if (vd_sockaddr_equal(&t->out_addr[h], dst) && t->out_tp[h] == tp)
 			break;
 	}
-	if (!same_addr(&t->out_addr[h], dst) || t->out_tp[h] != tp)
+	if (!vd_sockaddr_equal(&t->out_addr[h], dst) || t->out_tp[h] != tp)
 		return NULL; /* the map is full */
 	if (t->out_slot[h]) {
 		struct vd_conn *c = &t->c[t->out_slot[h] - 1];
@@ -505,7 +520,7 @@ struct vd_conn *vd_conn_to(struct vd_worker *w, const union vd_sockaddr *dst, ui
 	return conn_open(w, dst, h, tp, peer_name);
 }
 
-/* A member connection ended: forget it; after a failure, wait before the next attempt. */
+/* A member connection ended: forget it; after a failure, back off and tell the prober. */
 void vd_conn_outbound_closed(struct vd_worker *w, struct vd_conn *c, bool failed)
 {
 	struct vd_conn_table *t = &w->ct;
@@ -517,10 +532,8 @@ void vd_conn_outbound_closed(struct vd_worker *w, struct vd_conn *c, bool failed
 		t->out_backoff_ms[e] = 0;
 		return;
 	}
-	t->out_backoff_ms[e] = t->out_backoff_ms[e] ? t->out_backoff_ms[e] * 2 : BACKOFF_MIN_MS;
-	if (t->out_backoff_ms[e] > BACKOFF_MAX_MS)
-		t->out_backoff_ms[e] = BACKOFF_MAX_MS;
-	t->out_retry_ms[e] = w->now_ms + t->out_backoff_ms[e];
+	outbound_backoff(w, e);
+	fail_event(w, &c->peer, c->transport);
 }
 
 /* ---- timers ---- */

@@ -119,36 +119,6 @@ int vd_conn_queue(struct vd_worker *w, struct vd_conn *c, const char *p, uint32_
 	return 0;
 }
 
-static void fail_event(struct vd_worker *w, const union vd_sockaddr *a, uint8_t tp)
-{
-	struct vd_fail_ring *r = &w->fails;
-	uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	if (head - atomic_load_explicit(&r->tail, memory_order_acquire) >= VD_DP_FAIL_RING)
-		return;
-	r->ev[head % VD_DP_FAIL_RING].addr = *a;
-	r->ev[head % VD_DP_FAIL_RING].transport = tp;
-	atomic_store_explicit(&r->head, head + 1, memory_order_release);
-	uint64_t one = 1; /* a failure is rare: one write each is fine */
-	if (write(w->dp->ctl_evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		return;
-}
-
-void vd_dp_member_failures(void *dp_,
-			   void (*fn)(void *arg, const union vd_sockaddr *a, uint8_t transport),
-			   void *arg)
-{
-	struct vd_dp *dp = dp_;
-	for (unsigned i = 0; i < dp->n_workers; i++) {
-		struct vd_fail_ring *r = &dp->workers[i].fails;
-		uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-		uint32_t head = atomic_load_explicit(&r->head, memory_order_acquire);
-		for (; tail != head; tail++)
-			fn(arg, &r->ev[tail % VD_DP_FAIL_RING].addr,
-			   r->ev[tail % VD_DP_FAIL_RING].transport);
-		atomic_store_explicit(&r->tail, tail, memory_order_release);
-	}
-}
-
 static void conn_free(struct vd_worker *w, struct vd_conn *c)
 {
 	struct vd_conn_table *t = &w->ct;
@@ -159,11 +129,10 @@ static void conn_free(struct vd_worker *w, struct vd_conn *c)
 	vd_conn_tls_free(c);
 	close(c->fd); /* leaves the epoll set with it */
 	if (c->outbound) {
-		bool failed = c->connecting || c->close_reason == VD_CLOSE_CONNECT_FAILED ||
-			      c->close_reason == VD_CLOSE_ERROR || c->close_reason == VD_CLOSE_TLS;
-		vd_conn_outbound_closed(w, c, failed);
-		if (failed) /* the health prober hears of it */
-			fail_event(w, &c->peer, c->transport);
+		vd_conn_outbound_closed(w, c, c->connecting ||
+						      c->close_reason == VD_CLOSE_CONNECT_FAILED ||
+						      c->close_reason == VD_CLOSE_ERROR ||
+						      c->close_reason == VD_CLOSE_TLS);
 	} else {
 		atomic_fetch_sub(&dp->per_ip[c->ip_slot], 1);
 		atomic_fetch_sub(&dp->conns_total, 1);

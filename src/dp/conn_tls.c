@@ -67,8 +67,9 @@ void vd_conn_tls_free(struct vd_conn *c)
 }
 
 /* An OpenSSL result that did not transfer bytes: AGAIN (with the direction it waits for),
- * CLOSED (the peer's close_notify) or ERROR. */
-static int tls_status(struct vd_conn *c, int r)
+ * CLOSED (the peer's close_notify), ERROR (the socket) or TLS (counted: the handshake or a
+ * record failed). */
+static int tls_status(struct vd_worker *w, struct vd_conn *c, int r)
 {
 	switch (SSL_get_error(c->ssl, r)) {
 	case SSL_ERROR_WANT_READ:
@@ -84,8 +85,15 @@ static int tls_status(struct vd_conn *c, int r)
 		return VD_IO_ERROR;
 	default:
 		ERR_clear_error();
+		VD_STAT_ADD(w->tcp.tls_failed, 1);
 		return VD_IO_TLS;
 	}
+}
+
+/* A plain socket's result that did not transfer bytes. */
+static int sock_status(void)
+{
+	return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? VD_IO_AGAIN : VD_IO_ERROR;
 }
 
 int vd_conn_tls_progress(struct vd_worker *w, struct vd_conn *c)
@@ -100,57 +108,44 @@ int vd_conn_tls_progress(struct vd_worker *w, struct vd_conn *c)
 		VD_STAT_ADD(w->tcp.tls_handshakes, 1);
 		return 1;
 	}
-	int s = tls_status(c, r);
+	int s = tls_status(w, c, r);
 	if (s == VD_IO_AGAIN)
 		return 0;
-	if (s == VD_IO_TLS)
-		VD_STAT_ADD(w->tcp.tls_failed, 1);
 	c->tls_failed = s == VD_IO_TLS;
 	return -1;
+}
+
+/* Before a TLS read or write: the handshake done (1), or the status to return (<= 0). */
+static int tls_ready(struct vd_worker *w, struct vd_conn *c)
+{
+	int hs = vd_conn_tls_progress(w, c);
+	if (hs > 0)
+		return 1;
+	return hs == 0 ? VD_IO_AGAIN : c->tls_failed ? VD_IO_TLS : VD_IO_ERROR;
 }
 
 ssize_t vd_conn_recv(struct vd_worker *w, struct vd_conn *c, char *buf, size_t len)
 {
 	if (!c->ssl) {
 		ssize_t r = recv(c->fd, buf, len, MSG_DONTWAIT);
-		if (r > 0)
-			return r;
-		if (r == 0)
-			return VD_IO_CLOSED;
-		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? VD_IO_AGAIN
-										 : VD_IO_ERROR;
+		return r > 0 ? r : r == 0 ? VD_IO_CLOSED : sock_status();
 	}
-	int hs = vd_conn_tls_progress(w, c);
-	if (hs <= 0)
-		return hs == 0 ? VD_IO_AGAIN : c->tls_failed ? VD_IO_TLS : VD_IO_ERROR;
+	int ok = tls_ready(w, c);
+	if (ok <= 0)
+		return ok;
 	int r = SSL_read(c->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len));
-	if (r > 0)
-		return r;
-	int s = tls_status(c, r);
-	if (s == VD_IO_TLS)
-		VD_STAT_ADD(w->tcp.tls_failed, 1);
-	return s;
+	return r > 0 ? r : tls_status(w, c, r);
 }
 
 ssize_t vd_conn_send(struct vd_worker *w, struct vd_conn *c, const char *buf, size_t len)
 {
 	if (!c->ssl) {
 		ssize_t r = send(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (r >= 0)
-			return r;
-		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? VD_IO_AGAIN
-										 : VD_IO_ERROR;
+		return r >= 0 ? r : sock_status();
 	}
-	int hs = vd_conn_tls_progress(w, c);
-	if (hs <= 0)
-		return hs == 0 ? VD_IO_AGAIN : c->tls_failed ? VD_IO_TLS : VD_IO_ERROR;
-	if (!len)
-		return 0;
+	int ok = tls_ready(w, c);
+	if (ok <= 0 || !len)
+		return ok <= 0 ? ok : 0;
 	int r = SSL_write(c->ssl, buf, (int)(len > INT32_MAX ? INT32_MAX : len));
-	if (r > 0)
-		return r;
-	int s = tls_status(c, r);
-	if (s == VD_IO_TLS)
-		VD_STAT_ADD(w->tcp.tls_failed, 1);
-	return s;
+	return r > 0 ? r : tls_status(w, c, r);
 }

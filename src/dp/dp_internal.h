@@ -282,17 +282,6 @@ static inline unsigned vd_token_worker(uint64_t token)
 	return (unsigned)(token >> 24) & 0xff;
 }
 
-/* Same IP address (ports aside)? A response goes over a connection only if the connection's
- * peer is the address its Via names: a token alone could be another process's. */
-static inline bool vd_same_ip(const union vd_sockaddr *a, const union vd_sockaddr *b)
-{
-	if (a->sa.sa_family != b->sa.sa_family)
-		return false;
-	if (a->sa.sa_family == AF_INET)
-		return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
-	return memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) == 0;
-}
-
 /* epoll data: kind in the high half, index in the low */
 enum { VD_EV_UDP = 1, VD_EV_LISTEN, VD_EV_WAKE, VD_EV_CONN };
 static inline uint64_t vd_ev(unsigned kind, uint32_t idx)

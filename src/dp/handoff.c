@@ -188,7 +188,7 @@ static void deliver(struct vd_worker *w, const struct rec *h, const char *p)
 	struct vd_conn *c;
 	if (h->kind == REC_TOKEN) {
 		c = vd_conn_of(w, h->token);
-		if (c && h->dst.sa.sa_family && !vd_same_ip(&c->peer, &h->dst))
+		if (c && h->dst.sa.sa_family && !vd_sockaddr_same_ip(&c->peer, &h->dst))
 			c = NULL; /* a token of another process (or of a restart): not this peer */
 	} else {
 		const char *name = NULL;

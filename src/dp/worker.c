@@ -84,7 +84,7 @@ static void send_on_token(struct vd_worker *w, unsigned k, uint64_t token,
 		return;
 	}
 	struct vd_conn *c = vd_conn_of(w, token);
-	if (c && dst && !vd_same_ip(&c->peer, dst))
+	if (c && dst && !vd_sockaddr_same_ip(&c->peer, dst))
 		c = NULL;
 	if (!c || vd_conn_queue(w, c, p, len))
 		vd_stats_unsent(&w->stats, &w->res[k], VD_DROP_CONN_CLOSED);

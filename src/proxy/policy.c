@@ -21,7 +21,6 @@
 
 #include "proxy_internal.h"
 
-#define MEMBER_SET_SEED 0x6d656d6265727321ULL /* "members!" */
 
 static const uint8_t *ip_bytes(const union vd_sockaddr *a)
 {
@@ -59,30 +58,6 @@ bool vd_addr_is_local_listener(const struct vd_proxy *px, const union vd_sockadd
 	return port_ours && vd_addr_in_prefixes(px->local, px->n_local, a);
 }
 
-/* Multiplicative hash of the address words and the port: a few instructions on the hot path
- * (every request asks whether its source is a member); the table is at most half full. */
-static uint64_t addr_hash(const union vd_sockaddr *a)
-{
-	uint64_t x = a->sa.sa_family == AF_INET ? a->in.sin_addr.s_addr : 0;
-	if (a->sa.sa_family == AF_INET6) {
-		uint64_t w[2];
-		memcpy(w, &a->in6.sin6_addr, sizeof(w));
-		x = w[0] ^ (w[1] * MEMBER_SET_SEED);
-	}
-	x = (x ^ a->in.sin_port) * 0x9e3779b97f4a7c15ULL; /* sin_port and sin6_port coincide */
-	return x ^ (x >> 29);
-}
-
-/* Constant-size compares (inlined, no call): the hot path asks this for every request. */
-static bool same_addr(const union vd_sockaddr *a, const union vd_sockaddr *b)
-{
-	if (a->sa.sa_family != b->sa.sa_family || a->in.sin_port != b->in.sin_port)
-		return false;
-	if (a->sa.sa_family == AF_INET)
-		return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
-	return memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) == 0;
-}
-
 int vd_member_set_build(struct vd_proxy *px)
 {
 	unsigned n = 0;
@@ -98,8 +73,8 @@ int vd_member_set_build(struct vd_proxy *px)
 	for (unsigned i = 0; i < px->n_pools; i++)
 		for (unsigned j = 0; j < px->pools[i].n_members; j++) {
 			const union vd_sockaddr *m = &px->pools[i].members[j];
-			uint32_t k = (uint32_t)addr_hash(m) & px->member_set_mask;
-			while (px->member_set[k].sa.sa_family && !same_addr(&px->member_set[k], m))
+			uint32_t k = (uint32_t)vd_sockaddr_hash(m) & px->member_set_mask;
+			while (px->member_set[k].sa.sa_family && !vd_sockaddr_equal(&px->member_set[k], m))
 				k = (k + 1) & px->member_set_mask;
 			px->member_set[k] = *m;
 		}
@@ -117,9 +92,9 @@ bool vd_addr_is_member(const struct vd_proxy *px, const union vd_sockaddr *a)
 {
 	if (!px->member_set)
 		return false;
-	uint32_t k = (uint32_t)addr_hash(a) & px->member_set_mask;
+	uint32_t k = (uint32_t)vd_sockaddr_hash(a) & px->member_set_mask;
 	while (px->member_set[k].sa.sa_family) {
-		if (same_addr(&px->member_set[k], a))
+		if (vd_sockaddr_equal(&px->member_set[k], a))
 			return true;
 		k = (k + 1) & px->member_set_mask;
 	}
