@@ -22,7 +22,11 @@
 #   3. Certificate reload under load: while sipp registers through the edge, viaduct's
 #      certificate is reissued (new key and serial) and viaduct reloads (SIGHUP): no call
 #      fails, the edge's connection stays up (no TLS close), and a new connection is served
-#      the new certificate.
+#      the new certificate. A broken certificate file then is refused like a bad config; new
+#      connections keep getting the last good one.
+#   4. Toward TLS members (OpenSSL s_server as the member, a certificate for "localhost"): a
+#      member configured by name gets it as SNI and its certificate checked against it; a
+#      member configured by IP whose certificate lacks that IP is refused.
 # exit: 0 all passed, 1 a check failed, 2 usage, 77 sipp/kamailio/tls module/openssl missing.
 
 # shellcheck source-path=SCRIPTDIR disable=SC2016 # check() evals its single-quoted EXPR later
@@ -34,7 +38,7 @@ source "$HERE/ilib.sh"
 
 (($# >= 1 && $# <= 2)) || { echo "usage: $0 VIADUCT_BIN [CALLS]" >&2; exit 2; }
 in_private_netns "$@"
-run_bounded 100 "$@"
+run_bounded 110 "$@"
 VIADUCT_BIN=$1 CALLS=${2:-20}
 SCN_DIR=$(cd "$HERE/../../bench/sipp" && pwd)
 
@@ -168,6 +172,75 @@ hs_after=$(metric_sum tls_handshakes_total)
 check "3: established connections survived the reload (closed $closed_before -> $closed_after, handshakes $hs_before -> $hs_after)" \
 	'(( closed_after - closed_before <= 1 && hs_after - hs_before <= 1 ))'
 
+# --- 3b. a bad certificate is refused like any bad config -----------------------------------------
+cp "$C/viaduct.pem" "$T/viaduct.pem.good"
+refused=$(grep -c 'refused, the running config keeps serving' "$T/viaduct.log" || true)
+printf 'not a certificate\n' >"$C/viaduct.pem.bad"
+mv "$C/viaduct.pem.bad" "$C/viaduct.pem" # the watch may reload too: refused as well
+kill -HUP "$VD_PID"
+for ((i = 0; i < 100; i++)); do
+	(($(grep -c 'refused, the running config keeps serving' "$T/viaduct.log" || true) > refused)) && break
+	sleep 0.1
+done
+check "3b: a reload with a broken certificate file is refused" \
+	'(( $(grep -c "refused, the running config keeps serving" "$T/viaduct.log" || true) > refused ))'
+s_client -cert "$C/edge.pem" -key "$C/edge.key" || true
+served=$(openssl x509 -noout -serial -in "$T/s_client.out" 2>/dev/null | cut -d= -f2 || true)
+check "3b: new connections still get the last good certificate (serial $served)" \
+	'[[ $served == "$new_serial" ]]'
+cp "$T/viaduct.pem.good" "$C/viaduct.pem"
+
 il_stop_viaduct
 log "$(grep -E '^stats tcp' "$T/viaduct.log" | tail -n 1 || true)"
+
+# --- 4. toward TLS members: SNI and the member's identity (OpenSSL's s_server as the member) ------
+# a certificate for the name "localhost" only; one member configured by that name (SNI sent,
+# name checked), one by its IP literal (no SNI; the certificate does not carry the IP: refused)
+il_issue_cert sni "DNS:localhost"
+P_NAME=5091 P_IP=5092
+for port in $P_NAME $P_IP; do
+	start_bg "s_server-$port" bash -c "sleep 60 | exec openssl s_server -accept 127.0.0.1:$port \
+		-cert '$C/sni.pem' -key '$C/sni.key' -servername localhost -cert2 '$C/sni.pem' \
+		-key2 '$C/sni.key' -servername_fatal"
+done
+for port in $P_NAME $P_IP; do
+	for ((i = 0; i < 100; i++)); do
+		grep -q ACCEPT "$T/s_server-$port.out" 2>/dev/null && break
+		sleep 0.05
+	done
+done
+cat >"$T/viaduct-sni.yaml" <<EOF
+workers: 1
+listeners: [{ address: $VD_ADDR4, port: 5062 }]
+pools:
+  - { name: byname, transport: tls, members: [{ host: localhost, port: $P_NAME }] }
+  - { name: byip, transport: tls, members: [{ host: 127.0.0.1, port: $P_IP }] }
+rules:
+  - { name: byname, ruri: '^sip:byname@', route: byname }
+  - { name: byip, ruri: '^sip:byip@', route: byip }
+tls_client: { ca: $C/ca.pem }
+admin: { address: 127.0.0.1, port: 8081 }
+EOF
+start_viaduct_checked "$T/viaduct-sni.yaml"
+for who in byname byip; do # one datagram each (a shell redirect writes a line at a time)
+	python3 -c 'import socket, sys
+w, c, vd = sys.argv[1:4]
+m = (f"MESSAGE sip:{w}@interop.test SIP/2.0\r\nVia: SIP/2.0/UDP {c}:5999;branch=z9hG4bK-sni-{w};rport\r\n"
+     f"Max-Forwards: 70\r\nFrom: <sip:alice@interop.test>;tag=1\r\nTo: <sip:{w}@interop.test>\r\n"
+     f"Call-ID: sni-{w}\r\nCSeq: 1 MESSAGE\r\nContent-Length: 0\r\n\r\n")
+socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(m.encode(), (vd, 5062))' "$who" $CLIENT $VD_ADDR4
+done
+metric() { curl -s "http://127.0.0.1:8081/metrics" | awk -v n="viaduct_$1" '$1 == n || index($1, n "{") == 1 { s += $2 } END { print s + 0 }'; }
+for ((i = 0; i < 100; i++)); do
+	(($(metric tls_handshakes_total) >= 1 && $(metric tls_failures_total) >= 1)) && break
+	sleep 0.1
+done
+hs=$(metric tls_handshakes_total) fails=$(metric tls_failures_total)
+check "4: the member named localhost got SNI \"localhost\" (s_server saw it)" \
+	'grep -q "Hostname in TLS extension: \"localhost\"" "$T/s_server-$P_NAME.out"'
+check "4: its handshake completed, its certificate checked against the name ($hs handshakes)" '(( hs == 1 ))'
+check "4: the member configured by IP, whose certificate lacks the IP, was refused ($fails TLS failures)" \
+	'(( fails >= 1 ))'
+stop_pid "$VIADUCT_PID" TERM 10 || true
+for port in $P_NAME $P_IP; do stop_pid "${BG_PID[s_server-$port]}" TERM 5 || true; done
 checks_exit
