@@ -267,14 +267,12 @@ void vd_conn_run_pending(struct vd_worker *w)
 
 /* Stop reading c: what was framed is answered, then the connection closes (RFC 3261 18.3:
  * after a message that cannot be framed nothing on the stream can be). */
-static void close_after_write(struct vd_worker *w, struct vd_conn *c, enum vd_close why,
-			      uint64_t linger_ms)
+static void close_after_write(struct vd_worker *w, struct vd_conn *c, enum vd_close why)
 {
 	if (c->closing)
 		return;
 	c->closing = 1;
 	c->close_reason = (uint8_t)why;
-	c->close_at_ms = w->now_ms + linger_ms;
 	/* no more EPOLLIN; EPOLLOUT only while something waits to be written (the flush
 	 * keeps it so): a level-triggered event with nothing to do would spin the worker */
 	vd_conn_epoll_set(w, c, c->wlen > c->woff);
@@ -321,17 +319,15 @@ static void frame_all(struct vd_worker *w, struct vd_conn *c)
 		case VD_FRAME_BAD_LENGTH:
 			pend_add(w, c, c->rbuf + off, n,
 				 f == VD_FRAME_NO_LENGTH ? VD_SLOT_NO_LENGTH : VD_SLOT_BAD_LENGTH);
-			close_after_write(w, c, VD_CLOSE_UNFRAMED, 0);
+			close_after_write(w, c, VD_CLOSE_UNFRAMED);
 			off = c->rlen;
 			break;
 		case VD_FRAME_TOO_LARGE:
-			if (n) { /* the headers are complete: 513 can be told */
+			if (n) /* the headers are complete: 513 can be told */
 				pend_add(w, c, c->rbuf + off, n, VD_SLOT_TOO_LARGE);
-				close_after_write(w, c, VD_CLOSE_TOO_LARGE, 0);
-			} else {
+			else
 				count_dropped(w, c->rlen - off, VD_DROP_TOO_LARGE);
-				close_after_write(w, c, VD_CLOSE_TOO_LARGE, 0);
-			}
+			close_after_write(w, c, VD_CLOSE_TOO_LARGE);
 			off = c->rlen;
 			break;
 		}
@@ -366,7 +362,7 @@ static void conn_read(struct vd_worker *w, struct vd_conn *c)
 			/* a half-close: what is queued for it still goes out (our own replies
 			 * to what it sent before); responses arriving later find it closed (a
 			 * stateless proxy cannot know how many will come) */
-			close_after_write(w, c, VD_CLOSE_PEER, 0);
+			close_after_write(w, c, VD_CLOSE_PEER);
 			break;
 		}
 		if (r < 0) {
@@ -546,13 +542,6 @@ void vd_conn_tick(struct vd_worker *w)
 		struct vd_conn *c = &w->ct.c[s];
 		if (c->fd < 0 || c->closing == 2)
 			continue;
-		if (c->closing == 1) { /* lingering: the flush closes it once due and written */
-			if (now >= c->close_at_ms && !c->dirty) {
-				c->dirty = 1;
-				w->ct.dirty[w->ct.n_dirty++] = s;
-			}
-			continue;
-		}
 		if (c->connecting || (c->outbound && c->ssl && !c->tls_ready)) {
 			if (now - c->opened_ms >= cfg->connect_timeout_ms)
 				vd_conn_close(w, c, VD_CLOSE_CONNECT_FAILED);

@@ -192,7 +192,7 @@ void vd_conn_flush(struct vd_worker *w)
 		if (c->closing != 2 && c->wlen == c->woff)
 			wbuf_release(w, c);
 		if (c->closing == 2 ||
-		    (c->closing == 1 && c->wlen == c->woff && w->now_ms >= c->close_at_ms)) {
+		    (c->closing == 1 && c->wlen == c->woff)) {
 			conn_free(w, c);
 			continue;
 		}

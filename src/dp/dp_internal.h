@@ -85,7 +85,6 @@ struct vd_conn {
 	uint64_t last_rx_ms;   /* idle timer */
 	uint64_t msg_start_ms; /* when the pending partial message began (0: none) */
 	uint64_t opened_ms;
-	uint64_t close_at_ms;  /* closing == 1: not before this (0 linger: once written) */
 	uint32_t next_free;    /* free list link */
 	uint32_t out_entry;    /* outbound: its entry in the outbound map */
 };

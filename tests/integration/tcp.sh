@@ -17,7 +17,8 @@
 #      TCP (RFC 3261 18.1.1); a small one stays on UDP.
 #   D. the stream on the wire (tcp_client.py): CRLFCRLF keepalive -> CRLF, several messages in
 #      one segment and one message a byte at a time, requests answered after the client's
-#      half-close, no / bad Content-Length -> 400 and close,
+#      half-close, no / bad Content-Length -> 400 and close, headers without end over the size
+#      limit -> closed and counted,
 #      20 kB -> 513 and close, a slowloris connection closed at tcp.header_timeout_ms while
 #      a sipp TCP run at the same time loses nothing.
 #   E. limits: tcp.max_connections_per_ip (the connections over it closed at once, counted),
@@ -212,7 +213,7 @@ check "D: the slowloris connection was closed at the header timeout" \
 	'grep -q "^CHECK slowloris ok" "$T/slowloris.out"'
 for addr in $V4 $V6; do
 	rc=0
-	python3 "$HERE/tcp_client.py" $addr $VD_PORT ping batch nolength badlength toolarge halfclose \
+	python3 "$HERE/tcp_client.py" $addr $VD_PORT ping batch nolength badlength toolarge hugeheader halfclose \
 		>"$T/wire-$addr.out" 2>&1 || rc=$?
 	cat "$T/wire-$addr.out" >&2
 	check "D: stream checks over $addr (tcp_client.py exit $rc)" '[[ $rc == 0 ]]'
@@ -221,7 +222,7 @@ stop_pid "$VIADUCT_PID" TERM 10
 STATS=$(grep -E '^stats total' "$T/viaduct.log" | tail -n 1 || true)
 TCPSTATS=$(grep -E '^stats tcp' "$T/viaduct.log" | tail -n 1 || true)
 log "$TCPSTATS"
-for k in closed_header-timeout:1 closed_unframed:4 closed_too-large:2 pings:4 reply_400:4 reply_513:2; do
+for k in closed_header-timeout:1 closed_unframed:4 closed_too-large:4 pings:4 reply_400:4 reply_513:2 drop_too-large:2; do
 	name=${k%:*} want=${k#*:}
 	got=$(field "$name" "$TCPSTATS $STATS")
 	check "D: $name = $want (got ${got:-0})" '[[ ${got:-0} == "$want" ]]'

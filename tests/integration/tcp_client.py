@@ -13,6 +13,7 @@ checks:
   nolength    a MESSAGE without Content-Length: 400 Missing Content-Length, then closed
   badlength   Content-Length: abc: 400 Bad Content-Length, then closed
   toolarge    a 20 kB MESSAGE: 513, then closed
+  hugeheader  20 kB of header lines and no end to them: closed without a reply (counted)
   slowloris   half a request, then nothing: closed by viaduct within 10 s (tcp.header_timeout_ms)
   idle        a connection that sends nothing: closed by viaduct (tcp.idle_timeout_ms)
   halfclose   three OPTIONS to viaduct itself, then shutdown(SHUT_WR): its three 200 OK
@@ -168,6 +169,20 @@ def check_refused(name, payload_fn, want):
     s.close()
 
 
+def check_hugeheader():
+    s = connect()
+    head = message(s, 1).split(b"\r\n\r\n")[0] + b"\r\n"
+    try:
+        s.sendall(head + b"".join(
+            b"X-Pad: " + b"x" * 100 + b"\r\n" for _ in range(200)))
+    except OSError:
+        pass  # closed while we were still sending: what we check
+    r = Reader(s)
+    closed = r.closed(5)
+    report("hugeheader", closed and r.buf == b"", f"closed={closed}, got {r.buf[:40]!r}")
+    s.close()
+
+
 def check_slowloris():
     s = connect()
     whole = message(s, 9)
@@ -272,6 +287,7 @@ CHECKS = {
     "toolarge": lambda: check_refused("toolarge", lambda s: message(s, 1, body="x" * 20000),
                                       "SIP/2.0 513"),
     "slowloris": check_slowloris,
+    "hugeheader": check_hugeheader,
     "idle": check_idle,
     "halfclose": check_halfclose,
     "slowreader": check_slowreader,
