@@ -15,6 +15,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "viaduct/addr.h"
+
 #define VD_CFG_MAX_LISTENERS 16
 #define VD_CFG_MAX_MEMBERS 256
 #define VD_CFG_NAME_MAX 64
@@ -69,7 +71,7 @@ struct vd_cfg_tls {
 };
 
 struct vd_cfg_listener {
-	struct sockaddr_storage addr; /* IPv4 or IPv6 address + port to bind (port in network order) */
+	union vd_sockaddr addr; /* IPv4 or IPv6 address + port to bind (port in network order) */
 	socklen_t addrlen;
 	/* Host and port we put in our Via and recognise in Route/Request-URI as ourselves.
 	 * Defaults: the textual bind address (IPv6 in brackets) and the bind port. */
@@ -81,7 +83,7 @@ struct vd_cfg_listener {
 
 struct vd_cfg_member {
 	char host[VD_CFG_HOST_MAX];   /* as written in the config, for logs and metrics */
-	struct sockaddr_storage addr; /* resolved numeric address + port (network order) */
+	union vd_sockaddr addr; /* resolved numeric address + port (network order) */
 	socklen_t addrlen;
 	uint32_t weight;   /* >= 1 */
 	uint32_t priority; /* group: the lowest group with a member up takes the traffic */
@@ -141,13 +143,6 @@ struct vd_cfg_admin {
 #define VD_CFG_DPDK_ARG_MAX 256
 #define VD_CFG_DPDK_MAX_NETS 16
 
-/* An IP prefix; host bits beyond `bits` are zero. */
-struct vd_cfg_prefix {
-	uint8_t family; /* AF_INET or AF_INET6 */
-	uint8_t bits;
-	uint8_t addr[16]; /* IPv4 in the first 4 bytes */
-};
-
 struct vd_cfg_dpdk {
 	bool enabled;
 	unsigned n_eal;                              /* EAL arguments, argv[0] excluded */
@@ -160,8 +155,8 @@ struct vd_cfg_dpdk {
 	/* On-link prefixes: a destination inside one is resolved directly, any other through the
 	 * gateway of its family. None listed = every destination is on-link. */
 	unsigned n_networks;
-	struct vd_cfg_prefix networks[VD_CFG_DPDK_MAX_NETS];
-	struct sockaddr_storage gateway4, gateway6; /* ss_family 0 = none */
+	struct vd_prefix networks[VD_CFG_DPDK_MAX_NETS];
+	union vd_sockaddr gateway4, gateway6; /* sa_family 0 = none */
 };
 
 #define VD_CFG_DEFAULT_HEALTH_INTERVAL_MS 1000
@@ -201,7 +196,7 @@ struct vd_cfg_policy {
 	char proxy_require[VD_CFG_MAX_OPTION_TAGS][VD_CFG_OPTION_TAG_MAX];
 	char server_header[VD_CFG_SERVER_MAX];
 	unsigned n_trusted;
-	struct vd_cfg_prefix trusted[VD_CFG_MAX_TRUSTED];
+	struct vd_prefix trusted[VD_CFG_MAX_TRUSTED];
 	enum vd_untrusted_route untrusted_route;
 	uint8_t branch_key[16]; /* = VD_BRANCH_KEY_LEN (proxy.h) */
 };

@@ -17,61 +17,13 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "viaduct/addr.h"
 #include "viaduct/config.h"
 #include "viaduct/maglev.h"
 #include "viaduct/sip.h"
 
 struct vd_rules;
 struct vd_rules_scratch;
-
-/** An IPv4 or IPv6 socket address, small enough to copy per message. */
-union vd_sockaddr {
-	struct sockaddr sa;
-	struct sockaddr_in in;
-	struct sockaddr_in6 in6;
-};
-
-static inline socklen_t vd_sockaddr_len(const union vd_sockaddr *a)
-{
-	return a->sa.sa_family == AF_INET6 ? sizeof(a->in6) : sizeof(a->in);
-}
-
-/** Same family, address and port. Constant-size compares, inlined: hot path. */
-static inline bool vd_sockaddr_equal(const union vd_sockaddr *a, const union vd_sockaddr *b)
-{
-	if (a->sa.sa_family != b->sa.sa_family || a->in.sin_port != b->in.sin_port)
-		return false; /* sin_port and sin6_port coincide */
-	if (a->sa.sa_family == AF_INET)
-		return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
-	return memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) == 0;
-}
-
-/** Same family and address, ports aside. */
-static inline bool vd_sockaddr_same_ip(const union vd_sockaddr *a, const union vd_sockaddr *b)
-{
-	if (a->sa.sa_family != b->sa.sa_family)
-		return false;
-	if (a->sa.sa_family == AF_INET)
-		return a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
-	return memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) == 0;
-}
-
-/** Multiplicative hash of the address words and the port, for open-addressing tables: a few
- * instructions (every request asks whether its source is a member). */
-static inline uint64_t vd_sockaddr_hash(const union vd_sockaddr *a)
-{
-	uint64_t x = a->sa.sa_family == AF_INET ? a->in.sin_addr.s_addr : 0;
-	if (a->sa.sa_family == AF_INET6) {
-		uint64_t w[2];
-		memcpy(w, &a->in6.sin6_addr, sizeof(w));
-		x = w[0] ^ (w[1] * 0x6d656d6265727321ULL); /* "members!" */
-	}
-	x = (x ^ a->in.sin_port) * 0x9e3779b97f4a7c15ULL;
-	return x ^ (x >> 29);
-}
-
-/** "ip:port", IPv6 in brackets ("[::1]:5060"): logs, errors, Maglev member identities. */
-void vd_sockaddr_text(const union vd_sockaddr *a, char *out, size_t len);
 
 /** A datagram in a buffer: data at base + off, len bytes; headroom = off,
  * tailroom = cap - off - len. The proxy may move the start into the headroom. */
@@ -156,9 +108,6 @@ struct vd_sip_msg;
 int vd_branch_for_response(const uint8_t key[VD_BRANCH_KEY_LEN], const struct vd_sip_msg *resp,
 			   uint64_t txn, char out[VD_BRANCH_LEN]);
 
-/** Is ip (4 or 16 bytes, by family) inside prefix p? */
-bool vd_prefix_contains(const struct vd_cfg_prefix *p, int family, const void *ip);
-
 /** One of our addresses, compiled from a config listener. */
 struct vd_proxy_listener {
 	union vd_sockaddr bind;
@@ -238,7 +187,7 @@ struct vd_proxy {
 	char option_tags[VD_CFG_MAX_OPTION_TAGS][VD_CFG_OPTION_TAG_MAX];
 	uint8_t option_tag_len[VD_CFG_MAX_OPTION_TAGS];
 	unsigned n_trusted;
-	struct vd_cfg_prefix trusted[VD_CFG_MAX_TRUSTED];
+	struct vd_prefix trusted[VD_CFG_MAX_TRUSTED];
 	uint8_t untrusted_route; /* enum vd_untrusted_route */
 	/* header lines of our 200 to an OPTIONS for us: Allow, Accept..., Supported */
 	char options_extra[VD_PROXY_OPTIONS_EXTRA_MAX];
@@ -246,7 +195,7 @@ struct vd_proxy {
 	/* addresses of this host (wildcard, loopback, every interface at init): a Route or a
 	 * Request-URI naming one at a listener's port is us, whatever we advertise */
 	unsigned n_local;
-	struct vd_cfg_prefix local[VD_PROXY_MAX_LOCAL];
+	struct vd_prefix local[VD_PROXY_MAX_LOCAL];
 	/* every member of every pool, open addressing by address hash (family 0 = empty slot):
 	 * "does this come from / go to a member?" in one or two probes */
 	union vd_sockaddr *member_set;

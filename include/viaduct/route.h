@@ -28,7 +28,7 @@ struct vd_tls;
  * config's dpdk: networks and gateways: workers read this, never the config. */
 struct vd_route_ip {
 	unsigned n_networks; /* on-link prefixes; none = every destination is on-link */
-	struct vd_cfg_prefix networks[VD_CFG_DPDK_MAX_NETS];
+	struct vd_prefix networks[VD_CFG_DPDK_MAX_NETS];
 	uint8_t gateway4[4], gateway6[16];
 	bool has_gateway4, has_gateway6;
 };

@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "viaduct/proxy.h"
+#include "viaduct/addr.h"
 #include "viaduct/sip.h"
 
 #define VD_RULE_NAME_MAX 64
@@ -28,14 +28,8 @@ enum vd_rule_action {
 	VD_ACTION_DROP,      /* counted drop */
 };
 
-struct vd_rule_cidr {
-	uint8_t family; /* AF_INET or AF_INET6 */
-	uint8_t prefix; /* bits */
-	uint8_t addr[16];
-};
-
 struct vd_rule_header_cond {
-	char name[VD_CFG_NAME_MAX]; /* header name; compact forms match too (vd_sip_find) */
+	char name[VD_RULE_NAME_MAX]; /* header name; compact forms match too (vd_sip_find) */
 	const char *regex;          /* PCRE syntax as hyperscan takes it; owned by the spec */
 };
 
@@ -49,7 +43,7 @@ struct vd_rule_spec {
 	unsigned n_headers;
 	struct vd_rule_header_cond headers[VD_RULE_MAX_HEADERS];
 	unsigned n_cidrs;       /* 0 = any source */
-	struct vd_rule_cidr cidrs[VD_RULE_MAX_CIDRS];
+	struct vd_prefix cidrs[VD_RULE_MAX_CIDRS];
 	uint32_t listeners;     /* bit set of listener indexes; 0 = any listener */
 	enum vd_rule_action action;
 	unsigned pool;          /* ROUTE: index of the pool */
@@ -96,13 +90,5 @@ int vd_rules_match(const struct vd_rules *r, struct vd_rules_scratch *s,
 /** The spec of rule i as compiled (for actions, logs and metrics). */
 const struct vd_rule_spec *vd_rules_get(const struct vd_rules *r, unsigned i);
 unsigned vd_rules_count(const struct vd_rules *r);
-
-/**
- * Parse "10.0.0.0/8" or "2001:db8::/32" (a bare address is a /32 or /128). 0 or -EINVAL (not
- * an address, prefix missing after '/', out of range or not 1..3 digits). Host bits beyond the
- * prefix are cleared, not refused: "10.1.2.3/8" is 10.0.0.0/8. vd_rules_compile() clears them
- * in specs filled by hand too.
- */
-int vd_rule_cidr_parse(const char *text, struct vd_rule_cidr *out);
 
 #endif

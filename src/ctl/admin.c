@@ -24,6 +24,7 @@
 
 #include <microhttpd.h>
 
+#include "viaduct/addr.h"
 #include "viaduct/admin.h"
 #include "viaduct/log.h"
 
@@ -403,46 +404,13 @@ static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
 	return strlen(s);
 }
 
-/* A numeric IPv4 or IPv6 address (brackets allowed around IPv6) with port into *ss. */
-static int parse_address(const char *text, uint16_t port, struct sockaddr_storage *ss,
-			 socklen_t *len)
-{
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-	char host[INET6_ADDRSTRLEN];
-	size_t n = text ? strlen(text) : 0;
-
-	memset(ss, 0, sizeof(*ss));
-	if (n >= 2 && text[0] == '[' && text[n - 1] == ']') {
-		text++;
-		n -= 2;
-	}
-	if (n == 0 || n >= sizeof(host))
-		return -EINVAL;
-	memcpy(host, text, n);
-	host[n] = '\0';
-	if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		*len = sizeof(*sin);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		*len = sizeof(*sin6);
-		return 0;
-	}
-	return -EINVAL;
-}
-
 /* A bound, listening TCP socket, or -errno with the failed step in *what. */
-static int open_listener(const struct sockaddr_storage *ss, socklen_t len, const char **what)
+static int open_listener(const union vd_sockaddr *ss, const char **what)
 {
 	int one = 1, fd, rc;
 
 	*what = "cannot create a socket";
-	fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = socket(ss->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	/* a restart must not wait out TIME_WAIT; Linux still refuses a second listener */
@@ -451,11 +419,11 @@ static int open_listener(const struct sockaddr_storage *ss, socklen_t len, const
 		goto fail;
 	/* "::" means IPv6 only, whatever net.ipv6.bindv6only says */
 	*what = "cannot set IPV6_V6ONLY";
-	if (ss->ss_family == AF_INET6 &&
+	if (ss->sa.sa_family == AF_INET6 &&
 	    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0)
 		goto fail;
 	*what = "cannot bind";
-	if (bind(fd, (const struct sockaddr *)ss, len) < 0)
+	if (bind(fd, &ss->sa, vd_sockaddr_len(ss)) < 0)
 		goto fail;
 	*what = "cannot listen";
 	if (listen(fd, ADMIN_BACKLOG) < 0)
@@ -467,27 +435,18 @@ fail:
 	return rc;
 }
 
-static bool same_sockaddr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
-{
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return !memcmp(a, b, sizeof(struct sockaddr_in));
-	return !memcmp(a, b, sizeof(struct sockaddr_in6));
-}
-
 /*
  * After a failed MHD_start_daemon, is fd still our listening socket? libmicrohttpd closes a
  * given listen socket on some failure paths (after it adopted it) and not on others (a bad
  * option); closing it twice could close another thread's descriptor.
  */
-static bool still_ours(int fd, const struct sockaddr_storage *bound)
+static bool still_ours(int fd, const union vd_sockaddr *bound)
 {
-	struct sockaddr_storage now;
+	union vd_sockaddr now;
 	socklen_t len = sizeof(now);
 
 	memset(&now, 0, sizeof(now));
-	return getsockname(fd, (struct sockaddr *)&now, &len) == 0 && same_sockaddr(&now, bound);
+	return getsockname(fd, &now.sa, &len) == 0 && vd_sockaddr_equal(&now, bound);
 }
 
 static struct MHD_Daemon *start_mhd(struct vd_admin *a, int fd, bool v6)
@@ -534,8 +493,8 @@ static void format_where(char *out, size_t len, const char *address, uint16_t po
 struct vd_admin *vd_admin_start(const char *address, uint16_t port, const struct vd_admin_ops *ops,
 				char *err, size_t errlen)
 {
-	struct sockaddr_storage ss, bound;
-	socklen_t len = sizeof(ss);
+	union vd_sockaddr ss, bound;
+	socklen_t len;
 	char where[ADMIN_ADDR_MAX];
 	struct vd_admin *a = NULL;
 	const char *what;
@@ -546,20 +505,20 @@ struct vd_admin *vd_admin_start(const char *address, uint16_t port, const struct
 		set_err(err, errlen, "admin: no operations given");
 		goto fail;
 	}
-	if (parse_address(address, port, &ss, &len) < 0) {
+	if (vd_sockaddr_parse(address, port, &ss) < 0) {
 		set_err(err, errlen, "admin address \"%s\": not a numeric IPv4 or IPv6 address",
 			address ? address : "");
 		goto fail;
 	}
-	format_where(where, sizeof(where), address, port, ss.ss_family == AF_INET6);
-	fd = open_listener(&ss, len, &what);
+	format_where(where, sizeof(where), address, port, ss.sa.sa_family == AF_INET6);
+	fd = open_listener(&ss, &what);
 	if (fd < 0) {
 		set_err(err, errlen, "admin %s: %s: %s", where, what, strerror(-fd));
 		goto fail;
 	}
 	len = sizeof(bound);
 	memset(&bound, 0, sizeof(bound));
-	if (getsockname(fd, (struct sockaddr *)&bound, &len) < 0) {
+	if (getsockname(fd, &bound.sa, &len) < 0) {
 		set_err(err, errlen, "admin %s: getsockname: %s", where, strerror(errno));
 		goto fail;
 	}
@@ -569,9 +528,8 @@ struct vd_admin *vd_admin_start(const char *address, uint16_t port, const struct
 		goto fail;
 	}
 	a->ops = *ops;
-	/* sin_port and sin6_port sit at the same offset */
-	a->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
-	a->mhd = start_mhd(a, fd, ss.ss_family == AF_INET6);
+	a->port = vd_addr_port(&bound);
+	a->mhd = start_mhd(a, fd, ss.sa.sa_family == AF_INET6);
 	if (!a->mhd) {
 		set_err(err, errlen, "admin %s: libmicrohttpd could not start (see the log)",
 			where);

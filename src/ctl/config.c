@@ -224,32 +224,20 @@ static bool valid_via_host(const char *s)
 
 /* ---- addresses ---- */
 
-static bool numeric_addr(const char *text, uint16_t port, struct sockaddr_storage *ss,
+/* A numeric address (no brackets: YAML keeps IPv6 bare) and its length. */
+static bool numeric_addr(const char *text, uint16_t port, union vd_sockaddr *ss,
 			 socklen_t *len)
 {
-	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-
-	memset(ss, 0, sizeof(*ss));
-	if (inet_pton(AF_INET, text, &sin->sin_addr) == 1) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		*len = sizeof(*sin);
-		return true;
-	}
-	if (inet_pton(AF_INET6, text, &sin6->sin6_addr) == 1) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		*len = sizeof(*sin6);
-		return true;
-	}
-	return false;
+	if (!text || text[0] == '[' || vd_sockaddr_parse(text, port, ss))
+		return false;
+	*len = vd_sockaddr_len(ss);
+	return true;
 }
 
 /* Names are resolved once, here: the datapath never does DNS. AI_ADDRCONFIG stays off so a
  * host with only loopback configured (tests, containers) still gets answers. */
 int cfg_resolve(struct loader *ld, const char *host, uint16_t port,
-		   struct sockaddr_storage *ss, socklen_t *len)
+		   union vd_sockaddr *ss, socklen_t *len)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM };
 	struct addrinfo *res = NULL;
@@ -267,41 +255,26 @@ int cfg_resolve(struct loader *ld, const char *host, uint16_t port,
 	memset(ss, 0, sizeof(*ss));
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
 	*len = res->ai_addrlen;
-	if (ss->ss_family == AF_INET)
-		((struct sockaddr_in *)ss)->sin_port = htons(port);
+	if (ss->sa.sa_family == AF_INET)
+		ss->in.sin_port = htons(port);
 	else
-		((struct sockaddr_in6 *)ss)->sin6_port = htons(port);
+		ss->in6.sin6_port = htons(port);
 	freeaddrinfo(res);
 	return 0;
 }
 
-void cfg_prefix_from_cidr(const struct vd_rule_cidr *c, struct vd_cfg_prefix *out)
+/* Equal addresses, the IPv6 scope (fe80::1%eth0 vs %eth1) included. */
+bool cfg_same_addr(const union vd_sockaddr *a, const union vd_sockaddr *b)
 {
-	*out = (struct vd_cfg_prefix){ .family = c->family, .bits = c->prefix };
-	memcpy(out->addr, c->addr, sizeof(out->addr));
+	return vd_sockaddr_equal(a, b) &&
+	       (a->sa.sa_family != AF_INET6 || a->in6.sin6_scope_id == b->in6.sin6_scope_id);
 }
 
-bool cfg_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+static bool is_wildcard(const union vd_sockaddr *ss)
 {
-	const struct sockaddr_in *a4 = (const void *)a, *b4 = (const void *)b;
-	const struct sockaddr_in6 *a6 = (const void *)a, *b6 = (const void *)b;
-
-	if (a->ss_family != b->ss_family)
-		return false;
-	if (a->ss_family == AF_INET)
-		return a4->sin_port == b4->sin_port && a4->sin_addr.s_addr == b4->sin_addr.s_addr;
-	return a6->sin6_port == b6->sin6_port && a6->sin6_scope_id == b6->sin6_scope_id &&
-	       memcmp(&a6->sin6_addr, &b6->sin6_addr, sizeof(a6->sin6_addr)) == 0;
-}
-
-static bool is_wildcard(const struct sockaddr_storage *ss)
-{
-	const struct sockaddr_in *sin = (const void *)ss;
-	const struct sockaddr_in6 *sin6 = (const void *)ss;
-
-	if (ss->ss_family == AF_INET)
-		return sin->sin_addr.s_addr == htonl(INADDR_ANY);
-	return IN6_IS_ADDR_UNSPECIFIED(&sin6->sin6_addr);
+	if (ss->sa.sa_family == AF_INET)
+		return ss->in.sin_addr.s_addr == htonl(INADDR_ANY);
+	return IN6_IS_ADDR_UNSPECIFIED(&ss->in6.sin6_addr);
 }
 
 /* ---- conversion, one mapping at a time ---- */

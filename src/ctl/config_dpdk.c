@@ -50,20 +50,20 @@ static int copy_name(struct loader *ld, const char *field, const char *text, cha
 }
 
 static int get_gateway(struct loader *ld, const char *field, const char *text, int family,
-		       struct sockaddr_storage *out)
+		       union vd_sockaddr *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (!text)
 		return 0;
 	if (family == AF_INET) {
-		struct sockaddr_in *in = (struct sockaddr_in *)out;
+		struct sockaddr_in *in = &out->in;
 		if (inet_pton(AF_INET, text, &in->sin_addr) == 1) {
 			in->sin_family = AF_INET;
 			return 0;
 		}
 		return cfg_bad(ld, field, "\"%s\" is not a numeric IPv4 address", text);
 	}
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)out;
+	struct sockaddr_in6 *in6 = &out->in6;
 	if (inet_pton(AF_INET6, text, &in6->sin6_addr) == 1) {
 		in6->sin6_family = AF_INET6;
 		return 0;
@@ -77,11 +77,9 @@ static int convert_networks(struct loader *ld, const struct raw_dpdk *raw, struc
 		return cfg_bad(ld, "networks", "%u prefixes, at most %d", raw->n_networks,
 			       VD_CFG_DPDK_MAX_NETS);
 	for (unsigned i = 0; i < raw->n_networks; i++) {
-		struct vd_rule_cidr c;
-		if (vd_rule_cidr_parse(raw->networks[i], &c))
+		if (vd_prefix_parse(raw->networks[i], &d->networks[i]))
 			return cfg_bad(ld, "networks", "\"%s\" is not a prefix (10.0.0.0/24, "
 						       "2001:db8::/64)", raw->networks[i]);
-		cfg_prefix_from_cidr(&c, &d->networks[i]);
 		d->n_networks = i + 1;
 	}
 	return 0;

@@ -142,9 +142,9 @@ bool cfg_is_prime(uint32_t n);
 /** true/yes or false/no; def when text is NULL (config_pools.c). */
 int cfg_get_bool(struct loader *ld, const char *field, const char *text, bool def, bool *out);
 bool cfg_valid_name(const char *s);
-int cfg_resolve(struct loader *ld, const char *host, uint16_t port, struct sockaddr_storage *ss,
+int cfg_resolve(struct loader *ld, const char *host, uint16_t port, union vd_sockaddr *ss,
 		socklen_t *len);
-bool cfg_same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b);
+bool cfg_same_addr(const union vd_sockaddr *a, const union vd_sockaddr *b);
 
 /** Read a whole file (capped); errors name the file. */
 int cfg_read_file(struct loader *ld, const char *path, char **buf, size_t *len);
@@ -181,9 +181,8 @@ extern const cyaml_schema_field_t cfg_pool_fields[];
 extern const cyaml_schema_field_t cfg_health_fields[];
 extern const cyaml_schema_field_t cfg_admin_fields[];
 
-struct vd_rule_cidr;
+struct vd_prefix;
 /** A parsed prefix (rules' type) as the config stores it. */
-void cfg_prefix_from_cidr(const struct vd_rule_cidr *c, struct vd_cfg_prefix *out);
 
 /* ---- proxy_require, server_header, trusted_next_hops, untrusted_route (config_policy.c) ---- */
 extern const cyaml_schema_value_t cfg_policy_string_value;

@@ -58,13 +58,13 @@ static int convert_server(struct loader *ld, const char *text, struct vd_cfg_pol
 	return 0;
 }
 
-static int add_prefix(struct loader *ld, struct vd_cfg_policy *p, const struct vd_rule_cidr *c)
+static int add_prefix(struct loader *ld, struct vd_cfg_policy *p, const struct vd_prefix *c)
 {
 	if (p->n_trusted == VD_CFG_MAX_TRUSTED)
 		return cfg_bad(ld, "trusted_next_hops", "more than %d prefixes (names count each "
 							"of their addresses)",
 			       VD_CFG_MAX_TRUSTED);
-	cfg_prefix_from_cidr(c, &p->trusted[p->n_trusted++]);
+	p->trusted[p->n_trusted++] = *c;
 	return 0;
 }
 
@@ -79,19 +79,19 @@ static int add_name(struct loader *ld, struct vd_cfg_policy *p, const char *name
 							"cannot be resolved (%s)",
 			       name, rc ? gai_strerror(rc) : "no address");
 	for (struct addrinfo *a = res; a && !rc; a = a->ai_next) {
-		struct vd_rule_cidr c = { .family = (uint8_t)a->ai_family };
+		struct vd_prefix c = { .family = (uint8_t)a->ai_family };
 		if (a->ai_family == AF_INET) {
-			c.prefix = 32;
+			c.bits = 32;
 			memcpy(c.addr, &((struct sockaddr_in *)a->ai_addr)->sin_addr, 4);
 		} else if (a->ai_family == AF_INET6) {
-			c.prefix = 128;
+			c.bits = 128;
 			memcpy(c.addr, &((struct sockaddr_in6 *)a->ai_addr)->sin6_addr, 16);
 		} else {
 			continue;
 		}
 		bool dup = false;
 		for (unsigned i = 0; i < p->n_trusted; i++)
-			dup |= p->trusted[i].family == c.family && p->trusted[i].bits == c.prefix &&
+			dup |= p->trusted[i].family == c.family && p->trusted[i].bits == c.bits &&
 			       memcmp(p->trusted[i].addr, c.addr, 16) == 0;
 		if (!dup)
 			rc = add_prefix(ld, p, &c);
@@ -105,8 +105,8 @@ static int convert_trusted(struct loader *ld, const struct raw_config *raw,
 {
 	for (unsigned i = 0; i < raw->n_trusted_next_hops; i++) {
 		const char *t = raw->trusted_next_hops[i];
-		struct vd_rule_cidr c;
-		int rc = vd_rule_cidr_parse(t, &c) == 0 ? add_prefix(ld, p, &c) : add_name(ld, p, t);
+		struct vd_prefix c;
+		int rc = vd_prefix_parse(t, &c) == 0 ? add_prefix(ld, p, &c) : add_name(ld, p, t);
 		if (rc)
 			return rc;
 	}

@@ -150,7 +150,7 @@ static int rule_conditions(struct loader *ld, const struct raw_rule *r, const st
 		return cfg_bad(ld, "source", "%u prefixes, at most %d", r->n_source,
 			       VD_RULE_MAX_CIDRS);
 	for (unsigned i = 0; i < r->n_source; i++) {
-		if (vd_rule_cidr_parse(r->source[i], &s->cidrs[i]))
+		if (vd_prefix_parse(r->source[i], &s->cidrs[i]))
 			return cfg_bad(ld, "source", "\"%s\" is not an address or a prefix",
 				       r->source[i]);
 		s->n_cidrs = i + 1;

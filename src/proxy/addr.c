@@ -11,11 +11,11 @@
 
 #include "proxy_internal.h"
 
+#define IPV6_TEXT_MAX 46 /* INET6_ADDRSTRLEN */
+
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #endif
-
-#define IPV6_TEXT_MAX 46 /* INET6_ADDRSTRLEN */
 
 /* Hex digit values + 1; 0 for every other byte: one load and one test a character. */
 static const uint8_t hex_value1[256] = {
@@ -266,11 +266,6 @@ bool vd_addr_is_ours(const struct vd_proxy *px, struct vd_slice host, uint8_t ho
 	       vd_addr_is_local_listener(px, &a);
 }
 
-uint16_t vd_addr_port(const union vd_sockaddr *a)
-{
-	return ntohs(a->sa.sa_family == AF_INET6 ? a->in6.sin6_port : a->in.sin_port);
-}
-
 uint32_t vd_put_u32(char *out, uint32_t v)
 {
 	char tmp[10];
@@ -308,87 +303,4 @@ void vd_put_hex64(char *out, uint64_t v)
 #else
 	vd_put_hex64_scalar(out, v);
 #endif
-}
-
-/* "0".."255" and their lengths: an IPv4 address is written for every request (received=),
- * and four table copies beat four divisions loops. Filled once before main(). */
-static char octet_text[256][4];
-static uint8_t octet_len[256];
-
-__attribute__((constructor)) static void octet_table_init(void)
-{
-	for (unsigned i = 0; i < 256; i++)
-		octet_len[i] = (uint8_t)vd_put_u32(octet_text[i], i);
-}
-
-static uint32_t ip4_text(const uint8_t b[4], char *out)
-{
-	uint32_t n = 0;
-	for (int i = 0; i < 4; i++) {
-		memcpy(out + n, octet_text[b[i]], 4); /* out has room: >= 46 bytes */
-		n += octet_len[b[i]];
-		out[n++] = '.';
-	}
-	return n - 1;
-}
-
-/*
- * An IPv6 address as inet_ntop() writes it (RFC 5952: lower-case hex without leading zeros,
- * the first longest run of two or more zero groups as "::", IPv4-mapped and IPv4-compatible
- * addresses with a dotted quad), without glibc's sprintf per group: IPv6 clients get a
- * received= on most requests. Returns the length; out has room for IPV6_TEXT_MAX bytes.
- */
-static uint32_t ip6_text(const uint8_t b[16], char *out)
-{
-	static const char hex[] = "0123456789abcdef";
-	uint16_t w[8];
-	int best = -1, best_len = 0;
-	for (int i = 0, run = 0; i < 8; i++) {
-		w[i] = (uint16_t)(b[2 * i] << 8 | b[2 * i + 1]);
-		run = w[i] ? 0 : run + 1;
-		if (run > best_len) {
-			best_len = run;
-			best = i - run + 1;
-		}
-	}
-	if (best_len < 2)
-		best = -1;
-	uint32_t n = 0;
-	for (int i = 0; i < 8; i++) {
-		if (i == best) {
-			out[n++] = ':';
-			if (best + best_len == 8)
-				out[n++] = ':';
-			i += best_len - 1;
-			continue;
-		}
-		if (i)
-			out[n++] = ':';
-		/* ::a.b.c.d (compatible) and ::ffff:a.b.c.d (mapped), as glibc writes them */
-		if (i == 6 && best == 0 && (best_len == 6 || (best_len == 5 && w[5] == 0xffff)))
-			return n + ip4_text(b + 12, out + n);
-		int shift = w[i] >= 0x1000 ? 12 : w[i] >= 0x100 ? 8 : w[i] >= 0x10 ? 4 : 0;
-		for (; shift >= 0; shift -= 4)
-			out[n++] = hex[(w[i] >> shift) & 0xf];
-	}
-	return n;
-}
-
-uint32_t vd_addr_ip_text(const union vd_sockaddr *a, char *out)
-{
-	if (a->sa.sa_family == AF_INET)
-		return ip4_text((const uint8_t *)&a->in.sin_addr, out);
-	return ip6_text(a->in6.sin6_addr.s6_addr, out);
-}
-
-void vd_sockaddr_text(const union vd_sockaddr *a, char *out, size_t len)
-{
-	char ip[IPV6_TEXT_MAX];
-	if (a->sa.sa_family == AF_INET6) {
-		inet_ntop(AF_INET6, &a->in6.sin6_addr, ip, sizeof(ip));
-		snprintf(out, len, "[%s]:%u", ip, vd_addr_port(a));
-	} else {
-		inet_ntop(AF_INET, &a->in.sin_addr, ip, sizeof(ip));
-		snprintf(out, len, "%s:%u", ip, vd_addr_port(a));
-	}
 }

@@ -22,30 +22,6 @@
 #include "proxy_internal.h"
 
 
-static const uint8_t *ip_bytes(const union vd_sockaddr *a)
-{
-	return a->sa.sa_family == AF_INET ? (const uint8_t *)&a->in.sin_addr
-					  : (const uint8_t *)&a->in6.sin6_addr;
-}
-
-bool vd_prefix_contains(const struct vd_cfg_prefix *p, int family, const void *ip)
-{
-	if (p->family != family)
-		return false;
-	const uint8_t *b = ip;
-	unsigned full = p->bits / 8u, rest = p->bits % 8u;
-	if (memcmp(p->addr, b, full) != 0)
-		return false;
-	return rest == 0 || ((p->addr[full] ^ b[full]) & (uint8_t)(0xffu << (8u - rest))) == 0;
-}
-
-bool vd_addr_in_prefixes(const struct vd_cfg_prefix *p, unsigned n, const union vd_sockaddr *a)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (vd_prefix_contains(&p[i], a->sa.sa_family, ip_bytes(a)))
-			return true;
-	return false;
-}
 
 /* The bound address itself is in px->local (every interface address is), so one check of the
  * port and one of the address cover a listener bound to a single address too. */

@@ -119,8 +119,8 @@ static void add_local(struct vd_proxy *px, int family, const void *addr, uint8_t
 {
 	if (px->n_local == VD_PROXY_MAX_LOCAL)
 		return;
-	struct vd_cfg_prefix *l = &px->local[px->n_local++];
-	*l = (struct vd_cfg_prefix){ .family = (uint8_t)family, .bits = bits };
+	struct vd_prefix *l = &px->local[px->n_local++];
+	*l = (struct vd_prefix){ .family = (uint8_t)family, .bits = bits };
 	memcpy(l->addr, addr, family == AF_INET ? 4 : 16);
 }
 

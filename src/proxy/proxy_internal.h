@@ -29,9 +29,6 @@ bool vd_addr_is_ours(const struct vd_proxy *px, struct vd_slice host, uint8_t ho
 		     uint16_t port);
 /** Does the literal host equal the IP of addr? FQDNs never do. */
 bool vd_addr_host_equals(struct vd_slice host, uint8_t host_type, const union vd_sockaddr *a);
-/** Write the IP of addr as text (no brackets) to out; returns its length. out >= 46 bytes. */
-uint32_t vd_addr_ip_text(const union vd_sockaddr *a, char *out);
-uint16_t vd_addr_port(const union vd_sockaddr *a);
 /** Decimal digits of v to out; returns the length (at most 10). */
 uint32_t vd_put_u32(char *out, uint32_t v);
 /** 16 lower-case hex digits of v. */
@@ -40,8 +37,6 @@ void vd_put_hex64(char *out, uint64_t v);
 void vd_put_hex64_scalar(char *out, uint64_t v);
 
 /* --- policy.c: who is trusted, what is us --- */
-/** Is a inside one of the n prefixes? */
-bool vd_addr_in_prefixes(const struct vd_cfg_prefix *p, unsigned n, const union vd_sockaddr *a);
 /** Does a reach one of our listeners (a local, wildcard or loopback address at a listener's
  * port, or a listener's exact address)? */
 bool vd_addr_is_local_listener(const struct vd_proxy *px, const union vd_sockaddr *a);

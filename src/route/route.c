@@ -89,11 +89,9 @@ void vd_route_free(struct vd_route *r)
 	free(r);
 }
 
-static bool same_sockaddr(const struct sockaddr_storage *a, const union vd_sockaddr *b)
+static bool same_sockaddr(const union vd_sockaddr *a, const union vd_sockaddr *b)
 {
-	const union vd_sockaddr *x = (const union vd_sockaddr *)a;
-	return x->sa.sa_family == b->sa.sa_family &&
-	       memcmp(x, b, vd_sockaddr_len(b)) == 0;
+	return a->sa.sa_family == b->sa.sa_family && memcmp(a, b, vd_sockaddr_len(b)) == 0;
 }
 
 /* What a reload cannot change: the sockets and buffers the workers own. */
@@ -153,12 +151,12 @@ static void ip_compile(struct vd_route_ip *ip, const struct vd_cfg_dpdk *d)
 	memset(ip, 0, sizeof(*ip));
 	ip->n_networks = d->n_networks;
 	memcpy(ip->networks, d->networks, sizeof(ip->networks));
-	if (d->gateway4.ss_family == AF_INET) {
-		memcpy(ip->gateway4, &((const struct sockaddr_in *)&d->gateway4)->sin_addr, 4);
+	if (d->gateway4.sa.sa_family == AF_INET) {
+		memcpy(ip->gateway4, &d->gateway4.in.sin_addr, 4);
 		ip->has_gateway4 = true;
 	}
-	if (d->gateway6.ss_family == AF_INET6) {
-		memcpy(ip->gateway6, &((const struct sockaddr_in6 *)&d->gateway6)->sin6_addr, 16);
+	if (d->gateway6.sa.sa_family == AF_INET6) {
+		memcpy(ip->gateway6, &d->gateway6.in6.sin6_addr, 16);
 		ip->has_gateway6 = true;
 	}
 }

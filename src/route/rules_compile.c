@@ -117,11 +117,11 @@ static int check_cidrs(const struct vd_rule_spec *s, unsigned i, char *err, size
 		return rule_err(err, errlen, -EINVAL, s, i, "%u source prefixes (max %d)",
 				s->n_cidrs, VD_RULE_MAX_CIDRS);
 	for (unsigned k = 0; k < s->n_cidrs; k++) {
-		const struct vd_rule_cidr *c = &s->cidrs[k];
+		const struct vd_prefix *c = &s->cidrs[k];
 		unsigned max = c->family == AF_INET ? IPV4_BYTES * BITS_PER_BYTE
 						    : IPV6_BYTES * BITS_PER_BYTE;
 
-		if ((c->family != AF_INET && c->family != AF_INET6) || c->prefix > max)
+		if ((c->family != AF_INET && c->family != AF_INET6) || c->bits > max)
 			return rule_err(err, errlen, -EINVAL, s, i, "sources[%u]: bad prefix", k);
 	}
 	return 0;
@@ -210,16 +210,6 @@ static void prefix_mask(unsigned prefix, uint8_t mask[IPV6_BYTES])
 	}
 }
 
-/* Host bits beyond the prefix are cleared: the stored prefix is canonical. */
-static void cidr_canonical(struct vd_rule_cidr *c)
-{
-	uint8_t mask[IPV6_BYTES];
-
-	prefix_mask(c->prefix, mask);
-	for (unsigned k = 0; k < IPV6_BYTES; k++)
-		c->addr[k] &= mask[k];
-}
-
 /* Copy one spec; strings into the arena, unused slots zeroed (no pointer into the caller's
  * memory survives). */
 static void copy_spec(struct vd_rule_spec *d, const struct vd_rule_spec *s, char **at)
@@ -234,7 +224,7 @@ static void copy_spec(struct vd_rule_spec *d, const struct vd_rule_spec *s, char
 	       (VD_RULE_MAX_HEADERS - s->n_headers) * sizeof(d->headers[0]));
 	memset(&d->cidrs[s->n_cidrs], 0, (VD_RULE_MAX_CIDRS - s->n_cidrs) * sizeof(d->cidrs[0]));
 	for (unsigned k = 0; k < s->n_cidrs; k++)
-		cidr_canonical(&d->cidrs[k]);
+		vd_prefix_canonical(&d->cidrs[k]);
 }
 
 static int copy_specs(struct vd_rules *r, const struct vd_rule_spec *specs, unsigned n)
@@ -326,12 +316,12 @@ static int add_conds(struct vd_rules *r, unsigned i, char *err, size_t errlen)
 	return rc;
 }
 
-static void cidr_compile(const struct vd_rule_cidr *c, struct rules_cidr *out)
+static void cidr_compile(const struct vd_prefix *c, struct rules_cidr *out)
 {
 	uint8_t mask[IPV6_BYTES];
 
 	/* the spec copy is canonical already: addr has no host bits */
-	prefix_mask(c->prefix, mask);
+	prefix_mask(c->bits, mask);
 	memcpy(out->net, c->addr, IPV6_BYTES);
 	memcpy(out->mask, mask, IPV6_BYTES);
 	out->family = c->family;
@@ -601,42 +591,3 @@ unsigned vd_rules_count(const struct vd_rules *r)
 	return r->n_rules;
 }
 
-/* Decimal prefix length: 1..3 digits, nothing else, at most max. */
-static int parse_prefix(const char *p, unsigned max, uint8_t *out)
-{
-	unsigned v = 0, digits = 0;
-
-	for (; *p; p++, digits++) {
-		if (*p < '0' || *p > '9' || digits == PREFIX_DIGITS_MAX)
-			return -EINVAL;
-		v = v * 10 + (unsigned)(*p - '0');
-	}
-	if (!digits || v > max)
-		return -EINVAL;
-	*out = (uint8_t)v;
-	return 0;
-}
-
-int vd_rule_cidr_parse(const char *text, struct vd_rule_cidr *out)
-{
-	char addr[INET6_ADDRSTRLEN];
-	const char *slash = strchr(text, '/');
-	size_t len = slash ? (size_t)(slash - text) : strlen(text);
-	struct vd_rule_cidr c = {0};
-	unsigned max;
-
-	if (!len || len >= sizeof(addr))
-		return -EINVAL;
-	memcpy(addr, text, len);
-	addr[len] = '\0';
-	c.family = memchr(addr, ':', len) ? AF_INET6 : AF_INET;
-	if (inet_pton(c.family, addr, c.addr) != 1)
-		return -EINVAL;
-	max = (c.family == AF_INET ? IPV4_BYTES : IPV6_BYTES) * BITS_PER_BYTE;
-	c.prefix = (uint8_t)max;
-	if (slash && parse_prefix(slash + 1, max, &c.prefix))
-		return -EINVAL;
-	cidr_canonical(&c);
-	*out = c;
-	return 0;
-}

@@ -30,13 +30,11 @@ static inline union vd_sockaddr fixture_addr(const char *ip, uint16_t port)
 	return a;
 }
 
-static inline void fixture_set(struct sockaddr_storage *ss, socklen_t *len, const char *ip,
+static inline void fixture_set(union vd_sockaddr *ss, socklen_t *len, const char *ip,
 			       uint16_t port)
 {
-	union vd_sockaddr a = fixture_addr(ip, port);
-	memset(ss, 0, sizeof(*ss));
-	*len = vd_sockaddr_len(&a);
-	memcpy(ss, &a, *len);
+	*ss = fixture_addr(ip, port);
+	*len = vd_sockaddr_len(ss);
 }
 
 /* Fill cfg and compile it into px. Returns vd_proxy_init()'s result. */

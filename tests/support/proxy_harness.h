@@ -106,10 +106,9 @@ static inline const char *branch_for_response(const char *text)
 /* Add a prefix to the snapshot's trusted next hops, as trusted_next_hops: would. */
 static inline void trust(const char *cidr)
 {
-	struct vd_rule_cidr c;
-	cr_assert_eq(vd_rule_cidr_parse(cidr, &c), 0);
-	px.trusted[px.n_trusted] = (struct vd_cfg_prefix){ .family = c.family, .bits = c.prefix };
-	memcpy(px.trusted[px.n_trusted++].addr, c.addr, 16);
+	struct vd_prefix c;
+	cr_assert_eq(vd_prefix_parse(cidr, &c), 0);
+	px.trusted[px.n_trusted++] = c;
 }
 
 #endif

@@ -61,27 +61,27 @@ static unsigned expected_workers(void)
 	return n > VD_CFG_MAX_WORKERS ? VD_CFG_MAX_WORKERS : (unsigned)n;
 }
 
-static void assert_v4(const struct sockaddr_storage *ss, socklen_t len, const char *ip,
+static void assert_v4(const union vd_sockaddr *ss, socklen_t len, const char *ip,
 		      uint16_t port)
 {
 	const struct sockaddr_in *sin = (const void *)ss;
 	struct in_addr want;
 
 	cr_assert_eq(inet_pton(AF_INET, ip, &want), 1);
-	cr_assert_eq(ss->ss_family, AF_INET, "family %d, want AF_INET for %s", ss->ss_family, ip);
+	cr_assert_eq(ss->sa.sa_family, AF_INET, "family %d, want AF_INET for %s", ss->sa.sa_family, ip);
 	cr_assert_eq(len, sizeof(struct sockaddr_in));
 	cr_assert_eq(sin->sin_addr.s_addr, want.s_addr, "address mismatch for %s", ip);
 	cr_assert_eq(sin->sin_port, htons(port), "port %u, want %u", ntohs(sin->sin_port), port);
 }
 
-static void assert_v6(const struct sockaddr_storage *ss, socklen_t len, const char *ip,
+static void assert_v6(const union vd_sockaddr *ss, socklen_t len, const char *ip,
 		      uint16_t port)
 {
 	const struct sockaddr_in6 *sin6 = (const void *)ss;
 	struct in6_addr want;
 
 	cr_assert_eq(inet_pton(AF_INET6, ip, &want), 1);
-	cr_assert_eq(ss->ss_family, AF_INET6, "family %d, want AF_INET6 for %s", ss->ss_family,
+	cr_assert_eq(ss->sa.sa_family, AF_INET6, "family %d, want AF_INET6 for %s", ss->sa.sa_family,
 		     ip);
 	cr_assert_eq(len, sizeof(struct sockaddr_in6));
 	cr_assert(memcmp(&sin6->sin6_addr, &want, sizeof(want)) == 0, "address mismatch for %s",
@@ -176,7 +176,7 @@ Test(config, every_field_set)
 	assert_v6(&m[1].addr, m[1].addrlen, "2001:db8::1", VD_CFG_DEFAULT_PORT);
 	cr_assert_eq(m[1].weight, 1000);
 	cr_assert_str_eq(m[2].host, "localhost", "host keeps the name as written");
-	if (m[2].addr.ss_family == AF_INET)
+	if (m[2].addr.sa.sa_family == AF_INET)
 		assert_v4(&m[2].addr, m[2].addrlen, "127.0.0.1", 5090);
 	else
 		assert_v6(&m[2].addr, m[2].addrlen, "::1", 5090);
@@ -309,13 +309,13 @@ Test(config, duplicate_listener_rejected)
 /* Where "localhost" lands (127.0.0.1 or ::1) depends on the host, so ask the loader. */
 static void localhost_ip(char *ip, size_t len)
 {
-	const struct sockaddr_storage *ss;
+	const union vd_sockaddr *ss;
 
 	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n"
 			   "pool: {name: p, members: [{host: localhost}]}\n"),
 		     0, "%s", err);
 	ss = &cfg.pools[0].members[0].addr;
-	if (ss->ss_family == AF_INET)
+	if (ss->sa.sa_family == AF_INET)
 		inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, ip, len);
 	else
 		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, ip, len);
@@ -574,7 +574,7 @@ Test(config_parse, dpdk_absent_means_kernel_datapath)
 	cr_expect_not(cfg.dpdk.enabled);
 	cr_expect_eq(cfg.dpdk.n_eal, 0);
 	cr_expect_eq(cfg.dpdk.n_networks, 0);
-	cr_expect_eq(cfg.dpdk.gateway4.ss_family, 0);
+	cr_expect_eq(cfg.dpdk.gateway4.sa.sa_family, 0);
 }
 
 Test(config_parse, dpdk_every_field)

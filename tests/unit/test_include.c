@@ -26,7 +26,7 @@ static int port_of(const struct vd_cfg_member *m)
 {
 	const struct sockaddr_in *a = (const void *)&m->addr;
 	const struct sockaddr_in6 *a6 = (const void *)&m->addr;
-	return ntohs(m->addr.ss_family == AF_INET6 ? a6->sin6_port : a->sin_port);
+	return ntohs(m->addr.sa.sa_family == AF_INET6 ? a6->sin6_port : a->sin_port);
 }
 
 Test(include, pools_from_globs_nested_includes_and_a_dispatcher_list)
@@ -54,7 +54,7 @@ Test(include, dispatcher_set_weights_and_priority_groups)
 	cr_expect_eq(ds->members[0].weight, 50);
 	cr_expect_eq(ds->members[0].priority, 0, "Kamailio priority 10: the first group");
 	cr_expect_eq(port_of(&ds->members[1]), 5081, "URI parameters are ignored");
-	cr_expect_eq(ds->members[2].addr.ss_family, AF_INET6);
+	cr_expect_eq(ds->members[2].addr.sa.sa_family, AF_INET6);
 	cr_expect_eq(port_of(&ds->members[2]), 5082);
 	cr_expect_eq(ds->members[2].weight, 1, "no weight= attribute: 1");
 	cr_expect_eq(ds->members[2].priority, 5, "Kamailio priority 5: five groups later");

@@ -8,7 +8,7 @@
  * and IPv6 at their boundaries, arrival listeners, several conditions at once, first match wins
  * and the default rule. Other tests cover compile errors (naming the rule and the field), the
  * copy of the specs, 10,000 rules, the per-message reset of the scratch, scratch reuse across
- * rule sets, and vd_rule_cidr_parse().
+ * rule sets, and vd_prefix_parse().
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -329,7 +329,7 @@ static void case_specs(const struct match_case *c, struct vd_rule_spec *out)
 	for (unsigned i = 0; i < c->n; i++) {
 		out[i] = c->rules[i];
 		for (unsigned k = 0; k < out[i].n_cidrs; k++)
-			cr_assert_eq(vd_rule_cidr_parse(c->cidrs[i][k], &out[i].cidrs[k]), 0,
+			cr_assert_eq(vd_prefix_parse(c->cidrs[i][k], &out[i].cidrs[k]), 0,
 				     "%s: bad test prefix %s", c->what, c->cidrs[i][k]);
 	}
 }
@@ -456,7 +456,7 @@ static const struct bad_case bad_cases[] = {
 	 "rule c: 33 source prefixes"},
 	{"prefix of no family", {.name = "c", .n_cidrs = 1}, -EINVAL, "rule c: sources[0]: "},
 	{"v4 prefix over 32",
-	 {.name = "c", .n_cidrs = 1, .cidrs = {{.family = AF_INET, .prefix = 33}}}, -EINVAL,
+	 {.name = "c", .n_cidrs = 1, .cidrs = {{.family = AF_INET, .bits = 33}}}, -EINVAL,
 	 "rule c: sources[0]: bad prefix"},
 	{"unknown method bit", {.name = "m", .methods = 1u << VD_M__COUNT}, -EINVAL,
 	 "rule m: methods: "},
@@ -516,7 +516,7 @@ Test(rules, reject_and_drop_actions_compile)
 	vd_rules_free(r);
 }
 
-/* Prefixes written straight into a spec (not through vd_rule_cidr_parse) get their host bits
+/* Prefixes written straight into a spec (not through vd_prefix_parse) get their host bits
  * cleared too, and vd_rules_get() shows the canonical prefix. */
 Test(rules, spec_prefix_host_bits_ignored)
 {
@@ -555,7 +555,7 @@ Test(rules, specs_are_copied)
 	specs[0] = (struct vd_rule_spec){.name = "emergency", .ruri = ruri, .n_cidrs = 1,
 					 .action = VD_ACTION_REJECT, .code = 503,
 					 .reason = "Busy"};
-	cr_assert_eq(vd_rule_cidr_parse("192.168.1.0/24", &specs[0].cidrs[0]), 0);
+	cr_assert_eq(vd_prefix_parse("192.168.1.0/24", &specs[0].cidrs[0]), 0);
 	specs[1] = (struct vd_rule_spec){.name = "ppi", .n_headers = 1, .pool = 3};
 	strcpy(specs[1].headers[0].name, "P-Preferred-Identity");
 	specs[1].headers[0].regex = ppi;
@@ -778,7 +778,7 @@ Test(rules, candidates_across_words)
 	vd_rules_free(r);
 }
 
-/* ---- vd_rule_cidr_parse ---- */
+/* ---- vd_prefix_parse ---- */
 
 struct cidr_case {
 	const char *text;
@@ -824,16 +824,16 @@ Test(rules, cidr_parse)
 {
 	for (size_t t = 0; t < sizeof(cidr_cases) / sizeof(cidr_cases[0]); t++) {
 		const struct cidr_case *c = &cidr_cases[t];
-		struct vd_rule_cidr got, want = {0};
+		struct vd_prefix got, want = {0};
 		int rc;
 
 		memset(&got, 0xee, sizeof(got));
-		rc = vd_rule_cidr_parse(c->text, &got);
+		rc = vd_prefix_parse(c->text, &got);
 		cr_expect_eq(rc, c->rc, "\"%s\": rc %d, want %d", c->text, rc, c->rc);
 		if (rc || c->rc)
 			continue;
 		cr_expect_eq(got.family, c->family, "\"%s\": family %u", c->text, got.family);
-		cr_expect_eq(got.prefix, c->prefix, "\"%s\": prefix %u", c->text, got.prefix);
+		cr_expect_eq(got.bits, c->prefix, "\"%s\": prefix %u", c->text, got.bits);
 		cr_assert_eq(inet_pton(c->family, c->canonical, want.addr), 1);
 		cr_expect_eq(memcmp(got.addr, want.addr, sizeof(want.addr)), 0,
 			     "\"%s\": address is not %s", c->text, c->canonical);
