@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * bench_member: what a member state change costs the control plane (issue 12). Loads a
- * config into a routing snapshot the way viaduct starts (vd_route_build), then times
+ * config into a routing snapshot the way viaduct starts (vd_control_build), then times
  * vd_route_with_members for one member down, and for N members of one pool down together
  * (a site failure: one snapshot), each many times; prints the median and p99 in
  * microseconds. The snapshot is not published (no workers here): publication adds one RCU
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "viaduct/control.h"
 #include "viaduct/route.h"
 
 static uint64_t now_ns(void)
@@ -46,7 +47,7 @@ int main(int argc, char **argv)
 	unsigned rounds = argc > 2 ? (unsigned)atoi(argv[2]) : 200;
 	unsigned together = argc > 3 ? (unsigned)atoi(argv[3]) : 16;
 	uint64_t t0 = now_ns();
-	struct vd_route *base = vd_route_build(argv[1], NULL, err, sizeof(err));
+	struct vd_route *base = vd_control_build(argv[1], NULL, err, sizeof(err));
 	if (!base) {
 		fprintf(stderr, "bench_member: %s\n", err);
 		return 1;

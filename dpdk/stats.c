@@ -20,7 +20,7 @@
 
 #include "dpdk_internal.h"
 #include "dpdk_stats.h"
-#include "viaduct/admin.h"
+#include "viaduct/metrics.h"
 
 #define NAME_LEN  96 /* "viaduct_dpdk_" + a metric name + "_total" */
 #define LABEL_LEN 24 /* a worker index, "reason_<n>" */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "viaduct/admin.h"
 #include "viaduct/config.h"
 #include "viaduct/control.h"
 #include "viaduct/dp.h"
@@ -56,7 +57,7 @@ static void usage(FILE *f)
 static int check_config(const char *path)
 {
 	char err[768];
-	struct vd_route *r = vd_route_build(path, NULL, err, sizeof(err));
+	struct vd_route *r = vd_control_build(path, NULL, err, sizeof(err));
 	if (!r) {
 		vd_log(VD_LOG_ERROR, "%s", err);
 		return EXIT_CONFIG;
@@ -82,6 +83,26 @@ static void block_signals(sigset_t *set)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+struct control_ctx {
+	const char *path;
+	const struct vd_dp_view *view;
+};
+
+/* The control plane, once the datapath runs: the control loop on this thread, the admin API
+ * beside it on libmicrohttpd's; the admin API stops first (it calls into the control plane). */
+static int control_main(void *arg)
+{
+	const struct control_ctx *c = arg;
+	int rc = vd_control_init(c->path, c->view);
+	if (rc)
+		return rc;
+	vd_admin_ops_start(&vd_route_published->cfg, c->view);
+	vd_control_run();
+	vd_admin_ops_stop();
+	vd_control_fini();
+	return 0;
+}
+
 /* The kernel-socket datapath: workers are threads, this thread runs the control loop. */
 static int run_kernel(const char *path, struct vd_route *r)
 {
@@ -104,7 +125,7 @@ static int run_kernel(const char *path, struct vd_route *r)
 	       r->px.listeners[0].port, r->cfg.n_pools, r->cfg.pools[0].name,
 	       r->cfg.pools[0].n_members, vd_hash_key_name(r->cfg.pools[0].hash));
 	vd_dp_view_init(dp, &view);
-	rc = vd_control_run(path, &view);
+	rc = control_main(&(struct control_ctx){ .path = path, .view = &view });
 	vd_dp_stop(dp);
 	vd_control_print_stats(&view);
 	vd_dp_destroy(dp);
@@ -238,17 +259,6 @@ static int streams_beside_dpdk(struct vd_dpdk *d, struct vd_dp **out)
 	return 0;
 }
 
-struct control_ctx {
-	const char *path;
-	const struct vd_dp_view *view;
-};
-
-static int control_main(void *arg)
-{
-	const struct control_ctx *c = arg;
-	return vd_control_run(c->path, c->view);
-}
-
 /*
  * The DPDK datapath. EAL arguments: those after "--" on the command line when there are
  * any, else the config's dpdk.eal. EAL may reorder argv and keep pointers into it, and the
@@ -326,7 +336,7 @@ static int run(const char *path, int workers, bool dpdk, int eal_argc, char **ea
 	block_signals(&set);
 	if (workers > 0)
 		vd_route_set_workers_override((unsigned)workers);
-	struct vd_route *r = vd_route_build(path, NULL, err, sizeof(err));
+	struct vd_route *r = vd_control_build(path, NULL, err, sizeof(err));
 	if (!r) {
 		vd_log(VD_LOG_ERROR, "%s", err);
 		return EXIT_CONFIG;

@@ -231,18 +231,6 @@ int vd_config_dup(struct vd_config *dst, const struct vd_config *src);
 /** Index of the pool named `name`, or -1. */
 int vd_config_pool_index(const struct vd_config *cfg, const char *name);
 
-/**
- * Load and validate a YAML config file into *out.
- * On error returns a negative errno code and writes a one-line message naming the file and
- * the field (e.g. "rules/x.yaml: listeners[0].port: 70000 is out of range 1..65535") to err.
- * *out is only written on success.
- */
-int vd_config_load(const char *path, struct vd_config *out, char *err, size_t errlen);
-
-/** The same over an in-memory YAML document; `name` is used in error messages. */
-int vd_config_parse(const char *yaml, size_t len, const char *name, struct vd_config *out,
-		    char *err, size_t errlen);
-
 /** "call-id", "source-ip", "from-user", "to-user", "ruri-user" or "header". */
 const char *vd_hash_key_name(enum vd_hash_key key);
 

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The control thread's loop: signals (SIGTERM/SIGINT stop, SIGHUP reloads, SIGUSR1 prints
- * the counters), config file changes (inotify) and, when configured, health probes and the
- * admin API. It is the only writer of routing snapshots besides the admin thread, and both
- * go through vd_control_reload / vd_control_member.
+ * the counters), config file changes (inotify) and, when configured, health probes. It is the
+ * only writer of routing snapshots besides the admin thread (admin.h, started beside it), and
+ * both go through vd_control_reload / vd_control_member.
  */
 #ifndef VIADUCT_CONTROL_H
 #define VIADUCT_CONTROL_H
@@ -15,6 +15,8 @@
 #include "viaduct/config.h"
 #include "viaduct/dpview.h"
 
+struct vd_route;
+
 struct vd_control_stats {
 	uint64_t reloads;        /* snapshots published from a config change */
 	uint64_t reloads_failed; /* configs refused: the old snapshot kept serving */
@@ -24,10 +26,25 @@ struct vd_control_stats {
 extern struct vd_control_stats vd_control_stats;
 
 /**
- * Run until SIGTERM/SIGINT. The signals must already be blocked in every thread. dp is the
- * running datapath (kernel or DPDK) as the control plane sees it; it must outlive the call.
+ * Set the control thread up over the published snapshot: signals, config file watches,
+ * health probes. The signals must already be blocked in every thread. dp is the running
+ * datapath (kernel or DPDK) as the control plane sees it; it must outlive vd_control_fini.
+ * 0 or -errno. The admin API (admin.h) is started beside it, by the caller.
  */
-int vd_control_run(const char *config_path, const struct vd_dp_view *dp);
+int vd_control_init(const char *config_path, const struct vd_dp_view *dp);
+
+/** The loop: until SIGTERM/SIGINT. */
+void vd_control_run(void);
+
+/** Stop probing, close what vd_control_init opened (after the admin API has stopped). */
+void vd_control_fini(void);
+
+/**
+ * Load the config file at path and build a snapshot from it (vd_route_build): what start-up
+ * and every reload do. NULL with the reason in err ("path: field: ...").
+ */
+struct vd_route *vd_control_build(const char *path, const struct vd_route *prev, char *err,
+				  size_t errlen);
 
 /** Reload now (SIGHUP, file change, admin). 0, or -errno with the reason in msg. */
 int vd_control_reload(const char *why, char *msg, size_t msglen);
@@ -39,10 +56,6 @@ int vd_control_reload(const char *why, char *msg, size_t msglen);
  */
 int vd_control_member(unsigned pool, unsigned member, int set_up, int set_drained,
 		      const char *why, char *msg, size_t msglen);
-
-/** Start the admin API when the config has an admin section (control plane). */
-int vd_admin_ops_start(const struct vd_config *cfg, const struct vd_dp_view *dp);
-void vd_admin_ops_stop(void);
 
 /** Print every worker's counters, the total and the datapath's extras to stderr. */
 void vd_control_print_stats(const struct vd_dp_view *dp);

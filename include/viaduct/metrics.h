@@ -31,8 +31,48 @@
 #ifndef VIADUCT_METRICS_H
 #define VIADUCT_METRICS_H
 
-#include "viaduct/admin.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "viaduct/stats.h"
+
+/**
+ * A growing text buffer the callbacks write into. Start from a zeroed struct; p is
+ * NUL-terminated whenever it is not NULL. Growth is realloc (control plane only). After a
+ * failed allocation oom is set and every later append is a no-op, so a renderer never checks
+ * errors: the admin module answers 500 instead of a truncated body.
+ */
+struct vd_buf {
+	char *p;
+	size_t len, cap;
+	bool oom; /* an allocation failed: the response becomes a 500 */
+};
+
+/** Append printf-style text. A formatting error sets oom too (the output is incomplete). */
+void vd_buf_printf(struct vd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/** Free the text and zero the struct (reusable afterwards). */
+void vd_buf_free(struct vd_buf *b);
+/**
+ * Append s as a JSON string literal (quotes and escapes included, RFC 8259): '"', '\\' and
+ * control bytes are escaped, valid UTF-8 is copied as is, each invalid UTF-8 byte becomes
+ * \ufffd so the document stays valid JSON. s NULL appends null.
+ */
+void vd_buf_json_str(struct vd_buf *b, const char *s);
+
+/**
+ * Prometheus helpers (text exposition format 0.0.4). A metric family is announced once with
+ * its HELP and TYPE lines, then all its samples follow, with no other family in between.
+ * Names must be valid metric and label names (the caller's constants: not checked); help
+ * text and label values may be anything: backslash, newline (and '"' in label values) are
+ * escaped per the format, invalid UTF-8 bytes become U+FFFD. A counter's name ends in _total.
+ * labels: "k1", "v1", "k2", "v2", ..., NULL (a NULL key ends the list early, so an optional
+ * last label can be passed as a possibly-NULL key).
+ */
+void vd_prom_family(struct vd_buf *b, const char *name, const char *type, const char *help);
+void vd_prom_sample(struct vd_buf *b, const char *name, uint64_t value, ...)
+	__attribute__((sentinel));
+
 
 /**
  * Append the counter families of n_workers workers to b (vd_prom_* format). workers may be

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "viaduct/config.h"
+#include "viaduct/config_file.h"
 
 #define PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 
@@ -163,8 +163,6 @@ int cfg_add_file(struct loader *ld, struct vd_config *cfg, const char *path);
 extern const cyaml_schema_value_t cfg_rule_value;
 /** Append the rules of raw to cfg (pools must be converted first: actions name them). */
 int cfg_convert_rules(struct loader *ld, const struct raw_config *raw, struct vd_config *cfg);
-void cfg_rules_free(struct vd_config *cfg);
-int cfg_rules_dup(struct vd_config *dst, const struct vd_config *src);
 
 /* ---- libcyaml messages (config_cyaml.c) ---- */
 void cfg_cyaml_log(cyaml_log_t level, void *ctx, const char *fmt, va_list args);

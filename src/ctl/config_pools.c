@@ -310,22 +310,3 @@ int cfg_convert_admin(struct loader *ld, const struct raw_admin *raw, struct vd_
 	a->port = (uint16_t)port;
 	return rc;
 }
-
-const char *vd_hash_key_name(enum vd_hash_key key)
-{
-	switch (key) {
-	case VD_HASH_CALL_ID:
-		return "call-id";
-	case VD_HASH_SOURCE_IP:
-		return "source-ip";
-	case VD_HASH_FROM_USER:
-		return "from-user";
-	case VD_HASH_TO_USER:
-		return "to-user";
-	case VD_HASH_RURI_USER:
-		return "ruri-user";
-	case VD_HASH_HEADER:
-		return "header";
-	}
-	return "unknown";
-}

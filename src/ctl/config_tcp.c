@@ -86,12 +86,6 @@ int cfg_convert_tls(struct loader *ld, const struct raw_tls *raw, bool server,
 	return rc;
 }
 
-const char *vd_transport_name(enum vd_transport t)
-{
-	static const char *const names[VD_TP__COUNT] = { "udp", "tcp", "tls" };
-	return (unsigned)t < VD_TP__COUNT ? names[t] : "?";
-}
-
 int cfg_get_transport(struct loader *ld, const char *field, const char *text,
 		      enum vd_transport def, enum vd_transport *out)
 {

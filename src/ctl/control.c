@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "control_internal.h"
+#include "viaduct/config_file.h"
 #include "viaduct/health.h"
 #include "viaduct/log.h"
 #include "viaduct/route.h"
@@ -28,7 +29,7 @@
 
 
 struct vd_control_stats vd_control_stats;
-struct vd_control vd_ctl;
+struct vd_control vd_ctl = { .signal_fd = -1, .inotify_fd = -1 };
 
 
 
@@ -87,12 +88,26 @@ static const char *dpdk_start_key_changed(const struct vd_cfg_dpdk *a, const str
 	return NULL;
 }
 
+struct vd_route *vd_control_build(const char *path, const struct vd_route *prev, char *err,
+				  size_t errlen)
+{
+	struct vd_config cfg;
+	char why[640];
+	if (vd_config_load(path, &cfg, err, errlen) < 0)
+		return NULL;
+	struct vd_route *r = vd_route_build(&cfg, prev, why, sizeof(why));
+	if (!r)
+		snprintf(err, errlen, "%s: %s", path, why);
+	return r;
+}
+
 int vd_control_reload(const char *why, char *msg, size_t msglen)
 {
 	char err[768];
 	vd_route_lock();
 	uint64_t t0 = vd_now_ms();
-	struct vd_route *r = vd_route_build(vd_ctl.config_path, vd_route_published, err, sizeof(err));
+	struct vd_route *r = vd_control_build(vd_ctl.config_path, vd_route_published, err,
+					     sizeof(err));
 	uint64_t build_ms = vd_now_ms() - t0;
 	if (!r) {
 		vd_control_stats.reloads_failed++;
@@ -205,22 +220,29 @@ static int poll_timeout(void)
 	return t;
 }
 
-int vd_control_run(const char *path, const struct vd_dp_view *dp)
+int vd_control_init(const char *path, const struct vd_dp_view *dp)
 {
-	char msg[768];
 	vd_ctl.config_path = path;
 	vd_ctl.view = dp;
-	int sfd = open_signalfd();
-	if (sfd < 0) {
+	vd_ctl.signal_fd = open_signalfd();
+	if (vd_ctl.signal_fd < 0) {
+		int rc = -errno;
 		vd_log(VD_LOG_ERROR, "signalfd: %s", strerror(errno));
-		return -errno;
+		return rc;
 	}
-	int ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
-	if (ifd < 0)
+	vd_ctl.inotify_fd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (vd_ctl.inotify_fd < 0)
 		vd_log(VD_LOG_WARN, "inotify: %s: reload with SIGHUP", strerror(errno));
-	vd_control_watch(ifd);
+	vd_control_watch(vd_ctl.inotify_fd);
 	vd_control_health_start(vd_route_published);
-	vd_admin_ops_start(&vd_route_published->cfg, dp);
+	return 0;
+}
+
+void vd_control_run(void)
+{
+	char msg[768];
+	const struct vd_dp_view *dp = vd_ctl.view;
+	int sfd = vd_ctl.signal_fd, ifd = vd_ctl.inotify_fd;
 	for (;;) {
 		struct pollfd pfd[5] = { { .fd = sfd, .events = POLLIN },
 					 { .fd = ifd, .events = POLLIN } };
@@ -258,10 +280,14 @@ int vd_control_run(const char *path, const struct vd_dp_view *dp)
 		if (dp->poll)
 			dp->poll(dp->dp, vd_now_ms());
 	}
-	vd_admin_ops_stop(); /* before anything it reads goes away */
+}
+
+void vd_control_fini(void)
+{
 	vd_control_health_stop();
-	close(sfd);
-	if (ifd >= 0)
-		close(ifd);
-	return 0;
+	if (vd_ctl.signal_fd >= 0)
+		close(vd_ctl.signal_fd);
+	if (vd_ctl.inotify_fd >= 0)
+		close(vd_ctl.inotify_fd);
+	vd_ctl.signal_fd = vd_ctl.inotify_fd = -1;
 }

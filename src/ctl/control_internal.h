@@ -34,6 +34,7 @@ struct vd_control {
 		char dir[PATH_MAX];
 	} watches[WATCH_MAX];
 	unsigned n_watches;
+	int signal_fd, inotify_fd; /* -1 when not open */
 };
 
 extern struct vd_control vd_ctl;

@@ -20,7 +20,7 @@
 
 #include <sys/resource.h>
 
-#include "viaduct/admin.h"
+#include "viaduct/metrics.h"
 #include "viaduct/log.h"
 
 #include "dp_internal.h"

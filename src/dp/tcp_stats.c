@@ -9,7 +9,7 @@
 #include <stdlib.h>
 
 #include "dp_internal.h"
-#include "viaduct/admin.h"
+#include "viaduct/metrics.h"
 #include "viaduct/dpview.h"
 
 static const char *const close_names[VD_CLOSE__COUNT] = {

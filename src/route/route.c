@@ -161,40 +161,35 @@ static void ip_compile(struct vd_route_ip *ip, const struct vd_cfg_dpdk *d)
 	}
 }
 
-struct vd_route *vd_route_build(const char *path, const struct vd_route *prev, char *err,
+struct vd_route *vd_route_build(struct vd_config *cfg, const struct vd_route *prev, char *err,
 				size_t errlen)
 {
 	struct vd_route *r = calloc(1, sizeof(*r));
-	char why[512];
 	if (!r) {
-		snprintf(err, errlen, "%s: out of memory", path);
+		vd_config_free(cfg);
+		memset(cfg, 0, sizeof(*cfg));
+		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	if (vd_config_load(path, &r->cfg, err, errlen) < 0)
-		goto fail;
+	r->cfg = *cfg;
+	memset(cfg, 0, sizeof(*cfg));
 	if (!(r->cfg_refs = calloc(1, sizeof(*r->cfg_refs)))) {
-		snprintf(err, errlen, "%s: out of memory", path);
+		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	*r->cfg_refs = 1;
 	ip_compile(&r->ip, &r->cfg.dpdk);
 	if (workers_override)
 		r->cfg.workers = workers_override;
-	if (prev && restart_needed(&prev->cfg, &r->cfg, why, sizeof(why))) {
-		snprintf(err, errlen, "%s: %s", path, why);
+	if (prev && restart_needed(&prev->cfg, &r->cfg, err, errlen))
 		goto fail;
-	}
-	if (vd_proxy_init(&r->px, &r->cfg, why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "%s: %s", path, why);
+	if (vd_proxy_init(&r->px, &r->cfg, err, errlen) < 0)
 		goto fail;
-	}
 	/* certificates and keys are read again at every load: a reload takes renewed ones */
-	if (vd_tls_build(&r->cfg, &r->tls, why, sizeof(why)) < 0) {
-		snprintf(err, errlen, "%s: %s", path, why);
+	if (vd_tls_build(&r->cfg, &r->tls, err, errlen) < 0)
 		goto fail;
-	}
 	if (prev && carry_state(r, prev)) {
-		snprintf(err, errlen, "%s: out of memory", path);
+		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
 	return r;

@@ -4,7 +4,7 @@
  * (ports in network order, IPv6 advertise in brackets, names resolved), and that each bad
  * config under tests/config/ is rejected with a one-line error naming the offending field.
  */
-#include <viaduct/config.h>
+#include <viaduct/config_file.h>
 #include <viaduct/proxy.h> /* vd_branch_key_derive */
 
 #include <arpa/inet.h>

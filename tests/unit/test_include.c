@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "viaduct/config.h"
+#include "viaduct/config_file.h"
 
 #define DIR VD_SOURCE_ROOT "/tests/config/include/"
 

@@ -11,7 +11,7 @@
 
 #include "corpus.h"
 #include "proxy_fixture.h"
-#include "viaduct/config.h"
+#include "viaduct/config_file.h"
 #include "viaduct/proxy.h"
 
 #define REPLY_CAP 4096

@@ -11,9 +11,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "viaduct/config_file.h"
 #include "viaduct/route.h"
-
-static char path[64];
 
 static struct vd_route *build(void)
 {
@@ -26,14 +25,11 @@ static struct vd_route *build(void)
 		"  - {name: b, members: [{host: 127.0.0.1, port: 5081}, {host: 127.0.0.1, port: 5082}]}\n"
 		"rules:\n"
 		"  - {name: to-b, ruri: '^sip:\\+1', route: b}\n";
-	snprintf(path, sizeof(path), "/tmp/test_route.%d.yaml", (int)getpid());
-	FILE *f = fopen(path, "w");
-	cr_assert_not_null(f);
-	fputs(yaml, f);
-	fclose(f);
 	char err[512];
-	struct vd_route *r = vd_route_build(path, NULL, err, sizeof(err));
-	unlink(path);
+	struct vd_config cfg;
+	cr_assert_eq(vd_config_parse(yaml, sizeof(yaml) - 1, "route.yaml", &cfg, err, sizeof(err)),
+		     0, "%s", err);
+	struct vd_route *r = vd_route_build(&cfg, NULL, err, sizeof(err));
 	cr_assert_not_null(r, "%s", err);
 	return r;
 }

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "viaduct/admin.h"
+#include "viaduct/metrics.h"
 
 #define BUF_MIN_CAP	 512		/* most admin answers fit: one allocation */
 #define UTF8_REPLACEMENT "\xef\xbf\xbd" /* U+FFFD, as written for an invalid byte */
