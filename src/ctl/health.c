@@ -22,7 +22,8 @@
  * handshake is not tried: a listener that accepts is what we check. These are kernel sockets
  * with either kind of prober (with DPDK, the kernel needs a path: the exception port).
  *
- * Files: this one (probes, replies, judging, life cycle), health_connect.c (the connects),
+ * Files: this one (probes, replies, life cycle), health_state.c (each member's up/down state
+ * machine: judging and schedule, no sockets), health_connect.c (the connects),
  * health_members.c (the member list), health_internal.h (what they share).
  *
  * Time is whatever the caller passes as now_ms (CLOCK_MONOTONIC in production, a fake clock in
@@ -179,7 +180,8 @@ static int build_options(const struct vd_health *h, unsigned i, char *out, size_
 	const struct member *m = &h->m[i];
 	char dst[HEALTH_HOST_MAX], src[HEALTH_HOST_MAX];
 	unsigned dport = addr_port(&m->addr), sport = addr_port(&m->local);
-	unsigned cseq = (unsigned)(m->st.probes % HEALTH_CSEQ_MAX) + 1;
+	/* built after vd_health_sm_sent() counted this probe: the first is CSeq 1 */
+	unsigned cseq = (unsigned)((m->sm.st.probes - 1) % HEALTH_CSEQ_MAX) + 1;
 	int len;
 
 	host_text(&m->addr, dst);
@@ -196,8 +198,8 @@ static int build_options(const struct vd_health *h, unsigned i, char *out, size_
 		       "User-Agent: viaduct-health\r\n"
 		       "Content-Length: 0\r\n"
 		       "\r\n",
-		       dst, dport, src, sport, h->nonce, i, m->seq, HEALTH_MAX_FORWARDS, src,
-		       mix64(h->nonce ^ m->seq), dst, dport, m->seq, h->nonce, src, cseq);
+		       dst, dport, src, sport, h->nonce, i, m->sm.seq, HEALTH_MAX_FORWARDS, src,
+		       mix64(h->nonce ^ m->sm.seq), dst, dport, m->sm.seq, h->nonce, src, cseq);
 	if (len < 0 || (size_t)len >= cap)
 		return -ENOSPC;
 	return len;
@@ -264,76 +266,20 @@ static enum reply_kind parse_reply(struct vd_health *h, const char *buf, size_t 
 	return parse_branch(m->via.branch.p, m->via.branch.len, h->nonce, r);
 }
 
-/* ---- member state ---- */
+/* ---- member state: judged by health_state.c, reported here ---- */
 
-static void report(struct vd_health *h, unsigned i, bool up, uint64_t now)
+void vd_health_report(const struct vd_health *h, unsigned i, enum vd_health_sm_result r)
 {
-	struct member *m = &h->m[i];
-
-	m->st.up = up;
-	m->st.last_change_ms = now;
-	if (h->fn)
-		h->fn(h->arg, i, up);
-}
-
-void vd_health_record_success(struct vd_health *h, unsigned i, uint64_t now)
-{
-	struct vd_health_member_state *st = &h->m[i].st;
-
-	st->fails = 0;
-	if (st->oks < UINT32_MAX)
-		st->oks++;
-	if (!st->up && st->oks >= h->cfg.up_after)
-		report(h, i, true, now);
-}
-
-void vd_health_record_failure(struct vd_health *h, unsigned i, uint64_t now)
-{
-	struct vd_health_member_state *st = &h->m[i].st;
-
-	st->oks = 0;
-	if (st->fails < UINT32_MAX)
-		st->fails++;
-	if (st->up && st->fails >= h->cfg.down_after)
-		report(h, i, false, now);
-}
-
-/* A final response to member i's outstanding probe. A 5xx means the member's SIP stack is up
- * but refusing work (a P-CSCF in overload answers 503): send it none. Anything else final,
- * 6xx included, proves it processes requests. */
-static void on_final(struct vd_health *h, unsigned i, uint16_t status, uint64_t now)
-{
-	struct member *m = &h->m[i];
-
-	m->pending = false;
-	m->st.replies++;
-	m->st.last_status = status;
-	if (status >= 500 && status < 600) {
-		m->st.errors_5xx++;
-		vd_health_record_failure(h, i, now);
-	} else {
-		vd_health_record_success(h, i, now);
-	}
+	if ((r == VD_HEALTH_SM_UP || r == VD_HEALTH_SM_DOWN) && h->fn)
+		h->fn(h->arg, i, r == VD_HEALTH_SM_UP);
 }
 
 /* ---- sending and expiring probes ---- */
 
 /* Spread first probes evenly over one interval, so n members do not all go in one tick. */
-static void vd_health_schedule_first(struct vd_health *h, unsigned i, uint64_t now)
+static void place_first(struct vd_health *h, unsigned i, uint64_t now)
 {
-	struct member *m = &h->m[i];
-
-	m->next_probe_ms = now + (uint64_t)i * h->cfg.interval_ms / h->n;
-	m->scheduled = true;
-}
-
-/* Keeps the member's cadence; a tick that came more than an interval late skips the lost
- * probes instead of sending them in a burst. */
-static void schedule_next(struct vd_health *h, struct member *m, uint64_t now)
-{
-	m->next_probe_ms += h->cfg.interval_ms;
-	if (m->next_probe_ms <= now)
-		m->next_probe_ms = now + h->cfg.interval_ms;
+	vd_health_sm_place(&h->m[i].sm, now + (uint64_t)i * h->cfg.interval_ms / h->n);
 }
 
 /*
@@ -348,17 +294,12 @@ static void send_probe(struct vd_health *h, unsigned i, uint64_t now)
 	bool sent = false;
 	int len;
 
-	m->seq = ++h->seq;
-	m->pending = true;
-	m->deadline_ms = now + h->cfg.timeout_ms;
-	schedule_next(h, m, now);
+	vd_health_sm_sent(&m->sm, &h->cfg, ++h->seq, now);
 	if (m->transport != VD_TP_UDP) {
-		m->st.probes++;
 		vd_health_send_connect(h, i, now);
 		return;
 	}
 	len = build_options(h, i, h->buf, sizeof(h->buf));
-	m->st.probes++;
 	if (len > 0 && fam_usable(h, fam)) {
 		if (h->has_tx)
 			sent = h->tx.send(h->tx.arg, h->buf, (size_t)len, &m->local, &m->addr) == 0;
@@ -376,17 +317,17 @@ void vd_health_tick(struct vd_health *h, uint64_t now_ms)
 	h->connect_poll_ms = now_ms + HEALTH_CONNECT_POLL_MS;
 	for (unsigned i = 0; i < h->n; i++) {
 		struct member *m = &h->m[i];
+		enum vd_health_sm_result r;
 
-		if (!m->scheduled)
-			vd_health_schedule_first(h, i, now_ms);
+		if (!m->sm.scheduled)
+			place_first(h, i, now_ms);
 		/* expire before sending: with timeout == interval both happen in one tick */
-		if (m->pending && now_ms >= m->deadline_ms) {
-			vd_health_connect_close(m);
-			m->pending = false;
-			m->st.timeouts++;
-			vd_health_record_failure(h, i, now_ms);
+		r = vd_health_sm_expire(&m->sm, &h->cfg, now_ms);
+		if (r != VD_HEALTH_SM_IGNORED) {
+			vd_health_connect_close(m); /* still connecting at the deadline */
+			vd_health_report(h, i, r);
 		}
-		if (!m->pending && now_ms >= m->next_probe_ms)
+		if (vd_health_sm_due(&m->sm, now_ms))
 			send_probe(h, i, now_ms);
 	}
 }
@@ -397,12 +338,10 @@ uint64_t vd_health_next_ms(const struct vd_health *h)
 
 	for (unsigned i = 0; i < h->n; i++) {
 		const struct member *m = &h->m[i];
-		uint64_t t;
+		uint64_t t = vd_health_sm_next_ms(&m->sm);
 
-		if (!m->scheduled)
-			return 0; /* placed by the next tick */
-		/* an outstanding probe holds back the next one until it resolves */
-		t = m->pending ? m->deadline_ms : m->next_probe_ms;
+		if (!t)
+			return 0; /* not placed yet: the next tick does it */
 		if (m->cfd >= 0 && h->connect_poll_ms < t)
 			t = h->connect_poll_ms; /* a connect in progress: look again soon */
 		if (t < next)
@@ -426,7 +365,7 @@ static int find_probe(const struct vd_health *h, const struct reply *r,
 		if (i >= h->n || (k > 0 && i == r->index))
 			continue;
 		m = &h->m[i];
-		if (m->pending && m->seq == r->seq && m->transport == VD_TP_UDP)
+		if (vd_health_sm_awaits(&m->sm, r->seq) && m->transport == VD_TP_UDP)
 			return vd_health_addr_cmp(&m->addr, src) ? -1 : (int)i;
 	}
 	return -1;
@@ -452,7 +391,8 @@ static void on_datagram(struct vd_health *h, const char *buf, size_t len,
 		h->counters.provisional++; /* the final response or the timeout decides */
 		return;
 	}
-	on_final(h, (unsigned)i, r.status, now);
+	vd_health_report(h, (unsigned)i,
+			 vd_health_sm_reply(&h->m[i].sm, &h->cfg, r.seq, r.status, now));
 }
 
 void vd_health_on_readable(struct vd_health *h, int fd, uint64_t now_ms)

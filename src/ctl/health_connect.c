@@ -25,14 +25,7 @@ static void on_connect(struct vd_health *h, unsigned i, bool ok, uint64_t now)
 	struct member *m = &h->m[i];
 
 	vd_health_connect_close(m);
-	m->pending = false;
-	if (ok) {
-		m->st.replies++;
-		vd_health_record_success(h, i, now);
-	} else {
-		m->st.timeouts++; /* refused or unreachable: a failed probe, as a timeout is */
-		vd_health_record_failure(h, i, now);
-	}
+	vd_health_report(h, i, vd_health_sm_connect(&m->sm, &h->cfg, ok, now));
 }
 
 /* Starts member i's connect. A socket we cannot open is like a datagram we cannot send: a

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Internal interface of the health prober's files: health.c (probes, replies, judging, life
- * cycle), health_connect.c (TCP-connect probes of stream members) and health_members.c (the
- * member list and its accessors). Not a public header.
+ * Internal interface of the health prober's files: health.c (probes, replies, life cycle),
+ * health_connect.c (TCP-connect probes of stream members) and health_members.c (the member
+ * list and its accessors). Each member's up/down judging is the socket-free state machine of
+ * health_state.c, which these files drive. Not a public header.
  */
 #ifndef VD_HEALTH_INTERNAL_H
 #define VD_HEALTH_INTERNAL_H
@@ -13,6 +14,8 @@
 #include <stdint.h>
 
 #include "viaduct/health.h"
+
+#include "health_state.h"
 
 /* Receive buffer: the largest UDP payload, so a reply is never cut before its Via. Also
  * holds the OPTIONS being built (a few hundred bytes). */
@@ -64,14 +67,10 @@ struct reply {
 struct member {
 	union vd_sockaddr addr;	 /* where probes go; replies must come from here */
 	union vd_sockaddr local; /* our address as the member sees it: Via and From host */
-	struct vd_health_member_state st;
-	uint64_t next_probe_ms; /* valid once scheduled */
-	uint64_t deadline_ms;	/* valid while pending */
-	uint64_t seq;		/* probe number of the outstanding probe */
-	int cfd;		/* a stream member's connect in progress, else -1 */
-	uint8_t transport;	/* enum vd_transport: UDP gets OPTIONS, TCP and TLS a connect */
-	bool scheduled;		/* false until the first tick places it in the interval */
-	bool pending;		/* a probe is outstanding: at most one per member */
+	struct vd_health_sm sm;	 /* up/down, schedule, the outstanding probe, counters */
+	int cfd;		 /* a stream member's connect in progress (only while
+				  * sm.pending), else -1 */
+	uint8_t transport;	 /* enum vd_transport: UDP gets OPTIONS, TCP and TLS a connect */
 };
 
 struct vd_health {
@@ -96,8 +95,8 @@ struct vd_health {
 /* health.c */
 int vd_health_fam_index(sa_family_t family);
 int vd_health_addr_cmp(const union vd_sockaddr *a, const union vd_sockaddr *b);
-void vd_health_record_success(struct vd_health *h, unsigned i, uint64_t now);
-void vd_health_record_failure(struct vd_health *h, unsigned i, uint64_t now);
+/** Tells the change callback when the state machine's result r for member i is a transition. */
+void vd_health_report(const struct vd_health *h, unsigned i, enum vd_health_sm_result r);
 /** Our address as a member at `to` sees it (the Via and From host of its probes). */
 void vd_health_local_for(const struct vd_health *h, const union vd_sockaddr *to,
 			 union vd_sockaddr *out);

@@ -103,7 +103,7 @@ int vd_health_set_members(struct vd_health *h, const union vd_sockaddr *members,
 		m[j].addr = members[j];
 		m[j].transport = tp;
 		m[j].cfd = -1;
-		m[j].st.up = true;
+		vd_health_sm_init(&m[j].sm);
 		if (tp == VD_TP_UDP) /* the Via and From of its OPTIONS */
 			vd_health_local_for(h, &members[j], &m[j].local);
 	}
@@ -136,7 +136,7 @@ unsigned vd_health_fds(const struct vd_health *h, int fds[2])
 
 const struct vd_health_member_state *vd_health_state(const struct vd_health *h, unsigned i)
 {
-	return i < h->n ? &h->m[i].st : NULL;
+	return i < h->n ? &h->m[i].sm.st : NULL;
 }
 
 unsigned vd_health_members(const struct vd_health *h)
@@ -156,8 +156,7 @@ void vd_health_on_conn_failure(struct vd_health *h, const union vd_sockaddr *a,
 		struct member *m = &h->m[i];
 		if (m->transport != transport || vd_health_addr_cmp(&m->addr, a) != 0)
 			continue;
-		m->st.conn_failures++;
-		vd_health_record_failure(h, i, now_ms);
+		vd_health_report(h, i, vd_health_sm_conn_failure(&m->sm, &h->cfg, now_ms));
 		return;
 	}
 }
