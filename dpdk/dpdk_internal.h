@@ -2,7 +2,12 @@
 /*
  * Internal state of the DPDK datapath: the per-lcore struct (one cache-aligned struct per
  * worker lcore, single writer), its counters, the neighbour cache and the helpers the poll
- * loop (worker.c), the neighbour code (neigh.c) and the setup (port.c) share.
+ * loop (worker.c), the neighbour code (neigh.c) and the setup (port.c) share. TX (queue,
+ * flush, encapsulation) has its own header, tx.h.
+ *
+ * Calls between the per-packet files go one way: worker.c -> probe.c -> neigh.c ->
+ * exception.c -> tx.c (a file may skip steps; frag.c and cksum.c are leaves too). Nothing
+ * calls back up that chain: keep it so when adding a call.
  */
 #ifndef VD_DPDK_INTERNAL_H
 #define VD_DPDK_INTERNAL_H
@@ -10,6 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include <rte_common.h>
 #include <rte_ether.h>
@@ -214,7 +220,6 @@ struct vd_lcore {
 
 /* worker.c */
 int vd_dpdk_worker_main(void *arg); /* lcore entry point, arg = struct vd_lcore * */
-void vd_dpdk_tx_queue(struct vd_lcore *lc, struct rte_mbuf *m, const struct vd_result *res);
 
 /* frag.c */
 /** Create this lcore's reassembly table (setup, before the lcore runs). */
@@ -237,11 +242,11 @@ struct rte_mbuf *vd_frag_ipv6_input(struct vd_lcore *lc, struct rte_mbuf *m,
 uint16_t vd_frag_ipv4_id(struct vd_lcore *lc);
 /**
  * Copy frame m (Ethernet + IPv4/IPv6 without options or extension headers + a UDP datagram,
- * checksums final) into lc->mtu-sized fragments out[0..n-1]. Returns n, or -(enum
- * vd_dpdk_drop) with nothing allocated. m stays the caller's.
+ * checksums final) into lc->mtu-sized fragments out[0..n-1]. Returns n (at least 1), or 0 with
+ * *why set and nothing allocated. m stays the caller's.
  */
-int vd_frag_split(struct vd_lcore *lc, const struct rte_mbuf *m, struct rte_mbuf **out,
-		  unsigned max);
+unsigned vd_frag_split(struct vd_lcore *lc, const struct rte_mbuf *m, struct rte_mbuf **out,
+		       unsigned max, enum vd_dpdk_drop *why);
 
 /*
  * probe.c: health probes for the control thread. Probes leave from a listener address and
@@ -273,11 +278,6 @@ void vd_dpdk_probe_input(struct vd_lcore *lc, struct rte_mbuf *m, const struct v
 unsigned vd_dpdk_probe_tx_drain(struct vd_lcore *lc);
 /** The control-side counters as a "stats dpdk_probe k=v ..." line (control thread). */
 void vd_dpdk_probe_print(FILE *f);
-/** worker.c's encapsulation (Ethernet/IP/UDP, checksums) of the payload at buffer offset
- * off; true when the frame is over the MTU (must be fragmented). */
-bool vd_dpdk_encap(struct vd_lcore *lc, struct rte_mbuf *m, uint32_t off, uint32_t len,
-		   const union vd_sockaddr *from, const union vd_sockaddr *dst,
-		   const struct rte_ether_addr *mac);
 
 /* exception.c: the kernel's share of the port (see there) */
 /** Setup: open the exception port `name` ("" = none: *exc_port = RTE_MAX_ETHPORTS) with one
@@ -295,9 +295,28 @@ void vd_dpdk_exc_copy(struct vd_lcore *lc, const struct rte_mbuf *m);
  * frames to the data port (when `idle`, else every few bursts). Returns frames relayed. */
 unsigned vd_dpdk_exc_service(struct vd_lcore *lc, bool idle);
 
+/* What the listener lookups (vd_dpdk_our_ip, worker.c's listener_for) return for none. */
+enum { VD_DPDK_NO_LISTENER = -1 };
+
+/**
+ * Index of a listener whose address is `ip` (4 or 16 bytes by family), or VD_DPDK_NO_LISTENER.
+ * Here rather than in neigh.c: stage 1, neigh.c, probe.c and exception.c all ask, and a call
+ * from exception.c into neigh.c would close a cycle (neigh.c punts to exception.c).
+ */
+static inline int vd_dpdk_our_ip(const struct vd_proxy *px, int family, const void *ip)
+{
+	for (unsigned j = 0; j < px->n_listeners; j++) {
+		const union vd_sockaddr *b = &px->listeners[j].bind;
+		if (b->sa.sa_family != family)
+			continue;
+		if (family == AF_INET ? memcmp(&b->in.sin_addr, ip, 4) == 0
+				      : memcmp(&b->in6.sin6_addr, ip, 16) == 0)
+			return (int)j;
+	}
+	return VD_DPDK_NO_LISTENER;
+}
+
 /* neigh.c */
-/** Index of a listener whose address is `ip` (4 or 16 bytes by family), or -1. */
-int vd_dpdk_our_ip(const struct vd_proxy *px, int family, const void *ip);
 /** Learn ip -> mac (from an ARP/NA or from any packet for us from that address). */
 void vd_neigh_learn(struct vd_lcore *lc, int family, const void *ip,
 		    const struct rte_ether_addr *mac);

@@ -34,6 +34,7 @@
 #include <rte_ip.h>
 
 #include "dpdk_internal.h"
+#include "tx.h"
 #include "viaduct/log.h"
 
 #define ETH_LEN		  ((uint16_t)sizeof(struct rte_ether_hdr))
@@ -68,14 +69,14 @@ static bool for_kernel(const struct vd_lcore *lc, const struct rte_mbuf *m)
 		if (m->data_len < ETH_LEN + sizeof(struct rte_ipv4_hdr))
 			return false;
 		const struct rte_ipv4_hdr *ip = (const struct rte_ipv4_hdr *)(eth + 1);
-		return vd_dpdk_our_ip(lc->px, AF_INET, &ip->dst_addr) >= 0;
+		return vd_dpdk_our_ip(lc->px, AF_INET, &ip->dst_addr) != VD_DPDK_NO_LISTENER;
 	}
 	if (eth->ether_type == RTE_BE16(RTE_ETHER_TYPE_IPV6)) {
 		if (m->data_len < ETH_LEN + sizeof(struct rte_ipv6_hdr))
 			return false;
 		const struct rte_ipv6_hdr *ip = (const struct rte_ipv6_hdr *)(eth + 1);
 		return ip6_link_local(ip->dst_addr) ||
-		       vd_dpdk_our_ip(lc->px, AF_INET6, ip->dst_addr) >= 0;
+		       vd_dpdk_our_ip(lc->px, AF_INET6, ip->dst_addr) != VD_DPDK_NO_LISTENER;
 	}
 	return true; /* ARP, VLAN, LLDP, ...: the kernel decides */
 }
@@ -83,10 +84,8 @@ static bool for_kernel(const struct vd_lcore *lc, const struct rte_mbuf *m)
 /* Send what this burst gave the kernel on this worker's exception TX queue. */
 static void exc_flush(struct vd_lcore *lc)
 {
-	unsigned n = lc->n_exc, sent = 0;
-	for (int t = 0; t < VD_EXC_TX_RETRIES && sent < n; t++)
-		sent += rte_eth_tx_burst(lc->exc_port, lc->queue, lc->exc_tx + sent,
-					 (uint16_t)(n - sent));
+	unsigned n = lc->n_exc;
+	unsigned sent = vd_dpdk_tx_burst(lc->exc_port, lc->queue, lc->exc_tx, n, VD_EXC_TX_RETRIES);
 	VD_STAT_ADD(lc->c.exc_tx, sent);
 	if (sent < n) {
 		VD_STAT_ADD(lc->c.exc_tx_drops, n - sent);
@@ -135,9 +134,7 @@ unsigned vd_dpdk_exc_service(struct vd_lcore *lc, bool idle)
 	if (n == 0)
 		return 0;
 	/* the data port TX queue is this worker's: its own burst was flushed before */
-	unsigned sent = 0;
-	for (int t = 0; t < VD_EXC_TX_RETRIES && sent < n; t++)
-		sent += rte_eth_tx_burst(lc->port, lc->queue, pkts + sent, (uint16_t)(n - sent));
+	unsigned sent = vd_dpdk_tx_burst(lc->port, lc->queue, pkts, n, VD_EXC_TX_RETRIES);
 	VD_STAT_ADD(lc->c.exc_rx, n);
 	VD_STAT_ADD(lc->c.tx_pkts, sent);
 	if (sent < n) {

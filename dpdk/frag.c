@@ -143,23 +143,29 @@ uint16_t vd_frag_ipv4_id(struct vd_lcore *lc)
 	return (uint16_t)next_id(lc);
 }
 
-int vd_frag_split(struct vd_lcore *lc, const struct rte_mbuf *m, struct rte_mbuf **out,
-		  unsigned max)
+unsigned vd_frag_split(struct vd_lcore *lc, const struct rte_mbuf *m, struct rte_mbuf **out,
+		       unsigned max, enum vd_dpdk_drop *why)
 {
 	const char *frame = rte_pktmbuf_mtod(m, const char *);
 	bool v6 = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *)->ether_type ==
 		  RTE_BE16(RTE_ETHER_TYPE_IPV6);
 	uint16_t l3 = v6 ? IP6_LEN : IP4_LEN, extra = v6 ? FRAG_LEN : 0;
-	if (lc->mtu <= l3 + extra + FRAG_UNIT)
-		return -VD_DPDK_DROP_TOO_BIG;
+	if (lc->mtu <= l3 + extra + FRAG_UNIT) {
+		*why = VD_DPDK_DROP_TOO_BIG;
+		return 0;
+	}
 	/* every fragment but the last carries a multiple of 8 bytes */
 	uint32_t chunk = (uint32_t)(lc->mtu - l3 - extra) & ~(uint32_t)(FRAG_UNIT - 1);
 	uint32_t plen = m->data_len - ETH_LEN - l3; /* UDP header + payload */
 	unsigned n = (plen + chunk - 1) / chunk;
-	if (n > max)
-		return -VD_DPDK_DROP_TOO_BIG;
-	if (rte_pktmbuf_alloc_bulk(lc->pool, out, n) != 0)
-		return -VD_DPDK_DROP_NO_MBUF;
+	if (n > max) {
+		*why = VD_DPDK_DROP_TOO_BIG;
+		return 0;
+	}
+	if (rte_pktmbuf_alloc_bulk(lc->pool, out, n) != 0) {
+		*why = VD_DPDK_DROP_NO_MBUF;
+		return 0;
+	}
 	uint32_t id6 = v6 ? rte_cpu_to_be_32(next_id(lc)) : 0;
 	for (unsigned i = 0; i < n; i++) {
 		uint32_t off = i * chunk, len = RTE_MIN(chunk, plen - off);
@@ -190,5 +196,5 @@ int vd_frag_split(struct vd_lcore *lc, const struct rte_mbuf *m, struct rte_mbuf
 	}
 	VD_STAT_ADD(lc->c.fragmented, 1);
 	VD_STAT_ADD(lc->c.frags_tx, n);
-	return (int)n;
+	return n;
 }

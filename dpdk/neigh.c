@@ -29,6 +29,7 @@
 #include <rte_ip.h>
 
 #include "dpdk_internal.h"
+#include "tx.h"
 #include "viaduct/route.h"
 
 #define ETH_LEN		   ((uint16_t)sizeof(struct rte_ether_hdr))
@@ -45,19 +46,6 @@ struct nd_lla_opt {
 	struct rte_ether_addr mac;
 };
 _Static_assert(sizeof(struct nd_lla_opt) == ND_OPT_LLA_LEN, "ND link-layer address option");
-
-int vd_dpdk_our_ip(const struct vd_proxy *px, int family, const void *ip)
-{
-	for (unsigned j = 0; j < px->n_listeners; j++) {
-		const union vd_sockaddr *b = &px->listeners[j].bind;
-		if (b->sa.sa_family != family)
-			continue;
-		if (family == AF_INET ? memcmp(&b->in.sin_addr, ip, 4) == 0
-				      : memcmp(&b->in6.sin6_addr, ip, 16) == 0)
-			return (int)j;
-	}
-	return -1;
-}
 
 static unsigned ip_len(int family)
 {
@@ -273,7 +261,7 @@ void vd_dpdk_arp_input(struct vd_lcore *lc, struct rte_mbuf *m)
 	if (arp->arp_hardware != RTE_BE16(RTE_ARP_HRD_ETHER) ||
 	    arp->arp_protocol != RTE_BE16(RTE_ETHER_TYPE_IPV4) ||
 	    arp->arp_hlen != RTE_ETHER_ADDR_LEN || arp->arp_plen != 4 ||
-	    vd_dpdk_our_ip(lc->px, AF_INET, &a->arp_tip) < 0) {
+	    vd_dpdk_our_ip(lc->px, AF_INET, &a->arp_tip) == VD_DPDK_NO_LISTENER) {
 		vd_dpdk_exc_punt(lc, m); /* the kernel's ARP (other addresses), or dropped */
 		return;
 	}
@@ -350,7 +338,8 @@ static void nd_solicit_input(struct vd_lcore *lc, struct rte_mbuf *m, struct rte
 {
 	struct nd_neighbor_solicit *ns = (struct nd_neighbor_solicit *)(ip + 1);
 	static const uint8_t unspecified[16];
-	if (plen < sizeof(*ns) || vd_dpdk_our_ip(lc->px, AF_INET6, &ns->nd_ns_target) < 0 ||
+	if (plen < sizeof(*ns) ||
+	    vd_dpdk_our_ip(lc->px, AF_INET6, &ns->nd_ns_target) == VD_DPDK_NO_LISTENER ||
 	    memcmp(ip->src_addr, unspecified, 16) == 0) { /* DAD probes are not ours to answer */
 		vd_dpdk_exc_punt(lc, m); /* the kernel's (its addresses, its DAD), or dropped */
 		return;
@@ -433,7 +422,7 @@ void vd_dpdk_icmp6_input(struct vd_lcore *lc, struct rte_mbuf *m, uint16_t l3_of
 		else
 			nd_advert_input(lc, m, ip, plen);
 	} else if (icmp->icmp6_type == ICMP6_ECHO_REQUEST &&
-		   vd_dpdk_our_ip(lc->px, AF_INET6, ip->dst_addr) >= 0) {
+		   vd_dpdk_our_ip(lc->px, AF_INET6, ip->dst_addr) != VD_DPDK_NO_LISTENER) {
 		echo6_input(lc, m, ip, icmp);
 	} else {
 		vd_dpdk_exc_punt(lc, m); /* RS/RA, MLD, errors: the kernel's, or dropped */

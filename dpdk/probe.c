@@ -35,6 +35,7 @@
 #include <rte_udp.h>
 
 #include "dpdk_internal.h"
+#include "tx.h"
 #include "viaduct/dpdk.h"
 #include "viaduct/log.h"
 #include "viaduct/route.h"
@@ -66,13 +67,14 @@ static struct {
 /* Read on every UDP datagram that matched no listener (worker.c): 0 = probing is off. */
 uint16_t vd_dpdk_probe_port_be;
 
-/* A listener on the probe port of one of our addresses would take the replies. */
+/* A listener on the probe port of one of our addresses would take the replies: its index,
+ * or VD_DPDK_NO_LISTENER. */
 static int probe_port_clash(const struct vd_proxy *px, uint16_t port)
 {
 	for (unsigned j = 0; j < px->n_listeners; j++)
 		if (px->listeners[j].port == port)
 			return (int)j;
-	return -1;
+	return VD_DPDK_NO_LISTENER;
 }
 
 int vd_dpdk_probe_init(struct rte_mempool *pool)
@@ -80,7 +82,7 @@ int vd_dpdk_probe_init(struct rte_mempool *pool)
 	const struct vd_proxy *px = &vd_route_published->px;
 	int clash = probe_port_clash(px, VD_DPDK_PROBE_PORT);
 
-	if (clash >= 0) {
+	if (clash != VD_DPDK_NO_LISTENER) {
 		vd_log(VD_LOG_WARN,
 		       "dpdk: listener %s:%u uses the health probe port %u: health probes "
 		       "through the datapath are off; move that listener to another port",
@@ -232,7 +234,8 @@ static void probe_out(struct vd_lcore *lc, struct probe_elem *e)
 	enum vd_dpdk_drop why = VD_DPDK_DROP_NEIGH;
 	const struct rte_ether_addr *mac;
 
-	if (l < 0) { /* the listener went away in a reload since the probe was built */
+	/* the listener went away in a reload since the probe was built */
+	if (l == VD_DPDK_NO_LISTENER) {
 		vd_dpdk_drop(lc, e->m, VD_DPDK_DROP_PROBE_NO_SOURCE);
 		return;
 	}

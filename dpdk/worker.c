@@ -5,8 +5,8 @@
  *   while (!stop): rx_burst(32) -> stage 1: parse Ethernet/IP/UDP of every frame (ARP,
  *   ICMP echo and neighbour discovery are answered right there) -> read the published
  *   routing snapshot -> stage 2: vd_proxy_process() each SIP datagram in place inside its
- *   mbuf, then prepend Ethernet/IP/UDP for the verdict -> stage 3: one tx_burst -> one RCU
- *   quiescent state.
+ *   mbuf, then resolve the next hop (neigh.c) and prepend Ethernet/IP/UDP for the verdict
+ *   (tx.c) -> stage 3: one tx_burst (tx.c) -> one RCU quiescent state.
  *
  * The SIP payload stays where the NIC wrote it; the core grows the message into the mbuf's
  * headroom. VD_DPDK_HDR_RESERVE bytes at the very front are kept back for our headers. When
@@ -17,11 +17,14 @@
  * multicast) goes to the kernel through the exception port (exception.c) when there is one.
  *
  * IP fragments for us are reassembled, and datagrams over the port MTU fragmented on TX
- * (frag.c); IPv4 header and UDP checksums go to the NIC when the port offloads them, else
- * the UDP ones are verified and computed with cksum.h (an AVX2 sum when the CPU has it).
+ * (frag.c, through tx.c); IPv4 header and UDP checksums go to the NIC when the port offloads
+ * them, else the UDP ones are verified here and computed in tx.c with cksum.h (an AVX2 sum
+ * when the CPU has it).
  *
- * Not here yet (later steps): multi-segment messages, next hops through a gateway (every
- * destination is taken as on-link).
+ * This file is the top of the datapath's calls (dpdk_internal.h): it calls neigh.c, probe.c,
+ * exception.c, frag.c and tx.c, and none of them calls it back.
+ *
+ * Not here yet (a later step): multi-segment messages.
  */
 #include <string.h>
 #include <urcu-qsbr.h>
@@ -35,18 +38,29 @@
 
 #include "cksum.h"
 #include "dpdk_internal.h"
+#include "tx.h"
 #include "viaduct/dp.h"
 #include "viaduct/route.h"
 
-#define ETH_LEN		((uint16_t)sizeof(struct rte_ether_hdr))
-#define IP4_LEN		((uint16_t)sizeof(struct rte_ipv4_hdr))
-#define IP6_LEN		((uint16_t)sizeof(struct rte_ipv6_hdr))
-#define UDP_LEN		((uint16_t)sizeof(struct rte_udp_hdr))
-#define IP4_VERSION_IHL 0x45	    /* version 4, 5 words: we never send options */
-#define IP6_VTC_FLOW	0x60000000u /* version 6, traffic class 0, flow label 0 */
-#define VD_DPDK_TTL	64
+#define ETH_LEN ((uint16_t)sizeof(struct rte_ether_hdr))
+#define IP4_LEN ((uint16_t)sizeof(struct rte_ipv4_hdr))
+#define IP6_LEN ((uint16_t)sizeof(struct rte_ipv6_hdr))
+#define UDP_LEN ((uint16_t)sizeof(struct rte_udp_hdr))
 
-/* Index of the listener bound to (ip, port) of this family, or -1. */
+/* What stage 1 made of a frame (ipv4_input, ipv6_input, udp_input). */
+enum rx_result {
+	RX_OURS = 0, /* UDP to a listener or to the probe port, checked: meta is filled in */
+	RX_CONSUMED, /* answered, held for reassembly, or dropped and counted already */
+	RX_DROP,     /* not taken: *why says why (not_for_us frames may go to the kernel) */
+};
+
+static inline enum rx_result rx_drop(enum vd_dpdk_drop *why, enum vd_dpdk_drop reason)
+{
+	*why = reason;
+	return RX_DROP;
+}
+
+/* Index of the listener bound to (ip, port) of this family, or VD_DPDK_NO_LISTENER. */
 static int listener_for(const struct vd_proxy *px, int family, const void *ip, uint16_t port_be)
 {
 	for (unsigned j = 0; j < px->n_listeners; j++) {
@@ -61,33 +75,35 @@ static int listener_for(const struct vd_proxy *px, int family, const void *ip, u
 		    memcmp(&b->in6.sin6_addr, ip, 16) == 0)
 			return (int)j;
 	}
-	return -1;
+	return VD_DPDK_NO_LISTENER;
 }
 
-/* UDP checks shared by both families; fills meta for a datagram to one of our listeners.
- * Returns the drop reason, or -1 when the datagram is ours. */
-static int udp_input(struct vd_lcore *lc, struct rte_mbuf *m, struct vd_rx_meta *meta,
-		     uint16_t l4_off, uint32_t l4_len, int family, const void *dst_ip)
+/* UDP checks shared by both families; fills meta for a datagram to one of our listeners or
+ * to the probe port (RX_OURS), else RX_DROP. */
+static enum rx_result udp_input(struct vd_lcore *lc, struct rte_mbuf *m, struct vd_rx_meta *meta,
+				uint16_t l4_off, uint32_t l4_len, int family, const void *dst_ip,
+				enum vd_dpdk_drop *why)
 {
 	if (l4_len < UDP_LEN)
-		return VD_DPDK_DROP_MALFORMED;
+		return rx_drop(why, VD_DPDK_DROP_MALFORMED);
 	const struct rte_udp_hdr *udp = rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, l4_off);
 	uint16_t dlen = rte_be_to_cpu_16(udp->dgram_len);
 	if (dlen < UDP_LEN || dlen > l4_len)
-		return VD_DPDK_DROP_MALFORMED;
+		return rx_drop(why, VD_DPDK_DROP_MALFORMED);
 	int l = listener_for(lc->px, family, dst_ip, udp->dst_port);
-	if (l < 0 && (!vd_dpdk_probe_port_be || udp->dst_port != vd_dpdk_probe_port_be))
-		return VD_DPDK_DROP_NOT_FOR_US;
+	bool probe = l == VD_DPDK_NO_LISTENER;
+	if (probe && (!vd_dpdk_probe_port_be || udp->dst_port != vd_dpdk_probe_port_be))
+		return rx_drop(why, VD_DPDK_DROP_NOT_FOR_US);
 	/* no listener, our address, the probe port: a health probe reply (probe.c) */
-	meta->kind = l < 0 ? VD_RX_PROBE : VD_RX_SIP;
-	meta->listener = (uint8_t)(l < 0 ? 0 : l);
+	meta->kind = probe ? VD_RX_PROBE : VD_RX_SIP;
+	meta->listener = (uint8_t)(probe ? 0 : l);
 	meta->l4_off = l4_off;
 	meta->sip_len = dlen - UDP_LEN;
 	if (family == AF_INET)
 		meta->src.in.sin_port = udp->src_port;
 	else
 		meta->src.in6.sin6_port = udp->src_port;
-	return -1;
+	return RX_OURS;
 }
 
 /* Hardware said good: trust it; bad: drop; unknown: verify in software. */
@@ -108,87 +124,92 @@ static bool l4_cksum_ok(const struct rte_mbuf *m, int family, const void *ip, co
 
 /* *mp may be replaced: a fragment that completes a datagram comes back as the datagram, in
  * another mbuf (the first fragment's). */
-static int ipv4_input(struct vd_lcore *lc, struct rte_mbuf **mp, struct vd_rx_meta *meta)
+static enum rx_result ipv4_input(struct vd_lcore *lc, struct rte_mbuf **mp, struct vd_rx_meta *meta,
+				 enum vd_dpdk_drop *why)
 {
 	struct rte_mbuf *m = *mp;
 	if (m->data_len < ETH_LEN + IP4_LEN)
-		return VD_DPDK_DROP_MALFORMED;
+		return rx_drop(why, VD_DPDK_DROP_MALFORMED);
 	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, ETH_LEN);
 	uint16_t ihl =
 		(uint16_t)((ip->version_ihl & RTE_IPV4_HDR_IHL_MASK) * RTE_IPV4_IHL_MULTIPLIER);
 	uint16_t tot = rte_be_to_cpu_16(ip->total_length);
 	if ((ip->version_ihl >> 4) != 4 || ihl < IP4_LEN || tot < ihl ||
 	    ETH_LEN + tot > m->data_len)
-		return VD_DPDK_DROP_MALFORMED;
-	if (vd_dpdk_our_ip(lc->px, AF_INET, &ip->dst_addr) < 0)
-		return VD_DPDK_DROP_NOT_FOR_US;
+		return rx_drop(why, VD_DPDK_DROP_MALFORMED);
+	if (vd_dpdk_our_ip(lc->px, AF_INET, &ip->dst_addr) == VD_DPDK_NO_LISTENER)
+		return rx_drop(why, VD_DPDK_DROP_NOT_FOR_US);
 	uint64_t f = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
 	if (f == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
 	    (f != RTE_MBUF_F_RX_IP_CKSUM_GOOD &&
 	     (ihl == IP4_LEN ? vd_cksum_raw20(ip) : rte_raw_cksum(ip, ihl)) != 0xffff))
-		return VD_DPDK_DROP_BAD_CKSUM;
+		return rx_drop(why, VD_DPDK_DROP_BAD_CKSUM);
 	if (ip->fragment_offset &
 	    rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK)) {
 		m = vd_frag_ipv4_input(lc, m, ip, ihl, tot);
 		if (!m)
-			return -2; /* held until the datagram is complete, or dropped and counted */
+			return RX_CONSUMED; /* held until the datagram is complete, or dropped */
 		/* the whole datagram takes this path again, once: it is no fragment any more */
 		*mp = m;
-		return ipv4_input(lc, mp, meta);
+		return ipv4_input(lc, mp, meta, why);
 	}
 	/* any packet for us teaches us its sender's MAC (on-link, or its router's) */
 	vd_neigh_learn(lc, AF_INET, &ip->src_addr,
 		       &rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->src_addr);
 	if (ip->next_proto_id == IPPROTO_ICMP) {
 		vd_dpdk_icmp4_input(lc, m, ETH_LEN);
-		return -2; /* consumed */
+		return RX_CONSUMED;
 	}
 	if (ip->next_proto_id != IPPROTO_UDP)
-		return VD_DPDK_DROP_NOT_FOR_US;
+		return rx_drop(why, VD_DPDK_DROP_NOT_FOR_US);
 	meta->src.in = (struct sockaddr_in){.sin_family = AF_INET};
 	memcpy(&meta->src.in.sin_addr, &ip->src_addr, 4);
-	int r = udp_input(lc, m, meta, ETH_LEN + ihl, tot - ihl, AF_INET, &ip->dst_addr);
-	if (r == -1 && !l4_cksum_ok(m, AF_INET, ip, (char *)ip + ihl))
-		r = VD_DPDK_DROP_BAD_CKSUM;
+	enum rx_result r =
+		udp_input(lc, m, meta, ETH_LEN + ihl, tot - ihl, AF_INET, &ip->dst_addr, why);
+	if (r == RX_OURS && !l4_cksum_ok(m, AF_INET, ip, (char *)ip + ihl))
+		r = rx_drop(why, VD_DPDK_DROP_BAD_CKSUM);
 	return r;
 }
 
 /* Only a UDP, ICMPv6 or fragment header right after the fixed header is handled: other
  * extension headers are dropped as not ours. *mp may be replaced, as in ipv4_input. */
-static int ipv6_input(struct vd_lcore *lc, struct rte_mbuf **mp, struct vd_rx_meta *meta)
+static enum rx_result ipv6_input(struct vd_lcore *lc, struct rte_mbuf **mp, struct vd_rx_meta *meta,
+				 enum vd_dpdk_drop *why)
 {
 	struct rte_mbuf *m = *mp;
 	if (m->data_len < ETH_LEN + IP6_LEN)
-		return VD_DPDK_DROP_MALFORMED;
+		return rx_drop(why, VD_DPDK_DROP_MALFORMED);
 	struct rte_ipv6_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, ETH_LEN);
 	uint16_t plen = rte_be_to_cpu_16(ip->payload_len);
 	if ((rte_be_to_cpu_32(ip->vtc_flow) >> 28) != 6 || ETH_LEN + IP6_LEN + plen > m->data_len)
-		return VD_DPDK_DROP_MALFORMED;
+		return rx_drop(why, VD_DPDK_DROP_MALFORMED);
 	if (ip->proto == IPPROTO_FRAGMENT) { /* first: a large echo request comes in fragments */
-		if (vd_dpdk_our_ip(lc->px, AF_INET6, ip->dst_addr) < 0)
-			return VD_DPDK_DROP_NOT_FOR_US;
+		if (vd_dpdk_our_ip(lc->px, AF_INET6, ip->dst_addr) == VD_DPDK_NO_LISTENER)
+			return rx_drop(why, VD_DPDK_DROP_NOT_FOR_US);
 		m = vd_frag_ipv6_input(lc, m, ip);
 		if (!m)
-			return -2; /* held, or dropped and counted */
+			return RX_CONSUMED; /* held, or dropped and counted */
 		*mp = m;
 		ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv6_hdr *, ETH_LEN);
 		if (ip->proto == IPPROTO_FRAGMENT) /* nested: refused, or this would recurse */
-			return VD_DPDK_DROP_MALFORMED;
-		return ipv6_input(lc, mp, meta);
+			return rx_drop(why, VD_DPDK_DROP_MALFORMED);
+		return ipv6_input(lc, mp, meta, why);
 	}
 	if (ip->proto == IPPROTO_ICMPV6) {
 		vd_dpdk_icmp6_input(lc, m, ETH_LEN); /* NS to a solicited-node group, echo */
-		return -2;
+		return RX_CONSUMED;
 	}
-	if (ip->proto != IPPROTO_UDP || vd_dpdk_our_ip(lc->px, AF_INET6, ip->dst_addr) < 0)
-		return VD_DPDK_DROP_NOT_FOR_US;
+	if (ip->proto != IPPROTO_UDP ||
+	    vd_dpdk_our_ip(lc->px, AF_INET6, ip->dst_addr) == VD_DPDK_NO_LISTENER)
+		return rx_drop(why, VD_DPDK_DROP_NOT_FOR_US);
 	vd_neigh_learn(lc, AF_INET6, ip->src_addr,
 		       &rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->src_addr);
 	meta->src.in6 = (struct sockaddr_in6){.sin6_family = AF_INET6};
 	memcpy(&meta->src.in6.sin6_addr, ip->src_addr, 16);
-	int r = udp_input(lc, m, meta, ETH_LEN + IP6_LEN, plen, AF_INET6, ip->dst_addr);
-	if (r == -1 && !l4_cksum_ok(m, AF_INET6, ip, ip + 1))
-		r = VD_DPDK_DROP_BAD_CKSUM;
+	enum rx_result r =
+		udp_input(lc, m, meta, ETH_LEN + IP6_LEN, plen, AF_INET6, ip->dst_addr, why);
+	if (r == RX_OURS && !l4_cksum_ok(m, AF_INET6, ip, ip + 1))
+		r = rx_drop(why, VD_DPDK_DROP_BAD_CKSUM);
 	return r;
 }
 
@@ -196,12 +217,13 @@ static int ipv6_input(struct vd_lcore *lc, struct rte_mbuf **mp, struct vd_rx_me
 static void classify(struct vd_lcore *lc, struct rte_mbuf **mp, struct vd_rx_meta *meta)
 {
 	struct rte_mbuf *m = *mp; /* ipv4/ipv6_input may replace *mp (reassembly) */
-	int r;
+	enum vd_dpdk_drop why = VD_DPDK_DROP_NOT_FOR_US; /* unknown ethertypes */
+	enum rx_result r = RX_DROP;
 	meta->kind = VD_RX_DONE;
 	if (m->nb_segs > 1) {
-		r = VD_DPDK_DROP_TOO_BIG; /* no reassembly of chained mbufs in this slice */
+		why = VD_DPDK_DROP_TOO_BIG; /* no reassembly of chained mbufs in this slice */
 	} else if (m->data_len < ETH_LEN) {
-		r = VD_DPDK_DROP_MALFORMED;
+		why = VD_DPDK_DROP_MALFORMED;
 	} else {
 		uint16_t type = rte_pktmbuf_mtod(m, struct rte_ether_hdr *)->ether_type;
 		if (type == RTE_BE16(RTE_ETHER_TYPE_ARP)) {
@@ -209,108 +231,17 @@ static void classify(struct vd_lcore *lc, struct rte_mbuf **mp, struct vd_rx_met
 			return;
 		}
 		if (type == RTE_BE16(RTE_ETHER_TYPE_IPV4))
-			r = ipv4_input(lc, mp, meta);
+			r = ipv4_input(lc, mp, meta, &why);
 		else if (type == RTE_BE16(RTE_ETHER_TYPE_IPV6))
-			r = ipv6_input(lc, mp, meta);
-		else
-			r = VD_DPDK_DROP_NOT_FOR_US;
+			r = ipv6_input(lc, mp, meta, &why);
 	}
-	if (r == VD_DPDK_DROP_NOT_FOR_US) {
-		meta->kind = VD_RX_DONE;
+	if (r != RX_DROP)
+		return; /* RX_OURS: stage 2 takes it; RX_CONSUMED: nothing left to do */
+	meta->kind = VD_RX_DONE;
+	if (why == VD_DPDK_DROP_NOT_FOR_US)
 		vd_dpdk_exc_punt(lc, *mp); /* the kernel's (exception path), or dropped */
-	} else if (r >= 0) {
-		meta->kind = VD_RX_DONE;
-		vd_dpdk_drop(lc, *mp, (enum vd_dpdk_drop)r);
-	}
-}
-
-static void tx_flush(struct vd_lcore *lc);
-
-void vd_dpdk_tx_queue(struct vd_lcore *lc, struct rte_mbuf *m, const struct vd_result *res)
-{
-	if (lc->n_tx == VD_DPDK_TX_MAX) /* fragments and solicitations can outgrow one burst */
-		tx_flush(lc);
-	lc->tx_res[lc->n_tx] = res;
-	lc->tx[lc->n_tx++] = m;
-}
-
-/*
- * Prepend Ethernet/IP/UDP in front of the payload at buffer offset `off` (len bytes), from
- * listener `from` to `dst` through next hop MAC `mac`. Checksums are left to the NIC when the
- * port offloads them (lc->tx_ol: the UDP field then holds the pseudo-header sum), except for
- * a datagram over the MTU: its UDP checksum covers all the fragments, so it is computed here
- * in software. Returns whether the frame must be fragmented.
- */
-static bool encap(struct vd_lcore *lc, struct rte_mbuf *m, uint32_t off, uint32_t len,
-		  const union vd_sockaddr *from, const union vd_sockaddr *dst,
-		  const struct rte_ether_addr *mac)
-{
-	bool v6 = dst->sa.sa_family == AF_INET6;
-	uint16_t hdr = (uint16_t)(ETH_LEN + (v6 ? IP6_LEN : IP4_LEN) + UDP_LEN);
-	m->data_off = (uint16_t)(off - hdr);
-	m->data_len = (uint16_t)(hdr + len);
-	m->pkt_len = m->data_len;
-	m->ol_flags = 0;
-	m->l2_len = ETH_LEN;
-	bool big = hdr - ETH_LEN + len > lc->mtu;
-	uint64_t ol = big ? 0 : lc->tx_ol;
-	struct rte_ether_hdr *eth = rte_pktmbuf_mtod(m, struct rte_ether_hdr *);
-	eth->dst_addr = *mac;
-	eth->src_addr = lc->mac;
-	eth->ether_type = rte_cpu_to_be_16(v6 ? RTE_ETHER_TYPE_IPV6 : RTE_ETHER_TYPE_IPV4);
-	struct rte_udp_hdr *udp = rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, hdr - UDP_LEN);
-	udp->dgram_len = rte_cpu_to_be_16((uint16_t)(UDP_LEN + len));
-	udp->dgram_cksum = 0;
-	if (v6) {
-		struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(eth + 1);
-		ip->vtc_flow = rte_cpu_to_be_32(IP6_VTC_FLOW);
-		ip->payload_len = udp->dgram_len;
-		ip->proto = IPPROTO_UDP;
-		ip->hop_limits = VD_DPDK_TTL;
-		memcpy(ip->src_addr, &from->in6.sin6_addr, 16);
-		memcpy(ip->dst_addr, &dst->in6.sin6_addr, 16);
-		udp->src_port = from->in6.sin6_port;
-		udp->dst_port = dst->in6.sin6_port;
-		m->l3_len = IP6_LEN;
-		if (ol & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) {
-			m->ol_flags = RTE_MBUF_F_TX_IPV6 | RTE_MBUF_F_TX_UDP_CKSUM;
-			udp->dgram_cksum = rte_ipv6_phdr_cksum(ip, m->ol_flags);
-		} else {
-			udp->dgram_cksum = vd_cksum_udp6(ip, udp);
-		}
-		return big;
-	}
-	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)(eth + 1);
-	*ip = (struct rte_ipv4_hdr){
-		.version_ihl = IP4_VERSION_IHL,
-		.total_length = rte_cpu_to_be_16((uint16_t)(IP4_LEN + UDP_LEN + len)),
-		.packet_id = rte_cpu_to_be_16(vd_frag_ipv4_id(lc)), /* no DF: may be fragmented */
-		.time_to_live = VD_DPDK_TTL,
-		.next_proto_id = IPPROTO_UDP,
-		.src_addr = from->in.sin_addr.s_addr,
-		.dst_addr = dst->in.sin_addr.s_addr,
-	};
-	udp->src_port = from->in.sin_port;
-	udp->dst_port = dst->in.sin_port;
-	m->l3_len = IP4_LEN;
-	if (ol & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM)
-		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM; /* the field stays 0 */
 	else
-		ip->hdr_checksum = rte_ipv4_cksum(ip);
-	if (ol & RTE_ETH_TX_OFFLOAD_UDP_CKSUM) {
-		m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_UDP_CKSUM;
-		udp->dgram_cksum = rte_ipv4_phdr_cksum(ip, m->ol_flags);
-	} else {
-		udp->dgram_cksum = vd_cksum_udp4(ip, udp);
-	}
-	return big;
-}
-
-bool vd_dpdk_encap(struct vd_lcore *lc, struct rte_mbuf *m, uint32_t off, uint32_t len,
-		   const union vd_sockaddr *from, const union vd_sockaddr *dst,
-		   const struct rte_ether_addr *mac)
-{
-	return encap(lc, m, off, len, from, dst, mac);
+		vd_dpdk_drop(lc, *mp, why);
 }
 
 /* Run the core; on VD_DROP_NO_ROOM move the payload toward the tail and run it again. */
@@ -342,25 +273,6 @@ static bool place_reply(struct vd_lcore *lc, struct rte_mbuf *m, const struct vd
 		return false;
 	memcpy((char *)m->buf_addr + *off, lc->scratch.reply, res->reply_len);
 	return true;
-}
-
-/*
- * A frame over the MTU: queue its fragments and free it, or return why not (m untouched).
- * The fragments go to one tx_flush, so that res, carried by the last one, is counted as
- * failed if the ring refuses any of them (it refuses a suffix of the array).
- */
-static int queue_fragments(struct vd_lcore *lc, struct rte_mbuf *m, const struct vd_result *res)
-{
-	struct rte_mbuf *frags[VD_FRAG_TX_MAX];
-	int n = vd_frag_split(lc, m, frags, VD_FRAG_TX_MAX);
-	if (n < 0)
-		return -n;
-	rte_pktmbuf_free(m);
-	if (lc->n_tx + (unsigned)n > VD_DPDK_TX_MAX)
-		tx_flush(lc);
-	for (int i = 0; i < n; i++)
-		vd_dpdk_tx_queue(lc, frags[i], i == n - 1 ? res : NULL);
-	return -1;
 }
 
 /* Stage 2 for one SIP datagram: decide, then encapsulate and queue, or count and free. */
@@ -402,35 +314,17 @@ static void sip_one(struct vd_lcore *lc, struct rte_mbuf *m, const struct vd_rx_
 	mac = vd_neigh_resolve(lc, &res->dst, from, &why);
 	if (!mac)
 		goto fail; /* solicited: the endpoint's retransmission gets through */
-	bool big = encap(lc, m, off, len, &lc->px->listeners[from].bind, &res->dst, mac);
+	bool big = vd_dpdk_encap(lc, m, off, len, &lc->px->listeners[from].bind, &res->dst, mac);
 	VD_STAT_ADD(lc->stats.tx_bytes, len);
 	if (!big) {
 		vd_dpdk_tx_queue(lc, m, res);
 		return;
 	}
-	int r = queue_fragments(lc, m, res);
-	if (r < 0)
+	if (vd_dpdk_tx_fragments(lc, m, res, &why) == VD_TX_QUEUED)
 		return;
-	why = (enum vd_dpdk_drop)r;
 fail:
 	vd_stats_send_failed(&lc->stats, res);
 	vd_dpdk_drop(lc, m, why);
-}
-
-/* Stage 3: send what the burst produced; what the ring refuses is counted and freed. */
-static void tx_flush(struct vd_lcore *lc)
-{
-	unsigned sent = 0;
-	for (int t = 0; t < VD_DPDK_TX_RETRIES && sent < lc->n_tx; t++)
-		sent += rte_eth_tx_burst(lc->port, lc->queue, lc->tx + sent,
-					 (uint16_t)(lc->n_tx - sent));
-	VD_STAT_ADD(lc->c.tx_pkts, sent);
-	for (unsigned i = sent; i < lc->n_tx; i++) {
-		if (lc->tx_res[i])
-			vd_stats_send_failed(&lc->stats, lc->tx_res[i]);
-		vd_dpdk_drop(lc, lc->tx[i], VD_DPDK_DROP_TX_FULL);
-	}
-	lc->n_tx = 0;
 }
 
 static unsigned burst(struct vd_lcore *lc)
@@ -458,7 +352,7 @@ static unsigned burst(struct vd_lcore *lc)
 			sip_one(lc, pkts[i], &lc->meta[i], &lc->res[i]);
 		else if (lc->meta[i].kind == VD_RX_PROBE)
 			vd_dpdk_probe_input(lc, pkts[i], &lc->meta[i]);
-	tx_flush(lc);
+	vd_dpdk_tx_flush(lc);
 	if (lc->submitted) { /* one wake-up per burst for the stream workers */
 		vd_dp_submit_flush(lc->streams, lc->worker);
 		lc->submitted = false;
@@ -480,7 +374,7 @@ int vd_dpdk_worker_main(void *arg)
 		vd_neigh_inbox_drain(lc);
 		/* health probes from the control thread leave through worker 0 */
 		if (lc->worker == 0 && vd_dpdk_probe_tx_drain(lc))
-			tx_flush(lc);
+			vd_dpdk_tx_flush(lc);
 		unsigned got = burst(lc);
 		if (lc->exc_on) /* what the burst punted to the kernel, and the kernel's frames */
 			got += vd_dpdk_exc_service(lc, got == 0);
