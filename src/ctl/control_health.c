@@ -74,7 +74,7 @@ void vd_control_health_flush(void)
 	}
 	uint64_t built = vd_now_us() - t0;
 	uint64_t grace = vd_route_publish(r);
-	vd_control_stats.member_changes += n;
+	vd_control_stats.member_changes++; /* snapshots, as its help text says: n changes in one */
 	for (unsigned i = 0; i < n; i++) {
 		const struct vd_proxy_pool *p = &r->px.pools[vd_ctl.pending[i].pool];
 		vd_log(VD_LOG_WARN, "member %s/%s %s (health: %s): snapshot %lu", p->name,
