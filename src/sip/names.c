@@ -167,6 +167,16 @@ enum vd_sip_hdr vd_sip_hdr_kind(const char *p, size_t len)
 	return k->len == len && key_eq(p, k, len) ? (enum vd_sip_hdr)k->kind : VD_H_OTHER;
 }
 
+enum vd_sip_hdr vd_sip_hdr_kind_scalar(const char *p, size_t len)
+{
+	if (len == 1)
+		return vd_sip_hdr_kind(p, len); /* the compact forms: one table read, no trick */
+	for (size_t i = 0; i < sizeof(full_names) / sizeof(full_names[0]); i++)
+		if (full_names[i].len == len && eq_nocase(p, full_names[i].name, len))
+			return (enum vd_sip_hdr)full_names[i].kind;
+	return VD_H_OTHER;
+}
+
 uint16_t vd_sip_find(const struct vd_sip_msg *msg, const char *name, size_t name_len,
 		     uint16_t from)
 {

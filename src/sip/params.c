@@ -22,50 +22,6 @@ static const uint8_t host_class[256] = {
 	['.'] = HC_HOST | HC_DOTNUM | HC_V6, ['-'] = HC_HOST, ['_'] = HC_HOST, [':'] = HC_V6,
 };
 
-/* Digits and dots only (checked by the caller): four octets of 0..255. */
-static bool is_ipv4(const char *p, const char *end)
-{
-	unsigned dots = 0, digits = 0, octet = 0;
-	for (; p < end; p++) {
-		if (*p == '.') {
-			if (digits == 0)
-				return false;
-			dots++;
-			digits = octet = 0;
-		} else {
-			octet = octet * 10 + (unsigned)(*p - '0');
-			if (++digits > 3 || octet > 255)
-				return false;
-		}
-	}
-	return dots == 3 && digits > 0;
-}
-
-#if defined(__SSE2__)
-/* is_ipv4 for the len (< 16) digits and dots at p when 16 bytes are readable there: from the
- * bit mask of the dots, no byte loop. Three dots, none first, last or next to another, no run
- * of four digits; a three-digit octet compares as text against "255". */
-static bool is_ipv4_16(const char *p, unsigned len)
-{
-	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-	unsigned in = (1u << len) - 1;
-	unsigned dot = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8('.'))) & in;
-	unsigned dig = ~dot & in, ends = dot | (1u << len); /* a virtual dot after the last byte */
-	/* exactly three dots: two lowest bits cleared, one is left (no popcount: without -mpopcnt
-	 * it is a libgcc call) */
-	unsigned one = dot & (dot - 1), last = one & (one - 1);
-	if (!last || (last & (last - 1)) || (dot & 1) || (ends & (ends >> 1)) ||
-	    (dig & (dig >> 1) & (dig >> 2) & (dig >> 3)))
-		return false;
-	for (unsigned three = dig & (dig >> 1) & (dig >> 2); three; three &= three - 1) {
-		const unsigned char *o = (const unsigned char *)p + __builtin_ctz(three);
-		if (((unsigned)o[0] << 16 | (unsigned)o[1] << 8 | o[2]) > ('2' << 16 | '5' << 8 | '5'))
-			return false;
-	}
-	return true;
-}
-#endif
-
 /* vd_sip_host_parse, reading at most up to rd (>= end) */
 static inline bool host_parse_rd(const char **pp, const char *end, const char *rd,
 				 struct vd_slice *host, uint8_t *type, uint16_t *port)
@@ -95,7 +51,7 @@ static inline bool host_parse_rd(const char **pp, const char *end, const char *r
 				if (p - h == k && (all & HC_DOTNUM)) { /* in the first 16 bytes */
 					if (k == 0)
 						return false;
-					*type = is_ipv4_16(h, k) ? VD_HOST_IPV4 : VD_HOST_FQDN;
+					*type = vd_ipv4_16(h, k) ? VD_HOST_IPV4 : VD_HOST_FQDN;
 					goto port;
 				}
 				break;
@@ -104,12 +60,14 @@ static inline bool host_parse_rd(const char **pp, const char *end, const char *r
 				all &= ~(unsigned)HC_DOTNUM;
 			p += 16;
 		}
+#else
+		(void)rd;
 #endif
 		for (; p < end && ((c = host_class[(unsigned char)*p]) & HC_HOST); p++)
 			all &= c;
 		if (p == h)
 			return false;
-		*type = (all & HC_DOTNUM) && is_ipv4(h, p) ? VD_HOST_IPV4 : VD_HOST_FQDN;
+		*type = (all & HC_DOTNUM) && vd_ipv4_scalar(h, p) ? VD_HOST_IPV4 : VD_HOST_FQDN;
 	}
 #if defined(__SSE2__)
 port:
@@ -191,22 +149,14 @@ static const char *param_next(const char *p, const char *end, const char *rd,
 	p = skip_lws(p + 1, end);
 	const char *n = p, *q;
 	if (end - p >= 8) {
-		/* "tag=" and "branch=" (letters in either case, '=' exact) in one word compare:
-		 * the same name and '=' the token loop and skip_lws below find */
-		uint64_t w, tag, tag_fold, tag_mask, br, br_fold, br_mask;
-		memcpy(&w, p, 8);
-		memcpy(&tag, "tag=\0\0\0\0", 8);
-		memcpy(&tag_fold, "\x20\x20\x20\0\0\0\0\0", 8);
-		memcpy(&tag_mask, "\xff\xff\xff\xff\0\0\0\0", 8);
-		memcpy(&br, "branch=\0", 8);
-		memcpy(&br_fold, "\x20\x20\x20\x20\x20\x20\0\0", 8);
-		memcpy(&br_mask, "\xff\xff\xff\xff\xff\xff\xff\0", 8);
-		if (((w | tag_fold) & tag_mask) == tag) {
+		/* "tag=" and "branch=": the same name and '=' the token loop and skip_lws below
+		 * find, in one word compare each */
+		if (vd_param_is_tag(p)) {
 			*name = (struct vd_slice){ n, 3 };
 			q = p + 3;
 			goto value;
 		}
-		if (((w | br_fold) & br_mask) == br) {
+		if (vd_param_is_branch(p)) {
 			*name = (struct vd_slice){ n, 6 };
 			q = p + 6;
 			goto value;

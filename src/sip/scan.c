@@ -88,10 +88,7 @@ static inline const char *uri_stop(const char *u, const char *e, const char *rd)
 {
 #if defined(__SSE2__)
 	for (; u < e && rd - u >= 16; u += 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)u);
-		unsigned m = (unsigned)_mm_movemask_epi8(
-			_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\t')),
-				     _mm_cmpeq_epi8(v, _mm_set1_epi8('?'))));
+		unsigned m = vd_uri_stop_mask16(u);
 		if (m) {
 			const char *q = u + __builtin_ctz(m);
 			return q < e ? q : e;
@@ -331,16 +328,6 @@ static void parse_known(struct vd_sip_msg *m, const struct vd_sip_limits *lim, u
 	 (1u << VD_H_CALL_ID) | (1u << VD_H_CSEQ) | (1u << VD_H_FROM) | (1u << VD_H_TO) |   \
 	 (1u << VD_H_CONTENT_LENGTH))
 
-#if defined(__SSE2__)
-/* Bytes of v that are letters, digits or '-' (all token characters) as a bit mask. */
-static inline unsigned name_mask16(__m128i v)
-{
-	__m128i a = vd_in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
-	__m128i d = _mm_or_si128(vd_in_range(v, '0', '9'), _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
-	return (unsigned)_mm_movemask_epi8(_mm_or_si128(a, d));
-}
-#endif
-
 /*
  * Is the control byte at c the second byte of a quoted-pair inside a quoted string of the
  * value starting at v? quoted-pair = "\\" (%x00-09 / %x0B-0C / %x0E-7F) (RFC 3261 25.1), so
@@ -399,35 +386,34 @@ static const char *header_line(struct vd_sip_msg *m, const char *p, const char *
 #if defined(__SSE2__)
 	/*
 	 * Fast path for the common "Name:" with a known name: the first ':' of the next 16 bytes
-	 * ends the candidate, and vd_hdr_kind16() matches only exact known names (letters in
+	 * ends the candidate, and vd_hdr_kind_v() matches only exact known names (letters in
 	 * either case), which are all token characters: the same name, end and kind the token
 	 * loop below finds. An unknown candidate is still one compare cheaper there, since the
 	 * loop stopping at that colon means VD_H_OTHER without a second lookup.
 	 */
 	const char *colon = NULL;
 	if (end - p >= 16) {
-		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-		unsigned cm = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(':')));
+		__m128i v = vd_load16(p);
+		unsigned cm = vd_byte_mask_v(v, ':');
 		if (cm) {
 			unsigned len = (unsigned)__builtin_ctz(cm);
 			colon = p + len;
-			kind = (uint8_t)(len >= 2 ? vd_hdr_kind16(p, len, v) : vd_sip_hdr_kind(p, len));
+			kind = (uint8_t)(len >= 2 ? vd_hdr_kind_v(p, len, v) : vd_sip_hdr_kind(p, len));
 			if (kind != VD_H_OTHER) {
 				p = colon;
-			} else if ((name_mask16(v) | ~0u << len) == ~0u) {
+			} else if ((vd_name_mask_v(v) | ~0u << len) == ~0u) {
 				/* an unknown name of letters, digits and '-' (token characters
 				 * all) ends at the colon as the token loop would find */
 				p = colon;
 			}
-		} else if (end - p >= 32 && name_mask16(v) == 0xffff) {
+		} else if (end - p >= 32 && vd_name_mask_v(v) == 0xffff) {
 			/* a long name (P-Asserted-Identity): its colon in the next 16 bytes */
-			__m128i v2 = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
-			unsigned cm2 =
-				(unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v2, _mm_set1_epi8(':')));
+			__m128i v2 = vd_load16(p + 16);
+			unsigned cm2 = vd_byte_mask_v(v2, ':');
 			if (cm2) {
 				unsigned len = 16 + (unsigned)__builtin_ctz(cm2);
 				colon = p + len;
-				if ((name_mask16(v2) | ~0u << (len - 16)) == ~0u) {
+				if ((vd_name_mask_v(v2) | ~0u << (len - 16)) == ~0u) {
 					kind = (uint8_t)vd_sip_hdr_kind(p, len);
 					p = colon;
 				}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * Internal helpers shared by the scanner's files: character classes, whitespace skipping over
- * folded lines, and the end-of-line finder (SSE2 with an always-compiled scalar twin).
+ * folded lines, the 16-byte classifiers of the fast paths and the end-of-line finder (SSE2,
+ * each with an always-compiled scalar twin that tests/unit/test_simd.c compares it with).
  * Not a public header: nothing outside src/sip includes it.
  */
 #ifndef VD_SIP_INTERNAL_H
@@ -87,6 +88,15 @@ static inline bool eq_lower_word(const char *a, const char *lit, size_t w)
 	return (x | (0x2020202020202020ULL >> (64 - 8 * w))) == y;
 }
 
+/* eq_lower byte by byte: its twin (the tests compare them), and its path below 4 bytes. */
+static inline bool eq_lower_scalar(const char *a, const char *lit, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((a[i] | 0x20) != lit[i])
+			return false;
+	return true;
+}
+
 static inline bool eq_lower(const char *a, const char *lit, size_t n)
 {
 	/* whole words, then one last word overlapping the previous one: no byte loop */
@@ -99,10 +109,38 @@ static inline bool eq_lower(const char *a, const char *lit, size_t n)
 	}
 	if (n >= 4)
 		return eq_lower_word(a, lit, 4) && eq_lower_word(a + n - 4, lit + n - 4, 4);
-	for (size_t i = 0; i < n; i++)
-		if ((a[i] | 0x20) != lit[i])
-			return false;
-	return true;
+	return eq_lower_scalar(a, lit, n);
+}
+
+/*
+ * The two parameter names every message carries, "tag=" and "branch=" (letters in either case,
+ * '=' exact: the name and '=' the token loop and skip_lws find), in one 8-byte word compare
+ * each. Precondition: 8 bytes readable at p. vd_param_name_eq_scalar() is their twin.
+ */
+static inline bool vd_param_is_tag(const char *p)
+{
+	uint64_t w, tag, fold, mask;
+	memcpy(&w, p, 8);
+	memcpy(&tag, "tag=\0\0\0\0", 8);
+	memcpy(&fold, "\x20\x20\x20\0\0\0\0\0", 8);
+	memcpy(&mask, "\xff\xff\xff\xff\0\0\0\0", 8);
+	return ((w | fold) & mask) == tag;
+}
+
+static inline bool vd_param_is_branch(const char *p)
+{
+	uint64_t w, br, fold, mask;
+	memcpy(&w, p, 8);
+	memcpy(&br, "branch=\0", 8);
+	memcpy(&fold, "\x20\x20\x20\x20\x20\x20\0\0", 8);
+	memcpy(&mask, "\xff\xff\xff\xff\xff\xff\xff\0", 8);
+	return ((w | fold) & mask) == br;
+}
+
+/* The lower-case name lit of n bytes (letters in either case), then '=' */
+static inline bool vd_param_name_eq_scalar(const char *p, const char *lit, size_t n)
+{
+	return eq_lower_scalar(p, lit, n) && p[n] == '=';
 }
 
 /* A byte forbidden in the header section: C0 controls other than HT/CR/LF, and DEL.
@@ -125,6 +163,178 @@ static inline const char *vd_find_eol_scalar(const char *p, const char *end)
 }
 
 /*
+ * 16-byte classifiers: each answers for the 16 bytes at p (all readable) with a bit mask, bit i
+ * for byte i. The SSE2 form (the x86-64 baseline) is what the scanner's fast paths call; other
+ * targets take the byte loops around those paths. The scalar twin beside each one is compiled
+ * in every build and is what tests/unit/test_simd.c compares the SSE2 form with: every byte
+ * value at every position, every alignment, loads that end at a page boundary, the corpus.
+ */
+
+/* Bytes equal to c (a header name's ':', an IPv4 candidate's dots). */
+static inline unsigned vd_byte_mask_scalar(const char *p, char c)
+{
+	unsigned m = 0;
+	for (unsigned i = 0; i < 16; i++)
+		m |= (unsigned)(p[i] == c) << i;
+	return m;
+}
+
+/* HT and '?': the Request-URI bytes a decision needs a second look at (scan.c, uri_stop). */
+static inline unsigned vd_uri_stop_mask_scalar(const char *p)
+{
+	unsigned m = 0;
+	for (unsigned i = 0; i < 16; i++)
+		m |= (unsigned)(p[i] == '\t' || p[i] == '?') << i;
+	return m;
+}
+
+/* Letters, digits and '-': token characters all, and every byte of the header names we know. */
+static inline unsigned vd_name_mask_scalar(const char *p)
+{
+	unsigned m = 0;
+	for (unsigned i = 0; i < 16; i++) {
+		char c = p[i];
+		bool in =
+			(c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c) || c == '-';
+		m |= (unsigned)in << i;
+	}
+	return m;
+}
+
+/*
+ * Host characters (RFC 3261 25.1 hostname / IPv4address: alphanumerics, '-', '.', and '_'
+ * which real hosts carry), and in *dotnum the digits and dots among them (an IPv4 candidate).
+ * The host parser takes 16 bytes a step with it.
+ */
+static inline unsigned vd_host_mask_scalar(const char *p, unsigned *dotnum)
+{
+	unsigned m = 0, d = 0;
+	for (unsigned i = 0; i < 16; i++) {
+		char c = p[i];
+		bool dn = (c >= '0' && c <= '9') || c == '.';
+		if (dn || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_')
+			m |= 1u << i;
+		if (dn)
+			d |= 1u << i;
+	}
+	*dotnum = d;
+	return m;
+}
+
+#if defined(__SSE2__)
+static inline __m128i vd_load16(const char *p)
+{
+	return _mm_loadu_si128((const __m128i *)(const void *)p);
+}
+
+/* Bytes of v in [lo, hi]: shift lo to -128, then one signed compare. */
+static inline __m128i vd_in_range(__m128i v, char lo, char hi)
+{
+	return _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - lo))),
+			      _mm_set1_epi8((char)(-128 + (hi - lo) + 1)));
+}
+
+/* The vector forms (suffix v) take the 16 bytes already loaded, for a caller that asks several
+ * questions of them; the pointer forms load them. */
+static inline unsigned vd_byte_mask_v(__m128i v, char c)
+{
+	return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(c)));
+}
+
+static inline unsigned vd_byte_mask16(const char *p, char c)
+{
+	return vd_byte_mask_v(vd_load16(p), c);
+}
+
+static inline unsigned vd_uri_stop_mask16(const char *p)
+{
+	__m128i v = vd_load16(p);
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('\t')),
+							_mm_cmpeq_epi8(v, _mm_set1_epi8('?'))));
+}
+
+/* | 0x20 folds A-Z onto a-z and maps no other byte into a-z */
+static inline unsigned vd_name_mask_v(__m128i v)
+{
+	__m128i a = vd_in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+	__m128i d = _mm_or_si128(vd_in_range(v, '0', '9'), _mm_cmpeq_epi8(v, _mm_set1_epi8('-')));
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(a, d));
+}
+
+static inline unsigned vd_name_mask16(const char *p)
+{
+	return vd_name_mask_v(vd_load16(p));
+}
+
+static inline unsigned vd_host_mask16(const char *p, unsigned *dotnum)
+{
+	__m128i v = vd_load16(p);
+	/* | 0x20 folds A-Z onto a-z and maps no other byte into a-z */
+	__m128i alpha = vd_in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
+	__m128i dn = _mm_or_si128(vd_in_range(v, '0', '9'), _mm_cmpeq_epi8(v, _mm_set1_epi8('.')));
+	__m128i other = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')),
+				     _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
+	*dotnum = (unsigned)_mm_movemask_epi8(dn);
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(alpha, dn), other));
+}
+#endif
+
+/* Digits and dots only in [p, end) (checked by the caller): four octets of 0..255? The byte
+ * loop, and the twin of vd_ipv4_dots(). */
+static inline bool vd_ipv4_scalar(const char *p, const char *end)
+{
+	unsigned dots = 0, digits = 0, octet = 0;
+	for (; p < end; p++) {
+		if (*p == '.') {
+			if (digits == 0)
+				return false;
+			dots++;
+			digits = octet = 0;
+		} else {
+			octet = octet * 10 + (unsigned)(*p - '0');
+			if (++digits > 3 || octet > 255)
+				return false;
+		}
+	}
+	return dots == 3 && digits > 0;
+}
+
+/*
+ * vd_ipv4_scalar(p, p + len) for len < 16 digits and dots, from dot, the mask of the dots in
+ * p[0..16) (a vd_byte_mask16(p, '.')): no byte loop. Three dots, none first, last or next to
+ * another, no run of four digits; a three-digit octet compares as text against "255". Reads
+ * only p[0..len). Portable: the tests run it on vd_byte_mask_scalar() in every build.
+ */
+static inline bool vd_ipv4_dots(const char *p, unsigned len, unsigned dot)
+{
+	unsigned in = (1u << len) - 1;
+	dot &= in;
+	unsigned dig = ~dot & in, ends = dot | (1u << len); /* a virtual dot after the last byte */
+	/* exactly three dots: two lowest bits cleared, one is left (no popcount: without -mpopcnt
+	 * it is a libgcc call) */
+	unsigned one = dot & (dot - 1), last = one & (one - 1);
+	if (!last || (last & (last - 1)) || (dot & 1) || (ends & (ends >> 1)) ||
+	    (dig & (dig >> 1) & (dig >> 2) & (dig >> 3)))
+		return false;
+	for (unsigned three = dig & (dig >> 1) & (dig >> 2); three; three &= three - 1) {
+		const unsigned char *o = (const unsigned char *)p + __builtin_ctz(three);
+		if (((unsigned)o[0] << 16 | (unsigned)o[1] << 8 | o[2]) >
+		    ('2' << 16 | '5' << 8 | '5'))
+			return false;
+	}
+	return true;
+}
+
+#if defined(__SSE2__)
+/* vd_ipv4_scalar(p, p + len) for 1 <= len < 16 digits and dots, 16 bytes readable at p. Out of
+ * line as it always was (inlined into both host parsers: another change, to be measured). */
+static __attribute__((noinline, unused)) bool vd_ipv4_16(const char *p, unsigned len)
+{
+	return vd_ipv4_dots(p, len, vd_byte_mask16(p, '.'));
+}
+#endif
+
+/*
  * The line finder the scanner uses: a cursor over the buffer that classifies bytes 64 at a
  * time into a bit mask (bit i set = byte i of the block is '\n' or a forbidden control
  * byte), then answers "next stop at or after p" with a count-trailing-zeros. Every byte is
@@ -140,6 +350,7 @@ struct vd_eol_cursor {
 	uint64_t mask;   /* stop bytes of [blk, blk + 64), only bits below end - blk */
 };
 
+/* The twin of vd_eol_mask16 (n = 16), vd_eol_mask64 (n = 64) and vd_eol_mask_tail. */
 static inline uint64_t vd_eol_mask_scalar(const char *p, size_t n)
 {
 	uint64_t m = 0;
@@ -157,7 +368,7 @@ static inline unsigned vd_eol_mask16(const char *p)
 {
 	const __m128i lim = _mm_set1_epi8(0x1f), ht = _mm_set1_epi8('\t');
 	const __m128i cr = _mm_set1_epi8('\r'), del = _mm_set1_epi8(0x7f);
-	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+	__m128i v = vd_load16(p);
 	/* unsigned v <= 0x1f: min(v, 0x1f) == v */
 	__m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, lim), v);
 	__m128i ok = _mm_or_si128(_mm_cmpeq_epi8(v, ht), _mm_cmpeq_epi8(v, cr));
@@ -225,48 +436,6 @@ static inline const char *vd_eol_next(struct vd_eol_cursor *c, const char *p)
 }
 
 /*
- * Host characters (RFC 3261 25.1 hostname / IPv4address: alphanumerics, '-', '.', and '_'
- * which real hosts carry) of 16 bytes as a bit mask (bit i = byte i), and in *dotnum the
- * digits and dots among them (an IPv4 candidate). The host parser takes 16 bytes a step with
- * it; the scalar twin is what the tests compare it with.
- */
-static inline unsigned vd_host_mask_scalar(const char *p, unsigned *dotnum)
-{
-	unsigned m = 0, d = 0;
-	for (unsigned i = 0; i < 16; i++) {
-		char c = p[i];
-		bool dn = (c >= '0' && c <= '9') || c == '.';
-		if (dn || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_')
-			m |= 1u << i;
-		if (dn)
-			d |= 1u << i;
-	}
-	*dotnum = d;
-	return m;
-}
-
-#if defined(__SSE2__)
-/* Bytes of v in [lo, hi]: shift lo to -128, then one signed compare. */
-static inline __m128i vd_in_range(__m128i v, char lo, char hi)
-{
-	return _mm_cmplt_epi8(_mm_add_epi8(v, _mm_set1_epi8((char)(0x80 - lo))),
-			      _mm_set1_epi8((char)(-128 + (hi - lo) + 1)));
-}
-
-static inline unsigned vd_host_mask16(const char *p, unsigned *dotnum)
-{
-	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
-	/* | 0x20 folds A-Z onto a-z and maps no other byte into a-z */
-	__m128i alpha = vd_in_range(_mm_or_si128(v, _mm_set1_epi8(0x20)), 'a', 'z');
-	__m128i dn = _mm_or_si128(vd_in_range(v, '0', '9'), _mm_cmpeq_epi8(v, _mm_set1_epi8('.')));
-	__m128i other = _mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('-')),
-				     _mm_cmpeq_epi8(v, _mm_set1_epi8('_')));
-	*dotnum = (unsigned)_mm_movemask_epi8(dn);
-	return (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_or_si128(alpha, dn), other));
-}
-#endif
-
-/*
  * Known full header names (names.c) in a table indexed by a hash of the lower-cased first and
  * last bytes and the length, collision-free over the names we know. lit is the lower-case name,
  * fold has 0x20 exactly at its letters: (byte | fold) == lit holds for the name in any case and
@@ -285,12 +454,17 @@ struct vd_hdr_key {
 };
 extern struct vd_hdr_key vd_sip_hdr_keys[VD_HDR_HASH_SIZE];
 
+/* vd_sip_hdr_kind() (hash, then word compares) byte by byte over the name list, without the
+ * hash: the twin vd_sip_hdr_kind() and vd_hdr_kind16() are tested against (names.c). */
+enum vd_sip_hdr vd_sip_hdr_kind_scalar(const char *p, size_t len);
+
 #if defined(__SSE2__)
 /*
- * vd_sip_hdr_kind() for a full name of 2..15 bytes at p, whose first 16 bytes are already in
- * v: one vector compare instead of word compares. Tested against vd_sip_hdr_kind().
+ * vd_sip_hdr_kind() for a full name of 2..15 bytes at p, 16 bytes readable there: one vector
+ * compare instead of word compares. v holds those 16 bytes (the scanner has them loaded
+ * already); vd_hdr_kind16() loads them.
  */
-static inline enum vd_sip_hdr vd_hdr_kind16(const char *p, unsigned len, __m128i v)
+static inline enum vd_sip_hdr vd_hdr_kind_v(const char *p, unsigned len, __m128i v)
 {
 	const struct vd_hdr_key *k =
 		&vd_sip_hdr_keys[VD_HDR_HASH(p[0] | 0x20, p[len - 1] | 0x20, len)];
@@ -301,6 +475,11 @@ static inline enum vd_sip_hdr vd_hdr_kind16(const char *p, unsigned len, __m128i
 	unsigned eq = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_or_si128(v, fold), lit));
 	unsigned want = (1u << len) - 1;
 	return (eq & want) == want ? (enum vd_sip_hdr)k->kind : VD_H_OTHER;
+}
+
+static inline enum vd_sip_hdr vd_hdr_kind16(const char *p, unsigned len)
+{
+	return vd_hdr_kind_v(p, len, vd_load16(p));
 }
 #endif
 

@@ -672,23 +672,3 @@ Test(addr, ipv6_host_parse_matches_inet_pton)
 		expect_ip6_like_inet_pton(text);
 	}
 }
-
-/* vd_put_hex64 (SSE2) against its byte-loop twin and printf, on edges and random values. */
-Test(addr, hex64_matches_its_scalar_twin_and_printf)
-{
-	static const uint64_t edge[] = { 0, 1, 9, 10, 15, 16, 0x9a9a9a9a9a9a9a9aULL,
-					 0xffffffffffffffffULL, 0x0123456789abcdefULL,
-					 0xfedcba9876543210ULL, 0x8000000000000000ULL };
-	char got[17] = { 0 }, twin[17] = { 0 }, want[17];
-	srand(77);
-	for (int k = 0; k < 100000; k++) {
-		uint64_t v = k < (int)(sizeof(edge) / sizeof(edge[0]))
-				     ? edge[k]
-				     : (uint64_t)rand() << 42 ^ (uint64_t)rand() << 21 ^ (uint64_t)rand();
-		vd_put_hex64(got, v);
-		vd_put_hex64_scalar(twin, v);
-		snprintf(want, sizeof(want), "%016llx", (unsigned long long)v);
-		if (strcmp(got, want) != 0 || strcmp(twin, want) != 0)
-			cr_assert_fail("%016llx: got %s, twin %s", (unsigned long long)v, got, twin);
-	}
-}

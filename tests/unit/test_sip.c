@@ -6,7 +6,7 @@
  *  - every prefix of every message (truncated datagrams) never reads past the end and never
  *    passes as complete; bytes fed one at a time give the same view as the whole message;
  *  - injected NUL/control/DEL bytes are refused, high-bit (UTF-8) bytes in values are not;
- *  - the SSE2 line classifier and cursor agree with their scalar twin;
+ *  - (the SSE2 fast paths against their scalar twins: test_simd.c);
  *  - header names: full and compact forms, case, folding, multi-value Via/Route, limits.
  */
 #include <ctype.h>
@@ -494,136 +494,6 @@ Test(scan, high_bit_bytes_in_values_are_allowed)
 	cr_expect_eq(vd_sip_scan(utf8, sizeof(utf8) - 1, &limits, &msg), VD_SIP_OK);
 	cr_expect(slice_is(msg.from_tag, "1"));
 }
-
-static void random_text(char *buf, size_t n, unsigned *seed)
-{
-	for (size_t i = 0; i < n; i++) {
-		*seed = *seed * 1103515245u + 12345u;
-		unsigned r = (*seed >> 16) & 0xff;
-		/* mostly printable text, sometimes a stop byte, CR, HT or a high-bit byte */
-		buf[i] = (char)(r < 200 ? 'a' + r % 26 : r);
-	}
-}
-
-Test(scan, vector_uri_stop_agrees_with_its_scalar_twin)
-{
-	char buf[96];
-	unsigned seed = 777;
-	for (int round = 0; round < 20000; round++) {
-		random_text(buf, sizeof(buf), &seed);
-		for (size_t i = 0; i < sizeof(buf); i += 11) /* the two stop bytes, now and then */
-			if ((seed >> (i % 16)) % 13 == 0)
-				buf[i] = (seed & 1) ? '?' : '\t';
-		size_t n = seed % 64, start = (seed >> 8) % 16;
-		for (size_t rd = start + n; rd <= sizeof(buf); rd += 16)
-			cr_assert_eq(vd_sip_uri_stop(buf + start, buf + start + n, buf + rd),
-				     vd_sip_uri_stop_scalar(buf + start, buf + start + n),
-				     "round %d", round);
-	}
-}
-
-Test(scan, simd_block_classifier_agrees_with_its_scalar_twin)
-{
-	char buf[VD_EOL_BLOCK];
-	unsigned seed = 12345;
-	for (int round = 0; round < 50000; round++) {
-		random_text(buf, sizeof(buf), &seed);
-		cr_assert_eq(vd_eol_mask64(buf), vd_eol_mask_scalar(buf, sizeof(buf)), "round %d",
-			     round);
-	}
-	for (size_t n = 0; n < VD_EOL_BLOCK; n++) { /* tails of every length */
-		random_text(buf, sizeof(buf), &seed);
-		cr_assert_eq(vd_eol_mask_tail(buf, n), vd_eol_mask_scalar(buf, n), "tail %zu", n);
-	}
-	for (unsigned c = 0; c < 256; c++) { /* every byte value in every lane */
-		memset(buf, 'a', sizeof(buf));
-		for (size_t i = 0; i < sizeof(buf); i += 7)
-			buf[i] = (char)c;
-		cr_assert_eq(vd_eol_mask64(buf), vd_eol_mask_scalar(buf, sizeof(buf)), "byte %u", c);
-	}
-}
-
-Test(scan, line_cursor_agrees_with_the_scalar_finder)
-{
-	char buf[300];
-	unsigned seed = 777;
-	for (int round = 0; round < 5000; round++) {
-		size_t n = 1 + (size_t)round % sizeof(buf);
-		random_text(buf, n, &seed);
-		struct vd_eol_cursor cur;
-		vd_eol_init(&cur, buf + n);
-		/* the scanner asks with increasing positions; sometimes it jumps back */
-		for (size_t p = 0; p < n; p += 1 + (seed >> 20) % 23) {
-			seed = seed * 1103515245u + 12345u;
-			size_t q = (seed & 0xf) == 0 && p > 30 ? p - 30 : p;
-			cr_assert_eq(vd_eol_next(&cur, buf + q), vd_find_eol_scalar(buf + q, buf + n),
-				     "round %d pos %zu", round, q);
-		}
-	}
-}
-
-#if defined(__SSE2__)
-/* The scanner's vector name matcher against vd_sip_hdr_kind(): every known name in random
- * case, each with one byte replaced by every byte value, and random candidates. */
-static void expect_kind16_agrees(const char *p, unsigned len)
-{
-	char buf[16] = { 0 };
-	memcpy(buf, p, len);
-	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)buf);
-	cr_assert_eq(vd_hdr_kind16(buf, len, v), vd_sip_hdr_kind(buf, len), "%.*s", (int)len, buf);
-}
-
-Test(scan, vector_host_classifier_agrees_with_its_scalar_twin)
-{
-	char buf[16];
-	unsigned seed = 99;
-	for (int round = 0; round < 50000; round++) {
-		random_text(buf, sizeof(buf), &seed);
-		if (round & 1) /* hosts are mostly digits, dots, letters and dashes */
-			for (size_t i = 0; i < sizeof(buf); i += 3)
-				buf[i] = "0.9-_AZaz@[`{/:"[(seed >> (i % 16)) % 15];
-		unsigned d1, d2;
-		cr_assert_eq(vd_host_mask16(buf, &d1), vd_host_mask_scalar(buf, &d2), "round %d",
-			     round);
-		cr_assert_eq(d1, d2, "round %d", round);
-	}
-	for (unsigned c = 0; c < 256; c++) { /* every byte value in every lane */
-		unsigned d1, d2;
-		memset(buf, (int)c, sizeof(buf));
-		cr_assert_eq(vd_host_mask16(buf, &d1), vd_host_mask_scalar(buf, &d2), "byte %u", c);
-		cr_assert_eq(d1, d2, "byte %u", c);
-	}
-}
-
-Test(scan, vector_name_matcher_agrees_with_vd_sip_hdr_kind)
-{
-	static const char *const names[] = { "via", "route", "record-route", "max-forwards",
-		"call-id", "cseq", "from", "to", "content-length", "contact", "content-type",
-		"supported", "subject", "event", "allow-events", "refer-to", "referred-by",
-		"session-expires", "identity", "accept-contact", "reject-contact", "expires" };
-	unsigned seed = 4242;
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		char buf[16];
-		unsigned len = (unsigned)strlen(names[i]);
-		cr_assert(len >= 2 && len < 16);
-		for (unsigned c = 0; c < 256; c++) {
-			for (unsigned j = 0; j < len; j++) {
-				seed = seed * 1103515245u + 12345u;
-				char b = names[i][j];
-				buf[j] = (seed >> 16) & 1 && b >= 'a' && b <= 'z' ? (char)(b - 32) : b;
-			}
-			expect_kind16_agrees(buf, len);
-			buf[c % len] = (char)c; /* every byte value at some position */
-			expect_kind16_agrees(buf, len);
-		}
-	}
-	for (int round = 0; round < 20000; round++) {
-		char buf[16];
-		random_text(buf, sizeof(buf), &seed);
-		expect_kind16_agrees(buf, 2 + (unsigned)round % 14);
-	}
-}
-#endif
 
 /* Reference for the host parser's IPv4 test: four dot-separated octets, 1-3 digits, <= 255. */
 static bool ref_ipv4(const char *p, size_t n)
