@@ -102,6 +102,9 @@ struct vd_prefix {
  */
 int vd_prefix_parse(const char *text, struct vd_prefix *out);
 
+/** "10.0.0.0/8", "2001:db8::/32": logs and errors. */
+void vd_prefix_text(const struct vd_prefix *p, char *out, size_t len);
+
 /** Clear the host bits of p (a prefix filled by hand). */
 void vd_prefix_canonical(struct vd_prefix *p);
 

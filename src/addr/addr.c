@@ -139,6 +139,14 @@ void vd_sockaddr_text(const union vd_sockaddr *a, char *out, size_t len)
 	}
 }
 
+void vd_prefix_text(const struct vd_prefix *p, char *out, size_t len)
+{
+	char ip[IPV6_TEXT_MAX];
+	if (!inet_ntop(p->family == AF_INET6 ? AF_INET6 : AF_INET, p->addr, ip, sizeof(ip)))
+		snprintf(ip, sizeof(ip), "?");
+	snprintf(out, len, "%s/%u", ip, p->bits);
+}
+
 void vd_prefix_canonical(struct vd_prefix *p)
 {
 	for (unsigned k = 0; k < IPV6_BYTES; k++) {

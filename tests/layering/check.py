@@ -31,7 +31,7 @@ RANK = {
 
 HEADER = {
     'addr.h': 'addr', 'log.h': 'log', 'sip.h': 'sip',
-    'rules.h': 'match', 'maglev.h': 'match',
+    'rules.h': 'match', 'maglev.h': 'match', 'lpm.h': 'match',
     'config.h': 'config',
     'proxy.h': 'proxy',
     'stats.h': 'stats', 'metrics.h': 'stats', 'dpview.h': 'stats',
