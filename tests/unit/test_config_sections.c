@@ -1,0 +1,212 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Tests for the YAML config loader's optional sections: dpdk: (absent, every field, empty,
+ * disabled, bad values), the policy keys with their defaults, the branch key, and transports
+ * with the tcp: limits. Shared helpers: tests/support/config_fixture.h.
+ */
+#include "config_fixture.h"
+
+#include <viaduct/proxy.h> /* vd_branch_key_derive */
+
+/* ---- the dpdk: section ---- */
+
+#define DPDK_BASE                                                                          \
+	"listeners:\n  - {address: 10.200.0.2, port: 5060}\n"                              \
+	"pool: {name: p, members: [{host: 10.200.0.3, port: 5070}]}\n"
+
+Test(config_parse, dpdk_absent_means_kernel_datapath)
+{
+	cr_assert_eq(parse(DPDK_BASE), 0, "%s", err);
+	cr_expect_not(cfg.dpdk.enabled);
+	cr_expect_eq(cfg.dpdk.n_eal, 0);
+	cr_expect_eq(cfg.dpdk.n_networks, 0);
+	cr_expect_eq(cfg.dpdk.gateway4.sa.sa_family, 0);
+}
+
+Test(config_parse, dpdk_every_field)
+{
+	cr_assert_eq(parse(DPDK_BASE
+			   "dpdk:\n"
+			   "  eal: [\"-l\", \"0-1\", \"--no-huge\", \"--vdev=net_tap0,iface=vd0\"]\n"
+			   "  port: net_tap0\n  exception: net_tap1\n"
+			   "  mbufs: 16383\n  rx_desc: 512\n  tx_desc: 2048\n"
+			   "  networks: [10.200.0.0/24, \"fd00:200::/64\", 10.9.8.7/8]\n"
+			   "  gateway: 10.200.0.1\n  gateway6: \"fd00:200::1\"\n"),
+		     0, "%s", err);
+	const struct vd_cfg_dpdk *d = &cfg.dpdk;
+	cr_expect(d->enabled);
+	cr_assert_eq(d->n_eal, 4);
+	cr_expect_str_eq(d->eal[1], "0-1");
+	cr_expect_str_eq(d->eal[3], "--vdev=net_tap0,iface=vd0");
+	cr_expect_str_eq(d->port, "net_tap0");
+	cr_expect_str_eq(d->exception, "net_tap1");
+	cr_expect_eq(d->mbufs, 16383);
+	cr_expect_eq(d->rx_desc, 512);
+	cr_expect_eq(d->tx_desc, 2048);
+	cr_assert_eq(d->n_networks, 3);
+	cr_expect_eq(d->networks[0].family, AF_INET);
+	cr_expect_eq(d->networks[0].bits, 24);
+	cr_expect_eq(d->networks[1].family, AF_INET6);
+	cr_expect_eq(d->networks[1].bits, 64);
+	cr_expect_eq(d->networks[1].addr[0], 0xfd);
+	/* host bits are cleared: 10.9.8.7/8 is 10.0.0.0/8 */
+	cr_expect_eq(d->networks[2].addr[0], 10);
+	cr_expect_eq(d->networks[2].addr[1], 0);
+	const struct sockaddr_in *g4 = (const struct sockaddr_in *)&d->gateway4;
+	const struct sockaddr_in6 *g6 = (const struct sockaddr_in6 *)&d->gateway6;
+	cr_expect_eq(g4->sin_family, AF_INET);
+	cr_expect_eq(g4->sin_addr.s_addr, htonl(0x0ac80001));
+	cr_expect_eq(g6->sin6_family, AF_INET6);
+	cr_expect_eq(g6->sin6_addr.s6_addr[15], 1);
+}
+
+Test(config_parse, dpdk_empty_section_and_disabled)
+{
+	cr_assert_eq(parse(DPDK_BASE "dpdk: {}\n"), 0, "%s", err);
+	cr_expect(cfg.dpdk.enabled, "an empty dpdk: section selects the DPDK datapath");
+	cr_assert_eq(parse(DPDK_BASE "dpdk: {enabled: false, eal: [\"-l\", \"0\"]}\n"), 0, "%s",
+		     err);
+	cr_expect_not(cfg.dpdk.enabled);
+	cr_expect_eq(cfg.dpdk.n_eal, 2, "kept for a later --dpdk run");
+}
+
+Test(config_parse, dpdk_bad_values_name_the_field)
+{
+	static const struct {
+		const char *yaml, *want;
+	} bad[] = {
+		{"dpdk: {enabled: maybe}\n", "dpdk.enabled: \"maybe\" is not true or false"},
+		{"dpdk: {gateway: \"fd00::1\"}\n", "dpdk.gateway: \"fd00::1\" is not a numeric IPv4"},
+		{"dpdk: {gateway6: 10.0.0.1}\n", "dpdk.gateway6: \"10.0.0.1\" is not a numeric IPv6"},
+		{"dpdk: {networks: [10.0.0.0/33]}\n", "dpdk.networks: \"10.0.0.0/33\" is not a prefix"},
+		{"dpdk: {networks: [lan]}\n", "dpdk.networks: \"lan\" is not a prefix"},
+		{"dpdk: {mbufs: 100}\n", "dpdk.mbufs: 100 is too few"},
+		{"dpdk: {rx_desc: 8}\n", "dpdk.rx_desc: 8 is too few"},
+		{"dpdk: {tx_desc: 40000}\n", "dpdk.tx_desc: 40000 is out of range"},
+		{"dpdk: {port: \"net tap\"}\n", "dpdk.port: \"net tap\" is not a DPDK device name"},
+		{"dpdk: {port: net_tap0, exception: net_tap0}\n",
+		 "dpdk.exception: \"net_tap0\" is also the data port"},
+		{"dpdk: {eal: \"-l 0\"}\n", "dpdk.eal: expected a list"},
+		{"dpdk: {lcores: 2}\n", "dpdk.lcores: unknown key"},
+	};
+	char doc[1024];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(doc, sizeof(doc), "%s%s", DPDK_BASE, bad[i].yaml);
+		cr_expect_eq(parse(doc), -EINVAL, "accepted: %s", bad[i].yaml);
+		cr_expect(strstr(err, bad[i].want) != NULL, "%s  got  %s\n  want %s", bad[i].yaml,
+			  err, bad[i].want);
+	}
+}
+
+Test(config_parse, dpdk_too_many_networks)
+{
+	char doc[2048];
+	int n = snprintf(doc, sizeof(doc), "%sdpdk:\n  networks:\n", DPDK_BASE);
+	for (int i = 0; i <= VD_CFG_DPDK_MAX_NETS; i++)
+		n += snprintf(doc + n, sizeof(doc) - (size_t)n, "    - 10.%d.0.0/16\n", i);
+	cr_expect_eq(parse(doc), -EINVAL);
+	cr_expect(strstr(err, "dpdk.networks: 17 prefixes, at most 16") != NULL, "%s", err);
+}
+
+Test(config_parse, policy_keys_and_their_defaults)
+{
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n" POOL), 0, "%s", err);
+	cr_expect_str_eq(cfg.policy.server_header, "viaduct");
+	cr_expect_eq(cfg.policy.n_proxy_require, 0);
+	cr_expect_eq(cfg.policy.n_trusted, 0);
+	cr_expect_eq(cfg.policy.untrusted_route, VD_UNTRUSTED_TO_POOL);
+	cr_expect_eq(cfg.limits.max_vias, 70, "a 20+ Via path is legitimate (RFC 3261 8.1.1.6)");
+	vd_config_free(&cfg);
+
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n" POOL
+			   "proxy_require: [sec-agree, path]\nserver_header: ''\n"
+			   "trusted_next_hops: [192.0.2.0/24, '2001:db8::1', localhost]\n"
+			   "untrusted_route: reject\n"),
+		     0, "%s", err);
+	cr_expect_eq(cfg.policy.n_proxy_require, 2);
+	cr_expect_str_eq(cfg.policy.proxy_require[1], "path");
+	cr_expect_str_eq(cfg.policy.server_header, "", "empty: no Server header");
+	cr_expect_geq(cfg.policy.n_trusted, 3, "a name adds each of its addresses");
+	cr_expect_eq(cfg.policy.trusted[0].bits, 24);
+	cr_expect_eq(cfg.policy.trusted[1].bits, 128);
+	cr_expect_eq(cfg.policy.untrusted_route, VD_UNTRUSTED_REJECT);
+	vd_config_free(&cfg);
+
+	static const struct {
+		const char *yaml, *want;
+	} bad[] = {
+		{ "proxy_require: ['sec agree']\n", "proxy_require: \"sec agree\" is not an option tag" },
+		{ "untrusted_route: relay\n", "untrusted_route: \"relay\" is not pool or reject" },
+		{ "trusted_next_hops: [no-such-host.invalid]\n",
+		  "trusted_next_hops: \"no-such-host.invalid\" is not a prefix or an address" },
+		{ "server_header: \"a\\tb\"\n", "server_header: control character at 1" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char doc[512];
+		snprintf(doc, sizeof(doc), "listeners: [{address: 127.0.0.1}]\n" POOL "%s",
+			 bad[i].yaml);
+		cr_expect_eq(parse(doc), -EINVAL, "case %zu", i);
+		cr_expect(strstr(err, bad[i].want), "case %zu: %s", i, err);
+	}
+}
+
+Test(config_parse, branch_key_is_shared_when_configured_and_kept_across_loads_when_not)
+{
+	uint8_t a[16], b[16], c[16];
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n" POOL), 0, "%s", err);
+	memcpy(a, cfg.policy.branch_key, 16);
+	vd_config_free(&cfg);
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n" POOL), 0, "%s", err);
+	cr_expect(memcmp(a, cfg.policy.branch_key, 16) == 0, "a reload keeps the process's key");
+	static const uint8_t zero[16];
+	cr_expect(memcmp(a, zero, 16) != 0, "a random key, not zeroes");
+	vd_config_free(&cfg);
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n" POOL
+			   "branch_key: a shared secret of ours\n"),
+		     0, "%s", err);
+	memcpy(b, cfg.policy.branch_key, 16);
+	vd_config_free(&cfg);
+	vd_branch_key_derive("a shared secret of ours", c);
+	cr_expect(memcmp(b, c, 16) == 0, "every instance derives the same key from the text");
+	cr_expect(memcmp(a, b, 16) != 0);
+	cr_expect_eq(parse("listeners: [{address: 127.0.0.1}]\n" POOL "branch_key: short\n"),
+		     -EINVAL);
+	cr_expect(strstr(err, "branch_key: 5 characters, at least 16"), "%s", err);
+}
+
+/* Transports: a UDP and a TCP listener share address and port; pools and members choose
+ * theirs (a member inherits its pool's); the tcp: limits have safe defaults and bounds. */
+Test(config, transports_and_tcp_limits)
+{
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}, {address: 127.0.0.1, transport: tcp}]\n"
+			   "pools: [{name: p, transport: tcp, udp_max_bytes: 1300,\n"
+			   "  members: [{host: 127.0.0.2}, {host: 127.0.0.3, transport: udp}]}]\n"
+			   "tcp: {max_connections: 500, header_timeout_ms: 250}\n"),
+		     0, "%s", err);
+	cr_assert_eq(cfg.listeners[0].transport, VD_TP_UDP);
+	cr_assert_eq(cfg.listeners[1].transport, VD_TP_TCP);
+	cr_assert_eq(cfg.pools[0].transport, VD_TP_TCP);
+	cr_assert_eq(cfg.pools[0].udp_max_bytes, 1300);
+	cr_assert_eq(cfg.pools[0].members[0].transport, VD_TP_TCP);
+	cr_assert_eq(cfg.pools[0].members[1].transport, VD_TP_UDP);
+	cr_assert_eq(cfg.tcp.max_connections, 500);
+	cr_assert_eq(cfg.tcp.header_timeout_ms, 250);
+	cr_assert_eq(cfg.tcp.max_connections_per_ip, VD_CFG_DEFAULT_TCP_MAX_PER_IP);
+	cr_assert_eq(cfg.tcp.idle_timeout_ms, VD_CFG_DEFAULT_TCP_IDLE_TIMEOUT_MS);
+	cr_assert_eq(cfg.tcp.write_queue_bytes, VD_CFG_DEFAULT_TCP_WRITE_QUEUE);
+	vd_config_free(&cfg);
+
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1, transport: sctp}]\n"
+			   "pool: {name: p, members: [{host: 127.0.0.2}]}\n"),
+		     -EINVAL);
+	cr_assert(strstr(err, "listeners[0].transport: \"sctp\" is not one of udp, tcp"), "%s", err);
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n"
+			   "pool: {name: p, members: [{host: 127.0.0.2, transport: ws}]}\n"),
+		     -EINVAL);
+	cr_assert(strstr(err, "pool.members[0].transport:"), "%s", err);
+	cr_assert_eq(parse("listeners: [{address: 127.0.0.1}]\n"
+			   "pool: {name: p, members: [{host: 127.0.0.2}]}\n"
+			   "tcp: {write_queue_bytes: 10}\n"),
+		     -EINVAL);
+	cr_assert(strstr(err, "tcp.write_queue_bytes: 10 is out of range"), "%s", err);
+}
