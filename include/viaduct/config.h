@@ -201,6 +201,41 @@ struct vd_cfg_policy {
 	uint8_t branch_key[16]; /* = VD_BRANCH_KEY_LEN (proxy.h) */
 };
 
+/*
+ * What the edge admits (src/proxy/guard.c), top-level keys acl:, rate_limit:, replies: and
+ * overload: (README "Edge protection" explains each value).
+ */
+enum vd_guard_over { VD_OVER_DROP = 0, VD_OVER_REPLY };	   /* past a limit: drop, or 503 */
+enum vd_shed { VD_SHED_DROP = 0, VD_SHED_REPLY, VD_SHED_OFF }; /* new requests when behind */
+
+struct vd_cfg_acl_entry {
+	struct vd_prefix prefix;
+	bool deny;
+};
+
+#define VD_CFG_DEFAULT_SOURCES 262144	/* per-source table entries over all workers */
+#define VD_CFG_DEFAULT_REPLY_RATE 100	/* local replies per source per second */
+#define VD_CFG_DEFAULT_REPLY_BURST 200
+#define VD_CFG_DEFAULT_BAN_SECONDS 60
+#define VD_CFG_GUARD_METHODS 32		/* >= VD_M__COUNT (sip.h) */
+
+struct vd_cfg_guard {
+	bool acl_default_deny;		/* acl.default: deny */
+	unsigned n_acl;
+	struct vd_cfg_acl_entry *acl;	/* owned */
+	uint32_t rate, burst;		/* messages/s per source (IPv6: per /64); 0 = no limit */
+	enum vd_guard_over over;
+	uint32_t ban_after;		/* messages over the limit in a row -> banned; 0 = never */
+	uint32_t ban_seconds;
+	unsigned n_exempt;
+	struct vd_prefix *exempt;	/* owned: never limited (members, trusted hops too) */
+	uint32_t sources;		/* per-source table entries, all workers together */
+	uint32_t method_rate[VD_CFG_GUARD_METHODS]; /* per method, whole instance; 0 = none */
+	uint32_t method_burst[VD_CFG_GUARD_METHODS];
+	uint32_t reply_rate, reply_burst; /* local replies per source; 0 = unlimited */
+	enum vd_shed shed;
+};
+
 struct vd_config {
 	unsigned workers; /* 0 in the file means: one per online core (resolved by the loader) */
 	unsigned batch;   /* messages per recvmmsg/sendmmsg batch */
@@ -216,6 +251,7 @@ struct vd_config {
 	struct vd_cfg_admin admin;
 	struct vd_cfg_dpdk dpdk;
 	struct vd_cfg_policy policy;
+	struct vd_cfg_guard guard;
 	unsigned n_rules;            /* routing rules, in order: the first match wins */
 	struct vd_rule_spec *rules;  /* owned, strings included (include/viaduct/rules.h) */
 	unsigned n_files; /* the file loaded and every file it includes (reload watches them) */

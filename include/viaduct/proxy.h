@@ -19,6 +19,7 @@
 
 #include "viaduct/addr.h"
 #include "viaduct/config.h"
+#include "viaduct/lpm.h"
 #include "viaduct/maglev.h"
 #include "viaduct/sip.h"
 
@@ -76,6 +77,12 @@ enum vd_drop {
 	VD_DROP_UNFRAMED,         /* a stream message without a usable Content-Length */
 	VD_DROP_CONN_CLOSED,      /* its connection (request's, response's way back) is gone */
 	VD_DROP_HANDOFF_FULL,     /* the owner worker of its connection is too far behind */
+	VD_DROP_ACL,              /* its source is denied by acl: (before any parsing) */
+	VD_DROP_BANNED,           /* its source is banned for exceeding its limit (no parsing) */
+	VD_DROP_RATE_LIMITED,     /* over its source's or its method's limit (over: drop) */
+	VD_DROP_SHED,             /* a new dialog or registration while the worker is behind */
+	VD_DROP_REPLY_LIMITED,    /* a local reply over its source's reply budget */
+	VD_DROP_REPLY_AMPLIFIES,  /* a reply to bad input would be larger than the input */
 	VD_DROP__COUNT
 };
 
@@ -160,6 +167,22 @@ struct vd_proxy_pool {
 	bool dirty; /* member state set, tables not rebuilt yet (vd_proxy_pools_rebuild) */
 };
 
+/** What the edge admits, compiled from struct vd_cfg_guard (src/proxy/guard_init.c). Rates
+ * are in milli-messages per millisecond, which is messages per second; bursts in
+ * milli-messages. */
+struct vd_proxy_guard {
+	struct vd_lpm *acl;	  /* VD_GUARD_ALLOW / VD_GUARD_DENY by prefix; NULL: none */
+	struct vd_lpm *exempt;	  /* 1: never limited nor shed (members, trusted, exempt:) */
+	uint32_t rate, burst;	  /* per source; rate 0 = no per-source limit */
+	uint32_t reply_rate, reply_burst; /* per source; reply_rate 0 = no reply budget */
+	uint32_t ban_after, ban_ms;
+	uint8_t over, shed;	  /* enum vd_guard_over, enum vd_shed */
+	bool methods;		  /* any per-method limit */
+	uint32_t method_rate[VD_M__COUNT], method_burst[VD_M__COUNT]; /* per worker */
+};
+
+enum { VD_GUARD_ALLOW = 0, VD_GUARD_DENY = 1 };
+
 /** Everything the core reads per message. Built by the control plane, read-only afterwards. */
 struct vd_proxy {
 	unsigned n_listeners;
@@ -200,6 +223,7 @@ struct vd_proxy {
 	 * "does this come from / go to a member?" in one or two probes */
 	union vd_sockaddr *member_set;
 	uint32_t member_set_mask;
+	struct vd_proxy_guard guard; /* its tables shared like the rules (shared_refs) */
 	/* snapshots sharing the rules database, its scratch and member_set: compiled once per
 	 * config load (control plane only) */
 	unsigned *shared_refs;
@@ -247,6 +271,7 @@ struct vd_result {
 	uint16_t pool;        /* the pool of `member` */
 	int32_t rule;         /* the routing rule that decided, -1 when none did */
 	uint8_t route;        /* requests: enum vd_route_outcome */
+	uint8_t guard;        /* VD_GUARD_EV_* that this message caused */
 	uint32_t reply_len;   /* REPLY: bytes written to the reply buffer */
 	/* FORWARD over a connection the datapath knows by token (a response going back the way
 	 * its request came); 0: by transport to dst (a connection to dst, opened if needed).
@@ -255,6 +280,75 @@ struct vd_result {
 	union vd_sockaddr dst;
 };
 
+/* What a message did to the edge's limits (struct vd_result guard, counted per worker). */
+#define VD_GUARD_EV_LIMITED 1u /* over its source's limit (dropped or answered 503) */
+#define VD_GUARD_EV_BAN 2u     /* ... and that started a ban of its source */
+#define VD_GUARD_EV_METHOD 4u  /* over its method's limit */
+#define VD_GUARD_EV_SHED 8u    /* shed: a new dialog/registration while the worker is behind */
+
+/* One source in a worker's table: an IPv4 address or an IPv6 /64. 32 bytes. */
+struct vd_guard_src {
+	uint64_t key;
+	uint32_t seen_ms;      /* last refill of both buckets */
+	uint32_t tokens;       /* milli-messages */
+	uint32_t reply_tokens; /* milli-replies */
+	uint32_t strikes;      /* messages over the limit since the last one admitted */
+	uint32_t ban_until_ms; /* 0: not banned */
+	uint8_t family;        /* 0: free slot */
+	uint8_t pad[3];
+};
+
+#define VD_GUARD_WAYS 4 /* a source's entry is one of 4 slots of its set (128 bytes) */
+#define VD_GUARD_HOT 16 /* sources a worker reports: banned, or the most limited */
+
+/** A source a worker reports (vd_guard_hot): its key, limited count, ban end (0 = none). */
+struct vd_guard_hot {
+	uint64_t key;
+	uint32_t strikes;
+	uint32_t ban_until_ms;
+	uint8_t family;
+};
+
+/**
+ * A worker's admission state: its source table (fixed size, no allocation per message; a new
+ * source takes a free slot of its set, else the one seen longest ago that is not banned),
+ * per-method buckets, and what the datapath tells it once per batch. One writer: its worker.
+ */
+struct vd_guard {
+	uint32_t now_ms;    /* set by the datapath once per batch (monotonic, wraps) */
+	bool overloaded;    /* set by the datapath once per batch: its receive queue is behind */
+	uint32_t set_mask;  /* sets - 1 */
+	struct vd_guard_src *src; /* (set_mask + 1) * VD_GUARD_WAYS */
+	struct {
+		uint32_t tokens, seen_ms;
+	} method[VD_M__COUNT];
+	/* this message: its source's entry (NULL: exempt, or not looked up) and whether it is
+	 * over the limit (decided before scanning, acted on after) */
+	struct vd_guard_src *cur;
+	bool limited;
+	int8_t exempt; /* 1: exempt, 0: not, -1: not looked up yet */
+	/* read by the admin thread with relaxed loads: the hot sources */
+	struct vd_guard_hot hot[VD_GUARD_HOT];
+};
+
+/** A worker's state with a table of at least `sources` entries (rounded up to a power of two
+ * of sets); NULL on ENOMEM. Control plane. Memory: vd_guard_bytes(). */
+struct vd_guard *vd_guard_new(uint32_t sources);
+void vd_guard_free(struct vd_guard *g);
+size_t vd_guard_bytes(uint32_t sources);
+/** The datapath, once per batch. */
+static inline void vd_guard_tick(struct vd_guard *g, uint32_t now_ms, bool overloaded)
+{
+	/* 0 means "never" in the table; the admin thread reads it (relaxed) to age bans */
+	__atomic_store_n(&g->now_ms, now_ms ? now_ms : 1, __ATOMIC_RELAXED);
+	g->overloaded = overloaded;
+}
+/** Copy the worker's hot sources (banned first, then most limited) into out (at most n):
+ * how many. Any thread (relaxed loads). */
+unsigned vd_guard_hot_read(const struct vd_guard *g, struct vd_guard_hot *out, unsigned n);
+/** "203.0.113.7" or "2001:db8:1:2::/64" for a hot source's key. */
+void vd_guard_key_text(const struct vd_guard_hot *h, char *out, size_t len);
+
 /** Scratch a worker owns and passes to every call: the message view and reply space. */
 struct vd_proxy_scratch {
 	unsigned worker; /* index of the worker: picks its rules scratch in the snapshot */
@@ -262,6 +356,7 @@ struct vd_proxy_scratch {
 	 * set by the datapath before each vd_proxy_process() */
 	uint64_t conn;
 	struct vd_sip_msg msg;
+	struct vd_guard *guard; /* the worker's admission state; NULL: nothing is limited */
 	char *reply;        /* caller-allocated, reply_cap bytes */
 	uint32_t reply_cap;
 };

@@ -28,6 +28,17 @@ enum vd_stats_reply {
 
 #define VD_STATS_POOLS 16
 
+/* The edge's admission events (struct vd_result guard bits), in this order. */
+enum vd_stats_guard {
+	VD_STATS_GUARD_SOURCE = 0, /* over its source's limit */
+	VD_STATS_GUARD_BAN,        /* a source banned */
+	VD_STATS_GUARD_METHOD,     /* over its method's limit */
+	VD_STATS_GUARD_SHED,       /* shed while the worker was behind */
+	VD_STATS_GUARD__COUNT
+};
+
+const char *vd_stats_guard_name(enum vd_stats_guard g);
+
 struct vd_stats {
 	uint64_t rx, tx, replies, drops;
 	uint64_t rx_bytes, tx_bytes;
@@ -43,6 +54,7 @@ struct vd_stats {
 	 * are counted in tx only */
 	uint64_t member[VD_STATS_POOLS][VD_CFG_MAX_MEMBERS];
 	uint64_t batches;
+	uint64_t guard[VD_STATS_GUARD__COUNT];
 } __attribute__((aligned(64)));
 
 #define VD_STAT_ADD(field, n) \

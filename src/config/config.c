@@ -71,6 +71,11 @@ static int rules_dup(struct vd_config *dst, const struct vd_config *src)
 void vd_config_free(struct vd_config *cfg)
 {
 	rules_free(cfg);
+	free(cfg->guard.acl);
+	free(cfg->guard.exempt);
+	cfg->guard.acl = NULL;
+	cfg->guard.exempt = NULL;
+	cfg->guard.n_acl = cfg->guard.n_exempt = 0;
 	for (unsigned i = 0; cfg->files && i < cfg->n_files; i++)
 		free(cfg->files[i]);
 	free(cfg->files);
@@ -83,9 +88,30 @@ void vd_config_free(struct vd_config *cfg)
 	cfg->n_pools = 0;
 }
 
+/* a copy of n elements of size sz (NULL for none); *oom set when it fails */
+static void *dup_array(const void *a, size_t n, size_t sz, bool *oom)
+{
+	if (!n)
+		return NULL;
+	void *d = malloc(n * sz);
+	if (!d)
+		*oom = true;
+	else
+		memcpy(d, a, n * sz);
+	return d;
+}
+
 int vd_config_dup(struct vd_config *dst, const struct vd_config *src)
 {
+	bool oom = false;
 	*dst = *src;
+	dst->guard.acl = dup_array(src->guard.acl, src->guard.n_acl, sizeof(*src->guard.acl), &oom);
+	dst->guard.exempt = dup_array(src->guard.exempt, src->guard.n_exempt,
+				      sizeof(*src->guard.exempt), &oom);
+	if (!dst->guard.acl)
+		dst->guard.n_acl = 0;
+	if (!dst->guard.exempt)
+		dst->guard.n_exempt = 0;
 	dst->rules = NULL;
 	dst->n_rules = 0;
 	dst->pools = NULL;
@@ -94,6 +120,8 @@ int vd_config_dup(struct vd_config *dst, const struct vd_config *src)
 	dst->n_files = 0;
 	dst->pools = calloc(src->n_pools ? src->n_pools : 1, sizeof(*dst->pools));
 	dst->files = calloc(src->n_files ? src->n_files : 1, sizeof(*dst->files));
+	if (oom)
+		goto oom;
 	if (!dst->pools || !dst->files)
 		goto oom;
 	for (unsigned p = 0; p < src->n_pools; p++) {

@@ -104,6 +104,14 @@ static const cyaml_schema_field_t config_fields[] = {
 				   &cfg_policy_string_value, 0, CYAML_UNLIMITED),
 	STR_FIELD("untrusted_route", OPT, struct raw_config, untrusted_route),
 	STR_FIELD("branch_key", OPT, struct raw_config, branch_key),
+	CYAML_FIELD_MAPPING_PTR("acl", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				struct raw_config, acl, cfg_acl_fields),
+	CYAML_FIELD_MAPPING_PTR("rate_limit", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				struct raw_config, rate_limit, cfg_rate_limit_fields),
+	CYAML_FIELD_MAPPING_PTR("replies", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				struct raw_config, replies, cfg_replies_fields),
+	CYAML_FIELD_MAPPING_PTR("overload", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				struct raw_config, overload, cfg_overload_fields),
 	CYAML_FIELD_END,
 };
 
@@ -440,6 +448,8 @@ static int convert(struct loader *ld, const struct raw_config *raw, struct vd_co
 		rc = cfg_convert_dpdk(ld, raw->dpdk, &cfg->dpdk);
 	if (!rc)
 		rc = cfg_convert_policy(ld, raw, &cfg->policy);
+	if (!rc)
+		rc = cfg_convert_guard(ld, raw, &cfg->guard);
 	if (!rc)
 		rc = cfg_convert_includes(ld, raw, cfg, 0);
 	/* rules after every pool is known. Included files' rules come first (in include order),

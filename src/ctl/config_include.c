@@ -69,6 +69,14 @@ static const char *main_only_key(const struct raw_config *r)
 		return "admin";
 	if (r->dpdk)
 		return "dpdk";
+	if (r->acl)
+		return "acl";
+	if (r->rate_limit)
+		return "rate_limit";
+	if (r->replies)
+		return "replies";
+	if (r->overload)
+		return "overload";
 	if (r->proxy_require)
 		return "proxy_require";
 	if (r->server_header)

@@ -83,6 +83,32 @@ struct raw_rule {
 	unsigned n_listeners;
 };
 
+struct raw_acl {
+	char *def;
+	char **allow, **deny;
+	unsigned n_allow, n_deny;
+};
+
+struct raw_method_limit {
+	char *method, *rate, *burst;
+};
+
+struct raw_rate_limit {
+	char *rate, *burst, *over, *ban_after, *ban_seconds, *sources;
+	char **exempt;
+	unsigned n_exempt;
+	struct raw_method_limit *methods;
+	unsigned n_methods;
+};
+
+struct raw_replies {
+	char *rate, *burst;
+};
+
+struct raw_overload {
+	char *shed;
+};
+
 struct raw_limits {
 	char *max_message_size, *max_headers, *max_vias;
 };
@@ -111,6 +137,10 @@ struct raw_config {
 	unsigned n_trusted_next_hops;
 	char *untrusted_route;
 	char *branch_key;
+	struct raw_acl *acl;
+	struct raw_rate_limit *rate_limit;
+	struct raw_replies *replies;
+	struct raw_overload *overload;
 };
 
 struct loader {
@@ -199,6 +229,11 @@ int cfg_convert_tcp(struct loader *ld, const struct raw_tcp *raw, struct vd_cfg_
 /** "udp" | "tcp" (NULL: def) into *out. */
 int cfg_get_transport(struct loader *ld, const char *field, const char *text,
 		      enum vd_transport def, enum vd_transport *out);
+
+/* ---- acl, rate_limit, replies, overload (config_guard.c) ---- */
+extern const cyaml_schema_field_t cfg_acl_fields[], cfg_rate_limit_fields[], cfg_replies_fields[],
+	cfg_overload_fields[];
+int cfg_convert_guard(struct loader *ld, const struct raw_config *raw, struct vd_cfg_guard *g);
 
 extern const cyaml_schema_field_t cfg_dpdk_fields[];
 int cfg_convert_dpdk(struct loader *ld, const struct raw_dpdk *raw, struct vd_cfg_dpdk *d);

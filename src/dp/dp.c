@@ -90,6 +90,10 @@ static int worker_init(struct vd_worker *w, const struct vd_config *cfg,
 	/* a reply copies a subset of the request's header lines, plus a few of its own */
 	w->scratch.reply_cap = w->max_message + 512;
 	w->scratch.worker = w->dp->scratch_base + w->id;
+	/* the per-source table is split over the workers (a source's datagrams mostly reach one:
+	 * SO_REUSEPORT hashes the 4-tuple); read once, at start */
+	w->guard = vd_guard_new(cfg->guard.sources / w->dp->n_workers + 1);
+	w->scratch.guard = w->guard;
 	w->bufs = malloc((size_t)w->batch * w->buf_size);
 	w->replies = malloc((size_t)w->batch * w->scratch.reply_cap);
 	w->rx = calloc(w->batch, sizeof(*w->rx));
@@ -105,7 +109,7 @@ static int worker_init(struct vd_worker *w, const struct vd_config *cfg,
 	w->pend_kind = calloc(w->batch, sizeof(*w->pend_kind));
 	w->epfd = epoll_create1(EPOLL_CLOEXEC);
 	w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (!w->bufs || !w->replies || !w->rx || !w->rx_iov || !w->rx_src || !w->res ||
+	if (!w->guard || !w->bufs || !w->replies || !w->rx || !w->rx_iov || !w->rx_src || !w->res ||
 	    !w->pkt || !w->tx || !w->tx_iov || !w->slot_conn || !w->slot_listener ||
 	    !w->pend_len || !w->pend_kind || w->epfd < 0 || w->evfd < 0 ||
 	    vd_conns_init(w, cfg)) {
@@ -148,6 +152,7 @@ static void worker_fini(struct vd_worker *w)
 	free(w->slot_listener);
 	free(w->pend_len);
 	free(w->pend_kind);
+	vd_guard_free(w->guard);
 	free(w->bufs);
 	free(w->replies);
 	free(w->rx);

@@ -151,6 +151,10 @@ struct vd_worker {
 	int epfd, evfd;   /* epoll set; eventfd other workers wake us with */
 	bool wake[256];   /* workers to wake after this batch (hand-off) */
 	uint64_t now_ms, next_tick_ms;
+	/* a UDP socket still had datagrams after VD_DP_MAX_BURSTS full batches this round: the
+	 * worker is behind, and the next round sheds new dialogs (struct vd_guard overloaded) */
+	bool behind;
+	struct vd_guard *guard; /* admission state: sources, buckets (scratch.guard) */
 	unsigned batch;
 	uint32_t buf_size;     /* headroom + max message */
 	uint32_t max_message;

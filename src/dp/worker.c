@@ -231,9 +231,14 @@ static void dispatch(struct vd_worker *w, const struct epoll_event *ev)
 	switch ((unsigned)(d >> 32)) {
 	case VD_EV_UDP:
 		vd_conn_run_pending(w); /* the slots are about to be reused */
-		for (int b = 0; b < VD_DP_MAX_BURSTS; b++)
+		for (int b = 0;; b++) {
 			if (burst(w, idx) < (int)w->batch)
 				break;
+			if (b == VD_DP_MAX_BURSTS - 1) {
+				w->behind = true; /* more waiting: the next round sheds */
+				break;
+			}
+		}
 		break;
 	case VD_EV_LISTEN:
 		vd_conn_accept(w, idx);
@@ -264,6 +269,8 @@ void *vd_worker_main(void *arg)
 		int n = epoll_wait(w->epfd, ev, VD_DP_EVENTS, VD_DP_POLL_MS);
 		rcu_thread_online();
 		w->now_ms = now_ms();
+		vd_guard_tick(w->guard, (uint32_t)w->now_ms, w->behind);
+		w->behind = false;
 		/* every batch of this round is decided with the snapshot read here; the quiescent
 		 * state after it tells writers this worker no longer holds it */
 		w->route = vd_route_read();

@@ -38,6 +38,12 @@ static const char *const drop_names[VD_DROP__COUNT] = {
 	[VD_DROP_UNFRAMED] = "unframed",
 	[VD_DROP_CONN_CLOSED] = "connection-closed",
 	[VD_DROP_HANDOFF_FULL] = "handoff-full",
+	[VD_DROP_ACL] = "acl-denied",
+	[VD_DROP_BANNED] = "banned",
+	[VD_DROP_RATE_LIMITED] = "rate-limited",
+	[VD_DROP_SHED] = "shed",
+	[VD_DROP_REPLY_LIMITED] = "reply-limited",
+	[VD_DROP_REPLY_AMPLIFIES] = "reply-larger-than-request",
 };
 
 const char *vd_drop_name(enum vd_drop d)
@@ -243,13 +249,19 @@ int vd_proxy_init(struct vd_proxy *px, const struct vd_config *cfg, char *err, s
 	int prc = members_not_ours(px, cfg, err, errlen);
 	if (prc)
 		return prc;
+	prc = vd_guard_compile(px, cfg, err, errlen);
+	if (prc)
+		return prc;
 	px->shared_refs = calloc(1, sizeof(*px->shared_refs));
 	px->pools = calloc(cfg->n_pools, sizeof(*px->pools));
 	if (px->shared_refs)
 		*px->shared_refs = 1;
 	if (!px->pools || !px->shared_refs) {
 		free(px->shared_refs);
+		free(px->pools);
+		px->pools = NULL;
 		px->shared_refs = NULL;
+		vd_guard_release(&px->guard);
 		snprintf(err, errlen, "out of memory");
 		return -ENOMEM;
 	}
@@ -280,6 +292,7 @@ void vd_proxy_fini(struct vd_proxy *px)
 			vd_rules_scratch_free(px->rules_scratch[i]);
 		free(px->rules_scratch);
 		vd_rules_free(px->rules);
+		vd_guard_release(&px->guard);
 		free(px->shared_refs);
 	}
 	px->shared_refs = NULL;
@@ -395,14 +408,30 @@ void vd_proxy_process(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 	res->method = VD_M_UNKNOWN;
 	res->transport = VD_TP_UDP;
 	res->conn = 0;
+	res->guard = 0;
+	res->sip_err = VD_SIP_OK;
+	/* the admission's common case (no acl, no per-source rate, not behind) costs a few
+	 * tests here; guard.c runs only when it has something to do */
+	struct vd_guard *g = s->guard;
+	if (g) {
+		g->cur = NULL;
+		g->limited = false;
+		g->exempt = -1;
+		if ((px->guard.acl || px->guard.rate) && !vd_guard_admit(px, g, src, res))
+			return;
+	}
+	uint32_t in_len = pkt->len;
 	if (pkt->len > px->max_message_size) {
 		vd_proxy_too_large(px, pkt, src, s, res);
-		return;
+		goto replied;
 	}
 	enum vd_sip_err e = vd_sip_scan(pkt->base + pkt->off, pkt->len, &px->limits, &s->msg);
 	res->sip_err = (uint8_t)e;
 	res->is_request = s->msg.is_request;
 	res->method = s->msg.method;
+	if (g && (g->limited || g->overloaded || px->guard.methods) &&
+	    vd_guard_scanned(px, g, e, src, s, res))
+		goto replied;
 	if (e == VD_SIP_E_NOT_SIP) {
 		res->drop = VD_DROP_NOT_SIP;
 		return;
@@ -411,4 +440,7 @@ void vd_proxy_process(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		vd_proxy_request(px, pkt, src, listener, s, res);
 	else
 		vd_proxy_response(px, pkt, s, res);
+replied:
+	if (g && res->verdict == VD_VERDICT_REPLY)
+		vd_guard_replied(px, g, src, in_len, res);
 }

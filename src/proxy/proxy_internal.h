@@ -99,6 +99,23 @@ int vd_pool_tables_build(struct vd_proxy_pool *p);
 int vd_pool_select(const struct vd_proxy_pool *p, const struct vd_sip_msg *m,
 		   const union vd_sockaddr *src);
 
+/* --- guard.c: the edge's admission (struct vd_guard) --- */
+/** Before scanning: acl, bans, the source's bucket. false: res is a drop, stop. */
+bool vd_guard_admit(const struct vd_proxy *px, struct vd_guard *g, const union vd_sockaddr *src,
+		    struct vd_result *res);
+/** After scanning (verdict e): a limited request's 503, method limits, shedding. true: res
+ * is decided (a reply or a drop), stop. */
+bool vd_guard_scanned(const struct vd_proxy *px, struct vd_guard *g, enum vd_sip_err e,
+		      const union vd_sockaddr *src, struct vd_proxy_scratch *s,
+		      struct vd_result *res);
+/** After the decision: a local reply costs its source a reply token, and a reply to bad
+ * input may not be larger than the input (in_len bytes). */
+void vd_guard_replied(const struct vd_proxy *px, struct vd_guard *g,
+		      const union vd_sockaddr *src, uint32_t in_len, struct vd_result *res);
+/* guard_init.c */
+int vd_guard_compile(struct vd_proxy *px, const struct vd_config *cfg, char *err, size_t errlen);
+void vd_guard_release(struct vd_proxy_guard *G);
+
 /* --- reply.c --- */
 
 /** Build a reply (RFC 3261 8.2.6) to the scanned request into s->reply; fills res. */

@@ -88,6 +88,13 @@ static const char *route_label(unsigned i, char *tmp, size_t len)
 	return vd_route_outcome_name((enum vd_route_outcome)i);
 }
 
+static const char *guard_label(unsigned i, char *tmp, size_t len)
+{
+	(void)tmp;
+	(void)len;
+	return vd_stats_guard_name((enum vd_stats_guard)i);
+}
+
 static const char *index_label(unsigned i, char *tmp, size_t len)
 {
 	snprintf(tmp, len, "%u", i);
@@ -144,6 +151,12 @@ static const struct family families[] = {
 	 VD_STATS_POOLS, true},
 	{"receive_batches_total", "Receive batches (recvmmsg calls that returned messages).", NULL,
 	 SCALAR(batches)},
+	{"edge_events_total",
+	 "Admission events: source-limited (a message over its source's rate_limit), banned (a "
+	 "source banned for ban_seconds), method-limited (over its method's limit), shed (a new "
+	 "dialog or registration while the worker was behind). What became of each message is "
+	 "in drops_total or replies_total.",
+	 "event", ARRAY(guard, 0, VD_STATS_GUARD__COUNT, guard_label)},
 };
 
 static uint64_t counter(const struct vd_stats *st, const struct family *f, unsigned g, unsigned i)

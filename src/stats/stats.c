@@ -21,8 +21,19 @@ static enum vd_stats_reply reply_index(uint16_t code)
 	}
 }
 
+const char *vd_stats_guard_name(enum vd_stats_guard g)
+{
+	static const char *const names[VD_STATS_GUARD__COUNT] = {
+		"source-limited", "banned", "method-limited", "shed" };
+	return (unsigned)g < VD_STATS_GUARD__COUNT ? names[g] : "unknown";
+}
+
 void vd_stats_count(struct vd_stats *st, const struct vd_result *res, uint32_t bytes)
 {
+	/* the VD_GUARD_EV_* bits are 1 << enum vd_stats_guard */
+	for (unsigned bits = res->guard, g = 0; bits; bits >>= 1, g++)
+		if (bits & 1)
+			VD_STAT_ADD(st->guard[g], 1);
 	VD_STAT_ADD(st->rx, 1);
 	VD_STAT_ADD(st->rx_bytes, bytes);
 	if (res->sip_err != VD_SIP_OK)
@@ -118,6 +129,8 @@ void vd_stats_print(FILE *f, const char *label, const struct vd_stats *st)
 		kv(f, "bad_", vd_sip_err_name((enum vd_sip_err)e), st->sip_err[e]);
 	for (int r = 1; r < VD_ROUTE__COUNT; r++)
 		kv(f, "route_", vd_route_outcome_name((enum vd_route_outcome)r), st->route[r]);
+	for (int g = 0; g < VD_STATS_GUARD__COUNT; g++)
+		kv(f, "guard_", vd_stats_guard_name((enum vd_stats_guard)g), st->guard[g]);
 	for (int p = 0; p < VD_STATS_POOLS; p++)
 		for (int i = 0; i < VD_CFG_MAX_MEMBERS; i++) {
 			/* pool 0 keeps the short form member_N that scripts read */
