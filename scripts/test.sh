@@ -176,7 +176,7 @@ if ((QUICK == 0)); then
 	# between workers) ----------------------------------------------------------------------
 	meson_stage "b2. thread sanitizer" build-tsan \
 		"-Db_sanitize=thread -Db_lundef=false --buildtype=debug" \
-		"--timeout-multiplier 3 reload-under-load health-probing admin-api tcp" \
+		"--timeout-multiplier 3 reload-under-load health-probing admin-api tcp edge" \
 		TSAN_OPTIONS=halt_on_error=1:exitcode=66
 
 	# ---- c. fuzz -------------------------------------------------------------------

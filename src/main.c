@@ -151,6 +151,14 @@ static unsigned pair_workers(const void *dp)
 	return p->a.workers(p->a.dp) + p->b.workers(p->b.dp);
 }
 
+static const struct vd_guard *pair_worker_guard(const void *dp, unsigned i)
+{
+	const struct view_pair *p = dp;
+	unsigned na = p->a.workers(p->a.dp);
+	const struct vd_dp_view *v = i < na ? &p->a : &p->b;
+	return v->worker_guard ? v->worker_guard(v->dp, i < na ? i : i - na) : NULL;
+}
+
 static const struct vd_stats *pair_worker_stats(const void *dp, unsigned i)
 {
 	const struct view_pair *p = dp;
@@ -214,6 +222,7 @@ static void view_pair_init(struct view_pair *p, struct vd_dp_view *out)
 	out->dp = p;
 	out->workers = pair_workers;
 	out->worker_stats = pair_worker_stats;
+	out->worker_guard = pair_worker_guard;
 	out->print = pair_print;
 	out->metrics = pair_metrics;
 	out->poll = p->a.poll ? pair_poll : NULL;

@@ -50,7 +50,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: viaductctl [-a HOST:PORT] [-t SECONDS] COMMAND\n"
 		"commands:\n"
-		"  status                 pools, members, health, drain state (JSON)\n"
+		"  status                 pools, members, health, drain state, hot sources (JSON)\n"
 		"  metrics                counters (Prometheus text format)\n"
 		"  reload                 reload the configuration now\n"
 		"  drain POOL MEMBER      stop sending new dialogs to MEMBER (name or index)\n"

@@ -225,7 +225,8 @@ struct vd_cfg_guard {
 	struct vd_cfg_acl_entry *acl;	/* owned */
 	uint32_t rate, burst;		/* messages/s per source (IPv6: per /64); 0 = no limit */
 	enum vd_guard_over over;
-	uint32_t ban_after;		/* messages over the limit in a row -> banned; 0 = never */
+	uint32_t ban_after;		/* messages over the limit (none well under it between) ->
+					 * banned; 0 = never */
 	uint32_t ban_seconds;
 	unsigned n_exempt;
 	struct vd_prefix *exempt;	/* owned: never limited (members, trusted hops too) */

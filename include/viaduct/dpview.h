@@ -19,6 +19,7 @@
 #include "viaduct/stats.h"
 
 struct vd_buf;
+struct vd_guard;
 union vd_sockaddr;
 
 struct vd_dp_view {
@@ -27,6 +28,8 @@ struct vd_dp_view {
 	unsigned (*workers)(const void *dp);
 	/** Worker i's live counters (i < workers()); valid until the datapath is destroyed. */
 	const struct vd_stats *(*worker_stats)(const void *dp, unsigned i);
+	/** Optional: worker i's admission state (its hot sources for /status), or NULL. */
+	const struct vd_guard *(*worker_guard)(const void *dp, unsigned i);
 	/** Optional: datagrams the kernel dropped at our sockets (kernel datapath only). */
 	uint64_t (*kernel_drops)(const void *dp);
 	/** Optional: extra "stats ..." lines (SIGUSR1, exit), after the SIP counters. */

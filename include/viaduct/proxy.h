@@ -292,12 +292,16 @@ struct vd_guard_src {
 	uint32_t seen_ms;      /* last refill of both buckets */
 	uint32_t tokens;       /* milli-messages */
 	uint32_t reply_tokens; /* milli-replies */
-	uint32_t strikes;      /* messages over the limit since the last one admitted */
+	uint32_t strikes;      /* messages over the limit since it was last well under it */
 	uint32_t ban_until_ms; /* 0: not banned */
 	uint8_t family;        /* 0: free slot */
 	uint8_t pad[3];
 };
 
+/* Overloaded, new dialogs are shed first from the sources that spend their allowance fastest
+ * (their bucket under half; every source when there is no per-source rate), and from every
+ * source once the overload has lasted this long. */
+#define VD_GUARD_SHED_ALL_MS 500
 #define VD_GUARD_WAYS 4 /* a source's entry is one of 4 slots of its set (128 bytes) */
 #define VD_GUARD_HOT 16 /* sources a worker reports: banned, or the most limited */
 
@@ -316,7 +320,9 @@ struct vd_guard_hot {
  */
 struct vd_guard {
 	uint32_t now_ms;    /* set by the datapath once per batch (monotonic, wraps) */
-	bool overloaded;    /* set by the datapath once per batch: its receive queue is behind */
+	bool overloaded;    /* its receive queue is behind with admitted work (vd_guard_tick) */
+	bool shed_all;      /* ... for VD_GUARD_SHED_ALL_MS: shed every source's new dialogs */
+	uint32_t behind_since_ms; /* 0: not overloaded */
 	uint32_t set_mask;  /* sets - 1 */
 	struct vd_guard_src *src; /* (set_mask + 1) * VD_GUARD_WAYS */
 	struct {
@@ -326,6 +332,9 @@ struct vd_guard {
 	 * over the limit (decided before scanning, acted on after) */
 	struct vd_guard_src *cur;
 	bool limited;
+	/* messages of this round, and those past admission (acl, bans, limits): a queue behind
+	 * with what admission drops cheaply is no reason to shed (see vd_guard_tick) */
+	uint32_t round_seen, round_admitted;
 	int8_t exempt; /* 1: exempt, 0: not, -1: not looked up yet */
 	/* read by the admin thread with relaxed loads: the hot sources */
 	struct vd_guard_hot hot[VD_GUARD_HOT];
@@ -336,9 +345,22 @@ struct vd_guard {
 struct vd_guard *vd_guard_new(uint32_t sources);
 void vd_guard_free(struct vd_guard *g);
 size_t vd_guard_bytes(uint32_t sources);
-/** The datapath, once per batch. */
-static inline void vd_guard_tick(struct vd_guard *g, uint32_t now_ms, bool overloaded)
+/**
+ * The datapath, once per round of batches: the clock, and whether its receive queue was
+ * still behind after the round. The worker counts as overloaded (and sheds new dialogs in
+ * the next round) only if at least half of that round's messages got past admission: a
+ * queue kept full by a flood that admission drops cheaply (banned, over its limit, acl) is
+ * no reason to refuse the others.
+ */
+static inline void vd_guard_tick(struct vd_guard *g, uint32_t now_ms, bool behind)
 {
+	bool overloaded = behind && g->round_admitted * 2 >= g->round_seen;
+	g->round_seen = g->round_admitted = 0;
+	if (!overloaded)
+		g->behind_since_ms = 0;
+	else if (!g->behind_since_ms)
+		g->behind_since_ms = now_ms ? now_ms : 1;
+	g->shed_all = overloaded && now_ms - g->behind_since_ms >= VD_GUARD_SHED_ALL_MS;
 	/* 0 means "never" in the table; the admin thread reads it (relaxed) to age bans */
 	__atomic_store_n(&g->now_ms, now_ms ? now_ms : 1, __ATOMIC_RELAXED);
 	g->overloaded = overloaded;

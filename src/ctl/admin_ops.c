@@ -85,6 +85,34 @@ static void render_metrics(void *arg, struct vd_buf *b)
 	vd_route_reader_end();
 }
 
+/* "edge": each worker's hot sources, banned ones first, with how long their ban still runs
+ * (by the worker's own clock, which its bans are in). */
+static void render_edge(struct vd_buf *b)
+{
+	vd_buf_printf(b, ",\"edge\":{\"hot_sources\":[");
+	unsigned n_out = 0;
+	for (unsigned w = 0; admin_dp->worker_guard && w < admin_dp->workers(admin_dp->dp); w++) {
+		const struct vd_guard *g = admin_dp->worker_guard(admin_dp->dp, w);
+		struct vd_guard_hot hot[VD_GUARD_HOT];
+		if (!g)
+			continue;
+		uint32_t now = __atomic_load_n(&g->now_ms, __ATOMIC_RELAXED);
+		unsigned n = vd_guard_hot_read(g, hot, VD_GUARD_HOT);
+		for (unsigned i = 0; i < n; i++) {
+			char text[64];
+			int32_t left = (int32_t)(hot[i].ban_until_ms - now);
+			vd_guard_key_text(&hot[i], text, sizeof(text));
+			vd_buf_printf(b, "%s{\"source\":", n_out++ ? "," : "");
+			vd_buf_json_str(b, text);
+			vd_buf_printf(b, ",\"worker\":%u,\"limited\":%u,\"banned\":%s,"
+					 "\"ban_left_ms\":%d}",
+				      w, hot[i].strikes, hot[i].ban_until_ms && left > 0 ? "true" : "false",
+				      hot[i].ban_until_ms && left > 0 ? left : 0);
+		}
+	}
+	vd_buf_printf(b, "]}");
+}
+
 static void render_status(void *arg, struct vd_buf *b)
 {
 	(void)arg;
@@ -116,7 +144,9 @@ static void render_status(void *arg, struct vd_buf *b)
 		}
 		vd_buf_printf(b, "]}");
 	}
-	vd_buf_printf(b, "]}\n");
+	vd_buf_printf(b, "]");
+	render_edge(b);
+	vd_buf_printf(b, "}\n");
 	vd_route_reader_end();
 }
 

@@ -328,6 +328,12 @@ static unsigned view_workers(const void *dp)
 	return vd_dp_workers(dp);
 }
 
+static const struct vd_guard *view_worker_guard(const void *dp, unsigned i)
+{
+	const struct vd_dp *d = dp;
+	return i < d->n_workers ? d->workers[i].guard : NULL;
+}
+
 static const struct vd_stats *view_worker_stats(const void *dp, unsigned i)
 {
 	return vd_dp_worker_stats(dp, i);
@@ -344,6 +350,7 @@ void vd_dp_view_init(struct vd_dp *dp, struct vd_dp_view *v)
 				  .name = "kernel",
 				  .workers = view_workers,
 				  .worker_stats = view_worker_stats,
+				  .worker_guard = view_worker_guard,
 				  .kernel_drops = view_kernel_drops,
 				  .print = vd_dp_tcp_print,
 				  .metrics = vd_dp_tcp_metrics,

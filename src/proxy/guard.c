@@ -6,8 +6,10 @@
  *                     source's token bucket (over the limit: drop, or mark for a 503; enough
  *                     strikes in a row -> banned for ban_seconds)
  *   after scanning    a request marked over its limit -> 503 Retry-After; its method's
- *                     bucket (REGISTER storms); while the worker is behind, new dialogs and
- *                     registrations are shed (503 or drop), everything else keeps flowing
+ *                     bucket (REGISTER storms); while the worker is behind with admitted
+ *                     work, new dialogs and registrations are shed (503 or drop): first from
+ *                     the sources whose bucket is under half, from all after 500 ms of it;
+ *                     responses, ACK, CANCEL and in-dialog requests keep flowing
  *   local replies     each costs its source a reply token (no budget left: dropped, not
  *                     sent); a reply to bad input larger than the input is dropped
  *
@@ -152,8 +154,12 @@ bool vd_guard_admit(const struct vd_proxy *px, struct vd_guard *g, const union v
 	}
 	refill(G, e, now);
 	if (e->tokens >= MILLI) {
+		/* strikes end once the source has been under its rate for a while (half a burst
+		 * saved up), not at the next token: a flood gets one token per refill and would
+		 * otherwise never strike out */
+		if (e->tokens >= G->burst / 2)
+			e->strikes = 0;
 		e->tokens -= MILLI;
-		e->strikes = 0;
 		return true;
 	}
 	e->strikes++;
@@ -205,7 +211,9 @@ bool vd_guard_scanned(const struct vd_proxy *px, struct vd_guard *g, enum vd_sip
 	}
 	if (e != VD_SIP_OK || !m->is_request || !initial(m))
 		return false;
-	bool shed = g->overloaded && G->shed != VD_SHED_OFF;
+	/* shed while overloaded: the sources spending their allowance fastest first */
+	bool shed = g->overloaded && G->shed != VD_SHED_OFF &&
+		    (g->shed_all || !G->rate || !g->cur || g->cur->tokens < G->burst / 2);
 	uint32_t rate = G->methods && m->method < VD_M__COUNT ? G->method_rate[m->method] : 0;
 	if (!shed && !rate)
 		return false;

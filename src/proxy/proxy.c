@@ -417,8 +417,10 @@ void vd_proxy_process(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		g->cur = NULL;
 		g->limited = false;
 		g->exempt = -1;
+		g->round_seen++;
 		if ((px->guard.acl || px->guard.rate) && !vd_guard_admit(px, g, src, res))
 			return;
+		g->round_admitted++;
 	}
 	uint32_t in_len = pkt->len;
 	if (pkt->len > px->max_message_size) {

@@ -365,3 +365,65 @@ Test(guard, a_flood_of_new_sources_keeps_the_table_bounded)
 	run_text(request("INVITE", "bad", NULL), "192.0.2.99", 5060);
 	cr_expect_eq(res.drop, VD_DROP_BANNED, "not evicted while banned");
 }
+
+Test(guard, a_flood_that_earns_a_token_now_and_then_still_strikes_out)
+{
+	per_source(100, 200, VD_OVER_DROP, 1000);
+	/* 100 messages per ms for 100 ms: one token back per 10 ms, never half a burst saved */
+	unsigned admitted = 0, banned_at = 0;
+	for (unsigned ms = 0; ms < 100 && !banned_at; ms++) {
+		for (int i = 0; i < 100; i++) {
+			run_text(request("INVITE", "fl", NULL), "192.0.2.77", 5060);
+			admitted += res.verdict == VD_VERDICT_FORWARD;
+			if (res.guard & VD_GUARD_EV_BAN)
+				banned_at = ms;
+		}
+		advance(1, false);
+	}
+	cr_expect(banned_at > 0 && banned_at < 20, "banned at %u ms", banned_at);
+	cr_expect_leq(admitted, 200 + 2, "the burst and the trickle: %u", admitted);
+	/* a source that bursts once, then keeps under its rate, never strikes out */
+	for (int round = 0; round < 20; round++) {
+		for (int i = 0; i < 150; i++)
+			run_text(request("INVITE", "ok", NULL), "192.0.2.78", 5060);
+		advance(3000, false); /* back to a full bucket */
+	}
+	cr_expect_eq(res.guard & VD_GUARD_EV_BAN, 0);
+	run_text(request("INVITE", "ok", NULL), "192.0.2.78", 5060);
+	cr_expect_eq(res.verdict, VD_VERDICT_FORWARD);
+}
+
+Test(guard, shedding_starts_with_the_heaviest_sources)
+{
+	per_source(100, 100, VD_OVER_DROP, 0);
+	for (int i = 0; i < 80; i++) /* a heavy source: 20 of its 100 tokens left */
+		run_text(request("INVITE", "heavy", NULL), "192.0.2.80", 5060);
+	advance(1, true);
+	run_text(request("INVITE", "h", NULL), "192.0.2.80", 5060);
+	cr_expect_eq(res.drop, VD_DROP_SHED, "the heavy source's new dialog is shed first");
+	run_text(request("INVITE", "l", NULL), "192.0.2.81", 5060);
+	cr_expect_eq(res.verdict, VD_VERDICT_FORWARD, "a light source's is not, yet");
+	advance(VD_GUARD_SHED_ALL_MS - 1, true);
+	run_text(request("INVITE", "l", NULL), "192.0.2.81", 5060);
+	cr_expect_eq(res.verdict, VD_VERDICT_FORWARD, "not before the overload lasted 500 ms");
+	advance(1, true);
+	run_text(request("INVITE", "l", NULL), "192.0.2.81", 5060);
+	cr_expect_eq(res.drop, VD_DROP_SHED, "after 500 ms every source's");
+	advance(1, false);
+	advance(1, true);
+	run_text(request("INVITE", "l", NULL), "192.0.2.81", 5060);
+	cr_expect_eq(res.verdict, VD_VERDICT_FORWARD, "a round caught up starts over");
+}
+
+Test(guard, a_queue_full_of_what_admission_drops_is_not_overload)
+{
+	per_source(1, 1, VD_OVER_DROP, 0);
+	run_text(request("INVITE", "x", NULL), "192.0.2.90", 5060); /* its one token */
+	for (int i = 0; i < 100; i++) /* the round: 100 dropped by admission */
+		run_text(request("INVITE", "x", NULL), "192.0.2.90", 5060);
+	run_text(request("INVITE", "y", NULL), "192.0.2.91", 5060);
+	advance(1, true); /* behind, but with what admission dropped */
+	run_text(request("INVITE", "z", NULL), "192.0.2.92", 5060);
+	cr_expect_eq(res.verdict, VD_VERDICT_FORWARD);
+	cr_expect_not(g->overloaded);
+}
