@@ -143,6 +143,91 @@ Test(maglev, golden_table)
 	vd_maglev_free(&t);
 }
 
+/*
+ * The same contract at production scale: XXH3 of whole tables (entries serialised little-endian,
+ * so the figure does not depend on the host's byte order), for member sets and sizes that take
+ * every path of the builder: equal weights (the bench's pool), mixed weights with a drained
+ * member, a large prime, huge weights, many members. The hashes were computed from the builder
+ * as it was before the 2026-12 speed-up (commit 15dce90) and must never change by accident.
+ */
+struct golden_hash {
+	const char *what;
+	unsigned n;
+	uint32_t size;
+	uint32_t (*weight)(unsigned i);
+	uint64_t xxh3;
+};
+
+static uint32_t w_one(unsigned i)
+{
+	(void)i;
+	return 1;
+}
+
+static uint32_t w_mixed(unsigned i)
+{
+	return i == 5 ? 0 : i % 4 + 1;
+}
+
+static uint32_t w_thousands(unsigned i)
+{
+	return (i + 1) * 1000;
+}
+
+static uint32_t w_huge(unsigned i)
+{
+	return i == 0 ? UINT32_MAX / 3 : UINT32_MAX - i;
+}
+
+static uint32_t w_sparse(unsigned i)
+{
+	return (i * 7) % 5; /* every fifth member drained */
+}
+
+static uint64_t table_hash(const struct vd_maglev *t)
+{
+	uint8_t *le = malloc((size_t)t->size * 2);
+	uint64_t h;
+
+	cr_assert_not_null(le);
+	for (uint32_t s = 0; s < t->size; s++) {
+		le[2 * s] = (uint8_t)(t->entries[s] & 0xff);
+		le[2 * s + 1] = (uint8_t)(t->entries[s] >> 8);
+	}
+	h = XXH3_64bits(le, (size_t)t->size * 2);
+	free(le);
+	return h;
+}
+
+Test(maglev, golden_hashes)
+{
+	static const struct golden_hash cases[] = {
+		{"32 equal", 32, BIG_PRIME, w_one, 0xbcbcc9ef3cbef3a6ull},
+		{"32 mixed, one drained", 32, BIG_PRIME, w_mixed, 0x755dee436cab5ee5ull},
+		{"10 weights 1000..10000", 10, 1000003, w_thousands, 0x67f5d75f69a1c1fdull},
+		{"3 huge weights", 3, BIG_PRIME, w_huge, 0x3f4c4ca5c1ed49f4ull},
+		{"64 sparse", 64, BIG_PRIME, w_sparse, 0x6dfbe706af9fe109ull},
+		{"7 equal, small table", 7, 251, w_one, 0x50f32a0c25cec68cull},
+	};
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		const struct golden_hash *c = &cases[k];
+		struct pool p;
+		struct vd_maglev t;
+		uint64_t h;
+
+		pool_init(&p, c->n, 0);
+		for (unsigned i = 0; i < c->n; i++)
+			p.m[i].weight = c->weight(i);
+		build_ok(&t, c->size, &p);
+		h = table_hash(&t);
+		cr_log_info("golden hash %s: 0x%016llx", c->what, (unsigned long long)h);
+		cr_expect_eq(h, c->xxh3, "%s: table hash 0x%016llx, golden 0x%016llx", c->what,
+			     (unsigned long long)h, (unsigned long long)c->xxh3);
+		vd_maglev_free(&t);
+	}
+}
+
 /* Equal weights: the fill is strict round robin, so counts differ by at most one entry. */
 Test(maglev, balance_equal_weights)
 {
