@@ -143,6 +143,199 @@ Test(maglev, golden_table)
 	vd_maglev_free(&t);
 }
 
+/*
+ * The same contract at production scale: XXH3 of whole tables (entries serialised little-endian,
+ * so the figure does not depend on the host's byte order), for member sets and sizes that take
+ * every path of the builder: equal weights (the bench's pool), mixed weights with a drained
+ * member, a large prime, huge weights, many members. The hashes were computed from the builder
+ * as it was before the 2026-12 speed-up (commit 15dce90) and must never change by accident.
+ */
+struct golden_hash {
+	const char *what;
+	unsigned n;
+	uint32_t size;
+	uint32_t (*weight)(unsigned i);
+	uint64_t xxh3;
+};
+
+static uint32_t w_one(unsigned i)
+{
+	(void)i;
+	return 1;
+}
+
+static uint32_t w_mixed(unsigned i)
+{
+	return i == 5 ? 0 : i % 4 + 1;
+}
+
+static uint32_t w_thousands(unsigned i)
+{
+	return (i + 1) * 1000;
+}
+
+static uint32_t w_huge(unsigned i)
+{
+	return i == 0 ? UINT32_MAX / 3 : UINT32_MAX - i;
+}
+
+static uint32_t w_sparse(unsigned i)
+{
+	return (i * 7) % 5; /* every fifth member drained */
+}
+
+static uint64_t table_hash(const struct vd_maglev *t)
+{
+	uint8_t *le = malloc((size_t)t->size * 2);
+	uint64_t h;
+
+	cr_assert_not_null(le);
+	for (uint32_t s = 0; s < t->size; s++) {
+		le[2 * s] = (uint8_t)(t->entries[s] & 0xff);
+		le[2 * s + 1] = (uint8_t)(t->entries[s] >> 8);
+	}
+	h = XXH3_64bits(le, (size_t)t->size * 2);
+	free(le);
+	return h;
+}
+
+Test(maglev, golden_hashes)
+{
+	static const struct golden_hash cases[] = {
+		{"32 equal", 32, BIG_PRIME, w_one, 0xbcbcc9ef3cbef3a6ull},
+		{"32 mixed, one drained", 32, BIG_PRIME, w_mixed, 0x755dee436cab5ee5ull},
+		{"10 weights 1000..10000", 10, 1000003, w_thousands, 0x67f5d75f69a1c1fdull},
+		{"3 huge weights", 3, BIG_PRIME, w_huge, 0x3f4c4ca5c1ed49f4ull},
+		{"64 sparse", 64, BIG_PRIME, w_sparse, 0x6dfbe706af9fe109ull},
+		{"7 equal, small table", 7, 251, w_one, 0x50f32a0c25cec68cull},
+	};
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		const struct golden_hash *c = &cases[k];
+		struct pool p;
+		struct vd_maglev t;
+		uint64_t h;
+
+		pool_init(&p, c->n, 0);
+		for (unsigned i = 0; i < c->n; i++)
+			p.m[i].weight = c->weight(i);
+		build_ok(&t, c->size, &p);
+		h = table_hash(&t);
+		cr_log_info("golden hash %s: 0x%016llx", c->what, (unsigned long long)h);
+		cr_expect_eq(h, c->xxh3, "%s: table hash 0x%016llx, golden 0x%016llx", c->what,
+			     (unsigned long long)h, (unsigned long long)c->xxh3);
+		vd_maglev_free(&t);
+	}
+}
+
+/*
+ * The builder in its plainest form, as it was before it was made faster (15dce90): each member
+ * walks (offset + j * skip) % size, and rounds of credit hand out turns. The seeds repeat the
+ * private ones of src/route/maglev.c (golden_table and golden_hashes pin them). The fast
+ * builder must give the same bytes for every input.
+ */
+#define REF_SEED_OFFSET 0x4d41474c45564f46ULL
+#define REF_SEED_SKIP	0x4d41474c4556534bULL
+
+static uint16_t *reference_build(uint32_t size, const struct vd_maglev_member *m, unsigned n)
+{
+	uint16_t *e = malloc(size * sizeof(*e));
+	uint64_t *next = calloc(n, sizeof(*next)), *skip = calloc(n, sizeof(*skip));
+	uint64_t *credit = calloc(n, sizeof(*credit));
+	uint32_t max = 0, filled = 0;
+
+	cr_assert(e != NULL && next != NULL && skip != NULL && credit != NULL);
+	memset(e, 0xff, size * sizeof(*e));
+	for (unsigned i = 0; i < n; i++) {
+		next[i] = XXH3_64bits_withSeed(m[i].name, m[i].name_len, REF_SEED_OFFSET) % size;
+		skip[i] =
+			XXH3_64bits_withSeed(m[i].name, m[i].name_len, REF_SEED_SKIP) % (size - 1) +
+			1;
+		max = m[i].weight > max ? m[i].weight : max;
+	}
+	while (max > 0 && filled < size) {
+		for (unsigned i = 0; i < n && filled < size; i++) {
+			for (credit[i] += m[i].weight; credit[i] >= max && filled < size;
+			     credit[i] -= max) {
+				while (e[next[i]] != VD_MAGLEV_NO_MEMBER)
+					next[i] = (next[i] + skip[i]) % size;
+				e[next[i]] = (uint16_t)i;
+				filled++;
+			}
+		}
+	}
+	free(next);
+	free(skip);
+	free(credit);
+	return e;
+}
+
+static uint64_t splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* A random weight of one of several shapes: equal, small, zero-heavy, huge, any. */
+static uint32_t random_weight(uint64_t *rng, unsigned shape, uint32_t same)
+{
+	switch (shape) {
+	case 0:
+		return same;
+	case 1:
+		return (uint32_t)(splitmix64(rng) % 4);
+	case 2:
+		return splitmix64(rng) % 5 == 0 ? 0 : same;
+	case 3:
+		return splitmix64(rng) % 2 ? UINT32_MAX : (uint32_t)(splitmix64(rng) % 3);
+	default:
+		return (uint32_t)splitmix64(rng);
+	}
+}
+
+/*
+ * Random member sets, weights and sizes (small tables are filled by the tail pick alone, large
+ * ones mostly by walking), each built by both builders: the tables must be identical.
+ */
+Test(maglev, same_as_reference)
+{
+	static const uint32_t sizes[] = {2,   3,    5,	  13,	61,    251,   257,  263,
+					 509, 1021, 2053, 4099, 16381, 65521, 65537};
+	enum { CASES = 300, SHAPES = 5 };
+	uint64_t rng = 0x6d61676c6576ULL; /* fixed: the same cases every run */
+	char names[MAX_TEST_MEMBERS][NAME_MAX_LEN];
+	struct vd_maglev_member m[MAX_TEST_MEMBERS];
+
+	for (unsigned c = 0; c < CASES; c++) {
+		uint32_t size = sizes[splitmix64(&rng) % (sizeof(sizes) / sizeof(sizes[0]))];
+		unsigned max_n = size - 1 < MAX_TEST_MEMBERS ? size - 1 : MAX_TEST_MEMBERS;
+		unsigned n = 1 + (unsigned)(splitmix64(&rng) % max_n);
+		unsigned shape = (unsigned)(splitmix64(&rng) % SHAPES);
+		uint32_t same = 1 + (uint32_t)(splitmix64(&rng) % 1000);
+		struct vd_maglev t;
+		uint16_t *want;
+
+		for (unsigned i = 0; i < n; i++) {
+			int len = snprintf(names[i], NAME_MAX_LEN, "10.%u.%u.%u:%u", c % 256, i,
+					   (unsigned)(splitmix64(&rng) % 256), 5060 + i);
+
+			m[i] = (struct vd_maglev_member){names[i], (size_t)len,
+							 random_weight(&rng, shape, same)};
+		}
+		want = reference_build(size, m, n);
+		cr_assert_eq(vd_maglev_build(&t, size, m, n), 0);
+		for (uint32_t s = 0; s < size; s++)
+			cr_assert_eq(t.entries[s], want[s],
+				     "case %u (size %u, %u members, shape %u) slot %u: %u, want %u",
+				     c, size, n, shape, s, t.entries[s], want[s]);
+		vd_maglev_free(&t);
+		free(want);
+	}
+}
+
 /* Equal weights: the fill is strict round robin, so counts differ by at most one entry. */
 Test(maglev, balance_equal_weights)
 {
