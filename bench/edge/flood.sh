@@ -26,6 +26,7 @@ source "$SRC/bench/compare/proclib.sh"
 source "$HERE/benchlib.sh"
 
 BUILD=$SRC/build-rel OUT=$SRC/bench/edge/out SECS=10 PACED=2000
+ARGS=("$@")
 while (($#)); do
 	case $1 in
 	--build) BUILD=$2; shift ;;
@@ -36,7 +37,7 @@ while (($#)); do
 	esac
 	shift
 done
-run_bounded $((SECS * 8 + 120)) "$@"
+run_bounded $((SECS * 8 + 120)) "${ARGS[@]}"
 install_cleanup_trap
 make_tmpdir
 mkdir -p "$OUT"

@@ -25,6 +25,7 @@ source "$SRC/bench/compare/proclib.sh"
 source "$HERE/benchlib.sh"
 
 BUILD=$SRC/build-rel OUT=$SRC/bench/edge/out SECS=5 PROXIES="viaduct kamailio"
+ARGS=("$@")
 while (($#)); do
 	case $1 in
 	--build) BUILD=$2; shift ;;
@@ -36,7 +37,7 @@ while (($#)); do
 	esac
 	shift
 done
-run_bounded $((SECS * 60 + 300)) "$@"
+run_bounded $((SECS * 60 + 300)) "${ARGS[@]}"
 install_cleanup_trap
 make_tmpdir
 mkdir -p "$OUT"
