@@ -13,8 +13,8 @@ packages=(
 	dpdk-dev libdpdk-dev
 	# tests
 	libcriterion-dev sip-tester iproute2 procps python3
-	# interop tests (tests/interop: Kamailio registrars, sipsak, baresip headless)
-	kamailio kamailio-tls-modules sipsak baresip-core
+	# interop tests (tests/interop: Kamailio registrars, sipsak, baresip headless, SIPVicious)
+	kamailio kamailio-tls-modules sipsak baresip-core sipvicious
 	# benchmarks (bench/ only)
 	libosip2-dev libsofia-sip-ua-dev gnuplot-nox   # (and kamailio, listed above, for bench/compare)
 )

@@ -3,10 +3,10 @@
  * Requests through the stateless proxy (RFC 3261 16.3-16.6 and 16.11, RFC 3581):
  *
  *   validate (scanner verdict -> 400/505) -> Max-Forwards (0 -> 483) -> route preprocessing
- *   (strict-router fix, pop our own Route values) -> OPTIONS to us -> next hop (remaining
- *   Route; else the first matching routing rule: a pool, a reject or a drop; else pools[0],
- *   then a member of the pool) -> edits (our Via on top, received/rport, Max-Forwards,
- *   Route) applied in place.
+ *   (strict-router fix, pop our own Route values) -> the first matching routing rule (a
+ *   reject or a drop ends here; a route picks the pool) -> OPTIONS to us -> next hop
+ *   (remaining Route; else the rule's pool, else pools[0], then a member of the pool) ->
+ *   edits (our Via on top, received/rport, Max-Forwards, Route) applied in place.
  *
  * An ACK is never answered: whatever would produce a reply to an ACK is a counted drop.
  */
@@ -485,14 +485,17 @@ void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 	int popped = route_preprocess(px, m, &rs, src, &ed, s, res);
 	if (popped < 0)
 		return;
+	/* the rules before our own 200 to OPTIONS: a scanner's ping (OPTIONS sip:us) is dropped
+	 * like the rest of what a drop rule matches, not answered */
+	if (apply_rules(px, m, src, listener, &pool_idx, s, res))
+		return;
 	if ((unsigned)popped == rs.last && options_to_us(px, m)) {
 		/* RFC 3261 11.2: Allow, Accept, Supported (built once, proxy.c) */
 		vd_proxy_reply_with(px, m, src, 200, "OK", px->options_extra,
 				    px->options_extra_len, s, res);
 		return;
 	}
-	if (apply_rules(px, m, src, listener, &pool_idx, s, res) ||
-	    next_hop(px, m, &rs, (unsigned)popped, src, pool_idx, s, res))
+	if (next_hop(px, m, &rs, (unsigned)popped, src, pool_idx, s, res))
 		return;
 	int egress = vd_proxy_egress_via(px, &res->dst, res->transport);
 	if (egress < 0) {

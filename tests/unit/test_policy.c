@@ -200,6 +200,45 @@ Test(policy, options_to_us_lists_allow_accept_and_supported)
 	cr_expect_eq(res.verdict, VD_VERDICT_FORWARD);
 }
 
+/* rules/scanners.yaml's way of dropping a scanner, and a source rule that rejects: both hold
+ * for OPTIONS to us too (scanners ping the proxy itself), which others still get 200 for. */
+Test(policy, drop_and_reject_rules_hold_for_options_to_us)
+{
+	static struct vd_rule_spec rules[2];
+	memset(rules, 0, sizeof(rules));
+	strcpy(rules[0].name, "scanner");
+	rules[0].n_headers = 1;
+	strcpy(rules[0].headers[0].name, "User-Agent");
+	rules[0].headers[0].regex = "(?i)friendly-scanner";
+	rules[0].action = VD_ACTION_DROP;
+	strcpy(rules[1].name, "lab");
+	cr_assert_eq(vd_prefix_parse("203.0.113.0/24", &rules[1].cidrs[0]), 0);
+	rules[1].n_cidrs = 1;
+	rules[1].action = VD_ACTION_REJECT;
+	rules[1].code = 403;
+	strcpy(rules[1].reason, "Lab Blocked");
+	cfg.rules = rules; /* static, like the fixture's pools: never freed */
+	cfg.n_rules = 2;
+	harness_reload();
+
+	run_text(request("OPTIONS", "sip:192.168.1.2:5060", "User-Agent: Friendly-Scanner\r\n"),
+		 "198.51.100.7", 5060);
+	cr_expect_eq(res.verdict, VD_VERDICT_DROP);
+	cr_expect_eq(res.drop, VD_DROP_RULE);
+	cr_expect_eq(res.rule, 0);
+	run_text(request("OPTIONS", "sip:192.168.1.2:5060", "User-Agent: phone/1.0\r\n"),
+		 "203.0.113.5", 5060);
+	cr_expect_eq(res.verdict, VD_VERDICT_REPLY);
+	cr_expect_eq(res.status, 403);
+	cr_expect(strstr(reply(), "SIP/2.0 403 Lab Blocked\r\n"), "%s", reply());
+	run_text(request("OPTIONS", "sip:192.168.1.2:5060", "User-Agent: phone/1.0\r\n"),
+		 "198.51.100.7", 5060);
+	cr_expect_eq(res.verdict, VD_VERDICT_REPLY);
+	cr_expect_eq(res.status, 200);
+	cfg.rules = NULL;
+	cfg.n_rules = 0;
+}
+
 Test(policy, a_message_over_the_size_limit_gets_513_when_its_request_line_and_via_read)
 {
 	static char big[20001];
