@@ -28,6 +28,7 @@
 #include "viaduct/stats.h"
 
 #define VD_DPDK_BURST	   32		       /* packets per rx_burst, as in l3fwd */
+#define VD_DPDK_BEHIND_BURSTS 8		       /* full bursts in a row: the queue is behind */
 #define VD_DPDK_PREFETCH   3		       /* prefetch packet i + 3 while handling packet i */
 #define VD_DPDK_TX_MAX	   (2 * VD_DPDK_BURST) /* a burst's packets plus one ARP/NS per packet */
 #define VD_DPDK_TX_RETRIES 4 /* tx_burst attempts on a full TX ring before dropping */
@@ -201,6 +202,11 @@ struct vd_lcore {
 	const struct vd_proxy *px;	  /* the snapshot of the current burst */
 	const struct vd_route_ip *net; /* its next hops (networks, gateways), compiled */
 	struct vd_proxy_scratch scratch;
+	struct vd_guard *guard;	   /* admission state (scratch.guard) */
+	uint64_t tsc_per_ms;
+	/* consecutive full rx bursts: VD_DPDK_BEHIND_BURSTS of them mean the queue is behind,
+	 * and new dialogs are shed until a burst comes back short */
+	unsigned full_bursts;
 	unsigned n_tx;
 	struct rte_mbuf *tx[VD_DPDK_TX_MAX];
 	const struct vd_result *tx_res[VD_DPDK_TX_MAX]; /* SIP result of tx[i], or NULL */

@@ -208,6 +208,14 @@ static int lcores_init(struct vd_dpdk *d, uint16_t port, volatile int *stop)
 		lc->n_workers = d->n_workers;
 		lc->retry_tsc = rte_get_tsc_hz() * VD_NEIGH_RETRY_MS / MS_PER_S;
 		lc->scratch.worker = i;
+		/* the per-source table is split over the lcores (RSS keeps a source on one) */
+		lc->guard = vd_guard_new(vd_route_published->cfg.guard.sources / d->n_workers + 1);
+		if (!lc->guard) {
+			vd_log(VD_LOG_ERROR, "dpdk: out of memory for worker %u's source table", i);
+			return -ENOMEM;
+		}
+		lc->scratch.guard = lc->guard;
+		lc->tsc_per_ms = rte_get_tsc_hz() / MS_PER_S ? rte_get_tsc_hz() / MS_PER_S : 1;
 		lc->scratch.reply = d->replies[i];
 		lc->scratch.reply_cap = reply_cap;
 		lc->tx_ol = d->tx_ol;
@@ -328,8 +336,10 @@ void vd_dpdk_close(struct vd_dpdk *d)
 	}
 	vd_dpdk_exc_close(d->exc_port); /* its queues' mbufs go back before the pool goes */
 	for (unsigned i = 0; i < VD_CFG_MAX_WORKERS; i++) {
-		if (d->lcores[i])
+		if (d->lcores[i]) {
 			vd_frag_fini(d->lcores[i]); /* its mbufs go back before the pool goes */
+			vd_guard_free(d->lcores[i]->guard);
+		}
 		rte_free(d->lcores[i]);
 		rte_free(d->replies[i]);
 		rte_ring_free(d->inboxes[i]);
@@ -380,6 +390,11 @@ static const struct vd_stats *view_worker_stats(const void *dp, unsigned i)
 	return &((const struct vd_dpdk *)dp)->lcores[i]->stats;
 }
 
+static const struct vd_guard *view_worker_guard(const void *dp, unsigned i)
+{
+	return ((const struct vd_dpdk *)dp)->lcores[i]->guard;
+}
+
 static void view_print(const void *dp, FILE *f)
 {
 	const struct vd_dpdk *d = dp;
@@ -421,6 +436,7 @@ void vd_dpdk_view(struct vd_dpdk *d, struct vd_dp_view *v)
 				  .name = "dpdk",
 				  .workers = view_workers,
 				  .worker_stats = view_worker_stats,
+				  .worker_guard = view_worker_guard,
 				  .print = view_print,
 				  .metrics = view_metrics,
 				  .poll = view_poll,

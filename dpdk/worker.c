@@ -337,6 +337,9 @@ static unsigned burst(struct vd_lcore *lc)
 	if (n == 0)
 		return 0;
 	VD_STAT_ADD(lc->c.rx_pkts, n);
+	lc->full_bursts = n == VD_DPDK_BURST ? lc->full_bursts + 1 : 0;
+	vd_guard_tick(lc->guard, (uint32_t)(start_tsc / lc->tsc_per_ms),
+		      lc->full_bursts >= VD_DPDK_BEHIND_BURSTS);
 	const struct vd_route *r = vd_route_read();
 	lc->px = &r->px;
 	lc->net = &r->ip;

@@ -12,7 +12,7 @@ packages=(
 	libssl-dev openssl
 	dpdk-dev libdpdk-dev
 	# tests
-	libcriterion-dev sip-tester iproute2 procps python3
+	libcriterion-dev sip-tester iproute2 procps python3 python3-yaml
 	# interop tests (tests/interop: Kamailio registrars, sipsak, baresip headless, SIPVicious)
 	kamailio kamailio-tls-modules sipsak baresip-core sipvicious
 	# benchmarks (bench/ only)

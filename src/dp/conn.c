@@ -209,6 +209,12 @@ void vd_conn_accept(struct vd_worker *w, unsigned j)
 				accept_pause(w, j); /* resumed by the tick */
 			return;
 		}
+		/* a denied source gets no connection slot: closed at once, before any byte */
+		if (w->px->guard.acl && vd_lpm_lookup(w->px->guard.acl, &peer) == VD_GUARD_DENY) {
+			close(fd);
+			VD_STAT_ADD(w->tcp.refused_acl, 1);
+			continue;
+		}
 		uint32_t ip = per_ip_slot(&peer);
 		if (atomic_fetch_add(&dp->per_ip[ip], 1) >= dp->tcp.max_connections_per_ip) {
 			atomic_fetch_sub(&dp->per_ip[ip], 1);

@@ -45,6 +45,7 @@ enum vd_close {
 struct vd_tcp_stats {
 	uint64_t accepted;       /* connections accepted */
 	uint64_t refused_per_ip; /* accepted and closed at once: source over its limit */
+	uint64_t refused_acl;    /* accepted and closed at once: source denied by acl: */
 	uint64_t paused;         /* times accepting paused at max_connections (backpressure) */
 	uint64_t connected;      /* connections we opened to members */
 	uint64_t closed[VD_CLOSE__COUNT];

@@ -36,6 +36,9 @@ static const struct {
 	  "TCP connections closed at accept: their source already held "
 	  "tcp.max_connections_per_ip.",
 	  offsetof(struct vd_tcp_stats, refused_per_ip) },
+	{ "refused_acl", "tcp_refused_acl_total", "counter",
+	  "TCP connections closed at accept: their source is denied by acl:.",
+	  offsetof(struct vd_tcp_stats, refused_acl) },
 	{ "accept_paused", "tcp_accept_paused_total", "counter",
 	  "Times a worker stopped accepting at tcp.max_connections (clients wait in the backlog).",
 	  offsetof(struct vd_tcp_stats, paused) },

@@ -12,6 +12,8 @@
 #      reply budget (reply-limited).
 #   C. shedding: viaduct is stopped (SIGSTOP) while 1,500 new INVITEs and 500 BYEs queue at its
 #      socket; resumed, it is behind: new dialogs are shed (drops shed), every BYE is answered.
+#   D. acl: a denied source's datagram is dropped unanswered, its TCP connection closed at
+#      accept (tcp_refused_acl).
 #
 # usage: edge.sh VIADUCT_BIN LOADGEN_BIN RESPONDER_BIN VIADUCTCTL_BIN
 set -euo pipefail
@@ -35,6 +37,7 @@ on_exit_hook() {
 }
 
 A=127.0.0.1 FLOODER=127.0.0.2 PACED=127.0.0.3 TINY=127.0.0.4 LARGE=127.0.0.5 STALLER=127.0.0.6
+DENIED=127.0.0.7
 pick_udp_port $A
 VP=$PICKED_PORT
 pick_udp_port $A
@@ -44,12 +47,13 @@ start_bg responder "$RESPONDER" --listen $A --ports "$MP"
 wait_for_udp_port $A "$MP" 10 "${BG_PID[responder]}" || die "the responder did not start"
 cat >"$T/viaduct.yaml" <<EOF
 workers: 1
-listeners: [{ address: $A, port: $VP }]
+listeners: [{ address: $A, port: $VP }, { address: $A, port: $VP, transport: tcp }]
 pool: { name: pcscf, members: [{ host: $A, port: $MP }] }
 admin: { address: $A, port: $ADMIN }
 rate_limit: { rate: 1000, burst: 3000, ban_after: 5000, ban_seconds: 60 }
 replies: { rate: 10, burst: 20 }
 overload: { shed: drop }
+acl: { deny: [$DENIED/32] }
 EOF
 start_viaduct_checked "$T/viaduct.yaml"
 wait_for_log "$T/viaduct.log" 'admin API: listening' 10 "$VIADUCT_PID" || die "no admin API"
@@ -121,5 +125,33 @@ check "new INVITEs were shed ($SHED) and the others answered ($INV)" \
 check "shed events counted" "(($(edge_event shed) == SHED + SHED_BEFORE))"
 check "before the stall only the flooder's burst was shed ($SHED_BEFORE <= 3000)" \
 	"((SHED_BEFORE <= 3000))"
+# ---- D. acl: a denied source's datagrams and connections ----------------------------------
+python3 - $DENIED $A "$VP" >"$T/acl.out" <<'PY'
+import socket, sys
+src, ip, port = sys.argv[1], sys.argv[2], int(sys.argv[3])
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); u.bind((src, 0)); u.settimeout(1.0)
+u.sendto(b"OPTIONS sip:%s:%d SIP/2.0\r\nVia: SIP/2.0/UDP %s:%d;branch=z9hG4bKacl;rport\r\n"
+         b"From: <sip:a@b>;tag=1\r\nTo: <sip:c@d>\r\nCall-ID: acl\r\nCSeq: 1 OPTIONS\r\n"
+         b"Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n" % (ip.encode(), port, src.encode(),
+                                                            u.getsockname()[1]), (ip, port))
+try:
+    u.recv(4096); udp = "answered"
+except socket.timeout:
+    udp = "silent"
+t = socket.socket(); t.bind((src, 0)); t.settimeout(2.0); t.connect((ip, port))
+try:
+    tcp = "closed" if t.recv(1) == b"" else "open"
+except ConnectionResetError:
+    tcp = "closed"
+except socket.timeout:
+    tcp = "open"
+print("udp=%s tcp=%s" % (udp, tcp))
+PY
+log "acl: $(cat "$T/acl.out")"
+metrics
+check "a denied source's datagram is dropped unanswered" "grep -q 'udp=silent' '$T/acl.out'"
+check "a denied source's connection is closed at accept" "grep -q 'tcp=closed' '$T/acl.out'"
+check "both counted (acl-denied $(drops acl-denied), tcp_refused_acl $(metric "$T/metrics.txt" viaduct_tcp_refused_acl_total 'worker="0"'))" \
+	"(($(drops acl-denied) == 1)) && grep -q '^viaduct_tcp_refused_acl_total{worker=\"0\"} 1$' '$T/metrics.txt'"
 check "viaduct still runs" "is_running $VIADUCT_PID"
 checks_exit
