@@ -169,7 +169,7 @@ if ((QUICK == 0)); then
 		"-Db_sanitize=address,undefined -Db_lundef=false --buildtype=debug" \
 		"--timeout-multiplier 3" \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+		UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 VD_TEST_SLOW=1
 
 	# ---- b2. ThreadSanitizer: the multi-threaded paths (RCU publication under load,
 	# health changes published by the control thread, the admin API's thread, TCP hand-offs
@@ -177,7 +177,7 @@ if ((QUICK == 0)); then
 	meson_stage "b2. thread sanitizer" build-tsan \
 		"-Db_sanitize=thread -Db_lundef=false --buildtype=debug" \
 		"--timeout-multiplier 3 reload-under-load health-probing admin-api tcp edge" \
-		TSAN_OPTIONS=halt_on_error=1:exitcode=66
+		TSAN_OPTIONS=halt_on_error=1:exitcode=66 VD_TEST_SLOW=1
 
 	# ---- c. fuzz -------------------------------------------------------------------
 	# -Dfuzz=true instruments the whole build (see meson.build), the core library above all.

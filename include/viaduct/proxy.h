@@ -298,9 +298,12 @@ struct vd_guard_src {
 	uint8_t pad[3];
 };
 
-/* Overloaded, new dialogs are shed first from the sources that spend their allowance fastest
- * (their bucket under half; every source when there is no per-source rate), and from every
- * source once the overload has lasted this long. */
+/* A worker behind (with admitted work) for VD_GUARD_OVERLOAD_MS is overloaded: a shorter
+ * backlog (a burst, a moment off the cpu) is the socket buffer's to absorb. Overloaded, new
+ * dialogs are shed first from the sources that spend their allowance fastest (their bucket
+ * under half; every source when there is no per-source rate), and from every source once the
+ * overload has lasted VD_GUARD_SHED_ALL_MS more. */
+#define VD_GUARD_OVERLOAD_MS 10
 #define VD_GUARD_SHED_ALL_MS 500
 #define VD_GUARD_WAYS 4 /* a source's entry is one of 4 slots of its set (128 bytes) */
 #define VD_GUARD_HOT 16 /* sources a worker reports: banned, or the most limited */
@@ -354,16 +357,17 @@ size_t vd_guard_bytes(uint32_t sources);
  */
 static inline void vd_guard_tick(struct vd_guard *g, uint32_t now_ms, bool behind)
 {
-	bool overloaded = behind && g->round_admitted * 2 >= g->round_seen;
+	bool loaded = behind && g->round_admitted * 2 >= g->round_seen;
 	g->round_seen = g->round_admitted = 0;
-	if (!overloaded)
+	if (!loaded)
 		g->behind_since_ms = 0;
 	else if (!g->behind_since_ms)
 		g->behind_since_ms = now_ms ? now_ms : 1;
-	g->shed_all = overloaded && now_ms - g->behind_since_ms >= VD_GUARD_SHED_ALL_MS;
+	uint32_t lasted = loaded ? now_ms - g->behind_since_ms : 0;
+	g->overloaded = loaded && lasted >= VD_GUARD_OVERLOAD_MS;
+	g->shed_all = loaded && lasted >= VD_GUARD_OVERLOAD_MS + VD_GUARD_SHED_ALL_MS;
 	/* 0 means "never" in the table; the admin thread reads it (relaxed) to age bans */
 	__atomic_store_n(&g->now_ms, now_ms ? now_ms : 1, __ATOMIC_RELAXED);
-	g->overloaded = overloaded;
 }
 /** Copy the worker's hot sources (banned first, then most limited) into out (at most n):
  * how many. Any thread (relaxed loads). */

@@ -35,10 +35,18 @@ static void teardown(void)
 
 TestSuite(guard, .init = setup, .fini = teardown);
 
-static void advance(uint32_t ms, bool overloaded)
+static void advance(uint32_t ms, bool behind)
 {
 	now += ms;
-	vd_guard_tick(g, now, overloaded);
+	vd_guard_tick(g, now, behind);
+}
+
+/* Rounds behind (with admitted work, the harness's messages are) for VD_GUARD_OVERLOAD_MS:
+ * overloaded from now on. */
+static void overload(void)
+{
+	advance(1, true);
+	advance(VD_GUARD_OVERLOAD_MS, true);
 }
 
 /* A request from a UE: a new dialog unless to_tag is given. */
@@ -262,6 +270,10 @@ Test(guard, behind_sheds_new_dialogs_and_keeps_everything_else)
 {
 	harness_reload(); /* shed: drop (the default) */
 	advance(1, true);
+	advance(VD_GUARD_OVERLOAD_MS - 1, true);
+	run_text(request("INVITE", "s0", NULL), "192.0.2.40", 5060);
+	cr_expect_eq(res.verdict, VD_VERDICT_FORWARD, "behind for less than 10 ms: no overload");
+	advance(1, true);
 	run_text(request("INVITE", "s1", NULL), "192.0.2.40", 5060);
 	cr_expect_eq(res.drop, VD_DROP_SHED);
 	cr_expect_eq(res.guard, VD_GUARD_EV_SHED);
@@ -398,7 +410,7 @@ Test(guard, shedding_starts_with_the_heaviest_sources)
 	per_source(100, 100, VD_OVER_DROP, 0);
 	for (int i = 0; i < 80; i++) /* a heavy source: 20 of its 100 tokens left */
 		run_text(request("INVITE", "heavy", NULL), "192.0.2.80", 5060);
-	advance(1, true);
+	overload();
 	run_text(request("INVITE", "h", NULL), "192.0.2.80", 5060);
 	cr_expect_eq(res.drop, VD_DROP_SHED, "the heavy source's new dialog is shed first");
 	run_text(request("INVITE", "l", NULL), "192.0.2.81", 5060);
@@ -410,7 +422,7 @@ Test(guard, shedding_starts_with_the_heaviest_sources)
 	run_text(request("INVITE", "l", NULL), "192.0.2.81", 5060);
 	cr_expect_eq(res.drop, VD_DROP_SHED, "after 500 ms every source's");
 	advance(1, false);
-	advance(1, true);
+	overload();
 	run_text(request("INVITE", "l", NULL), "192.0.2.81", 5060);
 	cr_expect_eq(res.verdict, VD_VERDICT_FORWARD, "a round caught up starts over");
 }
@@ -423,6 +435,9 @@ Test(guard, a_queue_full_of_what_admission_drops_is_not_overload)
 		run_text(request("INVITE", "x", NULL), "192.0.2.90", 5060);
 	run_text(request("INVITE", "y", NULL), "192.0.2.91", 5060);
 	advance(1, true); /* behind, but with what admission dropped */
+	for (int i = 0; i < 100; i++)
+		run_text(request("INVITE", "x", NULL), "192.0.2.90", 5060);
+	advance(VD_GUARD_OVERLOAD_MS, true);
 	run_text(request("INVITE", "z", NULL), "192.0.2.92", 5060);
 	cr_expect_eq(res.verdict, VD_VERDICT_FORWARD);
 	cr_expect_not(g->overloaded);
