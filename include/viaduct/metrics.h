@@ -81,4 +81,15 @@ void vd_prom_sample(struct vd_buf *b, const char *name, uint64_t value, ...)
  */
 void vd_metrics_render_stats(struct vd_buf *b, const struct vd_stats *workers, unsigned n_workers);
 
+/**
+ * Append the member state of a routing snapshot's pools: the gauges viaduct_member_up (1 when
+ * the member passes its health probes) and viaduct_member_drained (1 when it takes no new
+ * dialogs), one series per member of every pool, labelled pool and member (the names as
+ * configured: any bytes, escaped), pool_index and member_index (indexes in the snapshot) and
+ * group (the member's priority). The caller keeps the pools alive (an RCU read section).
+ * Control plane.
+ */
+void vd_metrics_render_members(struct vd_buf *b, const struct vd_proxy_pool *pools,
+			       unsigned n_pools);
+
 #endif

@@ -231,3 +231,28 @@ void vd_metrics_render_stats(struct vd_buf *b, const struct vd_stats *workers, u
 		render_family(b, &families[k], snap, n_workers, total);
 	free(snap);
 }
+
+void vd_metrics_render_members(struct vd_buf *b, const struct vd_proxy_pool *pools,
+			       unsigned n_pools)
+{
+	char v[32], p[16], m[16];
+	static const char *const fams[2][3] = {
+		{ "viaduct_member_up", "gauge", "1 when the member passes its health probes." },
+		{ "viaduct_member_drained", "gauge", "1 when the member takes no new dialogs." },
+	};
+	for (int f = 0; f < 2; f++) {
+		vd_prom_family(b, fams[f][0], fams[f][1], fams[f][2]);
+		for (unsigned pi = 0; pi < n_pools; pi++) {
+			const struct vd_proxy_pool *pool = &pools[pi];
+			for (unsigned mi = 0; mi < pool->n_members; mi++) {
+				snprintf(p, sizeof(p), "%u", pi);
+				snprintf(m, sizeof(m), "%u", mi);
+				snprintf(v, sizeof(v), "%u", pool->priorities[mi]);
+				vd_prom_sample(b, fams[f][0],
+					       f == 0 ? pool->up[mi] : pool->drained[mi], "pool",
+					       pool->name, "member", pool->member_names[mi],
+					       "pool_index", p, "member_index", m, "group", v, NULL);
+			}
+		}
+	}
+}
