@@ -51,6 +51,12 @@ struct vd_buf {
 
 /** Append printf-style text. A formatting error sets oom too (the output is incomplete). */
 void vd_buf_printf(struct vd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/**
+ * Make room for `extra` more bytes at once (a hint: appends grow the buffer anyway), e.g. the
+ * length of the previous page, so that a large page is not copied by each doubling on its way.
+ * Sets oom if that cannot be had.
+ */
+void vd_buf_reserve(struct vd_buf *b, size_t extra);
 /** Free the text and zero the struct (reusable afterwards). */
 void vd_buf_free(struct vd_buf *b);
 /**

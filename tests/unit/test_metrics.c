@@ -347,3 +347,28 @@ Test(golden, metrics_members)
 	vd_metrics_render_members(&b, pools, N_POOLS);
 	expect_golden(&b, "metrics_members.txt");
 }
+
+/* A buffer with room reserved up front (as the admin API does from the last page's length)
+ * takes the paths that never grow: the same text. */
+Test(golden, into_a_reserved_buffer)
+{
+	static struct vd_stats w[N_STATS_WORKERS];
+	struct vd_buf b = {0};
+
+	for (unsigned i = 0; i < N_STATS_WORKERS; i++)
+		fill_worker(&w[i], i);
+	vd_buf_reserve(&b, 1u << 20);
+	cr_assert(!b.oom);
+	cr_assert_eq(b.len, 0);
+	cr_assert_str_eq(b.p, "");
+	vd_metrics_render_stats(&b, NULL, 0);
+	vd_metrics_render_stats(&b, w, 1);
+	vd_metrics_render_stats(&b, w, N_STATS_WORKERS);
+	expect_golden(&b, "metrics_stats.txt");
+
+	make_pools();
+	vd_buf_reserve(&b, 1u << 20);
+	vd_metrics_render_members(&b, pools, 0);
+	vd_metrics_render_members(&b, pools, N_POOLS);
+	expect_golden(&b, "metrics_members.txt");
+}
