@@ -51,6 +51,12 @@ struct vd_buf {
 
 /** Append printf-style text. A formatting error sets oom too (the output is incomplete). */
 void vd_buf_printf(struct vd_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/**
+ * Make room for `extra` more bytes at once (a hint: appends grow the buffer anyway), e.g. the
+ * length of the previous page, so that a large page is not copied by each doubling on its way.
+ * Sets oom if that cannot be had.
+ */
+void vd_buf_reserve(struct vd_buf *b, size_t extra);
 /** Free the text and zero the struct (reusable afterwards). */
 void vd_buf_free(struct vd_buf *b);
 /**
@@ -80,5 +86,16 @@ void vd_prom_sample(struct vd_buf *b, const char *name, uint64_t value, ...)
  * Control plane; allocates a snapshot (sets b->oom if that fails).
  */
 void vd_metrics_render_stats(struct vd_buf *b, const struct vd_stats *workers, unsigned n_workers);
+
+/**
+ * Append the member state of a routing snapshot's pools: the gauges viaduct_member_up (1 when
+ * the member passes its health probes) and viaduct_member_drained (1 when it takes no new
+ * dialogs), one series per member of every pool, labelled pool and member (the names as
+ * configured: any bytes, escaped), pool_index and member_index (indexes in the snapshot) and
+ * group (the member's priority). The caller keeps the pools alive (an RCU read section).
+ * Control plane.
+ */
+void vd_metrics_render_members(struct vd_buf *b, const struct vd_proxy_pool *pools,
+			       unsigned n_pools);
 
 #endif

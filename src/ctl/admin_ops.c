@@ -41,7 +41,6 @@ static void render_metrics(void *arg, struct vd_buf *b)
 	vd_metrics_render_stats(b, copy, n);
 	free(copy);
 
-	char v[32], p[16], m[16];
 	if (admin_dp->kernel_drops) {
 		vd_prom_family(b, "viaduct_kernel_rx_drops_total", "counter",
 			       "Datagrams the kernel dropped at viaduct's sockets (receive buffer "
@@ -63,25 +62,7 @@ static void render_metrics(void *arg, struct vd_buf *b)
 	const struct vd_route *r = vd_route_read();
 	vd_prom_family(b, "viaduct_snapshot_version", "gauge", "Version of the routing snapshot.");
 	vd_prom_sample(b, "viaduct_snapshot_version", r->version, NULL);
-	static const char *const fams[2][3] = {
-		{ "viaduct_member_up", "gauge", "1 when the member passes its health probes." },
-		{ "viaduct_member_drained", "gauge", "1 when the member takes no new dialogs." },
-	};
-	for (int f = 0; f < 2; f++) {
-		vd_prom_family(b, fams[f][0], fams[f][1], fams[f][2]);
-		for (unsigned pi = 0; pi < r->px.n_pools; pi++) {
-			const struct vd_proxy_pool *pool = &r->px.pools[pi];
-			for (unsigned mi = 0; mi < pool->n_members; mi++) {
-				snprintf(p, sizeof(p), "%u", pi);
-				snprintf(m, sizeof(m), "%u", mi);
-				snprintf(v, sizeof(v), "%u", pool->priorities[mi]);
-				vd_prom_sample(b, fams[f][0],
-					       f == 0 ? pool->up[mi] : pool->drained[mi], "pool",
-					       pool->name, "member", pool->member_names[mi],
-					       "pool_index", p, "member_index", m, "group", v, NULL);
-			}
-		}
-	}
+	vd_metrics_render_members(b, r->px.pools, r->px.n_pools);
 	vd_route_reader_end();
 }
 
