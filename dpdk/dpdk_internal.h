@@ -28,7 +28,7 @@
 #include "viaduct/stats.h"
 
 #define VD_DPDK_BURST	   32		       /* packets per rx_burst, as in l3fwd */
-#define VD_DPDK_BEHIND_BURSTS 8		       /* full bursts in a row: the queue is behind */
+#define VD_DPDK_BEHIND_BURSTS 8		       /* full bursts in a row: count the RX ring */
 #define VD_DPDK_PREFETCH   3		       /* prefetch packet i + 3 while handling packet i */
 #define VD_DPDK_TX_MAX	   (2 * VD_DPDK_BURST) /* a burst's packets plus one ARP/NS per packet */
 #define VD_DPDK_TX_RETRIES 4 /* tx_burst attempts on a full TX ring before dropping */
@@ -204,9 +204,11 @@ struct vd_lcore {
 	struct vd_proxy_scratch scratch;
 	struct vd_guard *guard;	   /* admission state (scratch.guard) */
 	uint64_t tsc_per_ms;
-	/* consecutive full rx bursts: VD_DPDK_BEHIND_BURSTS of them mean the queue is behind,
-	 * and new dialogs are shed until a burst comes back short */
+	/* the RX queue is behind when it holds behind_desc descriptors or more (checked every
+	 * VD_DPDK_BEHIND_BURSTS full bursts in a row; 0: the driver cannot count, no signal) */
 	unsigned full_bursts;
+	uint16_t behind_desc;
+	bool behind;
 	unsigned n_tx;
 	struct rte_mbuf *tx[VD_DPDK_TX_MAX];
 	const struct vd_result *tx_res[VD_DPDK_TX_MAX]; /* SIP result of tx[i], or NULL */

@@ -53,6 +53,7 @@ struct vd_dpdk {
 	struct rte_ring *inboxes[VD_CFG_MAX_WORKERS];
 	uint64_t tx_ol; /* checksum offloads enabled on the port (port_setup) */
 	uint16_t mtu;
+	uint16_t rx_desc; /* per RX queue, as configured */
 	uint16_t exc_port; /* the exception port (exception.c), RTE_MAX_ETHPORTS: none */
 };
 
@@ -129,6 +130,7 @@ static int port_setup(struct vd_dpdk *d, uint16_t port, const struct rte_eth_dev
 	uint16_t ntx = desc_count(d->cfg.tx_desc, VD_DPDK_TX_DESC);
 	int rc;
 
+	d->rx_desc = nrx;
 	if (d->n_workers > 1 && rss) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
 		conf.rx_adv_conf.rss_conf.rss_hf = rss;
@@ -215,6 +217,12 @@ static int lcores_init(struct vd_dpdk *d, uint16_t port, volatile int *stop)
 			return -ENOMEM;
 		}
 		lc->scratch.guard = lc->guard;
+		/* behind: half the RX ring filled. A driver that cannot count its ring gives no
+		 * signal (full bursts alone do not tell a growing backlog from a busy steady state) */
+		lc->behind_desc = rte_eth_rx_queue_count(port, (uint16_t)i) >= 0 ? d->rx_desc / 2 : 0;
+		if (i == 0 && !lc->behind_desc)
+			vd_log(VD_LOG_WARN, "dpdk: port %u cannot count its RX ring: overload shedding "
+					    "(overload:) is off on this datapath", port);
 		lc->tsc_per_ms = rte_get_tsc_hz() / MS_PER_S ? rte_get_tsc_hz() / MS_PER_S : 1;
 		lc->scratch.reply = d->replies[i];
 		lc->scratch.reply_cap = reply_cap;

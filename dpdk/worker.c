@@ -337,9 +337,14 @@ static unsigned burst(struct vd_lcore *lc)
 	if (n == 0)
 		return 0;
 	VD_STAT_ADD(lc->c.rx_pkts, n);
+	/* behind: still half a ring waiting after full bursts (counting the ring reads its
+	 * descriptors, so only every VD_DPDK_BEHIND_BURSTS full bursts) */
 	lc->full_bursts = n == VD_DPDK_BURST ? lc->full_bursts + 1 : 0;
-	vd_guard_tick(lc->guard, (uint32_t)(start_tsc / lc->tsc_per_ms),
-		      lc->full_bursts >= VD_DPDK_BEHIND_BURSTS);
+	if (!lc->full_bursts)
+		lc->behind = false;
+	else if (lc->behind_desc && lc->full_bursts % VD_DPDK_BEHIND_BURSTS == 0)
+		lc->behind = rte_eth_rx_queue_count(lc->port, lc->queue) >= lc->behind_desc;
+	vd_guard_tick(lc->guard, (uint32_t)(start_tsc / lc->tsc_per_ms), lc->behind);
 	const struct vd_route *r = vd_route_read();
 	lc->px = &r->px;
 	lc->net = &r->ip;

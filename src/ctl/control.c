@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/signalfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -88,16 +90,32 @@ static const char *dpdk_start_key_changed(const struct vd_cfg_dpdk *a, const str
 	return NULL;
 }
 
+/*
+ * A build (YAML, hyperscan, Maglev: up to a second for 10,000 rules) is background work: the
+ * calling thread runs it at a lower priority (Linux nice is per thread), so that the workers
+ * and the admin thread (/metrics, /status) are not queued behind it when the cores are busy.
+ */
+#define BUILD_NICE 10
+
 struct vd_route *vd_control_build(const char *path, const struct vd_route *prev, char *err,
 				  size_t errlen)
 {
 	struct vd_config cfg;
 	char why[640];
-	if (vd_config_load(path, &cfg, err, errlen) < 0)
-		return NULL;
-	struct vd_route *r = vd_route_build(&cfg, prev, why, sizeof(why));
-	if (!r)
-		snprintf(err, errlen, "%s: %s", path, why);
+	pid_t tid = (pid_t)syscall(SYS_gettid);
+	errno = 0;
+	int was = getpriority(PRIO_PROCESS, (id_t)tid);
+	bool lowered = errno == 0 && setpriority(PRIO_PROCESS, (id_t)tid, BUILD_NICE) == 0;
+	struct vd_route *r = NULL;
+	if (vd_config_load(path, &cfg, err, errlen) == 0) {
+		r = vd_route_build(&cfg, prev, why, sizeof(why));
+		if (!r)
+			snprintf(err, errlen, "%s: %s", path, why);
+	}
+	/* back up: only root may lower a nice value again, which viaduct is at start (a
+	 * service with CAP_SYS_NICE too); otherwise later builds simply stay at BUILD_NICE */
+	if (lowered)
+		setpriority(PRIO_PROCESS, (id_t)tid, was);
 	return r;
 }
 
