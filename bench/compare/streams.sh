@@ -60,6 +60,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem
 	-subj "/CN=bench" -addext "subjectAltName=IP:127.0.0.1" 2>/dev/null
 printf '1 sip:%s:%s\n1 sip:%s:%s\n' $ADDR $P1 $ADDR $P2 >"$T/dispatcher.list"
 cat >"$T/viaduct.yaml" <<EOF
+overload: { shed: off }   # throughput, as Kamailio is measured (bench/edge/overload.sh: shedding)
 workers: $WORKERS
 listeners:
   - { address: $ADDR, port: $UDP_PORT }

@@ -143,6 +143,9 @@ on_exit_hook() {
 
 cat >"$T/viaduct.yaml" <<EOF
 # written by $0
+# a throughput benchmark: what the datapath carries flat out, not what it sheds past that
+# (bench/edge/overload.sh measures shedding)
+overload: { shed: off }
 workers: 1
 listeners:
   - address: "10.201.0.2"

@@ -59,9 +59,9 @@ static struct span span_of(const struct vd_lpm_entry *e, unsigned index)
 {
 	unsigned width = e->prefix.family == AF_INET ? 32 : 128;
 	u128 k = key_of(e->prefix.addr, width / 8);
-	u128 host = e->prefix.bits >= width ? 0 : (((u128)1 << (width - e->prefix.bits)) - 1);
-	if (width == 128 && e->prefix.bits == 0)
-		host = ~(u128)0;
+	unsigned host_bits = e->prefix.bits >= width ? 0 : width - e->prefix.bits;
+	/* a shift by 128 is undefined: ::/0's host part is every bit */
+	u128 host = host_bits == 128 ? ~(u128)0 : ((u128)1 << host_bits) - 1;
 	return (struct span){ .lo = k & ~host, .hi = (k & ~host) | host, .bits = e->prefix.bits,
 			      .value = e->value, .index = index };
 }
