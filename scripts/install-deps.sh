@@ -11,6 +11,7 @@ packages=(
 	libhyperscan-dev liburcu-dev libjemalloc-dev libcyaml-dev libmicrohttpd-dev libxxhash-dev libsodium-dev
 	libssl-dev openssl
 	libsystemd-dev  # sd_notify: Type=notify readiness, status and watchdog
+	systemd         # systemd-analyze verify of contrib/systemd (tests/systemd/verify.sh)
 	dpdk-dev libdpdk-dev
 	# tests
 	libcriterion-dev sip-tester iproute2 procps python3 python3-yaml
