@@ -190,6 +190,7 @@ struct vd_lcore {
 	struct rte_ether_addr mac;
 	struct rte_mempool *pool;
 	volatile int *stop;
+	uint64_t rounds;	   /* loop rounds, idle ones too: the watchdog's sign of life */
 	uint64_t retry_tsc;	   /* VD_NEIGH_RETRY_MS in TSC ticks */
 	uint64_t tx_ol;		   /* RTE_ETH_TX_OFFLOAD_{IPV4,UDP}_CKSUM enabled on the port */
 	uint16_t mtu;		   /* the port's: larger IP datagrams are fragmented on TX */

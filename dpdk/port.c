@@ -403,6 +403,11 @@ static const struct vd_guard *view_worker_guard(const void *dp, unsigned i)
 	return ((const struct vd_dpdk *)dp)->lcores[i]->guard;
 }
 
+static uint64_t view_worker_rounds(const void *dp, unsigned i)
+{
+	return __atomic_load_n(&((const struct vd_dpdk *)dp)->lcores[i]->rounds, __ATOMIC_RELAXED);
+}
+
 static void view_print(const void *dp, FILE *f)
 {
 	const struct vd_dpdk *d = dp;
@@ -445,6 +450,7 @@ void vd_dpdk_view(struct vd_dpdk *d, struct vd_dp_view *v)
 				  .workers = view_workers,
 				  .worker_stats = view_worker_stats,
 				  .worker_guard = view_worker_guard,
+				  .worker_rounds = view_worker_rounds,
 				  .print = view_print,
 				  .metrics = view_metrics,
 				  .poll = view_poll,

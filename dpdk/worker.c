@@ -379,6 +379,9 @@ int vd_dpdk_worker_main(void *arg)
 
 	rcu_register_thread();
 	while (!__atomic_load_n(lc->stop, __ATOMIC_RELAXED)) { /* the control thread sets it */
+		/* every round counts, the sleeping ones too: the control thread's watchdog reads
+		 * it (notify.h); a stuck lcore stops counting */
+		__atomic_store_n(&lc->rounds, lc->rounds + 1, __ATOMIC_RELAXED);
 		vd_neigh_inbox_drain(lc);
 		/* health probes from the control thread leave through worker 0 */
 		if (lc->worker == 0 && vd_dpdk_probe_tx_drain(lc))

@@ -10,6 +10,8 @@ packages=(
 	# libraries of the product
 	libhyperscan-dev liburcu-dev libjemalloc-dev libcyaml-dev libmicrohttpd-dev libxxhash-dev libsodium-dev
 	libssl-dev openssl
+	libsystemd-dev  # sd_notify: Type=notify readiness, status and watchdog
+	systemd         # systemd-analyze verify of contrib/systemd (tests/systemd/verify.sh)
 	dpdk-dev libdpdk-dev
 	# tests
 	libcriterion-dev sip-tester iproute2 procps python3 python3-yaml

@@ -29,6 +29,7 @@
 #include "viaduct/dpdk.h"
 #endif
 #include "viaduct/log.h"
+#include "viaduct/notify.h"
 #include "viaduct/proxy.h"
 #include "viaduct/route.h"
 
@@ -97,6 +98,12 @@ static int control_main(void *arg)
 	if (rc)
 		return rc;
 	vd_admin_ops_start(&vd_route_published->cfg, c->view);
+	/* every socket is bound (the datapath's before its workers started, the admin API's
+	 * just now): systemd's Type=notify start completes once every worker has run */
+	vd_route_lock();
+	uint64_t version = vd_route_published->version;
+	vd_route_unlock();
+	vd_notify_ready(c->view, version);
 	vd_control_run();
 	vd_admin_ops_stop();
 	vd_control_fini();
@@ -157,6 +164,14 @@ static const struct vd_guard *pair_worker_guard(const void *dp, unsigned i)
 	unsigned na = p->a.workers(p->a.dp);
 	const struct vd_dp_view *v = i < na ? &p->a : &p->b;
 	return v->worker_guard ? v->worker_guard(v->dp, i < na ? i : i - na) : NULL;
+}
+
+static uint64_t pair_worker_rounds(const void *dp, unsigned i)
+{
+	const struct view_pair *p = dp;
+	unsigned na = p->a.workers(p->a.dp);
+	const struct vd_dp_view *v = i < na ? &p->a : &p->b;
+	return v->worker_rounds ? v->worker_rounds(v->dp, i < na ? i : i - na) : 0;
 }
 
 static const struct vd_stats *pair_worker_stats(const void *dp, unsigned i)
@@ -223,6 +238,7 @@ static void view_pair_init(struct view_pair *p, struct vd_dp_view *out)
 	out->workers = pair_workers;
 	out->worker_stats = pair_worker_stats;
 	out->worker_guard = pair_worker_guard;
+	out->worker_rounds = p->a.worker_rounds && p->b.worker_rounds ? pair_worker_rounds : NULL;
 	out->print = pair_print;
 	out->metrics = pair_metrics;
 	out->poll = p->a.poll ? pair_poll : NULL;
@@ -350,6 +366,7 @@ static int run(const char *path, int workers, bool dpdk, int eal_argc, char **ea
 		vd_log(VD_LOG_ERROR, "%s", err);
 		return EXIT_CONFIG;
 	}
+	vd_log_set_level((enum vd_log_level)r->cfg.log_level);
 	dpdk = dpdk || r->cfg.dpdk.enabled;
 	if (!dpdk && eal_argc > 0) {
 		vd_log(VD_LOG_ERROR, "arguments after -- are EAL arguments: add --dpdk (or a dpdk: "
@@ -399,6 +416,7 @@ int main(int argc, char **argv)
 	int workers = 0, c;
 	bool dpdk = false;
 
+	vd_log_init(); /* the journal's format when systemd started us */
 	while ((c = getopt_long(argc, argv, "c:w:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

@@ -28,6 +28,12 @@ struct vd_dp_view {
 	unsigned (*workers)(const void *dp);
 	/** Worker i's live counters (i < workers()); valid until the datapath is destroyed. */
 	const struct vd_stats *(*worker_stats)(const void *dp, unsigned i);
+	/**
+	 * Optional: worker i's loop rounds, bumped once per round of its loop, idle rounds
+	 * included (relaxed load). The systemd watchdog pings only while every one moves
+	 * (notify.h).
+	 */
+	uint64_t (*worker_rounds)(const void *dp, unsigned i);
 	/** Optional: worker i's admission state (its hot sources for /status), or NULL. */
 	const struct vd_guard *(*worker_guard)(const void *dp, unsigned i);
 	/** Optional: datagrams the kernel dropped at our sockets (kernel datapath only). */

@@ -10,6 +10,7 @@
  * same "name: field.path: problem" line that our checks produce.
  */
 #include "config_internal.h"
+#include "viaduct/log.h"
 #include "viaduct/rules.h"
 
 #include <arpa/inet.h>
@@ -68,6 +69,7 @@ static const cyaml_schema_field_t config_fields[] = {
 	STR_FIELD("workers", OPT, struct raw_config, workers),
 	STR_FIELD("batch", OPT, struct raw_config, batch),
 	STR_FIELD("retry_after", OPT, struct raw_config, retry_after),
+	STR_FIELD("log_level", OPT, struct raw_config, log_level),
 	/* optional for libcyaml (included files have none); the main file's check says why */
 	CYAML_FIELD_SEQUENCE_COUNT("listeners", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 				   struct raw_config, listeners, n_listeners, &listener_value, 0,
@@ -408,6 +410,10 @@ static int convert_top(struct loader *ld, const struct raw_config *raw, struct v
 			      VD_CFG_DEFAULT_RETRY_AFTER, &cfg->retry_after);
 	if (rc)
 		return rc;
+	int level = raw->log_level ? vd_log_level_parse(raw->log_level) : VD_LOG_INFO;
+	if (level < 0)
+		return cfg_bad(ld, "log_level", "\"%s\": error, warn, info or debug", raw->log_level);
+	cfg->log_level = (unsigned)level;
 	cfg->workers = workers ? workers : online_cores();
 	cfg->batch = batch;
 	return 0;

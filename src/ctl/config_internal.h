@@ -114,7 +114,7 @@ struct raw_limits {
 };
 
 struct raw_config {
-	char *workers, *batch, *retry_after;
+	char *workers, *batch, *retry_after, *log_level;
 	struct raw_listener *listeners;
 	unsigned n_listeners;
 	struct raw_pool *pool;   /* a single pool, or: */

@@ -26,6 +26,7 @@
 #include "viaduct/config_file.h"
 #include "viaduct/health.h"
 #include "viaduct/log.h"
+#include "viaduct/notify.h"
 #include "viaduct/route.h"
 #include "viaduct/stats.h"
 
@@ -123,12 +124,14 @@ int vd_control_reload(const char *why, char *msg, size_t msglen)
 {
 	char err[768];
 	vd_route_lock();
+	vd_notify_reloading(why);
 	uint64_t t0 = vd_now_ms();
 	struct vd_route *r = vd_control_build(vd_ctl.config_path, vd_route_published, err,
 					     sizeof(err));
 	uint64_t build_ms = vd_now_ms() - t0;
 	if (!r) {
 		vd_control_stats.reloads_failed++;
+		vd_notify_reloaded(vd_route_published->version, false);
 		vd_route_unlock();
 		vd_log(VD_LOG_ERROR, "reload (%s) refused, the running config keeps serving: %s",
 		       why, err);
@@ -145,6 +148,8 @@ int vd_control_reload(const char *why, char *msg, size_t msglen)
 	vd_control_stats.reloads++;
 	uint64_t version = r->version;
 	vd_control_health_members(r);
+	vd_log_set_level((enum vd_log_level)r->cfg.log_level);
+	vd_notify_reloaded(version, true);
 	vd_route_unlock();
 	vd_log(VD_LOG_INFO, "reload (%s): snapshot %lu published (built in %lu ms, every worker "
 			    "on it within %lu us)",
@@ -187,6 +192,7 @@ int vd_control_member(unsigned pool, unsigned member, int set_up, int set_draine
 	snprintf(name, sizeof(name), "%s/%s", p->name, p->member_names[member]);
 	vd_route_publish(r);
 	vd_control_stats.member_changes++;
+	vd_notify_status(r->version);
 	vd_route_unlock();
 	vd_log(up == was_up ? VD_LOG_INFO : VD_LOG_WARN, "member %s %s (%s): snapshot %lu",
 	       name, up != was_up ? (up ? "up" : "down") : (drained ? "drained" : "undrained"),
@@ -217,6 +223,7 @@ static bool on_signal(int sfd, const struct vd_dp_view *dp)
 			vd_control_reload("SIGHUP", msg, sizeof(msg));
 		} else {
 			vd_log(VD_LOG_INFO, "%s: stopping", strsignal((int)si.ssi_signo));
+			vd_notify_stopping(strsignal((int)si.ssi_signo));
 			return true;
 		}
 	}
@@ -235,6 +242,10 @@ static int poll_timeout(void)
 	}
 	if (vd_ctl.view->poll && (t < 0 || (unsigned)t > vd_ctl.view->poll_ms))
 		t = (int)vd_ctl.view->poll_ms;
+	/* the systemd watchdog's next sample of the workers */
+	int w = vd_notify_watchdog(&vd_ctl.watchdog, vd_ctl.view, vd_now_ms());
+	if (w >= 0 && (t < 0 || w < t))
+		t = w;
 	return t;
 }
 
@@ -253,6 +264,7 @@ int vd_control_init(const char *path, const struct vd_dp_view *dp)
 		vd_log(VD_LOG_WARN, "inotify: %s: reload with SIGHUP", strerror(errno));
 	vd_control_watch(vd_ctl.inotify_fd);
 	vd_control_health_start(vd_route_published);
+	vd_notify_watchdog_init(&vd_ctl.watchdog, vd_now_ms());
 	return 0;
 }
 

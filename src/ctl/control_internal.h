@@ -12,6 +12,7 @@
 
 #include "viaduct/control.h"
 #include "viaduct/health.h"
+#include "viaduct/notify.h"
 #include "viaduct/route.h"
 
 #define WATCH_MAX 64
@@ -35,6 +36,7 @@ struct vd_control {
 	} watches[WATCH_MAX];
 	unsigned n_watches;
 	int signal_fd, inotify_fd; /* -1 when not open */
+	struct vd_watchdog watchdog; /* systemd's (notify.h); check_ms 0 when not asked for */
 };
 
 extern struct vd_control vd_ctl;

@@ -339,6 +339,12 @@ static const struct vd_stats *view_worker_stats(const void *dp, unsigned i)
 	return vd_dp_worker_stats(dp, i);
 }
 
+static uint64_t view_worker_rounds(const void *dp, unsigned i)
+{
+	const struct vd_dp *d = dp;
+	return i < d->n_workers ? __atomic_load_n(&d->workers[i].rounds, __ATOMIC_RELAXED) : 0;
+}
+
 static uint64_t view_kernel_drops(const void *dp)
 {
 	return vd_dp_kernel_drops(dp);
@@ -351,6 +357,7 @@ void vd_dp_view_init(struct vd_dp *dp, struct vd_dp_view *v)
 				  .workers = view_workers,
 				  .worker_stats = view_worker_stats,
 				  .worker_guard = view_worker_guard,
+				  .worker_rounds = view_worker_rounds,
 				  .kernel_drops = view_kernel_drops,
 				  .print = vd_dp_tcp_print,
 				  .metrics = vd_dp_tcp_metrics,

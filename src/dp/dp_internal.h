@@ -141,6 +141,7 @@ struct vd_worker {
 	const struct vd_route *route; /* the same snapshot, whole (TLS contexts) */
 	struct vd_dp *dp;
 	const int *stop;
+	uint64_t rounds; /* loop rounds, idle ones too: the watchdog's sign of life */
 	unsigned id;
 	int cpu;
 	pthread_t thread;

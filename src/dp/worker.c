@@ -286,6 +286,9 @@ void *vd_worker_main(void *arg)
 		w->px = NULL;
 		w->route = NULL;
 		vd_route_quiescent();
+		/* a round done, also an idle one (epoll_wait returns every VD_DP_POLL_MS): the
+		 * control thread's watchdog reads it (notify.h); a stuck worker stops counting */
+		__atomic_store_n(&w->rounds, w->rounds + 1, __ATOMIC_RELAXED);
 	}
 	rcu_unregister_thread();
 	return NULL;

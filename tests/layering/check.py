@@ -38,6 +38,7 @@ HEADER = {
     'tls.h': 'tls',
     'route.h': 'route',
     'config_file.h': 'ctl', 'control.h': 'ctl', 'health.h': 'ctl', 'admin.h': 'ctl',
+    'notify.h': 'ctl',
     'dp.h': 'dp',
     'dpdk.h': 'dpdk',
 }
