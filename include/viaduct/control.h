@@ -20,7 +20,15 @@ struct vd_route;
 struct vd_control_stats {
 	uint64_t reloads;        /* snapshots published from a config change */
 	uint64_t reloads_failed; /* configs refused: the old snapshot kept serving */
-	uint64_t member_changes; /* snapshots published for health or drain */
+	uint64_t member_changes; /* snapshots published for health, drain or passive health */
+	/* passive health (what members' responses said) */
+	uint64_t ejections[VD_EJECT__COUNT]; /* members taken out, by reason */
+	uint64_t ejections_refused; /* ejections max_ejection_percent (or the last member
+				     * available) did not allow */
+	uint64_t returns;           /* ejections over */
+	uint64_t overload_changes;  /* RFC 7339 reductions applied, changed or ended */
+	uint64_t signals;           /* 503 Retry-After and overload events read */
+	uint64_t signals_dropped;   /* ... not kept: more in one loop iteration than it holds */
 };
 
 extern struct vd_control_stats vd_control_stats;

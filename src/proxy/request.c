@@ -326,6 +326,11 @@ static int next_hop(const struct vd_proxy *px, const struct vd_sip_msg *m,
 	if (popped < rs->last) {
 		union vd_sockaddr dst;
 		if (route_target(&rs->v[popped], &dst) && vd_next_hop_trusted(px, &dst)) {
+			const struct vd_proxy_member_info *mi = vd_proxy_member_find(px, &dst);
+			if (mi) { /* an in-dialog request to a member counts for its health too */
+				res->peer = (int16_t)mi->member;
+				res->peer_pool = mi->pool;
+			}
 			res->dst = dst;
 			res->route = VD_ROUTE_FOLLOWED;
 			return 0;
@@ -343,8 +348,8 @@ static int next_hop(const struct vd_proxy *px, const struct vd_sip_msg *m,
 		refuse(px, m, src, 503, "Service Unavailable", s, res);
 		return -1;
 	}
-	res->pool = (uint16_t)pool_idx;
-	res->member = (int16_t)member;
+	res->pool = res->peer_pool = (uint16_t)pool_idx;
+	res->member = res->peer = (int16_t)member;
 	res->dst = pool->members[member];
 	res->transport = pool->transports[member];
 	/* RFC 3261 18.1.1: a request near the path MTU goes over a congestion-controlled
