@@ -78,13 +78,8 @@ void vd_control_flush_at(uint64_t now_ms)
 	char err[512];
 	vd_route_lock();
 	const struct vd_route *cur = vd_route_published;
-	unsigned total = 0;
-	for (unsigned p = 0; p < cur->px.n_pools; p++)
-		total += cur->px.pools[p].n_members;
 	struct vd_passive_change *pc = NULL;
-	unsigned n_pc = 0;
-	if (vd_ctl.passive && (pc = calloc(total ? total : 1, sizeof(*pc))))
-		n_pc = vd_control_passive_step(cur, now_ms, pc, total);
+	unsigned n_pc = vd_control_passive_step(cur, now_ms, &pc);
 	if (!vd_ctl.n_pending && !n_pc) {
 		vd_route_unlock();
 		free(pc);

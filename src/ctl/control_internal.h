@@ -83,10 +83,11 @@ void vd_control_passive_stop(void);
 void vd_control_passive_event(const struct vd_member_event *e);
 /** The passive-health part of a flush (route lock held): this iteration's signals, the
  * windows due, the time, over cur with the pending health changes applied. Each member
- * whose state differs from cur's gets an entry in out (pool, member, state); returns how
- * many. */
+ * whose state differs from cur's gets an entry (pool, member, state) in *out (allocated,
+ * the caller frees it; NULL when none); returns how many. Nothing new and nothing due costs
+ * a few tests. */
 unsigned vd_control_passive_step(const struct vd_route *cur, uint64_t now_ms,
-				 struct vd_passive_change *out, unsigned cap);
+				 struct vd_passive_change **out);
 /** When passive health next needs a flush by time alone (UINT64_MAX: never). */
 uint64_t vd_control_passive_next_ms(void);
 

@@ -318,19 +318,28 @@ static bool passive_differs(const struct vd_member_passive *a, const struct vd_m
 }
 
 unsigned vd_control_passive_step(const struct vd_route *cur, uint64_t now_ms,
-				 struct vd_passive_change *out, unsigned cap)
+				 struct vd_passive_change **outp)
 {
 	struct vd_member_passive st[VD_CFG_MAX_MEMBERS];
 	bool up[VD_CFG_MAX_MEMBERS];
-	unsigned n = 0;
-	if (vd_ctl.n_passive != cur->px.n_pools) { /* not following this config: nothing */
-		vd_ctl.n_mev = 0;
+	unsigned n = 0, cap = 0;
+	*outp = NULL;
+	if (!vd_ctl.passive || vd_ctl.n_passive != cur->px.n_pools) {
+		vd_ctl.n_mev = 0; /* not following this config (out of memory): nothing */
 		return 0;
 	}
 	/* nothing new and nothing due: the common iteration costs this test */
 	if (!vd_ctl.n_mev && !vd_ctl.n_pending && vd_ctl.passive_version == cur->version &&
 	    now_ms < vd_ctl.passive_next_ms)
 		return 0;
+	for (unsigned p = 0; p < cur->px.n_pools; p++)
+		cap += cur->px.pools[p].n_members;
+	struct vd_passive_change *out = calloc(cap ? cap : 1, sizeof(*out));
+	if (!out) {
+		vd_log(VD_LOG_ERROR, "passive health: out of memory: step skipped");
+		return 0;
+	}
+	*outp = out;
 	for (unsigned i = 0; i < vd_ctl.n_mev; i++)
 		apply_signal(cur, &vd_ctl.mev[i], now_ms);
 	vd_ctl.n_mev = 0;

@@ -327,7 +327,7 @@ bool vd_sip_via_oc(const char *p, const char *end, struct vd_sip_oc *oc)
 			oc->oc = (uint8_t)x;
 			have_oc = true;
 		} else if (NAME_IS(n, "oc-validity")) {
-			if (!v.p || !decimal(v, 10, &x))
+			if (!v.p || !decimal(v, 18, &x)) /* 18 digits fit: then capped */
 				return false;
 			oc->validity_ms = x > VD_SIP_OC_VALIDITY_MAX ? VD_SIP_OC_VALIDITY_MAX
 								     : (uint32_t)x;
