@@ -157,8 +157,9 @@ const char *vd_eject_name(enum vd_eject e);
  * A member's passive-health state in a snapshot, decided by the control plane from what the
  * member's responses said. An ejected member is in no table (like one that is down); `share`
  * scales its weight in the table of new dialogs (slow start, RFC 7339 oc: the reduction a
- * member asks for goes to the others of its group), never in the table of in-dialog
- * requests: running calls stay where they are. The rest is what /status and /metrics show.
+ * member asks for goes to the others of its group). The table of in-dialog requests follows
+ * slow start only (`slow`): a member that asks for less keeps its running calls, as a drained
+ * one does. The rest is what /status and /metrics show.
  */
 struct vd_member_passive {
 	uint8_t ejected;   /* enum vd_eject */

@@ -288,12 +288,14 @@ out:
 static void tick(const struct vd_route *cur, unsigned p, uint64_t now_ms)
 {
 	bool up[VD_CFG_MAX_MEMBERS], was_out[VD_CFG_MAX_MEMBERS], was_ramping[VD_CFG_MAX_MEMBERS];
+	uint8_t was_oc[VD_CFG_MAX_MEMBERS];
 	struct vd_passive_pool *pp = &vd_ctl.passive[p];
 	const struct vd_proxy_pool *pool = &cur->px.pools[p];
 	struct vd_passive_view v = pool_view(cur, p, up);
 	for (unsigned m = 0; m < pp->n; m++) {
 		was_out[m] = pp->m[m].ejected != VD_EJECT_NONE;
 		was_ramping[m] = pp->m[m].ramping;
+		was_oc[m] = pp->m[m].oc;
 	}
 	vd_passive_tick(pp, &v, now_ms);
 	for (unsigned m = 0; m < pp->n; m++) {
@@ -302,6 +304,12 @@ static void tick(const struct vd_route *cur, unsigned p, uint64_t now_ms)
 			vd_log(VD_LOG_WARN, "member %s/%s back: ejection over%s", pool->name,
 			       pool->member_names[m],
 			       up[m] ? "" : " (health: down, out until its probes say up)");
+		}
+		if (was_oc[m] && !pp->m[m].oc) {
+			vd_control_stats.overload_changes++;
+			vd_log(VD_LOG_WARN, "member %s/%s overload control over: its oc-validity "
+					    "passed",
+			       pool->name, pool->member_names[m]);
 		}
 		if (!was_ramping[m] && pp->m[m].ramping)
 			vd_log(VD_LOG_INFO, "member %s/%s slow start: %u%% of its weight, all of it "

@@ -99,10 +99,17 @@ void vd_pool_fini(struct vd_proxy_pool *p)
 /*
  * One table of group g over the members of the group that are up and not ejected. `fresh`
  * (new dialogs) also leaves out drained members and weighs each by its passive share (slow
- * start, RFC 7339 oc: 0 leaves it out); the dialog table keeps the configured weights. Every
- * weight is scaled by VD_SHARE_WHOLE so that shares are whole numbers; scaling all weights
- * alike gives the same table, byte for byte (Maglev's turns depend on weight / max weight).
+ * start, RFC 7339 oc: 0 leaves it out); the dialog table weighs by slow start alone: a member
+ * coming back takes in-dialog requests as it takes their dialogs, while one that asks for less
+ * (oc) or is drained keeps its running calls. Every weight is scaled by VD_SHARE_WHOLE so
+ * that shares are whole numbers; scaling all weights alike gives the same table, byte for
+ * byte (Maglev's turns depend on weight / max weight).
  */
+static uint32_t dialog_share(const struct vd_member_passive *ps)
+{
+	return VD_SHARE_WHOLE / 100 * ps->slow;
+}
+
 static int group_table(const struct vd_proxy_pool *p, uint32_t priority, bool fresh,
 		       struct vd_maglev *t, bool *any)
 {
@@ -110,7 +117,7 @@ static int group_table(const struct vd_proxy_pool *p, uint32_t priority, bool fr
 	*any = false;
 	for (unsigned i = 0; i < p->n_members; i++) {
 		const struct vd_member_passive *ps = &p->passive[i];
-		uint32_t share = fresh ? ps->share : VD_SHARE_WHOLE;
+		uint32_t share = fresh ? ps->share : dialog_share(ps);
 		bool in = p->priorities[i] == priority && p->up[i] && !ps->ejected &&
 			  !(fresh && p->drained[i]) && share > 0;
 		mm[i] = (struct vd_maglev_member){ p->member_names[i], strlen(p->member_names[i]),
@@ -120,13 +127,13 @@ static int group_table(const struct vd_proxy_pool *p, uint32_t priority, bool fr
 	return vd_maglev_build(t, p->table_size, mm, p->n_members);
 }
 
-/* Does the group's dialog table differ from its fresh one (a member drained, or with less
- * than its whole weight for new dialogs)? */
+/* Does the group's dialog table differ from its fresh one (a member drained, or with
+ * another share of new dialogs than of running ones)? */
 static bool dialog_differs(const struct vd_proxy_pool *p, uint32_t priority)
 {
 	for (unsigned i = 0; i < p->n_members; i++)
 		if (p->priorities[i] == priority && !p->passive[i].ejected &&
-		    (p->drained[i] || p->passive[i].share != VD_SHARE_WHOLE))
+		    (p->drained[i] || p->passive[i].share != dialog_share(&p->passive[i])))
 			return true;
 	return false;
 }
