@@ -276,7 +276,7 @@ struct vd_sip_oc {
 			       * the fraction's first five digits (compare with <) */
 };
 
-#define VD_SIP_OC_VALIDITY_DEFAULT 500u	     /* ms, when a member sends oc without oc-validity */
+#define VD_SIP_OC_VALIDITY_DEFAULT 500u	    /* ms: oc without oc-validity */
 #define VD_SIP_OC_VALIDITY_MAX 86400000u    /* a day: longer values are cut to it */
 
 /**

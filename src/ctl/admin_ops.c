@@ -35,7 +35,8 @@ static void passive_metrics(struct vd_buf *b)
 	vd_prom_family(b, "viaduct_ejections_total", "counter",
 		       "Members taken out of their pool by passive health, by reason.");
 	for (int e = 1; e < VD_EJECT__COUNT; e++)
-		vd_prom_sample(b, "viaduct_ejections_total", cs->ejections[e], "reason",
+		vd_prom_sample(b, "viaduct_ejections_total",
+			       __atomic_load_n(&cs->ejections[e], __ATOMIC_RELAXED), "reason",
 			       vd_eject_name((enum vd_eject)e), NULL);
 	static const struct {
 		const char *name, *help;
@@ -59,7 +60,9 @@ static void passive_metrics(struct vd_buf *b)
 	};
 	for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
 		vd_prom_family(b, one[i].name, "counter", one[i].help);
-		vd_prom_sample(b, one[i].name, *(const uint64_t *)((const char *)cs + one[i].off),
+		vd_prom_sample(b, one[i].name,
+			       __atomic_load_n((const uint64_t *)((const char *)cs + one[i].off),
+					       __ATOMIC_RELAXED),
 			       NULL);
 	}
 	if (admin_dp->member_events_lost) {
@@ -121,7 +124,8 @@ static void render_metrics(void *arg, struct vd_buf *b)
 		  "while it ramps up (slow start) or asks for less (RFC 7339 oc), more while it "
 		  "takes what others of its group shed." },
 		{ "viaduct_member_overload_percent", "gauge",
-		  "RFC 7339 overload control in effect: the member's traffic cut by this percent." },
+		  "RFC 7339 overload control in effect: the member's traffic cut by this "
+		  "percent." },
 		{ "viaduct_member_slow_start_percent", "gauge",
 		  "Slow start: percent of its weight the member has ramped up to (100: none)." },
 	};
@@ -131,9 +135,10 @@ static void render_metrics(void *arg, struct vd_buf *b)
 			const struct vd_proxy_pool *pool = &r->px.pools[pi];
 			for (unsigned mi = 0; mi < pool->n_members; mi++) {
 				const struct vd_member_passive *ps = &pool->passive[mi];
-				uint64_t val[] = { pool->up[mi], pool->drained[mi], ps->ejected != 0,
-						   ps->share / (VD_SHARE_WHOLE / 100), ps->oc,
-						   ps->slow };
+				const uint64_t val[] = {
+					pool->up[mi], pool->drained[mi], ps->ejected != 0,
+					ps->share / (VD_SHARE_WHOLE / 100), ps->oc, ps->slow,
+				};
 				snprintf(p, sizeof(p), "%u", pi);
 				snprintf(m, sizeof(m), "%u", mi);
 				snprintf(v, sizeof(v), "%u", pool->priorities[mi]);
@@ -148,11 +153,13 @@ static void render_metrics(void *arg, struct vd_buf *b)
 	for (unsigned pi = 0; pi < r->px.n_pools; pi++) {
 		const struct vd_proxy_pool *pool = &r->px.pools[pi];
 		for (unsigned mi = 0; mi < pool->n_members; mi++)
-			for (int e = 1; e < VD_EJECT__COUNT; e++)
+			for (int e = 1; e < VD_EJECT__COUNT; e++) {
+				const char *why = vd_eject_name((enum vd_eject)e);
 				vd_prom_sample(b, "viaduct_member_ejections_total",
 					       pool->passive[mi].ejections[e], "pool", pool->name,
-					       "member", pool->member_names[mi], "reason",
-					       vd_eject_name((enum vd_eject)e), NULL);
+					       "member", pool->member_names[mi], "reason", why,
+					       NULL);
+			}
 	}
 	vd_route_reader_end();
 }
@@ -193,7 +200,8 @@ static void render_status(void *arg, struct vd_buf *b)
 			vd_buf_printf(b, ",\"ejected\":\"%s\",\"ejected_for_ms\":%lu,"
 					 "\"share\":%u.%02u,\"overload\":%u,\"slow_start\":%u,"
 					 "\"ejections\":%u}",
-				      vd_eject_name((enum vd_eject)ps->ejected), (unsigned long)left,
+				      vd_eject_name((enum vd_eject)ps->ejected),
+				      (unsigned long)left,
 				      ps->share / 100, ps->share % 100, ps->oc, ps->slow,
 				      ps->ejections[VD_EJECT_RETRY_AFTER] +
 					      ps->ejections[VD_EJECT_OUTLIER]);

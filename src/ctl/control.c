@@ -63,7 +63,8 @@ void vd_control_print_stats(const struct vd_dp_view *dp)
 	fprintf(stderr, " ejections_retry_after=%lu ejections_outlier=%lu ejections_refused=%lu "
 			"ejection_returns=%lu overload_changes=%lu member_signals=%lu",
 		(unsigned long)cs->ejections[VD_EJECT_RETRY_AFTER],
-		(unsigned long)cs->ejections[VD_EJECT_OUTLIER], (unsigned long)cs->ejections_refused,
+		(unsigned long)cs->ejections[VD_EJECT_OUTLIER],
+		(unsigned long)cs->ejections_refused,
 		(unsigned long)cs->returns, (unsigned long)cs->overload_changes,
 		(unsigned long)cs->signals);
 	if (dp->member_events_lost)
@@ -270,7 +271,8 @@ void vd_control_run(void)
 		/* the datapath wakes us when it has member events (failures, signals) */
 		bool wake = dp->member_events && dp->member_events_fd >= 0;
 		if (wake)
-			pfd[2 + nh] = (struct pollfd){ .fd = dp->member_events_fd, .events = POLLIN };
+			pfd[2 + nh] = (struct pollfd){ .fd = dp->member_events_fd,
+						       .events = POLLIN };
 		int r = poll(pfd, 2 + nh + wake, poll_timeout());
 		if (r < 0 && errno != EINTR)
 			break;

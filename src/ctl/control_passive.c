@@ -50,7 +50,7 @@ void vd_control_passive_members(const struct vd_route *r)
 {
 	unsigned n = r->px.n_pools;
 	struct vd_passive_pool *pp = calloc(n ? n : 1, sizeof(*pp));
-	char (*names)[VD_CFG_NAME_MAX] = calloc(n ? n : 1, sizeof(*names));
+	char(*names)[VD_CFG_NAME_MAX] = calloc(n ? n : 1, sizeof(*names));
 	union vd_sockaddr **addrs = calloc(n ? n : 1, sizeof(*addrs));
 	if (!pp || !names || !addrs)
 		goto oom;
@@ -68,7 +68,8 @@ void vd_control_passive_members(const struct vd_route *r)
 		/* a member that stays (same pool, same address) keeps what it earned: its
 		 * ejection, backoff, oc and ramp; its window starts again (indexes moved) */
 		for (unsigned m = 0; m < pool->n_members; m++) {
-			const struct vd_passive_member *o = old_member(pool->name, &pool->members[m]);
+			const struct vd_passive_member *o =
+				old_member(pool->name, &pool->members[m]);
 			if (!o)
 				continue;
 			pp[p].m[m] = *o;
@@ -106,13 +107,13 @@ void vd_control_passive_stop(void)
 
 void vd_control_passive_event(const struct vd_member_event *e)
 {
-	vd_control_stats.signals++;
+	CTL_COUNT(vd_control_stats.signals, 1);
 	if (!vd_ctl.mev && !(vd_ctl.mev = calloc(MEV_MAX, sizeof(*vd_ctl.mev)))) {
-		vd_control_stats.signals_dropped++;
+		CTL_COUNT(vd_control_stats.signals_dropped, 1);
 		return;
 	}
 	if (vd_ctl.n_mev == MEV_MAX) { /* a member repeats itself: the next iteration hears it */
-		vd_control_stats.signals_dropped++;
+		CTL_COUNT(vd_control_stats.signals_dropped, 1);
 		return;
 	}
 	vd_ctl.mev[vd_ctl.n_mev++] = *e;
@@ -129,12 +130,13 @@ static struct vd_passive_view pool_view(const struct vd_route *cur, unsigned p, 
 	for (unsigned i = 0; i < vd_ctl.n_pending; i++)
 		if (vd_ctl.pending[i].pool == p && vd_ctl.pending[i].member < pool->n_members)
 			up[vd_ctl.pending[i].member] = vd_ctl.pending[i].up;
-	return (struct vd_passive_view){ .weights = pool->weights, .priorities = pool->priorities,
-					 .up = up, .drained = pool->drained };
+	return (struct vd_passive_view){.weights = pool->weights,
+					.priorities = pool->priorities,
+					.up = up,
+					.drained = pool->drained};
 }
 
-static void log_ejected(const struct vd_proxy_pool *pool, unsigned m, const char *why,
-			uint64_t ms)
+static void log_ejected(const struct vd_proxy_pool *pool, unsigned m, const char *why, uint64_t ms)
 {
 	vd_log(VD_LOG_WARN, "member %s/%s ejected (%s): out for %lu ms", pool->name,
 	       pool->member_names[m], why, (unsigned long)ms);
@@ -143,8 +145,9 @@ static void log_ejected(const struct vd_proxy_pool *pool, unsigned m, const char
 static void log_refused(const struct vd_proxy_pool *pool, unsigned m, const char *why,
 			const struct vd_passive_pool *pp)
 {
-	vd_log(VD_LOG_WARN, "member %s/%s not ejected (%s): max_ejection_percent %u of %u "
-			    "members, or the last one available: it keeps its traffic",
+	vd_log(VD_LOG_WARN,
+	       "member %s/%s not ejected (%s): max_ejection_percent %u of %u "
+	       "members, or the last one available: it keeps its traffic",
 	       pool->name, pool->member_names[m], why, pp->cfg.max_ejection_percent, pp->n);
 }
 
@@ -162,14 +165,15 @@ static void apply_signal(const struct vd_route *cur, const struct vd_member_even
 			struct vd_passive_view v = pool_view(cur, p, up);
 			if (e->kind == VD_MEV_RETRY_AFTER) {
 				bool said = pp->m[m].refused;
-				enum vd_passive_result r = vd_passive_retry_after(pp, &v, m, e->value,
-										  now_ms);
+				enum vd_passive_result r =
+					vd_passive_retry_after(pp, &v, m, e->value, now_ms);
 				if (r == VD_PASSIVE_EJECTED) {
-					vd_control_stats.ejections[VD_EJECT_RETRY_AFTER]++;
+					CTL_COUNT(vd_control_stats.ejections[VD_EJECT_RETRY_AFTER],
+						  1);
 					log_ejected(pool, m, "503 Retry-After",
 						    pp->m[m].until_ms - now_ms);
 				} else if (r == VD_PASSIVE_REFUSED) {
-					vd_control_stats.ejections_refused++;
+					CTL_COUNT(vd_control_stats.ejections_refused, 1);
 					if (!said)
 						log_refused(pool, m, "503 Retry-After", pp);
 				}
@@ -178,9 +182,10 @@ static void apply_signal(const struct vd_route *cur, const struct vd_member_even
 				if (vd_passive_overload(pp, m, e->oc, e->value, e->has_seq, e->seq,
 							now_ms) != VD_PASSIVE_CHANGED)
 					continue;
-				vd_control_stats.overload_changes++;
-				vd_log(VD_LOG_WARN, "member %s/%s overload control: new dialogs cut by "
-						    "%u%% (was %u%%) for %u ms",
+				CTL_COUNT(vd_control_stats.overload_changes, 1);
+				vd_log(VD_LOG_WARN,
+				       "member %s/%s overload control: new dialogs cut by "
+				       "%u%% (was %u%%) for %u ms",
 				       pool->name, pool->member_names[m], pp->m[m].oc, before,
 				       pp->m[m].oc ? e->value : 0);
 			}
@@ -205,8 +210,10 @@ static void totals(const struct vd_route *cur, const unsigned *base, uint64_t *r
 			unsigned x = base[mi->pool] + mi->member;
 			for (unsigned w = 0; w < nw; w++) {
 				const struct vd_stats *st = dp->worker_stats(dp->dp, w);
-				req[x] += __atomic_load_n(&st->member_requests[p][m], __ATOMIC_RELAXED);
-				ok[x] += __atomic_load_n(&st->member_successes[p][m], __ATOMIC_RELAXED);
+				req[x] += __atomic_load_n(&st->member_requests[p][m],
+							  __ATOMIC_RELAXED);
+				ok[x] += __atomic_load_n(&st->member_successes[p][m],
+							 __ATOMIC_RELAXED);
 			}
 		}
 	}
@@ -221,8 +228,9 @@ static void windows(const struct vd_route *cur, uint64_t now_ms)
 	bool due = false;
 	for (unsigned p = 0; p < vd_ctl.n_passive && p < cur->px.n_pools; p++) {
 		const struct vd_passive_pool *pp = &vd_ctl.passive[p];
-		due = due || (pp->cfg.detection &&
-			      (!pp->window_started || now_ms >= pp->window_start_ms + pp->cfg.interval_ms));
+		due = due ||
+		      (pp->cfg.detection && (!pp->window_started ||
+					     now_ms >= pp->window_start_ms + pp->cfg.interval_ms));
 	}
 	if (!due)
 		return;
@@ -262,14 +270,14 @@ static void windows(const struct vd_route *cur, uint64_t now_ms)
 		}
 		if (!vd_passive_window(pp, &v, r, k, now_ms, &refused) && !refused)
 			continue;
-		vd_control_stats.ejections_refused += refused;
+		CTL_COUNT(vd_control_stats.ejections_refused, refused);
 		for (unsigned m = 0; m < pp->n; m++) {
 			const struct vd_passive_member *pm = &pp->m[m];
 			char why[96];
 			snprintf(why, sizeof(why), "outlier: success %u.%u%% over %u ms",
 				 pm->ratio_pm / 10, pm->ratio_pm % 10, pp->cfg.interval_ms);
 			if (pm->ejections[VD_EJECT_OUTLIER] != ejected_before[m]) {
-				vd_control_stats.ejections[VD_EJECT_OUTLIER]++;
+				CTL_COUNT(vd_control_stats.ejections[VD_EJECT_OUTLIER], 1);
 				log_ejected(pool, m, why, pm->until_ms - now_ms);
 			} else if (pm->refused && !refused_before[m]) {
 				log_refused(pool, m, why, pp);
@@ -300,21 +308,24 @@ static void tick(const struct vd_route *cur, unsigned p, uint64_t now_ms)
 	vd_passive_tick(pp, &v, now_ms);
 	for (unsigned m = 0; m < pp->n; m++) {
 		if (was_out[m] && !pp->m[m].ejected) {
-			vd_control_stats.returns++;
+			CTL_COUNT(vd_control_stats.returns, 1);
 			vd_log(VD_LOG_WARN, "member %s/%s back: ejection over%s", pool->name,
 			       pool->member_names[m],
 			       up[m] ? "" : " (health: down, out until its probes say up)");
 		}
 		if (was_oc[m] && !pp->m[m].oc) {
-			vd_control_stats.overload_changes++;
-			vd_log(VD_LOG_WARN, "member %s/%s overload control over: its oc-validity "
-					    "passed",
+			CTL_COUNT(vd_control_stats.overload_changes, 1);
+			vd_log(VD_LOG_WARN,
+			       "member %s/%s overload control over: its oc-validity "
+			       "passed",
 			       pool->name, pool->member_names[m]);
 		}
 		if (!was_ramping[m] && pp->m[m].ramping)
-			vd_log(VD_LOG_INFO, "member %s/%s slow start: %u%% of its weight, all of it "
-					    "in %u ms",
-			       pool->name, pool->member_names[m], pp->m[m].slow, pp->cfg.slow_start_ms);
+			vd_log(VD_LOG_INFO,
+			       "member %s/%s slow start: %u%% of its weight, all of it "
+			       "in %u ms",
+			       pool->name, pool->member_names[m], pp->m[m].slow,
+			       pp->cfg.slow_start_ms);
 	}
 }
 
@@ -360,8 +371,8 @@ unsigned vd_control_passive_step(const struct vd_route *cur, uint64_t now_ms,
 		vd_passive_states(&vd_ctl.passive[p], &v, st);
 		for (unsigned m = 0; m < pool->n_members && n < cap; m++)
 			if (passive_differs(&st[m], &pool->passive[m]))
-				out[n++] = (struct vd_passive_change){ .pool = p, .member = m,
-								      .st = st[m] };
+				out[n++] = (struct vd_passive_change){
+					.pool = p, .member = m, .st = st[m]};
 		uint64_t next = vd_passive_next_ms(&vd_ctl.passive[p]);
 		if (next < vd_ctl.passive_next_ms)
 			vd_ctl.passive_next_ms = next;

@@ -33,8 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int vd_passive_pool_init(struct vd_passive_pool *pp, const struct vd_cfg_outlier *cfg,
-			 unsigned n)
+int vd_passive_pool_init(struct vd_passive_pool *pp, const struct vd_cfg_outlier *cfg, unsigned n)
 {
 	memset(pp, 0, sizeof(*pp));
 	pp->cfg = *cfg;
@@ -56,15 +55,13 @@ void vd_passive_pool_free(struct vd_passive_pool *pp)
 }
 
 /* Takes new dialogs: up, not ejected, not drained. */
-static bool available(const struct vd_passive_pool *pp, const struct vd_passive_view *v,
-		      unsigned i)
+static bool available(const struct vd_passive_pool *pp, const struct vd_passive_view *v, unsigned i)
 {
 	return v->up[i] && !pp->m[i].ejected && !v->drained[i];
 }
 
 /* The cap: may member i be ejected now? */
-static bool may_eject(const struct vd_passive_pool *pp, const struct vd_passive_view *v,
-		      unsigned i)
+static bool may_eject(const struct vd_passive_pool *pp, const struct vd_passive_view *v, unsigned i)
 {
 	unsigned out = 0, avail = 0;
 	for (unsigned k = 0; k < pp->n; k++) {
@@ -254,8 +251,7 @@ static void ramp(const struct vd_passive_pool *pp, struct vd_passive_member *m, 
 		return;
 	}
 	m->ramp_next_ms = m->ramp_start_ms + done + step;
-	m->slow = (uint8_t)(VD_CFG_SLOW_START_FIRST +
-			    (100 - VD_CFG_SLOW_START_FIRST) * done / len);
+	m->slow = (uint8_t)(VD_CFG_SLOW_START_FIRST + (100 - VD_CFG_SLOW_START_FIRST) * done / len);
 }
 
 unsigned vd_passive_tick(struct vd_passive_pool *pp, const struct vd_passive_view *v,

@@ -21,11 +21,11 @@
 #include "viaduct/config.h"
 #include "viaduct/proxy.h"
 
-#define VD_PASSIVE_SLOW_STEP_MS 1000  /* a ramp's share changes at most this often: each */
-#define VD_PASSIVE_SLOW_STEPS 10      /* change is a table rebuild, at most this many a ramp */
+#define VD_PASSIVE_SLOW_STEP_MS	 1000 /* a ramp's share changes at most this often: each */
+#define VD_PASSIVE_SLOW_STEPS	 10   /* change is a table rebuild, at most this many a ramp */
 #define VD_PASSIVE_EXTEND_MIN_MS 1000 /* a Retry-After extends an ejection by more, or not */
-#define VD_PASSIVE_MIN_JUDGED 3       /* members judged in a window for the relative rule */
-#define VD_PASSIVE_NONE UINT32_MAX    /* no success ratio (not judged) */
+#define VD_PASSIVE_MIN_JUDGED	 3    /* members judged in a window for the relative rule */
+#define VD_PASSIVE_NONE		 UINT32_MAX /* no success ratio (not judged) */
 
 /* The pool as the snapshot has it, member i at index i of each array. */
 struct vd_passive_view {
@@ -35,23 +35,23 @@ struct vd_passive_view {
 
 /* One member. Plain data. */
 struct vd_passive_member {
-	uint8_t ejected;       /* enum vd_eject */
-	uint64_t until_ms;     /* ejected: when it may return */
-	uint32_t times;        /* outlier ejections in a row: the backoff's multiplier */
-	bool avail;            /* up and not ejected at the last tick: a rise starts slow start */
-	bool seen;             /* avail is known (the first tick only learns it) */
+	uint8_t ejected;   /* enum vd_eject */
+	uint64_t until_ms; /* ejected: when it may return */
+	uint32_t times;	   /* outlier ejections in a row: the backoff's multiplier */
+	bool avail;	   /* up and not ejected at the last tick: a rise starts slow start */
+	bool seen;	   /* avail is known (the first tick only learns it) */
 	bool ramping;
 	uint64_t ramp_start_ms;
 	uint64_t ramp_next_ms; /* ramping: when its next step is due */
-	uint8_t slow;          /* slow start: percent of its weight reached (100: none) */
-	uint8_t oc;            /* RFC 7339 reduction in effect, percent */
+	uint8_t slow;	       /* slow start: percent of its weight reached (100: none) */
+	uint8_t oc;	       /* RFC 7339 reduction in effect, percent */
 	uint64_t oc_until_ms;
-	uint64_t oc_seq;       /* the newest oc-seq taken */
+	uint64_t oc_seq; /* the newest oc-seq taken */
 	bool oc_seq_set;
-	uint64_t req0, ok0;    /* cumulative counters at the window's start */
-	bool based;            /* req0/ok0 are set */
-	uint32_t ratio_pm;     /* success ratio of the last window, per mille, or VD_PASSIVE_NONE */
-	bool refused;          /* the last ejection it earned was refused (cap): say it once */
+	uint64_t req0, ok0; /* cumulative counters at the window's start */
+	bool based;	    /* req0/ok0 are set */
+	uint32_t ratio_pm;  /* success ratio of the last window, per mille, or VD_PASSIVE_NONE */
+	bool refused;	    /* the last ejection it earned was refused (cap): say it once */
 	uint32_t ejections[VD_EJECT__COUNT];
 };
 
@@ -66,17 +66,16 @@ struct vd_passive_pool {
 /* What an event did. */
 enum vd_passive_result {
 	VD_PASSIVE_IGNORED = 0, /* nothing: disabled, a stale oc-seq, a repeat, out of range */
-	VD_PASSIVE_REFRESHED,   /* the same state, for longer (oc refreshed, ejection extended) */
-	VD_PASSIVE_EJECTED,     /* it is out */
-	VD_PASSIVE_REFUSED,     /* it earned an ejection, but max_ejection_percent (or the last
+	VD_PASSIVE_REFRESHED,	/* the same state, longer (oc refreshed, ejection extended) */
+	VD_PASSIVE_EJECTED,	/* it is out */
+	VD_PASSIVE_REFUSED,	/* it earned an ejection, but max_ejection_percent (or the last
 				 * member available) keeps it in */
-	VD_PASSIVE_CHANGED,     /* its overload reduction changed */
+	VD_PASSIVE_CHANGED,	/* its overload reduction changed */
 };
 
 /** A pool of n members with config cfg (copied), everything normal: nothing ejected, whole
  * shares. -ENOMEM or 0. */
-int vd_passive_pool_init(struct vd_passive_pool *pp, const struct vd_cfg_outlier *cfg,
-			 unsigned n);
+int vd_passive_pool_init(struct vd_passive_pool *pp, const struct vd_cfg_outlier *cfg, unsigned n);
 void vd_passive_pool_free(struct vd_passive_pool *pp);
 
 /**

@@ -28,8 +28,8 @@ bool vd_mev_push(struct vd_mev_ring *r, const struct vd_member_event *e)
 	return true;
 }
 
-unsigned vd_mev_drain(struct vd_mev_ring *r,
-		      void (*fn)(void *arg, const struct vd_member_event *e), void *arg)
+unsigned vd_mev_drain(struct vd_mev_ring *r, void (*fn)(void *arg, const struct vd_member_event *e),
+		      void *arg)
 {
 	uint32_t tail = __atomic_load_n(&r->tail, __ATOMIC_RELAXED);
 	uint32_t head = __atomic_load_n(&r->head, __ATOMIC_ACQUIRE);
@@ -44,8 +44,7 @@ unsigned vd_mev_drain(struct vd_mev_ring *r,
 
 /* Push e unless the filter saw the same signal of the same member less than
  * VD_MEV_REPEAT_MS ago. A collision of two members in one entry only costs a push. */
-static void push_filtered(struct vd_mev_ring *r, const struct vd_member_event *e,
-			  uint64_t now_ms)
+static void push_filtered(struct vd_mev_ring *r, const struct vd_member_event *e, uint64_t now_ms)
 {
 	uint64_t key = vd_sockaddr_hash(&e->addr) * 2 + (e->kind == VD_MEV_OVERLOAD);
 	unsigned i = (unsigned)(key ^ key >> 17) & (VD_MEV_SEEN - 1);
@@ -63,8 +62,8 @@ static void push_filtered(struct vd_mev_ring *r, const struct vd_member_event *e
 	s->at_ms = now_ms;
 }
 
-void vd_mev_signal(struct vd_mev_ring *r, const struct vd_result *res,
-		   const union vd_sockaddr *src, uint64_t now_ms)
+void vd_mev_signal(struct vd_mev_ring *r, const struct vd_result *res, const union vd_sockaddr *src,
+		   uint64_t now_ms)
 {
 	const struct vd_peer_signal *sg = &res->signal;
 	struct vd_member_event e;

@@ -236,7 +236,8 @@ Test(config_parse, outlier_defaults_every_field_and_included_pools)
 
 	cr_assert_eq(parse(OUTLIER_BASE
 			   "    outlier: {retry_after: false, retry_after_max_s: 60,\n"
-			   "              overload_control: no, detection: yes, interval_ms: 5000,\n"
+			   "              overload_control: no, detection: yes,\n"
+			   "              interval_ms: 5000,\n"
 			   "              min_requests: 20, min_success_percent: 70,\n"
 			   "              stdev_permille: 1000, ejection_ms: 2000,\n"
 			   "              max_ejection_ms: 4000, max_ejection_percent: 50,\n"
@@ -268,13 +269,16 @@ Test(config_parse, outlier_bad_values_name_the_field)
 		 "pools[0].outlier.retry_after: \"sometimes\" is not true or false"},
 		{"    outlier: {max_ejection_percent: 101}\n",
 		 "pools[0].outlier.max_ejection_percent: 101 is out of range"},
-		{"    outlier: {interval_ms: 10}\n", "pools[0].outlier.interval_ms: 10 is out of range"},
-		{"    outlier: {min_requests: 0}\n", "pools[0].outlier.min_requests: 0 is out of range"},
+		{"    outlier: {interval_ms: 10}\n",
+		 "pools[0].outlier.interval_ms: 10 is out of range"},
+		{"    outlier: {min_requests: 0}\n",
+		 "pools[0].outlier.min_requests: 0 is out of range"},
 		{"    outlier: {retry_after_max_s: 0}\n",
 		 "pools[0].outlier.retry_after_max_s: 0 is out of range"},
 		{"    outlier: {ejection_ms: 5000, max_ejection_ms: 1000}\n",
 		 "pools[0].outlier.max_ejection_ms: 1000 is shorter than ejection_ms (5000)"},
-		{"    outlier: {consecutive_5xx: 5}\n", "pools[0].outlier.consecutive_5xx: unknown key"},
+		{"    outlier: {consecutive_5xx: 5}\n",
+		 "pools[0].outlier.consecutive_5xx: unknown key"},
 		{"    outlier: [detection]\n", "pools[0].outlier: expected a mapping"},
 	};
 	char doc[1024];

@@ -45,8 +45,8 @@ static const struct vd_stats *fake_stats(const void *dp, unsigned i)
 	return &fake;
 }
 
-static const struct vd_dp_view view = { .name = "none", .workers = one_worker,
-					.worker_stats = fake_stats, .member_events_fd = -1 };
+static const struct vd_dp_view view = {
+	.name = "none", .workers = one_worker, .worker_stats = fake_stats, .member_events_fd = -1};
 
 static void write_config(const char *yaml)
 {
@@ -81,8 +81,9 @@ static struct vd_member_event event(uint16_t port, uint8_t kind, uint32_t value)
 {
 	struct vd_member_event e;
 	memset(&e, 0, sizeof(e));
-	e.addr.in = (struct sockaddr_in){ .sin_family = AF_INET, .sin_port = htons(port),
-					  .sin_addr = { htonl(INADDR_LOOPBACK) } };
+	e.addr.in = (struct sockaddr_in){.sin_family = AF_INET,
+					 .sin_port = htons(port),
+					 .sin_addr = {htonl(INADDR_LOOPBACK)}};
 	e.kind = kind;
 	e.value = value;
 	return e;
@@ -172,12 +173,13 @@ Test(control_passive, a_reload_keeps_an_ejection_and_its_end)
 	vd_control_flush_at(t + 1);
 	cr_assert_eq(pool_a()->passive[3].ejected, VD_EJECT_RETRY_AFTER);
 	/* member 25794 moves to index 0 of pool a, pool b goes */
-	write_config("workers: 1\n"
-		     "listeners: [{address: 127.0.0.1, port: 25790}]\n"
-		     "pools:\n"
-		     "  - name: a\n"
-		     "    table_size: 1009\n"
-		     "    members: [{host: 127.0.0.1, port: 25794}, {host: 127.0.0.1, port: 25791}]\n");
+	write_config(
+		"workers: 1\n"
+		"listeners: [{address: 127.0.0.1, port: 25790}]\n"
+		"pools:\n"
+		"  - name: a\n"
+		"    table_size: 1009\n"
+		"    members: [{host: 127.0.0.1, port: 25794}, {host: 127.0.0.1, port: 25791}]\n");
 	cr_assert_eq(vd_control_reload("test", msg, sizeof(msg)), 0, "%s", msg);
 	cr_expect_eq(pool_a()->passive[0].ejected, VD_EJECT_RETRY_AFTER, "carried by address");
 	cr_expect_eq(pool_a()->passive[0].until_ms, t + 5001);
@@ -208,13 +210,14 @@ Test(control_passive, an_outlier_window_over_the_workers_counters)
 Test(control_passive, health_back_up_starts_slow_start_in_the_same_snapshot)
 {
 	char msg[768];
-	write_config("workers: 1\n"
-		     "listeners: [{address: 127.0.0.1, port: 25790}]\n"
-		     "pools:\n"
-		     "  - name: a\n"
-		     "    table_size: 1009\n"
-		     "    outlier: {slow_start_ms: 10000}\n"
-		     "    members: [{host: 127.0.0.1, port: 25791}, {host: 127.0.0.1, port: 25792}]\n");
+	write_config(
+		"workers: 1\n"
+		"listeners: [{address: 127.0.0.1, port: 25790}]\n"
+		"pools:\n"
+		"  - name: a\n"
+		"    table_size: 1009\n"
+		"    outlier: {slow_start_ms: 10000}\n"
+		"    members: [{host: 127.0.0.1, port: 25791}, {host: 127.0.0.1, port: 25792}]\n");
 	cr_assert_eq(vd_control_reload("test", msg, sizeof(msg)), 0, "%s", msg);
 	cr_assert_eq(vd_control_member(0, 1, 0, -1, "test", msg, sizeof(msg)), 0);
 	uint64_t t = vd_now_ms();
@@ -223,8 +226,8 @@ Test(control_passive, health_back_up_starts_slow_start_in_the_same_snapshot)
 	vd_ctl.pending = vd_ctl.pending ? vd_ctl.pending
 					: calloc(VD_HEALTH_MAX_MEMBERS, sizeof(*vd_ctl.pending));
 	cr_assert_not_null(vd_ctl.pending);
-	vd_ctl.pending[vd_ctl.n_pending++] = (struct vd_member_change){ .pool = 0, .member = 1,
-									.up = true };
+	vd_ctl.pending[vd_ctl.n_pending++] =
+		(struct vd_member_change){.pool = 0, .member = 1, .up = true};
 	uint64_t v = vd_route_published->version;
 	vd_control_flush_at(t + 10);
 	cr_expect_eq(vd_route_published->version, v + 1, "one snapshot for both");

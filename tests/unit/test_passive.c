@@ -14,7 +14,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#define T0 1000000u /* fake clock start */
+#define T0    1000000u /* fake clock start */
 #define N_MAX 16
 
 /* A pool of n members and the snapshot view it is judged against. */
@@ -54,7 +54,7 @@ static void rig_init(struct rig *r, unsigned n, const struct vd_cfg_outlier *cfg
 		r->weights[i] = 1;
 		r->up[i] = true;
 	}
-	r->v = (struct vd_passive_view){ r->weights, r->priorities, r->up, r->drained };
+	r->v = (struct vd_passive_view){r->weights, r->priorities, r->up, r->drained};
 	vd_passive_tick(&r->pp, &r->v, T0); /* the first tick learns who is available */
 }
 
@@ -166,8 +166,8 @@ Test(passive, the_last_member_taking_new_dialogs_is_never_ejected)
 	c.max_ejection_percent = 100;
 	struct rig r;
 	rig_init(&r, 3, &c);
-	r.up[0] = false;      /* down by health */
-	r.drained[1] = true;  /* drained by the operator */
+	r.up[0] = false;     /* down by health */
+	r.drained[1] = true; /* drained by the operator */
 	cr_expect_eq(ra(&r, 2, 5, 0), VD_PASSIVE_REFUSED, "the only one left");
 	cr_expect_eq(ra(&r, 0, 5, 0), VD_PASSIVE_EJECTED, "a member that is down: no loss");
 	r.up[0] = true;
@@ -196,9 +196,9 @@ Test(passive, a_member_far_below_the_others_is_ejected_with_a_growing_backoff)
 	struct rig r;
 	unsigned refused;
 	rig_init(&r, 5, &c);
-	static const uint32_t req[5] = { 100, 100, 100, 100, 100 };
-	static const uint32_t good[5] = { 99, 98, 99, 97, 100 };
-	static const uint32_t bad[5] = { 99, 98, 99, 97, 40 };
+	static const uint32_t req[5] = {100, 100, 100, 100, 100};
+	static const uint32_t good[5] = {99, 98, 99, 97, 100};
+	static const uint32_t bad[5] = {99, 98, 99, 97, 40};
 	cr_expect_eq(window(&r, req, good, 0, &refused), 0, "the first call starts the window");
 	cr_expect_eq(window(&r, req, bad, 9999, &refused), 0, "not over yet: nothing judged");
 	cr_expect_eq(window(&r, req, good, 10000, &refused), 1);
@@ -209,7 +209,8 @@ Test(passive, a_member_far_below_the_others_is_ejected_with_a_growing_backoff)
 	cr_expect_eq(r.pp.m[0].ejected, VD_EJECT_NONE);
 
 	/* out (it gets no requests): not judged; back, and bad again: twice as long */
-	static const uint32_t req_out[5] = { 125, 125, 125, 125, 0 }, good_out[5] = { 124, 123, 124, 122, 0 };
+	static const uint32_t req_out[5] = {125, 125, 125, 125, 0},
+			      good_out[5] = {124, 123, 124, 122, 0};
 	cr_expect_eq(window(&r, req_out, good_out, 20000, &refused), 0);
 	cr_expect_eq(r.pp.m[4].ratio_pm, VD_PASSIVE_NONE);
 	vd_passive_tick(&r.pp, &r.v, T0 + 40000);
@@ -240,13 +241,13 @@ Test(passive, near_identical_members_are_never_outliers_and_few_requests_are_not
 	rig_init(&r, 4, &c);
 	/* a tiny spread: 97.0% is more than 1.9 deviations under the mean, but only 1.6
 	 * points: the gap rule keeps it */
-	static const uint32_t req[4] = { 1000, 1000, 1000, 1000 };
-	static const uint32_t ok[4] = { 1000, 990, 985, 970 };
+	static const uint32_t req[4] = {1000, 1000, 1000, 1000};
+	static const uint32_t ok[4] = {1000, 990, 985, 970};
 	window(&r, req, ok, 0, &refused);
 	cr_expect_eq(window(&r, req, ok, 10000, &refused), 0);
 	cr_expect_eq(r.pp.m[3].ratio_pm, 970);
 	/* all failing, but below min_requests: no data, no judgement */
-	static const uint32_t few[4] = { 9, 9, 9, 9 }, none[4] = { 0, 0, 0, 0 };
+	static const uint32_t few[4] = {9, 9, 9, 9}, none[4] = {0, 0, 0, 0};
 	cr_expect_eq(window(&r, few, none, 20000, &refused), 0);
 	cr_expect_eq(r.pp.m[0].ratio_pm, VD_PASSIVE_NONE);
 	rig_fini(&r);
@@ -259,7 +260,7 @@ Test(passive, the_absolute_rule_works_in_a_pool_of_two_and_respects_the_cap)
 	struct rig r;
 	unsigned refused;
 	rig_init(&r, 2, &c);
-	static const uint32_t req[2] = { 100, 100 }, ok[2] = { 100, 30 };
+	static const uint32_t req[2] = {100, 100}, ok[2] = {100, 30};
 	window(&r, req, ok, 0, &refused);
 	cr_expect_eq(window(&r, req, ok, 10000, &refused), 1, "30% < min_success_percent 50");
 	cr_expect_eq(r.pp.m[1].ejected, VD_EJECT_OUTLIER);
@@ -268,7 +269,7 @@ Test(passive, the_absolute_rule_works_in_a_pool_of_two_and_respects_the_cap)
 	/* both failing (a downstream outage every member relays): the worse one out, the other
 	 * kept by the cap, counted as refused */
 	rig_init(&r, 2, &c);
-	static const uint32_t ok2[2] = { 20, 10 };
+	static const uint32_t ok2[2] = {20, 10};
 	window(&r, req, ok2, 0, &refused);
 	cr_expect_eq(window(&r, req, ok2, 10000, &refused), 1);
 	cr_expect_eq(refused, 1);
@@ -285,7 +286,7 @@ Test(passive, counters_that_go_back_are_no_data_and_detection_off_judges_nothing
 	struct rig r;
 	unsigned refused;
 	rig_init(&r, 3, &c);
-	static const uint32_t req[3] = { 100, 100, 100 }, ok[3] = { 0, 0, 0 };
+	static const uint32_t req[3] = {100, 100, 100}, ok[3] = {0, 0, 0};
 	window(&r, req, ok, 0, &refused);
 	r.req[0] = 5; /* a reload renumbered the members: member 0's counter is another's */
 	cr_expect_eq(window(&r, req, ok, 10000, &refused), 1, "members 1 and 2 fail; one out");
@@ -317,8 +318,8 @@ Test(passive, slow_start_ramps_in_whole_steps_after_health_comes_back)
 		uint32_t at;
 		uint8_t slow;
 	} steps[] = {
-		{ 1000, 10 }, { 1999, 10 }, { 2000, 19 }, { 2500, 19 }, { 6000, 55 },
-		{ 10999, 91 }, { 11000, 100 },
+		{1000, 10}, {1999, 10},	 {2000, 19},   {2500, 19},
+		{6000, 55}, {10999, 91}, {11000, 100},
 	};
 	unsigned changes = 0;
 	uint8_t last = 0;
@@ -438,8 +439,8 @@ Test(passive, shed_traffic_goes_to_the_members_of_the_group_that_take_new_dialog
 	uint64_t w0 = r.st[0].share, w1 = r.st[1].share, w2 = (uint64_t)r.st[2].share * 2;
 	uint64_t sum = w0 + w1 + w2;
 	cr_expect_eq(r.st[0].share, VD_SHARE_WHOLE / 2);
-	cr_expect(w0 * 1000 / sum >= 124 && w0 * 1000 / sum <= 126, "%lu / %lu",
-		  (unsigned long)w0, (unsigned long)sum);
+	cr_expect(w0 * 1000 / sum >= 124 && w0 * 1000 / sum <= 126, "%lu / %lu", (unsigned long)w0,
+		  (unsigned long)sum);
 	cr_expect_eq(r.st[1].share, r.st[2].share, "by weight: the same share of each's weight");
 	cr_expect_eq(r.st[3].share, VD_SHARE_WHOLE, "drained: not in the sum");
 	cr_expect_eq(r.st[4].share, VD_SHARE_WHOLE, "another group: untouched");

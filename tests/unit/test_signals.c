@@ -15,10 +15,11 @@
 
 #include "corpus.h"
 #include "proxy_harness.h"
+#include "viaduct/dpview.h"
 #include "viaduct/stats.h"
 
 static union vd_sockaddr member_addr; /* where the INVITE went */
-static char invite_out[8192];         /* the INVITE as the member got it */
+static char invite_out[8192];	      /* the INVITE as the member got it */
 
 static void setup(void)
 {
@@ -50,8 +51,8 @@ TestSuite(signals, .init = setup, .fini = teardown);
  * `our_via_params` appended to it), From, To with a tag, Call-ID, CSeq, the `extra` header
  * lines, no body.
  */
-static size_t answer(const char *status, const char *our_via_params, const char *extra,
-		     char *resp, size_t cap)
+static size_t answer(const char *status, const char *our_via_params, const char *extra, char *resp,
+		     size_t cap)
 {
 	size_t w = (size_t)snprintf(resp, cap, "SIP/2.0 %s\r\n", status);
 	bool first = true;
@@ -102,15 +103,16 @@ Test(signals, retry_after_forms_and_what_is_no_signal)
 		const char *status, *extra;
 		unsigned bits, secs;
 	} cases[] = {
-		{ "503 Service Unavailable", "Retry-After: 18000;duration=3600\r\n", 1, 18000 },
-		{ "503 Service Unavailable", "Retry-After: 120 (I'm in a meeting)\r\n", 1, 120 },
-		{ "503 Service Unavailable", "Retry-After: 99999999999999999999\r\n", 1,
-		  VD_SIP_RETRY_AFTER_MAX },
-		{ "503 Service Unavailable", "Retry-After: soon\r\n", 0, 0 },
-		{ "503 Service Unavailable", "", 0, 0 },		   /* a 5xx, no more */
-		{ "500 Server Internal Error", "Retry-After: 5\r\n", 0, 0 }, /* only 503 */
-		{ "480 Temporarily Unavailable", "Retry-After: 5\r\n", 0, 0 }, /* the callee's */
-		{ "200 OK", "Retry-After: 5\r\n", 0, 0 },
+		{"503 Service Unavailable", "Retry-After: 18000;duration=3600\r\n", 1, 18000},
+		{"503 Service Unavailable", "Retry-After: 120 (I'm in a meeting)\r\n", 1, 120},
+		{"503 Service Unavailable", "Retry-After: 99999999999999999999\r\n", 1,
+		 VD_SIP_RETRY_AFTER_MAX},
+		{"503 Service Unavailable", "Retry-After: soon\r\n", 0, 0},
+		{"503 Service Unavailable", "", 0, 0}, /* a 5xx, no more */
+		{"500 Server Internal Error", "Retry-After: 5\r\n", 0, 0}, /* only 503 */
+		/* the callee's, not the member's */
+		{"480 Temporarily Unavailable", "Retry-After: 5\r\n", 0, 0},
+		{"200 OK", "Retry-After: 5\r\n", 0, 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		from_member(cases[i].status, "", cases[i].extra);
@@ -119,14 +121,14 @@ Test(signals, retry_after_forms_and_what_is_no_signal)
 		cr_expect_eq(res.signal.bits, cases[i].bits, "%s / %s", cases[i].status,
 			     cases[i].extra);
 		if (cases[i].bits)
-			cr_expect_eq(res.signal.retry_after_s, cases[i].secs, "%s",
-				     cases[i].extra);
+			cr_expect_eq(res.signal.retry_after_s, cases[i].secs, "%s", cases[i].extra);
 	}
 }
 
 Test(signals, oc_in_our_via_is_read_and_leaves_with_our_via)
 {
-	from_member("200 OK", ";oc=50;oc-validity=30000;oc-seq=1282321615.782;oc-algo=\"loss\"", "");
+	from_member("200 OK", ";oc=50;oc-validity=30000;oc-seq=1282321615.782;oc-algo=\"loss\"",
+		    "");
 	cr_assert_eq(res.verdict, VD_VERDICT_FORWARD);
 	cr_expect_eq(res.signal.bits, VD_SIGNAL_OC);
 	cr_expect_eq(res.signal.oc, 50);
@@ -143,14 +145,14 @@ Test(signals, oc_forms_the_loss_algorithm_only)
 		bool taken;
 		unsigned oc, validity;
 	} cases[] = {
-		{ ";oc=20", true, 20, VD_SIP_OC_VALIDITY_DEFAULT },
-		{ ";oc=0;oc-validity=0", true, 0, 0 },
-		{ ";oc-algo=loss;oc=100;oc-validity=99999999999", true, 100, VD_SIP_OC_VALIDITY_MAX },
-		{ ";oc", false, 0, 0 },			 /* the flag alone: no feedback */
-		{ ";oc=101", false, 0, 0 },		 /* not a percentage */
-		{ ";oc=50;oc-validity=soon", false, 0, 0 },
-		{ ";oc=50;oc-algo=\"A\"", false, 0, 0 },	 /* an algorithm we do not apply */
-		{ ";oc=50;oc-seq=12.x", false, 0, 0 },
+		{";oc=20", true, 20, VD_SIP_OC_VALIDITY_DEFAULT},
+		{";oc=0;oc-validity=0", true, 0, 0},
+		{";oc-algo=loss;oc=100;oc-validity=99999999999", true, 100, VD_SIP_OC_VALIDITY_MAX},
+		{";oc", false, 0, 0},	  /* the flag alone: no feedback */
+		{";oc=101", false, 0, 0}, /* not a percentage */
+		{";oc=50;oc-validity=soon", false, 0, 0},
+		{";oc=50;oc-algo=\"A\"", false, 0, 0}, /* an algorithm we do not apply */
+		{";oc=50;oc-seq=12.x", false, 0, 0},
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		from_member("180 Ringing", cases[i].params, "");
@@ -205,12 +207,11 @@ Test(signals, a_pool_that_does_not_read_them_gets_none)
 
 Test(signals, a_route_to_a_member_names_it_too)
 {
-	static const char bye[] =
-		"BYE sip:+10123456789@127.0.0.1:5080 SIP/2.0\r\n"
-		"Via: SIP/2.0/UDP 192.168.1.15:5060;branch=z9hG4bKbye1\r\n"
-		"Route: <sip:192.168.1.2:5060;lr>, <sip:127.0.0.1:5080;lr>\r\n"
-		"From: <sip:a@x>;tag=1\r\nTo: <sip:b@y>;tag=2\r\nCall-ID: r1\r\n"
-		"CSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+	static const char bye[] = "BYE sip:+10123456789@127.0.0.1:5080 SIP/2.0\r\n"
+				  "Via: SIP/2.0/UDP 192.168.1.15:5060;branch=z9hG4bKbye1\r\n"
+				  "Route: <sip:192.168.1.2:5060;lr>, <sip:127.0.0.1:5080;lr>\r\n"
+				  "From: <sip:a@x>;tag=1\r\nTo: <sip:b@y>;tag=2\r\nCall-ID: r1\r\n"
+				  "CSeq: 2 BYE\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
 	run_text(bye, "192.168.1.15", 5060);
 	cr_assert_eq(res.verdict, VD_VERDICT_FORWARD);
 	cr_expect_eq(res.route, VD_ROUTE_FOLLOWED);
@@ -251,7 +252,7 @@ Test(signals, counters_per_member)
 
 static struct vd_slice sl(const char *s)
 {
-	return (struct vd_slice){ s, (uint32_t)strlen(s) };
+	return (struct vd_slice){s, (uint32_t)strlen(s)};
 }
 
 Test(signals_parse, retry_after)
@@ -294,7 +295,7 @@ Test(signals_parse, the_scanner_marks_oc_in_the_top_via_only)
 				  "From: <sip:a@x>;tag=1\r\nTo: <sip:b@y>;tag=2\r\nCall-ID: c\r\n"
 				  "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
 	static struct vd_sip_msg m;
-	static const struct vd_sip_limits lim = { 96, 16 };
+	static const struct vd_sip_limits lim = {96, 16};
 	cr_assert_eq(vd_sip_scan(msg, sizeof(msg) - 1, &lim, &m), VD_SIP_OK);
 	cr_expect(slice_is(m.via.oc, "5"));
 	static const char bare[] = "SIP/2.0 200 OK\r\n"
@@ -303,4 +304,78 @@ Test(signals_parse, the_scanner_marks_oc_in_the_top_via_only)
 				   "CSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n";
 	cr_assert_eq(vd_sip_scan(bare, sizeof(bare) - 1, &lim, &m), VD_SIP_OK);
 	cr_expect(m.via.oc.p && m.via.oc.len == 0, "the flag: an empty slice");
+}
+
+/* ---- the workers' event rings (src/stats/events.c) ---- */
+
+static unsigned drained;
+static struct vd_member_event last;
+
+static void take(void *arg, const struct vd_member_event *e)
+{
+	(void)arg;
+	drained++;
+	last = *e;
+}
+
+static struct vd_result signal_result(uint8_t bits, uint32_t ra, uint8_t pct, uint64_t seq)
+{
+	struct vd_result r;
+	memset(&r, 0, sizeof(r));
+	r.signal = (struct vd_peer_signal){.bits = bits,
+					   .retry_after_s = ra,
+					   .oc = pct,
+					   .oc_has_seq = true,
+					   .oc_validity_ms = 500,
+					   .oc_seq = seq};
+	return r;
+}
+
+Test(events, a_full_ring_drops_and_counts_and_drains_in_order)
+{
+	static struct vd_mev_ring ring;
+	memset(&ring, 0, sizeof(ring));
+	struct vd_member_event e;
+	memset(&e, 0, sizeof(e));
+	e.kind = VD_MEV_CONN_FAILED;
+	for (unsigned i = 0; i < VD_MEV_RING + 3; i++) {
+		e.value = i;
+		cr_expect_eq(vd_mev_push(&ring, &e), i < VD_MEV_RING);
+	}
+	cr_expect_eq(vd_mev_lost(&ring), 3);
+	cr_expect(vd_mev_take_wake(&ring));
+	cr_expect_not(vd_mev_take_wake(&ring), "one wake-up for the lot");
+	drained = 0;
+	cr_expect_eq(vd_mev_drain(&ring, take, NULL), VD_MEV_RING);
+	cr_expect_eq(last.value, VD_MEV_RING - 1, "oldest first, the last one last");
+	cr_expect_eq(vd_mev_drain(&ring, take, NULL), 0);
+	cr_expect(vd_mev_push(&ring, &e), "room again");
+}
+
+Test(events, a_members_repeats_are_filtered_for_a_while)
+{
+	static struct vd_mev_ring ring;
+	memset(&ring, 0, sizeof(ring));
+	union vd_sockaddr a = fixture_addr("127.0.0.1", 5070), b = fixture_addr("127.0.0.1", 5080);
+	struct vd_result ra = signal_result(VD_SIGNAL_RETRY_AFTER, 2, 0, 0);
+	struct vd_result oc = signal_result(VD_SIGNAL_OC, 0, 50, 7);
+	drained = 0;
+	vd_mev_signal(&ring, &ra, &a, 1000);
+	vd_mev_signal(&ring, &ra, &a, 1100); /* the same, soon: dropped */
+	vd_mev_signal(&ring, &ra, &b, 1100); /* another member */
+	vd_mev_signal(&ring, &oc, &a, 1100); /* another signal */
+	vd_mev_signal(&ring, &oc, &a, 1200);
+	struct vd_result oc2 = signal_result(VD_SIGNAL_OC, 0, 60, 8);
+	vd_mev_signal(&ring, &oc2, &a, 1200);			/* news: through at once */
+	vd_mev_signal(&ring, &ra, &a, 1000 + VD_MEV_REPEAT_MS); /* again, after a while */
+	cr_expect_eq(vd_mev_drain(&ring, take, NULL), 5);
+	cr_expect_eq(last.kind, VD_MEV_RETRY_AFTER);
+	struct vd_result both = signal_result(VD_SIGNAL_OC | VD_SIGNAL_RETRY_AFTER, 9, 70, 9);
+	vd_mev_signal(&ring, &both, &b, 5000);
+	cr_expect_eq(vd_mev_drain(&ring, take, NULL), 2, "one event per signal");
+	cr_expect_eq(last.kind, VD_MEV_OVERLOAD);
+	cr_expect_eq(last.oc, 70);
+	cr_expect_eq(last.value, 500);
+	cr_expect_eq(last.seq, 9);
+	cr_expect(last.has_seq);
 }
