@@ -127,6 +127,11 @@ struct vd_proxy_listener {
 	/* "Via: SIP/2.0/UDP host:port;branch=z9hG4bK", one per transport a request leaves by */
 	char via_prefix[VD_TP__COUNT][VD_CFG_HOST_MAX + 48];
 	uint16_t via_prefix_len[VD_TP__COUNT];
+	/* the same with RFC 7339's ";oc;oc-algo="loss"" before the branch: what a request to a
+	 * member of a pool that honours overload control says (5.1: a client that supports it
+	 * says so, and a server answers with oc only then) */
+	char via_prefix_oc[VD_TP__COUNT][VD_CFG_HOST_MAX + 72];
+	uint16_t via_prefix_oc_len[VD_TP__COUNT];
 };
 
 /**

@@ -281,7 +281,8 @@ struct vd_sip_oc {
 
 /**
  * The oc, oc-validity, oc-seq and oc-algo parameters of the via-parm at [p, end) (value_off
- * to value_end of a parsed Via). False when oc has no value (the flag alone carries no
+ * to value_end of a parsed Via); the last of a name counts, a bare "oc" flag (what the proxy
+ * offered, echoed) is skipped. False when no oc has a value (the flag alone carries no
  * feedback) or a value is malformed (oc over 100, a non-numeric validity or seq).
  */
 bool vd_sip_via_oc(const char *p, const char *end, struct vd_sip_oc *oc);

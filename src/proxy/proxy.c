@@ -101,6 +101,10 @@ static int listener_init(struct vd_proxy_listener *l, const struct vd_cfg_listen
 				 "Via: SIP/2.0/%s %s:%u;branch=" VD_MAGIC_COOKIE, names[t],
 				 c->advertise, l->port);
 		l->via_prefix_len[t] = (uint16_t)n;
+		n = snprintf(l->via_prefix_oc[t], sizeof(l->via_prefix_oc[t]),
+			     "Via: SIP/2.0/%s %s:%u;oc;oc-algo=\"loss\";branch=" VD_MAGIC_COOKIE,
+			     names[t], c->advertise, l->port);
+		l->via_prefix_oc_len[t] = (uint16_t)n;
 	}
 	l->transport = (uint8_t)c->transport;
 	return 0;

@@ -322,7 +322,9 @@ bool vd_sip_via_oc(const char *p, const char *end, struct vd_sip_oc *oc)
 		if (!p)
 			return false;
 		if (NAME_IS(n, "oc")) {
-			if (!v.p || !decimal(v, 3, &x) || x > 100)
+			if (!v.p) /* the flag (ours, echoed): a member's value may follow */
+				goto next;
+			if (!decimal(v, 3, &x) || x > 100)
 				return false;
 			oc->oc = (uint8_t)x;
 			have_oc = true;
@@ -338,6 +340,7 @@ bool vd_sip_via_oc(const char *p, const char *end, struct vd_sip_oc *oc)
 		} else if (NAME_IS(n, "oc-algo")) {
 			oc->loss = v.p && oc_algo_loss(v);
 		}
+next:
 		p = skip_lws(p, end);
 	}
 	return have_oc;

@@ -166,6 +166,25 @@ Test(signals, oc_forms_the_loss_algorithm_only)
 	}
 }
 
+Test(signals, requests_to_a_pool_that_honours_oc_offer_it)
+{
+	cr_expect(strstr(invite_out, "\r\nVia: SIP/2.0/UDP 192.168.1.2:5060;oc;oc-algo=\"loss\";"
+				     "branch=z9hG4bKvd"),
+		  "RFC 7339 5.1: %s", invite_out);
+	/* the member answers with our Via as it got it, oc=30 appended (or put in its place) */
+	from_member("200 OK", ";oc=30", "");
+	cr_expect_eq(res.signal.bits, VD_SIGNAL_OC, "the offer echoed, then the value");
+	cr_expect_eq(res.signal.oc, 30);
+	from_member("200 OK", "", "");
+	cr_expect_eq(res.signal.bits, 0, "the offer alone: no feedback");
+	cfg.pools[0].outlier.overload_control = false;
+	harness_reload();
+	struct corpus_msg m = corpus_load("good/14-invite-sdp.sip");
+	run_bytes(m.buf, m.len, "192.168.1.15", 5060);
+	corpus_free(&m);
+	cr_expect_null(strstr(out(), ";oc"), "not offered: %s", out());
+}
+
 Test(signals, oc_and_retry_after_together)
 {
 	from_member("503 Service Unavailable", ";oc=70;oc-validity=1000", "Retry-After: 30\r\n");
