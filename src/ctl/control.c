@@ -29,7 +29,8 @@
 
 
 struct vd_control_stats vd_control_stats;
-struct vd_control vd_ctl = { .signal_fd = -1, .inotify_fd = -1 };
+struct vd_control vd_ctl = { .signal_fd = -1, .inotify_fd = -1,
+			     .passive_next_ms = UINT64_MAX };
 
 
 

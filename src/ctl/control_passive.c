@@ -84,6 +84,7 @@ void vd_control_passive_members(const struct vd_route *r)
 	vd_ctl.passive_names = names;
 	vd_ctl.passive_addrs = addrs;
 	vd_ctl.passive_version = 0; /* step every pool at the next flush */
+	__atomic_store_n(&vd_ctl.passive_next_ms, 0, __ATOMIC_RELAXED);
 	return;
 oom:
 	free(pp);
@@ -103,6 +104,7 @@ void vd_control_passive_stop(void)
 	vd_ctl.n_passive = 0;
 	vd_ctl.mev = NULL;
 	vd_ctl.n_mev = 0;
+	__atomic_store_n(&vd_ctl.passive_next_ms, UINT64_MAX, __ATOMIC_RELAXED);
 }
 
 void vd_control_passive_event(const struct vd_member_event *e)
@@ -345,11 +347,12 @@ unsigned vd_control_passive_step(const struct vd_route *cur, uint64_t now_ms,
 	*outp = NULL;
 	if (!vd_ctl.passive || vd_ctl.n_passive != cur->px.n_pools) {
 		vd_ctl.n_mev = 0; /* not following this config (out of memory): nothing */
+		__atomic_store_n(&vd_ctl.passive_next_ms, UINT64_MAX, __ATOMIC_RELAXED);
 		return 0;
 	}
 	/* nothing new and nothing due: the common iteration costs this test */
 	if (!vd_ctl.n_mev && !vd_ctl.n_pending && vd_ctl.passive_version == cur->version &&
-	    now_ms < vd_ctl.passive_next_ms)
+	    now_ms < __atomic_load_n(&vd_ctl.passive_next_ms, __ATOMIC_RELAXED))
 		return 0;
 	for (unsigned p = 0; p < cur->px.n_pools; p++)
 		cap += cur->px.pools[p].n_members;
@@ -363,7 +366,7 @@ unsigned vd_control_passive_step(const struct vd_route *cur, uint64_t now_ms,
 		apply_signal(cur, &vd_ctl.mev[i], now_ms);
 	vd_ctl.n_mev = 0;
 	windows(cur, now_ms);
-	vd_ctl.passive_next_ms = UINT64_MAX;
+	uint64_t next_ms = UINT64_MAX;
 	for (unsigned p = 0; p < cur->px.n_pools; p++) {
 		const struct vd_proxy_pool *pool = &cur->px.pools[p];
 		tick(cur, p, now_ms);
@@ -374,14 +377,17 @@ unsigned vd_control_passive_step(const struct vd_route *cur, uint64_t now_ms,
 				out[n++] = (struct vd_passive_change){
 					.pool = p, .member = m, .st = st[m]};
 		uint64_t next = vd_passive_next_ms(&vd_ctl.passive[p]);
-		if (next < vd_ctl.passive_next_ms)
-			vd_ctl.passive_next_ms = next;
+		if (next < next_ms)
+			next_ms = next;
 	}
 	vd_ctl.passive_version = cur->version;
+	__atomic_store_n(&vd_ctl.passive_next_ms, next_ms, __ATOMIC_RELAXED);
 	return n;
 }
 
 uint64_t vd_control_passive_next_ms(void)
 {
-	return vd_ctl.passive ? vd_ctl.passive_next_ms : UINT64_MAX;
+	/* the control thread's poll timeout, without the route lock: a reload on the admin thread
+	 * may set it meanwhile (to 0: step now) */
+	return __atomic_load_n(&vd_ctl.passive_next_ms, __ATOMIC_RELAXED);
 }
