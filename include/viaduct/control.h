@@ -33,6 +33,11 @@ struct vd_control_stats {
 
 extern struct vd_control_stats vd_control_stats;
 
+/* The control plane counts (control thread, admin thread) while the admin thread and signal
+ * handlers read: relaxed atomics, a few updates a second at most, and no data race. */
+#define CTL_COUNT(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
+#define CTL_READ(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
+
 /**
  * Set the control thread up over the published snapshot: signals, config file watches,
  * health probes. The signals must already be blocked in every thread. dp is the running

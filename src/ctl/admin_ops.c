@@ -35,8 +35,7 @@ static void passive_metrics(struct vd_buf *b)
 	vd_prom_family(b, "viaduct_ejections_total", "counter",
 		       "Members taken out of their pool by passive health, by reason.");
 	for (int e = 1; e < VD_EJECT__COUNT; e++)
-		vd_prom_sample(b, "viaduct_ejections_total",
-			       __atomic_load_n(&cs->ejections[e], __ATOMIC_RELAXED), "reason",
+		vd_prom_sample(b, "viaduct_ejections_total", CTL_READ(cs->ejections[e]), "reason",
 			       vd_eject_name((enum vd_eject)e), NULL);
 	static const struct {
 		const char *name, *help;
@@ -101,13 +100,15 @@ static void render_metrics(void *arg, struct vd_buf *b)
 	if (admin_dp->metrics)
 		admin_dp->metrics(admin_dp->dp, b);
 	vd_prom_family(b, "viaduct_reloads_total", "counter", "Snapshots published from config changes.");
-	vd_prom_sample(b, "viaduct_reloads_total", vd_control_stats.reloads, NULL);
+	vd_prom_sample(b, "viaduct_reloads_total", CTL_READ(vd_control_stats.reloads), NULL);
 	vd_prom_family(b, "viaduct_reloads_failed_total", "counter",
 		       "Configs refused; the previous snapshot kept serving.");
-	vd_prom_sample(b, "viaduct_reloads_failed_total", vd_control_stats.reloads_failed, NULL);
+	vd_prom_sample(b, "viaduct_reloads_failed_total",
+		       CTL_READ(vd_control_stats.reloads_failed), NULL);
 	vd_prom_family(b, "viaduct_member_changes_total", "counter",
 		       "Snapshots published for health or drain changes.");
-	vd_prom_sample(b, "viaduct_member_changes_total", vd_control_stats.member_changes, NULL);
+	vd_prom_sample(b, "viaduct_member_changes_total",
+		       CTL_READ(vd_control_stats.member_changes), NULL);
 	passive_metrics(b);
 	vd_route_reader_begin();
 	const struct vd_route *r = vd_route_read();
@@ -174,8 +175,8 @@ static void render_status(void *arg, struct vd_buf *b)
 	vd_buf_printf(b, "{\"version\":%lu,\"datapath\":\"%s\",\"workers\":%u,\"reloads\":%lu,"
 			 "\"reloads_failed\":%lu,\"config_files\":[",
 		      (unsigned long)r->version, admin_dp->name, admin_dp->workers(admin_dp->dp),
-		      (unsigned long)vd_control_stats.reloads,
-		      (unsigned long)vd_control_stats.reloads_failed);
+		      (unsigned long)CTL_READ(vd_control_stats.reloads),
+		      (unsigned long)CTL_READ(vd_control_stats.reloads_failed));
 	for (unsigned i = 0; i < r->cfg.n_files; i++) {
 		vd_buf_printf(b, "%s", i ? "," : "");
 		vd_buf_json_str(b, r->cfg.files[i]);

@@ -55,19 +55,20 @@ void vd_control_print_stats(const struct vd_dp_view *dp)
 	vd_route_unlock();
 	fprintf(stderr, "stats control reloads=%lu reloads_failed=%lu member_changes=%lu "
 			"snapshot_version=%lu",
-		(unsigned long)vd_control_stats.reloads,
-		(unsigned long)vd_control_stats.reloads_failed,
-		(unsigned long)vd_control_stats.member_changes, version);
+		(unsigned long)CTL_READ(vd_control_stats.reloads),
+		(unsigned long)CTL_READ(vd_control_stats.reloads_failed),
+		(unsigned long)CTL_READ(vd_control_stats.member_changes), version);
 	if (dp->kernel_drops)
 		fprintf(stderr, " kernel_rx_drops=%lu", (unsigned long)dp->kernel_drops(dp->dp));
 	const struct vd_control_stats *cs = &vd_control_stats;
 	fprintf(stderr, " ejections_retry_after=%lu ejections_outlier=%lu ejections_refused=%lu "
 			"ejection_returns=%lu overload_changes=%lu member_signals=%lu",
-		(unsigned long)cs->ejections[VD_EJECT_RETRY_AFTER],
-		(unsigned long)cs->ejections[VD_EJECT_OUTLIER],
-		(unsigned long)cs->ejections_refused,
-		(unsigned long)cs->returns, (unsigned long)cs->overload_changes,
-		(unsigned long)cs->signals);
+		(unsigned long)CTL_READ(cs->ejections[VD_EJECT_RETRY_AFTER]),
+		(unsigned long)CTL_READ(cs->ejections[VD_EJECT_OUTLIER]),
+		(unsigned long)CTL_READ(cs->ejections_refused),
+		(unsigned long)CTL_READ(cs->returns),
+		(unsigned long)CTL_READ(cs->overload_changes),
+		(unsigned long)CTL_READ(cs->signals));
 	if (dp->member_events_lost)
 		fprintf(stderr, " member_events_lost=%lu",
 			(unsigned long)dp->member_events_lost(dp->dp));
@@ -122,7 +123,7 @@ int vd_control_reload(const char *why, char *msg, size_t msglen)
 					     sizeof(err));
 	uint64_t build_ms = vd_now_ms() - t0;
 	if (!r) {
-		vd_control_stats.reloads_failed++;
+		CTL_COUNT(vd_control_stats.reloads_failed, 1);
 		vd_route_unlock();
 		vd_log(VD_LOG_ERROR, "reload (%s) refused, the running config keeps serving: %s",
 		       why, err);
@@ -136,7 +137,7 @@ int vd_control_reload(const char *why, char *msg, size_t msglen)
 				    "running datapath keeps its start-up settings",
 		       why, restart);
 	uint64_t grace_us = vd_route_publish(r);
-	vd_control_stats.reloads++;
+	CTL_COUNT(vd_control_stats.reloads, 1);
 	uint64_t version = r->version;
 	vd_control_health_members(r);
 	vd_control_passive_members(r);
@@ -181,7 +182,7 @@ int vd_control_member(unsigned pool, unsigned member, int set_up, int set_draine
 	char name[VD_CFG_NAME_MAX + VD_CFG_HOST_MAX + 16];
 	snprintf(name, sizeof(name), "%s/%s", p->name, p->member_names[member]);
 	vd_route_publish(r);
-	vd_control_stats.member_changes++;
+	CTL_COUNT(vd_control_stats.member_changes, 1);
 	vd_route_unlock();
 	vd_log(up == was_up ? VD_LOG_INFO : VD_LOG_WARN, "member %s %s (%s): snapshot %lu",
 	       name, up != was_up ? (up ? "up" : "down") : (drained ? "drained" : "undrained"),

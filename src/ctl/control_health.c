@@ -122,7 +122,8 @@ void vd_control_flush_at(uint64_t now_ms)
 	}
 	uint64_t built = vd_now_us() - t0;
 	uint64_t grace = vd_route_publish(r);
-	vd_control_stats.member_changes++; /* snapshots, as its help text says: n changes in one */
+	/* snapshots, as its help text says: n changes in one */
+	CTL_COUNT(vd_control_stats.member_changes, 1);
 	log_changes(r, ch, n, health);
 	vd_log(VD_LOG_INFO, "members: %u change(s) in snapshot %lu (built in %lu us, every "
 			    "worker on it within %lu us)",

@@ -16,9 +16,7 @@
 #include "viaduct/route.h"
 
 #define WATCH_MAX 64
-/* Passive health's counters in vd_control_stats: the admin thread reads them while the
- * control thread counts (relaxed atomics, a few a second at most: no data race). */
-#define CTL_COUNT(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
+
 #define MEV_MAX 4096 /* member signals kept per loop iteration (each worker's ring holds 256) */
 
 /* A member's new passive-health state, found by a flush. */
