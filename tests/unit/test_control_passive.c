@@ -233,8 +233,10 @@ Test(control_passive, health_back_up_starts_slow_start_in_the_same_snapshot)
 	cr_expect_eq(vd_route_published->version, v + 1, "one snapshot for both");
 	cr_expect(pool_a()->up[1]);
 	cr_expect_eq(pool_a()->passive[1].slow, VD_CFG_SLOW_START_FIRST);
-	unsigned fresh = entries(1, true);
+	unsigned fresh = entries(1, true), dialog = entries(1, false);
 	cr_expect(fresh > 1009 / 11 - 20 && fresh < 1009 / 11 + 20, "10 : 100: %u", fresh);
+	cr_expect(dialog > 1009 / 11 - 20 && dialog < 1009 / 11 + 20,
+		  "in-dialog requests ramp with it: %u", dialog);
 	vd_control_flush_at(t + 1010);
 	cr_expect_eq(pool_a()->passive[1].slow, 19);
 	vd_control_flush_at(t + 10010);
