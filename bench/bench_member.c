@@ -63,7 +63,8 @@ int main(int argc, char **argv)
 		unsigned n = multi ? together : 1;
 		for (unsigned r = 0; r < rounds; r++) {
 			for (unsigned i = 0; i < n; i++)
-				ch[i] = (struct vd_member_change){ pool, (r + i) % nm, false, false };
+				ch[i] = (struct vd_member_change){ pool, (r + i) % nm, false, false,
+								   NULL };
 			uint64_t s = now_ns();
 			struct vd_route *x = vd_route_with_members(base, ch, n, err, sizeof(err));
 			t[r] = now_ns() - s;

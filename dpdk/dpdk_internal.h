@@ -24,6 +24,7 @@
 #include <rte_mempool.h>
 #include <rte_ring.h>
 
+#include "viaduct/dpview.h"
 #include "viaduct/proxy.h"
 #include "viaduct/stats.h"
 
@@ -225,6 +226,9 @@ struct vd_lcore {
 	/* TCP/TLS: the kernel datapath that owns the connections (vd_dp_submit), or NULL */
 	struct vd_dp *streams;
 	bool submitted; /* this burst submitted to it: wake its workers once at the end */
+	/* members' 503 Retry-After and overload control, to the control thread (which polls
+	 * every VD_DPDK_CONTROL_POLL_MS: no wake-up to write) */
+	struct vd_mev_ring events;
 } __rte_cache_aligned;
 
 /* worker.c */

@@ -432,6 +432,23 @@ static void view_poll(void *dp, uint64_t now_ms)
 	(void)now_ms;
 }
 
+static void view_member_events(void *dp, void (*fn)(void *arg, const struct vd_member_event *e),
+			       void *arg)
+{
+	struct vd_dpdk *d = dp;
+	for (unsigned i = 0; i < d->n_workers; i++)
+		vd_mev_drain(&d->lcores[i]->events, fn, arg);
+}
+
+static uint64_t view_member_events_lost(const void *dp)
+{
+	const struct vd_dpdk *d = dp;
+	uint64_t n = 0;
+	for (unsigned i = 0; i < d->n_workers; i++)
+		n += vd_mev_lost(&d->lcores[i]->events);
+	return n;
+}
+
 unsigned vd_dpdk_workers(const struct vd_dpdk *d)
 {
 	return d->n_workers;
@@ -454,7 +471,10 @@ void vd_dpdk_view(struct vd_dpdk *d, struct vd_dp_view *v)
 				  .print = view_print,
 				  .metrics = view_metrics,
 				  .poll = view_poll,
-				  .poll_ms = VD_DPDK_CONTROL_POLL_MS };
+				  .poll_ms = VD_DPDK_CONTROL_POLL_MS,
+				  .member_events = view_member_events,
+				  .member_events_fd = -1,
+				  .member_events_lost = view_member_events_lost };
 	if (vd_dpdk_probe_ready()) { /* probe.c: health probes through worker 0 */
 		v->probe_send = vd_dpdk_probe_send;
 		v->probe_recv = vd_dpdk_probe_recv;

@@ -285,6 +285,9 @@ static void sip_one(struct vd_lcore *lc, struct rte_mbuf *m, const struct vd_rx_
 				meta->sip_len};
 	process(lc, &pkt, meta, res);
 	vd_stats_count(&lc->stats, res, meta->sip_len);
+	if (res->signal.bits) /* a member's 503 Retry-After or overload control: rare */
+		vd_mev_signal(&lc->events, res, &meta->src,
+			      rte_rdtsc() / (rte_get_tsc_hz() / MS_PER_S));
 	if (res->verdict == VD_VERDICT_DROP) {
 		rte_pktmbuf_free(m);
 		return;

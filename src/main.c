@@ -222,13 +222,21 @@ static unsigned pair_probe_recv(void *dp,
 	return p->a.probe_recv(p->a.dp, fn, arg, max);
 }
 
-static void pair_member_failures(void *dp,
-				 void (*fn)(void *arg, const union vd_sockaddr *a, uint8_t transport),
-				 void *arg)
+static void pair_member_events(void *dp, void (*fn)(void *arg, const struct vd_member_event *e),
+			       void *arg)
 {
 	struct view_pair *p = dp;
-	if (p->b.member_failures)
-		p->b.member_failures(p->b.dp, fn, arg);
+	if (p->a.member_events)
+		p->a.member_events(p->a.dp, fn, arg);
+	if (p->b.member_events)
+		p->b.member_events(p->b.dp, fn, arg);
+}
+
+static uint64_t pair_member_events_lost(const void *dp)
+{
+	const struct view_pair *p = dp;
+	return (p->a.member_events_lost ? p->a.member_events_lost(p->a.dp) : 0) +
+	       (p->b.member_events_lost ? p->b.member_events_lost(p->b.dp) : 0);
 }
 
 static void view_pair_init(struct view_pair *p, struct vd_dp_view *out)
@@ -244,8 +252,9 @@ static void view_pair_init(struct view_pair *p, struct vd_dp_view *out)
 	out->poll = p->a.poll ? pair_poll : NULL;
 	out->probe_send = p->a.probe_send ? pair_probe_send : NULL;
 	out->probe_recv = p->a.probe_recv ? pair_probe_recv : NULL;
-	out->member_failures = pair_member_failures;
-	out->member_failures_fd = p->b.member_failures_fd;
+	out->member_events = pair_member_events;
+	out->member_events_fd = p->b.member_events_fd; /* the lcores' rings: polled */
+	out->member_events_lost = pair_member_events_lost;
 }
 
 /* The kernel datapath beside DPDK when the config has TCP/TLS (else NULL): one worker, not

@@ -90,6 +90,42 @@ struct vd_cfg_member {
 	enum vd_transport transport; /* default: the pool's */
 };
 
+/*
+ * Passive health of a pool's members: what their responses say (README "Passive health").
+ *   retry_after:       a 503 with Retry-After takes the member out of the pool for that long
+ *                      (cut to retry_after_max_s);
+ *   overload_control:  RFC 7339 oc in our Via cuts the member's share of new dialogs by oc
+ *                      percent for oc-validity;
+ *   detection:         outlier detection: every interval_ms, a member with min_requests
+ *                      requests whose success ratio (final non-5xx responses / requests) is
+ *                      below min_success_percent, or (3 or more members judged) below the
+ *                      pool's mean by stdev_permille/1000 standard deviations and by at least
+ *                      VD_CFG_OUTLIER_MIN_GAP points, is ejected for ejection_ms times its
+ *                      consecutive ejections (at most max_ejection_ms);
+ *   max_ejection_percent: of the pool's members out at once, for any reason (at least one
+ *                      when not 0; never the last member available);
+ *   slow_start_ms:     a member back (ejection over, health up) ramps from
+ *                      VD_CFG_SLOW_START_FIRST percent of its weight to all of it.
+ */
+struct vd_cfg_outlier {
+	bool retry_after, overload_control, detection;
+	uint32_t retry_after_max_s;
+	uint32_t interval_ms, min_requests, min_success_percent, stdev_permille;
+	uint32_t ejection_ms, max_ejection_ms, max_ejection_percent;
+	uint32_t slow_start_ms;
+};
+
+#define VD_CFG_DEFAULT_RETRY_AFTER_MAX_S 300
+#define VD_CFG_DEFAULT_OUTLIER_INTERVAL_MS 10000
+#define VD_CFG_DEFAULT_OUTLIER_MIN_REQUESTS 50
+#define VD_CFG_DEFAULT_OUTLIER_MIN_SUCCESS 50   /* percent */
+#define VD_CFG_DEFAULT_OUTLIER_STDEV 1900       /* per mille: 1.9 standard deviations */
+#define VD_CFG_DEFAULT_EJECTION_MS 30000
+#define VD_CFG_DEFAULT_MAX_EJECTION_MS 300000
+#define VD_CFG_DEFAULT_MAX_EJECTION_PERCENT 10
+#define VD_CFG_OUTLIER_MIN_GAP 10  /* percentage points below the mean, at least */
+#define VD_CFG_SLOW_START_FIRST 10 /* percent of its weight a returning member starts at */
+
 struct vd_cfg_pool {
 	char name[VD_CFG_NAME_MAX];
 	enum vd_hash_key hash;
@@ -101,6 +137,7 @@ struct vd_cfg_pool {
 	uint32_t udp_max_bytes;
 	unsigned n_members;  /* 1..VD_CFG_MAX_MEMBERS */
 	struct vd_cfg_member *members; /* owned by the config (vd_config_free) */
+	struct vd_cfg_outlier outlier;
 };
 
 /* Health probing of members with SIP OPTIONS (include/viaduct/health.h). */

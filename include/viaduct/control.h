@@ -20,10 +20,23 @@ struct vd_route;
 struct vd_control_stats {
 	uint64_t reloads;        /* snapshots published from a config change */
 	uint64_t reloads_failed; /* configs refused: the old snapshot kept serving */
-	uint64_t member_changes; /* snapshots published for health or drain */
+	uint64_t member_changes; /* snapshots published for health, drain or passive health */
+	/* passive health (what members' responses said) */
+	uint64_t ejections[VD_EJECT__COUNT]; /* members taken out, by reason */
+	uint64_t ejections_refused; /* ejections max_ejection_percent (or the last member
+				     * available) did not allow */
+	uint64_t returns;           /* ejections over */
+	uint64_t overload_changes;  /* RFC 7339 reductions applied, changed or ended */
+	uint64_t signals;           /* 503 Retry-After and overload events read */
+	uint64_t signals_dropped;   /* ... not kept: more in one loop iteration than it holds */
 };
 
 extern struct vd_control_stats vd_control_stats;
+
+/* The control plane counts (control thread, admin thread) while the admin thread and signal
+ * handlers read: relaxed atomics, a few updates a second at most, and no data race. */
+#define CTL_COUNT(field, n) __atomic_fetch_add(&(field), (n), __ATOMIC_RELAXED)
+#define CTL_READ(field) __atomic_load_n(&(field), __ATOMIC_RELAXED)
 
 /**
  * Set the control thread up over the published snapshot: signals, config file watches,

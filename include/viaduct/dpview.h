@@ -22,6 +22,78 @@ struct vd_buf;
 struct vd_guard;
 union vd_sockaddr;
 
+/* ---- events about members, from a worker to the control thread ---- */
+
+/* What a datapath tells the control plane about a member (struct vd_dp_view member_events). */
+enum vd_member_event_kind {
+	VD_MEV_CONN_FAILED = 1, /* our connection to it failed or broke (transport) */
+	VD_MEV_RETRY_AFTER,     /* it answered 503 with Retry-After (value: seconds) */
+	VD_MEV_OVERLOAD,        /* it put RFC 7339 oc in our Via (oc, value: validity ms, seq) */
+};
+
+struct vd_member_event {
+	union vd_sockaddr addr; /* the member: where its response came from, where we connected */
+	uint8_t kind;           /* enum vd_member_event_kind */
+	uint8_t transport;      /* CONN_FAILED: enum vd_transport */
+	uint8_t oc;             /* OVERLOAD: reduction, percent */
+	bool has_seq;           /* OVERLOAD: oc-seq was given */
+	uint32_t value;         /* RETRY_AFTER: seconds; OVERLOAD: validity in ms (0: stop) */
+	uint64_t seq;           /* OVERLOAD: oc-seq (fixed point, struct vd_sip_oc) */
+};
+
+#define VD_MEV_RING 256      /* events in flight per worker (a power of two) */
+#define VD_MEV_SEEN 64       /* entries of a worker's repeat filter (direct-mapped) */
+#define VD_MEV_REPEAT_MS 250 /* the same signal of the same member: pushed at most this often */
+
+/*
+ * One worker's events: a one-producer (the worker), one-consumer (the control thread) ring,
+ * no lock, no allocation, no system call to push. A full ring drops the event (counted in
+ * lost): every event is a repeatable report (the member says it again in its next response,
+ * the next failed connect fails again), never state. The producer sets `wake` on a push; the
+ * datapath writes its eventfd once per batch when it is set (vd_mev_take_wake).
+ *
+ * A member in overload puts the same oc in every response, thousands a second: the filter
+ * remembers the last signal pushed per member (by address hash) and drops repeats within
+ * VD_MEV_REPEAT_MS, so the control thread hears a worker a few times a second per member.
+ */
+struct vd_mev_ring {
+	uint32_t head; /* producer's (__atomic) */
+	uint8_t pad1[60];
+	uint32_t tail; /* consumer's (__atomic) */
+	uint8_t pad2[60];
+	bool wake;     /* producer: pushed since the last vd_mev_take_wake */
+	uint64_t lost; /* producer: dropped, ring full (relaxed: read by the control plane) */
+	struct vd_mev_seen {
+		uint64_t key, seq;
+		uint64_t at_ms;
+		uint32_t value;
+		uint8_t kind, oc;
+	} seen[VD_MEV_SEEN];
+	struct vd_member_event ev[VD_MEV_RING];
+} __attribute__((aligned(64)));
+
+/** Producer: queue e; false (counted in lost) when the ring is full. */
+bool vd_mev_push(struct vd_mev_ring *r, const struct vd_member_event *e);
+/** Producer: the signals of a result (res->signal.bits set) from the member at src, at
+ * now_ms, less the repeats the filter drops. Hot path when a member signals: no system call. */
+void vd_mev_signal(struct vd_mev_ring *r, const struct vd_result *res,
+		   const union vd_sockaddr *src, uint64_t now_ms);
+/** Producer: was anything pushed since the last call? (then write the wake-up once) */
+static inline bool vd_mev_take_wake(struct vd_mev_ring *r)
+{
+	bool w = r->wake;
+	r->wake = false;
+	return w;
+}
+/** Consumer: fn once per queued event, oldest first; returns how many. */
+unsigned vd_mev_drain(struct vd_mev_ring *r,
+		      void (*fn)(void *arg, const struct vd_member_event *e), void *arg);
+/** Any thread: events dropped so far (relaxed). */
+static inline uint64_t vd_mev_lost(const struct vd_mev_ring *r)
+{
+	return __atomic_load_n(&r->lost, __ATOMIC_RELAXED);
+}
+
 struct vd_dp_view {
 	void *dp;	   /* the datapath, passed back to every callback */
 	const char *name;  /* "kernel" or "dpdk": for messages */
@@ -65,16 +137,19 @@ struct vd_dp_view {
 			       void *arg, unsigned max);
 	uint16_t probe_port;
 	/**
-	 * Optional: the connections to members (TCP, TLS) that failed since the last call, fn
-	 * once per failure (address and enum vd_transport). Control thread, every loop
-	 * iteration; the health prober counts them as failed probes.
+	 * Optional: what happened to members since the last call, fn once per event: connections
+	 * to members (TCP, TLS) that failed (the health prober counts them as failed probes),
+	 * 503 with Retry-After and RFC 7339 overload control from their responses (passive
+	 * health). Control thread, every loop iteration.
 	 */
-	void (*member_failures)(void *dp,
-				void (*fn)(void *arg, const union vd_sockaddr *a, uint8_t transport),
-				void *arg);
-	/** With member_failures: an eventfd the datapath writes when it has some (the control
-	 * loop polls it and reads it empty), -1 if none. */
-	int member_failures_fd;
+	void (*member_events)(void *dp,
+			      void (*fn)(void *arg, const struct vd_member_event *e), void *arg);
+	/** With member_events: an eventfd the datapath writes when it has some (at most once a
+	 * batch; the control loop polls it and reads it empty), -1 if none: then the loop looks
+	 * every poll_ms. */
+	int member_events_fd;
+	/** Optional: member events dropped because a worker's ring was full. */
+	uint64_t (*member_events_lost)(const void *dp);
 };
 
 #endif

@@ -127,6 +127,11 @@ struct vd_proxy_listener {
 	/* "Via: SIP/2.0/UDP host:port;branch=z9hG4bK", one per transport a request leaves by */
 	char via_prefix[VD_TP__COUNT][VD_CFG_HOST_MAX + 48];
 	uint16_t via_prefix_len[VD_TP__COUNT];
+	/* the same with RFC 7339's ";oc;oc-algo="loss"" before the branch: what a request to a
+	 * member of a pool that honours overload control says (5.1: a client that supports it
+	 * says so, and a server answers with oc only then) */
+	char via_prefix_oc[VD_TP__COUNT][VD_CFG_HOST_MAX + 72];
+	uint16_t via_prefix_oc_len[VD_TP__COUNT];
 };
 
 /**
@@ -141,6 +146,42 @@ struct vd_proxy_group {
 	struct vd_maglev fresh;
 	struct vd_maglev dialog; /* entries == fresh.entries when nothing is drained */
 };
+
+/* Why a member is out of its pool besides health and drain (passive health, src/ctl). Order
+ * is a contract with vd_eject_name() and the metrics. */
+enum vd_eject {
+	VD_EJECT_NONE = 0,
+	VD_EJECT_RETRY_AFTER, /* it answered 503 with Retry-After */
+	VD_EJECT_OUTLIER,     /* its success ratio was far below the pool's */
+	VD_EJECT__COUNT
+};
+
+const char *vd_eject_name(enum vd_eject e);
+
+/**
+ * A member's passive-health state in a snapshot, decided by the control plane from what the
+ * member's responses said. An ejected member is in no table (like one that is down); `share`
+ * scales its weight in the table of new dialogs (slow start, RFC 7339 oc: the reduction a
+ * member asks for goes to the others of its group). The table of in-dialog requests follows
+ * slow start only (`slow`): a member that asks for less keeps its running calls, as a drained
+ * one does. The rest is what /status and /metrics show.
+ */
+struct vd_member_passive {
+	uint8_t ejected;   /* enum vd_eject */
+	uint8_t oc;        /* RFC 7339 reduction in effect, percent */
+	uint8_t slow;      /* slow start: percent of its weight reached (100: not ramping) */
+	uint32_t share;    /* its weight for new dialogs, in VD_SHARE_WHOLE units of its
+			    * configured weight: less when reduced, more when taking others' */
+	uint64_t until_ms; /* ejected: when it may return (CLOCK_MONOTONIC ms) */
+	uint32_t ejections[VD_EJECT__COUNT]; /* times ejected since start, by reason */
+};
+
+#define VD_SHARE_WHOLE 10000u       /* share of a member at its configured weight */
+#define VD_SHARE_MAX 1000000u       /* 100x: weight (<= 1000) x share stays in 32 bits */
+
+/* What the members of a pool may tell about themselves (struct vd_proxy_member_info). */
+#define VD_SIGNAL_RETRY_AFTER 1u /* a 503 with Retry-After */
+#define VD_SIGNAL_OC 2u          /* RFC 7339 overload control parameters in our Via */
 
 /** A pool compiled for lookups. Member state (up, drained) is fixed per snapshot. */
 struct vd_proxy_pool {
@@ -159,6 +200,8 @@ struct vd_proxy_pool {
 	uint32_t udp_max_bytes; /* larger requests to a UDP member go over TCP; 0 = never */
 	bool *up;      /* health: down members get no traffic */
 	bool *drained; /* admin: no new dialogs or registrations */
+	struct vd_member_passive *passive; /* passive health: ejected, share of new dialogs */
+	uint8_t signals; /* VD_SIGNAL_* its members' responses are read for (config outlier:) */
 	unsigned n_groups; /* sorted by priority, lowest first */
 	struct vd_proxy_group *groups;
 	/* snapshots sharing this pool's arrays and tables (control plane only): a member change
@@ -182,6 +225,13 @@ struct vd_proxy_guard {
 };
 
 enum { VD_GUARD_ALLOW = 0, VD_GUARD_DENY = 1 };
+
+/** A member address of the member set: its first pool and index there (pool order, then
+ * member order), and the signals any pool it is in reads from its responses. */
+struct vd_proxy_member_info {
+	uint16_t pool, member;
+	uint8_t signals; /* VD_SIGNAL_* */
+};
 
 /** Everything the core reads per message. Built by the control plane, read-only afterwards. */
 struct vd_proxy {
@@ -222,6 +272,7 @@ struct vd_proxy {
 	/* every member of every pool, open addressing by address hash (family 0 = empty slot):
 	 * "does this come from / go to a member?" in one or two probes */
 	union vd_sockaddr *member_set;
+	struct vd_proxy_member_info *member_info; /* same index as member_set */
 	uint32_t member_set_mask;
 	struct vd_proxy_guard guard; /* its tables shared like the rules (shared_refs) */
 	/* snapshots sharing the rules database, its scratch and member_set: compiled once per
@@ -256,6 +307,24 @@ int vd_proxy_member_state(struct vd_proxy *px, unsigned pool, unsigned member, b
 int vd_proxy_member_set(struct vd_proxy *px, unsigned pool, unsigned member, bool up,
 			bool drained);
 int vd_proxy_pools_rebuild(struct vd_proxy *px);
+/** A member's passive-health state (ejection, share), tables rebuilt by
+ * vd_proxy_pools_rebuild(). Control plane only. 0 or -ENOMEM / -EINVAL. */
+int vd_proxy_member_passive(struct vd_proxy *px, unsigned pool, unsigned member,
+			    const struct vd_member_passive *st);
+/** The member set's entry of address a (address and port), NULL when a is no member. Hot
+ * path: one hash, one or two compares. */
+const struct vd_proxy_member_info *vd_proxy_member_find(const struct vd_proxy *px,
+							const union vd_sockaddr *a);
+
+/** What a member's response said about the member (struct vd_result signal). */
+struct vd_peer_signal {
+	uint8_t bits;            /* VD_SIGNAL_*; the fields below are valid for the bits set */
+	uint8_t oc;              /* OC: reduction percent, 0..100 */
+	bool oc_has_seq;
+	uint32_t retry_after_s;  /* RETRY_AFTER: delta-seconds (capped, sip.h) */
+	uint32_t oc_validity_ms; /* OC: 0 = stop */
+	uint64_t oc_seq;         /* OC: oc-seq as fixed point (struct vd_sip_oc) */
+};
 
 /** What vd_proxy_process() decided. */
 struct vd_result {
@@ -270,6 +339,12 @@ struct vd_result {
 	int16_t member;       /* pool member chosen, -1 when the next hop came from Route/Via */
 	uint16_t pool;        /* the pool of `member` */
 	int32_t rule;         /* the routing rule that decided, -1 when none did */
+	/* the pool member this message concerns, -1 none: where a request goes (chosen from the
+	 * pool, or named by a Route), where a response comes from (its first pool when the
+	 * address is in several); its counters are passive health's input */
+	int16_t peer;
+	uint16_t peer_pool;
+	struct vd_peer_signal signal; /* responses from a member: what it says of itself */
 	uint8_t route;        /* requests: enum vd_route_outcome */
 	uint8_t guard;        /* VD_GUARD_EV_* that this message caused */
 	uint32_t reply_len;   /* REPLY: bytes written to the reply buffer */

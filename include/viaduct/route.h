@@ -69,17 +69,18 @@ extern int vd_route_grace;
 /**
  * Compile a loaded config into a new snapshot, which takes *cfg over (also on failure: *cfg
  * is then freed; either way the caller's struct is left empty). When `prev` is given, members
- * present in both (same pool name, same address) keep their up/drained state, and a change
+ * present in both (same pool name, same address) keep their up/drained/passive state, and a change
  * that needs a restart (listeners, workers, batch, max_message_size) is refused. NULL with a
  * message in err on failure.
  */
 struct vd_route *vd_route_build(struct vd_config *cfg, const struct vd_route *prev, char *err,
 				size_t errlen);
 
-/** A member's new state (health, drain). */
+/** A member's new state (health, drain; passive health when `passive` is not NULL). */
 struct vd_member_change {
 	unsigned pool, member;
 	bool up, drained;
+	const struct vd_member_passive *passive; /* NULL: as it is */
 };
 
 /**

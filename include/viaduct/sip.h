@@ -134,6 +134,9 @@ struct vd_sip_via {
 	struct vd_slice received;
 	struct vd_slice rport;     /* p != NULL and len == 0: ";rport" without a value */
 	struct vd_slice maddr;
+	struct vd_slice oc;        /* RFC 7339 overload control: the oc parameter's value (empty
+				    * slice: the bare flag); the other oc-* parameters are read by
+				    * vd_sip_via_oc() only when this one is there */
 	uint32_t value_off;        /* first byte of "SIP/2.0/..." */
 	uint32_t value_end;        /* one past the last byte of this via-parm (before ',' or CRLF) */
 	uint16_t hdr;              /* index into msg->hdrs */
@@ -261,6 +264,37 @@ bool vd_sip_host_parse(const char **pp, const char *end, struct vd_slice *host, 
  * Fills *via except value_off/value_end/hdr; returns one past its last byte, or NULL.
  */
 const char *vd_sip_via_parse(const char *p, const char *end, struct vd_sip_via *via);
+
+/* RFC 7339 overload control parameters of one Via value (a member's feedback in our Via). */
+struct vd_sip_oc {
+	uint8_t oc;           /* reduction, percent 0..100 (the loss algorithm's) */
+	bool loss;            /* oc-algo absent or "loss": the one algorithm we apply */
+	bool has_seq;         /* oc-seq present */
+	uint32_t validity_ms; /* oc-validity, capped at VD_SIP_OC_VALIDITY_MAX; absent:
+			       * VD_SIP_OC_VALIDITY_DEFAULT; 0: stop overload control */
+	uint64_t seq;         /* oc-seq "seconds.fraction" as fixed point: seconds * 10^5 +
+			       * the fraction's first five digits (compare with <) */
+};
+
+#define VD_SIP_OC_VALIDITY_DEFAULT 500u	    /* ms: oc without oc-validity */
+#define VD_SIP_OC_VALIDITY_MAX 86400000u    /* a day: longer values are cut to it */
+
+/**
+ * The oc, oc-validity, oc-seq and oc-algo parameters of the via-parm at [p, end) (value_off
+ * to value_end of a parsed Via); the last of a name counts, a bare "oc" flag (what the proxy
+ * offered, echoed) is skipped. False when no oc has a value (the flag alone carries no
+ * feedback) or a value is malformed (oc over 100, a non-numeric validity or seq).
+ */
+bool vd_sip_via_oc(const char *p, const char *end, struct vd_sip_oc *oc);
+
+#define VD_SIP_RETRY_AFTER_MAX 86400u /* seconds: a larger delta-seconds is cut to it */
+
+/**
+ * The delta-seconds of a Retry-After value (RFC 3261 20.33: "120", "18000;duration=3600",
+ * "120 (in a meeting)"), capped at VD_SIP_RETRY_AFTER_MAX. False when it does not start with
+ * a number.
+ */
+bool vd_sip_retry_after(struct vd_slice value, uint32_t *seconds);
 
 /* What vd_sip_frame() found at the start of a stream's buffered bytes. */
 enum vd_frame {

@@ -53,6 +53,12 @@ struct vd_stats {
 	/* selections by [pool][member] index of the snapshot in use; pools past VD_STATS_POOLS
 	 * are counted in tx only */
 	uint64_t member[VD_STATS_POOLS][VD_CFG_MAX_MEMBERS];
+	/* passive health's input, by [pool][member] of struct vd_result peer: requests sent to
+	 * the member (chosen or named by a Route; ACKs left out: nothing answers them), and its
+	 * final responses, other than 5xx and 5xx */
+	uint64_t member_requests[VD_STATS_POOLS][VD_CFG_MAX_MEMBERS];
+	uint64_t member_successes[VD_STATS_POOLS][VD_CFG_MAX_MEMBERS];
+	uint64_t member_5xx[VD_STATS_POOLS][VD_CFG_MAX_MEMBERS];
 	uint64_t batches;
 	uint64_t guard[VD_STATS_GUARD__COUNT];
 } __attribute__((aligned(64)));

@@ -10,12 +10,14 @@
  * section.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "viaduct/admin.h"
 #include "viaduct/control.h"
+#include "viaduct/health.h"
 #include "viaduct/log.h"
 #include "viaduct/metrics.h"
 #include <urcu-qsbr.h>
@@ -24,6 +26,105 @@
 
 static const struct vd_dp_view *admin_dp;
 static struct vd_admin *admin;
+
+/* Passive health's counters (the control thread's: plain loads of monotonic counters, as
+ * the reload counters are read). */
+static void passive_metrics(struct vd_buf *b)
+{
+	const struct vd_control_stats *cs = &vd_control_stats;
+	vd_prom_family(b, "viaduct_ejections_total", "counter",
+		       "Members taken out of their pool by passive health, by reason.");
+	for (int e = 1; e < VD_EJECT__COUNT; e++)
+		vd_prom_sample(b, "viaduct_ejections_total", CTL_READ(cs->ejections[e]), "reason",
+			       vd_eject_name((enum vd_eject)e), NULL);
+	static const struct {
+		const char *name, *help;
+		size_t off;
+	} one[] = {
+		{ "viaduct_ejections_refused_total",
+		  "Ejections not made: max_ejection_percent of the pool out already, or the last "
+		  "member available.",
+		  offsetof(struct vd_control_stats, ejections_refused) },
+		{ "viaduct_ejection_returns_total", "Ejections over: the member may take traffic.",
+		  offsetof(struct vd_control_stats, returns) },
+		{ "viaduct_overload_changes_total",
+		  "RFC 7339 overload control reductions applied, changed or ended.",
+		  offsetof(struct vd_control_stats, overload_changes) },
+		{ "viaduct_member_signals_total",
+		  "Members' 503 Retry-After and overload control reports read from the workers.",
+		  offsetof(struct vd_control_stats, signals) },
+		{ "viaduct_member_signals_dropped_total",
+		  "Members' reports not kept: more in one control loop iteration than it holds.",
+		  offsetof(struct vd_control_stats, signals_dropped) },
+	};
+	for (size_t i = 0; i < sizeof(one) / sizeof(one[0]); i++) {
+		vd_prom_family(b, one[i].name, "counter", one[i].help);
+		vd_prom_sample(b, one[i].name,
+			       __atomic_load_n((const uint64_t *)((const char *)cs + one[i].off),
+					       __ATOMIC_RELAXED),
+			       NULL);
+	}
+	if (admin_dp->member_events_lost) {
+		vd_prom_family(b, "viaduct_member_events_lost_total", "counter",
+			       "Member events a worker could not queue for the control thread "
+			       "(its ring full): failed connections, 503 Retry-After, overload.");
+		vd_prom_sample(b, "viaduct_member_events_lost_total",
+			       admin_dp->member_events_lost(admin_dp->dp), NULL);
+	}
+}
+
+/* Passive health per member (src/ctl/passive.c): ejected, share, overload, slow start, and
+ * ejections by reason. viaduct_member_up and _drained come from vd_metrics_render_members. */
+static void render_passive_members(struct vd_buf *b, const struct vd_route *r)
+{
+	char p[16], m[16], v[16];
+	static const char *const fams[][3] = {
+		{ "viaduct_member_ejected", "gauge",
+		  "1 when passive health has the member out of its pool (503 Retry-After, "
+		  "outlier)." },
+		{ "viaduct_member_share_percent", "gauge",
+		  "The member's weight for new dialogs, in percent of its configured weight: less "
+		  "while it ramps up (slow start) or asks for less (RFC 7339 oc), more while it "
+		  "takes what others of its group shed." },
+		{ "viaduct_member_overload_percent", "gauge",
+		  "RFC 7339 overload control in effect: the member's traffic cut by this "
+		  "percent." },
+		{ "viaduct_member_slow_start_percent", "gauge",
+		  "Slow start: percent of its weight the member has ramped up to (100: none)." },
+	};
+	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
+		vd_prom_family(b, fams[f][0], fams[f][1], fams[f][2]);
+		for (unsigned pi = 0; pi < r->px.n_pools; pi++) {
+			const struct vd_proxy_pool *pool = &r->px.pools[pi];
+			for (unsigned mi = 0; mi < pool->n_members; mi++) {
+				const struct vd_member_passive *ps = &pool->passive[mi];
+				const uint64_t val[] = {
+					ps->ejected != 0, ps->share / (VD_SHARE_WHOLE / 100), ps->oc,
+					ps->slow,
+				};
+				snprintf(p, sizeof(p), "%u", pi);
+				snprintf(m, sizeof(m), "%u", mi);
+				snprintf(v, sizeof(v), "%u", pool->priorities[mi]);
+				vd_prom_sample(b, fams[f][0], val[f], "pool", pool->name, "member",
+					       pool->member_names[mi], "pool_index", p,
+					       "member_index", m, "group", v, NULL);
+			}
+		}
+	}
+	vd_prom_family(b, "viaduct_member_ejections_total", "counter",
+		       "Times passive health took the member out, by reason.");
+	for (unsigned pi = 0; pi < r->px.n_pools; pi++) {
+		const struct vd_proxy_pool *pool = &r->px.pools[pi];
+		for (unsigned mi = 0; mi < pool->n_members; mi++)
+			for (int e = 1; e < VD_EJECT__COUNT; e++) {
+				const char *why = vd_eject_name((enum vd_eject)e);
+				vd_prom_sample(b, "viaduct_member_ejections_total",
+					       pool->passive[mi].ejections[e], "pool", pool->name,
+					       "member", pool->member_names[mi], "reason", why,
+					       NULL);
+			}
+	}
+}
 
 static void render_metrics(void *arg, struct vd_buf *b)
 {
@@ -51,18 +152,22 @@ static void render_metrics(void *arg, struct vd_buf *b)
 	if (admin_dp->metrics)
 		admin_dp->metrics(admin_dp->dp, b);
 	vd_prom_family(b, "viaduct_reloads_total", "counter", "Snapshots published from config changes.");
-	vd_prom_sample(b, "viaduct_reloads_total", vd_control_stats.reloads, NULL);
+	vd_prom_sample(b, "viaduct_reloads_total", CTL_READ(vd_control_stats.reloads), NULL);
 	vd_prom_family(b, "viaduct_reloads_failed_total", "counter",
 		       "Configs refused; the previous snapshot kept serving.");
-	vd_prom_sample(b, "viaduct_reloads_failed_total", vd_control_stats.reloads_failed, NULL);
+	vd_prom_sample(b, "viaduct_reloads_failed_total",
+		       CTL_READ(vd_control_stats.reloads_failed), NULL);
 	vd_prom_family(b, "viaduct_member_changes_total", "counter",
 		       "Snapshots published for health or drain changes.");
-	vd_prom_sample(b, "viaduct_member_changes_total", vd_control_stats.member_changes, NULL);
+	vd_prom_sample(b, "viaduct_member_changes_total",
+		       CTL_READ(vd_control_stats.member_changes), NULL);
+	passive_metrics(b);
 	vd_route_reader_begin();
 	const struct vd_route *r = vd_route_read();
 	vd_prom_family(b, "viaduct_snapshot_version", "gauge", "Version of the routing snapshot.");
 	vd_prom_sample(b, "viaduct_snapshot_version", r->version, NULL);
 	vd_metrics_render_members(b, r->px.pools, r->px.n_pools);
+	render_passive_members(b, r);
 	vd_route_reader_end();
 }
 
@@ -97,14 +202,15 @@ static void render_edge(struct vd_buf *b)
 static void render_status(void *arg, struct vd_buf *b)
 {
 	(void)arg;
+	uint64_t now = vd_now_ms();
 	vd_route_reader_begin();
 	const struct vd_route *r = vd_route_read();
 	/* workers: the running ones (DPDK may run fewer than configured: lcores, queues) */
 	vd_buf_printf(b, "{\"version\":%lu,\"datapath\":\"%s\",\"workers\":%u,\"reloads\":%lu,"
 			 "\"reloads_failed\":%lu,\"config_files\":[",
 		      (unsigned long)r->version, admin_dp->name, admin_dp->workers(admin_dp->dp),
-		      (unsigned long)vd_control_stats.reloads,
-		      (unsigned long)vd_control_stats.reloads_failed);
+		      (unsigned long)CTL_READ(vd_control_stats.reloads),
+		      (unsigned long)CTL_READ(vd_control_stats.reloads_failed));
 	for (unsigned i = 0; i < r->cfg.n_files; i++) {
 		vd_buf_printf(b, "%s", i ? "," : "");
 		vd_buf_json_str(b, r->cfg.files[i]);
@@ -118,10 +224,22 @@ static void render_status(void *arg, struct vd_buf *b)
 		for (unsigned mi = 0; mi < p->n_members; mi++) {
 			vd_buf_printf(b, "%s{\"member\":", mi ? "," : "");
 			vd_buf_json_str(b, p->member_names[mi]);
-			vd_buf_printf(b, ",\"weight\":%u,\"group\":%u,\"up\":%s,\"drained\":%s}",
+			const struct vd_member_passive *ps = &p->passive[mi];
+			vd_buf_printf(b, ",\"weight\":%u,\"group\":%u,\"up\":%s,\"drained\":%s",
 				      p->weights[mi], p->priorities[mi],
 				      p->up[mi] ? "true" : "false",
 				      p->drained[mi] ? "true" : "false");
+			/* passive health: out and why, for how long still; the share of new
+			 * dialogs (percent of its weight), what it asked for (oc), its ramp */
+			uint64_t left = ps->ejected && ps->until_ms > now ? ps->until_ms - now : 0;
+			vd_buf_printf(b, ",\"ejected\":\"%s\",\"ejected_for_ms\":%lu,"
+					 "\"share\":%u.%02u,\"overload\":%u,\"slow_start\":%u,"
+					 "\"ejections\":%u}",
+				      vd_eject_name((enum vd_eject)ps->ejected),
+				      (unsigned long)left,
+				      ps->share / 100, ps->share % 100, ps->oc, ps->slow,
+				      ps->ejections[VD_EJECT_RETRY_AFTER] +
+					      ps->ejections[VD_EJECT_OUTLIER]);
 		}
 		vd_buf_printf(b, "]}");
 	}

@@ -39,8 +39,15 @@ struct raw_member {
 	char *host, *port, *weight, *priority, *transport;
 };
 
+struct raw_outlier {
+	char *retry_after, *retry_after_max_s, *overload_control, *detection, *interval_ms,
+		*min_requests, *min_success_percent, *stdev_permille, *ejection_ms,
+		*max_ejection_ms, *max_ejection_percent, *slow_start_ms;
+};
+
 struct raw_pool {
 	char *name, *hash, *table_size, *transport, *udp_max_bytes;
+	struct raw_outlier *outlier;
 	struct raw_member *members;
 	unsigned n_members;
 	char *dispatcher_list, *setid; /* members from a Kamailio dispatcher.list instead */

@@ -12,12 +12,14 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "viaduct/sip.h"
 
 #define CFG_TABLE_SIZE_MAX 1000003u
 #define CFG_WEIGHT_MAX 1000u
 #define CFG_PRIORITY_MAX 1000u
 #define CFG_HEALTH_MS_MAX 3600000u
 #define CFG_HEALTH_COUNT_MAX 100u
+#define CFG_OUTLIER_MS_MAX 86400000u /* a day */
 
 
 static const cyaml_schema_field_t member_fields[] = {
@@ -33,6 +35,22 @@ static const cyaml_schema_value_t member_value = {
 	CYAML_VALUE_MAPPING(CYAML_FLAG_DEFAULT, struct raw_member, member_fields),
 };
 
+static const cyaml_schema_field_t outlier_fields[] = {
+	STR_FIELD("retry_after", OPT, struct raw_outlier, retry_after),
+	STR_FIELD("retry_after_max_s", OPT, struct raw_outlier, retry_after_max_s),
+	STR_FIELD("overload_control", OPT, struct raw_outlier, overload_control),
+	STR_FIELD("detection", OPT, struct raw_outlier, detection),
+	STR_FIELD("interval_ms", OPT, struct raw_outlier, interval_ms),
+	STR_FIELD("min_requests", OPT, struct raw_outlier, min_requests),
+	STR_FIELD("min_success_percent", OPT, struct raw_outlier, min_success_percent),
+	STR_FIELD("stdev_permille", OPT, struct raw_outlier, stdev_permille),
+	STR_FIELD("ejection_ms", OPT, struct raw_outlier, ejection_ms),
+	STR_FIELD("max_ejection_ms", OPT, struct raw_outlier, max_ejection_ms),
+	STR_FIELD("max_ejection_percent", OPT, struct raw_outlier, max_ejection_percent),
+	STR_FIELD("slow_start_ms", OPT, struct raw_outlier, slow_start_ms),
+	CYAML_FIELD_END,
+};
+
 /* Sequence bounds are checked by us, not libcyaml, so the message can say what is wrong. */
 const cyaml_schema_field_t cfg_pool_fields[] = {
 	STR_FIELD("name", REQ, struct raw_pool, name),
@@ -40,6 +58,8 @@ const cyaml_schema_field_t cfg_pool_fields[] = {
 	STR_FIELD("table_size", OPT, struct raw_pool, table_size),
 	STR_FIELD("transport", OPT, struct raw_pool, transport),
 	STR_FIELD("udp_max_bytes", OPT, struct raw_pool, udp_max_bytes),
+	CYAML_FIELD_MAPPING_PTR("outlier", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				struct raw_pool, outlier, outlier_fields),
 	CYAML_FIELD_SEQUENCE_COUNT("members", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 				   struct raw_pool, members, n_members, &member_value, 0,
 				   CYAML_UNLIMITED),
@@ -165,6 +185,61 @@ static int convert_hash(struct loader *ld, const char *text, struct vd_cfg_pool 
 		       text);
 }
 
+/* The pool's outlier: section; absent, every default (Retry-After and oc honoured, no
+ * detection, no slow start). `at` is the pool's path. */
+static int convert_outlier(struct loader *ld, const char *at, const struct raw_outlier *raw,
+			   struct vd_cfg_outlier *o)
+{
+	static const struct raw_outlier none;
+	int rc;
+
+	cfg_set_at(ld, "%s.outlier", at);
+	if (!raw)
+		raw = &none;
+	rc = cfg_get_bool(ld, "retry_after", raw->retry_after, true, &o->retry_after);
+	if (!rc)
+		rc = cfg_get_uint(ld, "retry_after_max_s", raw->retry_after_max_s, 1,
+				  VD_SIP_RETRY_AFTER_MAX, VD_CFG_DEFAULT_RETRY_AFTER_MAX_S,
+				  &o->retry_after_max_s);
+	if (!rc)
+		rc = cfg_get_bool(ld, "overload_control", raw->overload_control, true,
+				  &o->overload_control);
+	if (!rc)
+		rc = cfg_get_bool(ld, "detection", raw->detection, false, &o->detection);
+	if (!rc)
+		rc = cfg_get_uint(ld, "interval_ms", raw->interval_ms, 100, CFG_OUTLIER_MS_MAX,
+				  VD_CFG_DEFAULT_OUTLIER_INTERVAL_MS, &o->interval_ms);
+	if (!rc)
+		rc = cfg_get_uint(ld, "min_requests", raw->min_requests, 1, 1000000000u,
+				  VD_CFG_DEFAULT_OUTLIER_MIN_REQUESTS, &o->min_requests);
+	if (!rc)
+		rc = cfg_get_uint(ld, "min_success_percent", raw->min_success_percent, 0, 100,
+				  VD_CFG_DEFAULT_OUTLIER_MIN_SUCCESS, &o->min_success_percent);
+	if (!rc)
+		rc = cfg_get_uint(ld, "stdev_permille", raw->stdev_permille, 0, 100000,
+				  VD_CFG_DEFAULT_OUTLIER_STDEV, &o->stdev_permille);
+	if (!rc)
+		rc = cfg_get_uint(ld, "ejection_ms", raw->ejection_ms, 100, CFG_OUTLIER_MS_MAX,
+				  VD_CFG_DEFAULT_EJECTION_MS, &o->ejection_ms);
+	if (!rc)
+		rc = cfg_get_uint(ld, "max_ejection_ms", raw->max_ejection_ms, 100,
+				  CFG_OUTLIER_MS_MAX,
+				  o->ejection_ms > VD_CFG_DEFAULT_MAX_EJECTION_MS
+					  ? o->ejection_ms
+					  : VD_CFG_DEFAULT_MAX_EJECTION_MS,
+				  &o->max_ejection_ms);
+	if (!rc)
+		rc = cfg_get_uint(ld, "max_ejection_percent", raw->max_ejection_percent, 0, 100,
+				  VD_CFG_DEFAULT_MAX_EJECTION_PERCENT, &o->max_ejection_percent);
+	if (!rc)
+		rc = cfg_get_uint(ld, "slow_start_ms", raw->slow_start_ms, 0, CFG_OUTLIER_MS_MAX, 0,
+				  &o->slow_start_ms);
+	if (!rc && o->max_ejection_ms < o->ejection_ms)
+		rc = cfg_bad(ld, "max_ejection_ms", "%u is shorter than ejection_ms (%u)",
+			     o->max_ejection_ms, o->ejection_ms);
+	return rc;
+}
+
 static int convert_pool(struct loader *ld, const char *at, const struct raw_pool *raw,
 			struct vd_cfg_pool *p)
 {
@@ -181,6 +256,8 @@ static int convert_pool(struct loader *ld, const char *at, const struct raw_pool
 	if (!rc)
 		rc = cfg_get_uint(ld, "udp_max_bytes", raw->udp_max_bytes, 0, 1u << 20, 0,
 				  &p->udp_max_bytes);
+	if (!rc)
+		rc = convert_outlier(ld, at, raw->outlier, &p->outlier);
 	if (!rc)
 		rc = convert_members(ld, at, raw, p);
 	if (rc)

@@ -32,7 +32,8 @@
 
 
 struct vd_control_stats vd_control_stats;
-struct vd_control vd_ctl = { .signal_fd = -1, .inotify_fd = -1 };
+struct vd_control vd_ctl = { .signal_fd = -1, .inotify_fd = -1,
+			     .passive_next_ms = UINT64_MAX };
 
 
 
@@ -57,11 +58,23 @@ void vd_control_print_stats(const struct vd_dp_view *dp)
 	vd_route_unlock();
 	fprintf(stderr, "stats control reloads=%lu reloads_failed=%lu member_changes=%lu "
 			"snapshot_version=%lu",
-		(unsigned long)vd_control_stats.reloads,
-		(unsigned long)vd_control_stats.reloads_failed,
-		(unsigned long)vd_control_stats.member_changes, version);
+		(unsigned long)CTL_READ(vd_control_stats.reloads),
+		(unsigned long)CTL_READ(vd_control_stats.reloads_failed),
+		(unsigned long)CTL_READ(vd_control_stats.member_changes), version);
 	if (dp->kernel_drops)
 		fprintf(stderr, " kernel_rx_drops=%lu", (unsigned long)dp->kernel_drops(dp->dp));
+	const struct vd_control_stats *cs = &vd_control_stats;
+	fprintf(stderr, " ejections_retry_after=%lu ejections_outlier=%lu ejections_refused=%lu "
+			"ejection_returns=%lu overload_changes=%lu member_signals=%lu",
+		(unsigned long)CTL_READ(cs->ejections[VD_EJECT_RETRY_AFTER]),
+		(unsigned long)CTL_READ(cs->ejections[VD_EJECT_OUTLIER]),
+		(unsigned long)CTL_READ(cs->ejections_refused),
+		(unsigned long)CTL_READ(cs->returns),
+		(unsigned long)CTL_READ(cs->overload_changes),
+		(unsigned long)CTL_READ(cs->signals));
+	if (dp->member_events_lost)
+		fprintf(stderr, " member_events_lost=%lu",
+			(unsigned long)dp->member_events_lost(dp->dp));
 	fputc('\n', stderr);
 	fflush(stderr);
 }
@@ -130,7 +143,7 @@ int vd_control_reload(const char *why, char *msg, size_t msglen)
 					     sizeof(err));
 	uint64_t build_ms = vd_now_ms() - t0;
 	if (!r) {
-		vd_control_stats.reloads_failed++;
+		CTL_COUNT(vd_control_stats.reloads_failed, 1);
 		vd_notify_reloaded(vd_route_published->version, false);
 		vd_route_unlock();
 		vd_log(VD_LOG_ERROR, "reload (%s) refused, the running config keeps serving: %s",
@@ -145,11 +158,12 @@ int vd_control_reload(const char *why, char *msg, size_t msglen)
 				    "running datapath keeps its start-up settings",
 		       why, restart);
 	uint64_t grace_us = vd_route_publish(r);
-	vd_control_stats.reloads++;
+	CTL_COUNT(vd_control_stats.reloads, 1);
 	uint64_t version = r->version;
 	vd_control_health_members(r);
 	vd_log_set_level((enum vd_log_level)r->cfg.log_level);
 	vd_notify_reloaded(version, true);
+	vd_control_passive_members(r);
 	vd_route_unlock();
 	vd_log(VD_LOG_INFO, "reload (%s): snapshot %lu published (built in %lu ms, every worker "
 			    "on it within %lu us)",
@@ -191,7 +205,7 @@ int vd_control_member(unsigned pool, unsigned member, int set_up, int set_draine
 	char name[VD_CFG_NAME_MAX + VD_CFG_HOST_MAX + 16];
 	snprintf(name, sizeof(name), "%s/%s", p->name, p->member_names[member]);
 	vd_route_publish(r);
-	vd_control_stats.member_changes++;
+	CTL_COUNT(vd_control_stats.member_changes, 1);
 	vd_notify_status(r->version);
 	vd_route_unlock();
 	vd_log(up == was_up ? VD_LOG_INFO : VD_LOG_WARN, "member %s %s (%s): snapshot %lu",
@@ -230,17 +244,20 @@ static bool on_signal(int sfd, const struct vd_dp_view *dp)
 	return false;
 }
 
-/* Poll timeout: until the prober's next deadline, or forever; at most the datapath's
- * poll interval when it has work for us (view->poll). */
+/* Poll timeout: until the prober's or passive health's next deadline, or forever; at most
+ * the datapath's poll interval when it has work for us (view->poll), or member events
+ * without a descriptor to wake us. */
 static int poll_timeout(void)
 {
 	int t = -1;
-	if (vd_ctl.prober) {
-		uint64_t next = vd_health_next_ms(vd_ctl.prober), now = vd_now_ms();
-		if (next != UINT64_MAX)
-			t = next <= now ? 0 : (int)(next - now > 60000 ? 60000 : next - now);
-	}
-	if (vd_ctl.view->poll && (t < 0 || (unsigned)t > vd_ctl.view->poll_ms))
+	uint64_t next = vd_control_passive_next_ms(), now = vd_now_ms();
+	if (vd_ctl.prober && vd_health_next_ms(vd_ctl.prober) < next)
+		next = vd_health_next_ms(vd_ctl.prober);
+	if (next != UINT64_MAX)
+		t = next <= now ? 0 : (int)(next - now > 60000 ? 60000 : next - now);
+	bool polled = vd_ctl.view->poll ||
+		      (vd_ctl.view->member_events && vd_ctl.view->member_events_fd < 0);
+	if (polled && (t < 0 || (unsigned)t > vd_ctl.view->poll_ms))
 		t = (int)vd_ctl.view->poll_ms;
 	/* the systemd watchdog's next sample of the workers */
 	int w = vd_notify_watchdog(&vd_ctl.watchdog, vd_ctl.view, vd_now_ms());
@@ -265,6 +282,9 @@ int vd_control_init(const char *path, const struct vd_dp_view *dp)
 	vd_control_watch(vd_ctl.inotify_fd);
 	vd_control_health_start(vd_route_published);
 	vd_notify_watchdog_init(&vd_ctl.watchdog, vd_now_ms());
+	vd_route_lock();
+	vd_control_passive_members(vd_route_published);
+	vd_route_unlock();
 	return 0;
 }
 
@@ -280,10 +300,11 @@ void vd_control_run(void)
 		unsigned nh = vd_ctl.prober ? vd_health_fds(vd_ctl.prober, hfd) : 0;
 		for (unsigned i = 0; i < nh; i++)
 			pfd[2 + i] = (struct pollfd){ .fd = hfd[i], .events = POLLIN };
-		/* the datapath wakes us when it has member failures for the prober */
-		bool wake = dp->member_failures && dp->member_failures_fd >= 0;
+		/* the datapath wakes us when it has member events (failures, signals) */
+		bool wake = dp->member_events && dp->member_events_fd >= 0;
 		if (wake)
-			pfd[2 + nh] = (struct pollfd){ .fd = dp->member_failures_fd, .events = POLLIN };
+			pfd[2 + nh] = (struct pollfd){ .fd = dp->member_events_fd,
+						       .events = POLLIN };
 		int r = poll(pfd, 2 + nh + wake, poll_timeout());
 		if (r < 0 && errno != EINTR)
 			break;
@@ -299,14 +320,15 @@ void vd_control_run(void)
 		vd_control_health_poll(); /* replies first: they may resolve probes due to expire */
 		if (wake && (pfd[2 + nh].revents & POLLIN)) {
 			uint64_t v;
-			if (read(dp->member_failures_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			if (read(dp->member_events_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 				vd_log(VD_LOG_WARN, "datapath wake-up: %s", strerror(errno));
 		}
-		if (vd_ctl.prober && dp->member_failures)
-			dp->member_failures(dp->dp, vd_control_on_conn_failure, NULL);
+		if (dp->member_events)
+			dp->member_events(dp->dp, vd_control_on_member_event, NULL);
 		if (vd_ctl.prober)
 			vd_health_tick(vd_ctl.prober, vd_now_ms());
-		vd_control_health_flush(); /* what replies, failures and timeouts changed: one snapshot */
+		/* what replies, failures, timeouts and members' signals changed: one snapshot */
+		vd_control_flush();
 		if (dp->poll)
 			dp->poll(dp->dp, vd_now_ms());
 	}
@@ -315,6 +337,7 @@ void vd_control_run(void)
 void vd_control_fini(void)
 {
 	vd_control_health_stop();
+	vd_control_passive_stop();
 	if (vd_ctl.signal_fd >= 0)
 		close(vd_ctl.signal_fd);
 	if (vd_ctl.inotify_fd >= 0)

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The control thread's health glue: the prober over the members of the published snapshot,
- * the changes it reports (and the datapath's failed connections) published together once per
- * loop iteration, and its counters on SIGUSR1 and at exit.
+ * the changes it reports (and the datapath's failed connections) published together with
+ * passive health's (control_passive.c) once per loop iteration, and its counters on SIGUSR1
+ * and at exit.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -41,50 +42,111 @@ static void on_health_change(void *arg, unsigned i, bool up)
 							  .member = vd_ctl.probed_member[i], .up = up };
 }
 
-/* One snapshot for every health change of this iteration (drain state kept as it is). */
-void vd_control_health_flush(void)
+/* The state a change leaves member (pool, m) in: cur's, plus what changes[0..n) set. */
+static struct vd_member_change *change_of(struct vd_member_change *changes, unsigned *n,
+					  const struct vd_route *cur, unsigned pool, unsigned m)
+{
+	for (unsigned i = 0; i < *n; i++)
+		if (changes[i].pool == pool && changes[i].member == m)
+			return &changes[i];
+	const struct vd_proxy_pool *p = &cur->px.pools[pool];
+	changes[*n] = (struct vd_member_change){ .pool = pool, .member = m, .up = p->up[m],
+						 .drained = p->drained[m] };
+	return &changes[(*n)++];
+}
+
+static void log_changes(const struct vd_route *r, const struct vd_member_change *c, unsigned n,
+			const bool *health)
+{
+	for (unsigned i = 0; i < n; i++) {
+		if (!health[i])
+			continue;
+		const struct vd_proxy_pool *p = &r->px.pools[c[i].pool];
+		vd_log(VD_LOG_WARN, "member %s/%s %s (health: %s): snapshot %lu", p->name,
+		       p->member_names[c[i].member], c[i].up ? "up" : "down",
+		       c[i].up ? "answering again" : "failing", (unsigned long)r->version);
+	}
+}
+
+/*
+ * One snapshot for everything this iteration changed: the prober's up/down (drain kept as it
+ * is) and passive health (its step sees the health changes, so a member back up starts its
+ * slow start in the same snapshot). A change a reload made stale (its index gone) is skipped.
+ */
+void vd_control_flush_at(uint64_t now_ms)
 {
 	char err[512];
-	if (!vd_ctl.n_pending)
-		return;
 	vd_route_lock();
 	const struct vd_route *cur = vd_route_published;
+	struct vd_passive_change *pc = NULL;
+	unsigned n_pc = vd_control_passive_step(cur, now_ms, &pc);
+	if (!vd_ctl.n_pending && !n_pc) {
+		vd_route_unlock();
+		free(pc);
+		return;
+	}
+	struct vd_member_change *ch = calloc(vd_ctl.n_pending + n_pc + 1, sizeof(*ch));
+	bool *health = calloc(vd_ctl.n_pending + n_pc + 1, sizeof(*health));
 	unsigned n = 0;
-	for (unsigned i = 0; i < vd_ctl.n_pending; i++) {
-		struct vd_member_change *c = &vd_ctl.pending[i];
+	for (unsigned i = 0; ch && health && i < vd_ctl.n_pending; i++) {
+		const struct vd_member_change *c = &vd_ctl.pending[i];
 		if (c->pool >= cur->px.n_pools || c->member >= cur->px.pools[c->pool].n_members)
 			continue; /* a reload changed the pools meanwhile */
-		const struct vd_proxy_pool *p = &cur->px.pools[c->pool];
-		if (p->up[c->member] == c->up)
+		if (cur->px.pools[c->pool].up[c->member] == c->up)
 			continue;
-		c->drained = p->drained[c->member];
-		vd_ctl.pending[n++] = *c;
+		struct vd_member_change *x = change_of(ch, &n, cur, c->pool, c->member);
+		x->up = c->up;
+		health[x - ch] = true;
 	}
+	for (unsigned i = 0; ch && health && i < n_pc; i++)
+		change_of(ch, &n, cur, pc[i].pool, pc[i].member)->passive = &pc[i].st;
 	vd_ctl.n_pending = 0;
 	if (!n) {
 		vd_route_unlock();
+		if (!ch || !health)
+			vd_log(VD_LOG_ERROR, "members: out of memory: changes not applied");
+		free(ch);
+		free(health);
+		free(pc);
 		return;
 	}
 	uint64_t t0 = vd_now_us();
-	struct vd_route *r = vd_route_with_members(cur, vd_ctl.pending, n, err, sizeof(err));
+	struct vd_route *r = vd_route_with_members(cur, ch, n, err, sizeof(err));
 	if (!r) {
 		vd_route_unlock();
-		vd_log(VD_LOG_ERROR, "health: %u member change(s) not applied: %s", n, err);
+		vd_log(VD_LOG_ERROR, "members: %u change(s) not applied: %s", n, err);
+		free(ch);
+		free(health);
+		free(pc);
 		return;
 	}
 	uint64_t built = vd_now_us() - t0;
 	uint64_t grace = vd_route_publish(r);
-	vd_control_stats.member_changes++; /* snapshots, as its help text says: n changes in one */
-	for (unsigned i = 0; i < n; i++) {
-		const struct vd_proxy_pool *p = &r->px.pools[vd_ctl.pending[i].pool];
-		vd_log(VD_LOG_WARN, "member %s/%s %s (health: %s): snapshot %lu", p->name,
-		       p->member_names[vd_ctl.pending[i].member], vd_ctl.pending[i].up ? "up" : "down",
-		       vd_ctl.pending[i].up ? "answering again" : "failing", (unsigned long)r->version);
-	}
-	vd_log(VD_LOG_INFO, "health: %u member change(s) in snapshot %lu (built in %lu us, every "
+	/* snapshots, as its help text says: n changes in one */
+	CTL_COUNT(vd_control_stats.member_changes, 1);
+	log_changes(r, ch, n, health);
+	vd_log(VD_LOG_INFO, "members: %u change(s) in snapshot %lu (built in %lu us, every "
 			    "worker on it within %lu us)",
 	       n, (unsigned long)r->version, (unsigned long)built, (unsigned long)grace);
 	vd_route_unlock();
+	free(ch);
+	free(health);
+	free(pc);
+}
+
+void vd_control_flush(void)
+{
+	vd_control_flush_at(vd_now_ms());
+}
+
+void vd_control_on_member_event(void *arg, const struct vd_member_event *e)
+{
+	if (e->kind == VD_MEV_CONN_FAILED) {
+		if (vd_ctl.prober)
+			vd_control_on_conn_failure(arg, &e->addr, e->transport);
+		return;
+	}
+	vd_control_passive_event(e);
 }
 
 /* The prober follows the members of the published snapshot, each with its transport (how it

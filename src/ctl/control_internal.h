@@ -10,12 +10,21 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "passive.h"
 #include "viaduct/control.h"
 #include "viaduct/health.h"
 #include "viaduct/notify.h"
 #include "viaduct/route.h"
 
 #define WATCH_MAX 64
+
+#define MEV_MAX 4096 /* member signals kept per loop iteration (each worker's ring holds 256) */
+
+/* A member's new passive-health state, found by a flush. */
+struct vd_passive_change {
+	unsigned pool, member;
+	struct vd_member_passive st;
+};
 
 /* Everything the control thread keeps between loop iterations. */
 struct vd_control {
@@ -29,6 +38,16 @@ struct vd_control {
 	/* health changes of one loop iteration, applied together (one publication) */
 	struct vd_member_change *pending;
 	unsigned n_pending;
+	/* passive health (control_passive.c): one machine per pool of the published config,
+	 * with what re-keys it after a reload (pool names, member addresses) */
+	struct vd_passive_pool *passive;
+	unsigned n_passive;
+	char (*passive_names)[VD_CFG_NAME_MAX];
+	union vd_sockaddr **passive_addrs;
+	uint64_t passive_version;	/* snapshot the machines were last stepped against */
+	uint64_t passive_next_ms;	/* when time alone next changes one */
+	struct vd_member_event *mev;	/* this iteration's member signals, for the flush */
+	unsigned n_mev;
 	/* the directories of the config files, watched */
 	struct {
 		int wd;
@@ -48,10 +67,32 @@ void vd_control_health_stop(void);
 void vd_control_health_members(const struct vd_route *r);
 /** Replies that came through the datapath (DPDK). */
 void vd_control_health_poll(void);
-/** Publish the health changes of this iteration in one snapshot. */
-void vd_control_health_flush(void);
-/** A datapath failure of a connection to a member (struct vd_dp_view member_failures). */
+/** Publish what this iteration changed, health and passive health, in one snapshot: at now
+ * (vd_control_flush: the clock; tests pass a fake one). */
+void vd_control_flush(void);
+void vd_control_flush_at(uint64_t now_ms);
+/** A datapath failure of a connection to a member (VD_MEV_CONN_FAILED). */
 void vd_control_on_conn_failure(void *arg, const union vd_sockaddr *a, uint8_t transport);
+/** The datapath's member events (struct vd_dp_view member_events): failed connections go to
+ * the prober, members' signals are kept for the flush. */
+void vd_control_on_member_event(void *arg, const struct vd_member_event *e);
+
+/* control_passive.c */
+/** Follow the pools of snapshot r, keeping each member's state by pool name and address
+ * (called with the route lock: start, reload). */
+void vd_control_passive_members(const struct vd_route *r);
+void vd_control_passive_stop(void);
+/** Keep a member's signal (Retry-After, overload) for the next flush. */
+void vd_control_passive_event(const struct vd_member_event *e);
+/** The passive-health part of a flush (route lock held): this iteration's signals, the
+ * windows due, the time, over cur with the pending health changes applied. Each member
+ * whose state differs from cur's gets an entry (pool, member, state) in *out (allocated,
+ * the caller frees it; NULL when none); returns how many. Nothing new and nothing due costs
+ * a few tests. */
+unsigned vd_control_passive_step(const struct vd_route *cur, uint64_t now_ms,
+				 struct vd_passive_change **out);
+/** When passive health next needs a flush by time alone (UINT64_MAX: never). */
+uint64_t vd_control_passive_next_ms(void);
 
 /* control_watch.c */
 void vd_control_watch(int ifd);

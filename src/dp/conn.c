@@ -414,35 +414,42 @@ void vd_conn_event(struct vd_worker *w, uint64_t d, uint32_t events)
 /* ---- our connections to members ---- */
 
 /* A failed connection to a member, for the health prober (the control thread reads the
- * ring and is woken by the eventfd). */
+ * worker's event ring; the wake-up is written at the end of the worker's round). */
 static void fail_event(struct vd_worker *w, const union vd_sockaddr *a, uint8_t tp)
 {
-	struct vd_fail_ring *r = &w->fails;
-	uint32_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-	if (head - atomic_load_explicit(&r->tail, memory_order_acquire) >= VD_DP_FAIL_RING)
-		return;
-	r->ev[head % VD_DP_FAIL_RING].addr = *a;
-	r->ev[head % VD_DP_FAIL_RING].transport = tp;
-	atomic_store_explicit(&r->head, head + 1, memory_order_release);
-	uint64_t one = 1; /* a failure is rare: one write each is fine */
-	if (write(w->dp->ctl_evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		return;
+	struct vd_member_event e;
+	memset(&e, 0, sizeof(e));
+	e.addr = *a;
+	e.kind = VD_MEV_CONN_FAILED;
+	e.transport = tp;
+	vd_mev_push(&w->events, &e);
 }
 
-void vd_dp_member_failures(void *dp_,
-			   void (*fn)(void *arg, const union vd_sockaddr *a, uint8_t transport),
-			   void *arg)
+void vd_dp_member_events(void *dp_, void (*fn)(void *arg, const struct vd_member_event *e),
+			 void *arg)
 {
 	struct vd_dp *dp = dp_;
-	for (unsigned i = 0; i < dp->n_workers; i++) {
-		struct vd_fail_ring *r = &dp->workers[i].fails;
-		uint32_t tail = atomic_load_explicit(&r->tail, memory_order_relaxed);
-		uint32_t head = atomic_load_explicit(&r->head, memory_order_acquire);
-		for (; tail != head; tail++)
-			fn(arg, &r->ev[tail % VD_DP_FAIL_RING].addr,
-			   r->ev[tail % VD_DP_FAIL_RING].transport);
-		atomic_store_explicit(&r->tail, tail, memory_order_release);
-	}
+	for (unsigned i = 0; i < dp->n_workers; i++)
+		vd_mev_drain(&dp->workers[i].events, fn, arg);
+}
+
+uint64_t vd_dp_member_events_lost(const void *dp_)
+{
+	const struct vd_dp *dp = dp_;
+	uint64_t n = 0;
+	for (unsigned i = 0; i < dp->n_workers; i++)
+		n += vd_mev_lost(&dp->workers[i].events);
+	return n;
+}
+
+void vd_dp_events_wake(struct vd_worker *w)
+{
+	uint64_t one = 1;
+	if (!vd_mev_take_wake(&w->events))
+		return;
+	/* EAGAIN only when the counter would overflow: the control thread is awake anyway */
+	if (write(w->dp->ctl_evfd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return;
 }
 
 /* After a failed connection to a member: no new attempt before a backoff, doubling from

@@ -361,6 +361,7 @@ void vd_dp_view_init(struct vd_dp *dp, struct vd_dp_view *v)
 				  .kernel_drops = view_kernel_drops,
 				  .print = vd_dp_tcp_print,
 				  .metrics = vd_dp_tcp_metrics,
-				  .member_failures = vd_dp_member_failures,
-				  .member_failures_fd = dp->ctl_evfd };
+				  .member_events = vd_dp_member_events,
+				  .member_events_fd = dp->ctl_evfd,
+				  .member_events_lost = vd_dp_member_events_lost };
 }

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "viaduct/dp.h"
+#include "viaduct/dpview.h"
 
 #define VD_DP_POLL_MS 100     /* how often an idle worker looks at the stop flag */
 #define VD_DP_TICK_MS 100     /* connection timers are checked this often */
@@ -120,17 +121,6 @@ struct vd_ring {
 	uint32_t size;
 } __attribute__((aligned(64))); /* an array of them is aligned_alloc'd: size % 64 == 0 */
 
-/* Failed connections to members, from a worker to the control thread (one producer, one
- * consumer); a full ring drops the event (the probes still judge the member). */
-#define VD_DP_FAIL_RING 64
-struct vd_fail_ring {
-	_Atomic uint32_t head, tail;
-	struct {
-		union vd_sockaddr addr;
-		uint8_t transport;
-	} ev[VD_DP_FAIL_RING];
-};
-
 struct vd_dp;
 
 /* One worker: its counters first (own cache lines), then its sockets and batch buffers. */
@@ -176,7 +166,9 @@ struct vd_worker {
 	struct mmsghdr *tx;
 	struct iovec *tx_iov;
 	struct vd_conn_table ct;
-	struct vd_fail_ring fails;
+	/* to the control thread: failed member connections, members' 503 Retry-After and
+	 * overload control (a full ring drops: the probes and the next response say it again) */
+	struct vd_mev_ring events;
 };
 
 struct vd_dp {
@@ -195,7 +187,7 @@ struct vd_dp {
 	bool freebind;            /* bind listeners before their address exists (DPDK: the
 				   * exception interface gets it after start) */
 	unsigned scratch_base;    /* rules scratch of worker i: scratch_base + i */
-	int ctl_evfd;             /* wakes the control loop: member failures to read */
+	int ctl_evfd;             /* wakes the control loop: member events to read */
 };
 
 void *vd_worker_main(void *arg);
@@ -266,10 +258,13 @@ ssize_t vd_conn_send(struct vd_worker *w, struct vd_conn *c, const char *buf, si
 struct vd_buf;
 void vd_dp_tcp_print(const void *dp, FILE *f);
 void vd_dp_tcp_metrics(const void *dp, struct vd_buf *b);
-/* the view's member_failures (dp is a struct vd_dp) */
-void vd_dp_member_failures(void *dp,
-			   void (*fn)(void *arg, const union vd_sockaddr *a, uint8_t transport),
-			   void *arg);
+/* the view's member_events and member_events_lost (dp is a struct vd_dp) */
+void vd_dp_member_events(void *dp, void (*fn)(void *arg, const struct vd_member_event *e),
+			 void *arg);
+uint64_t vd_dp_member_events_lost(const void *dp);
+/** Wake the control loop if this worker pushed events since the last call: one eventfd
+ * write at most (worker.c, once per batch and once per loop round). */
+void vd_dp_events_wake(struct vd_worker *w);
 
 /* ---- handoff.c ---- */
 int vd_handoff_init(struct vd_dp *dp);

@@ -55,6 +55,8 @@ static void process_one(struct vd_worker *w, unsigned k, uint32_t len, uint8_t k
 	else
 		vd_proxy_process(w->px, pkt, &w->rx_src[k], w->slot_listener[k], &w->scratch, res);
 	vd_stats_count(&w->stats, res, len);
+	if (res->signal.bits) /* a member's 503 Retry-After or overload control */
+		vd_mev_signal(&w->events, res, &w->rx_src[k], w->now_ms);
 }
 
 /* Bytes of slot k's outcome: the edited message or the reply. */
@@ -179,6 +181,7 @@ void vd_batch_run(struct vd_worker *w, unsigned n, const uint32_t *lens, const u
 			send_group(w, n, udp, j);
 	vd_conn_flush(w);
 	vd_handoff_wake(w);
+	vd_dp_events_wake(w);
 	VD_STAT_ADD(w->stats.batches, 1);
 }
 
@@ -283,6 +286,7 @@ void *vd_worker_main(void *arg)
 			w->next_tick_ms = w->now_ms + VD_DP_TICK_MS;
 		}
 		vd_conn_flush(w);
+		vd_dp_events_wake(w); /* failed connections found by the timers */
 		w->px = NULL;
 		w->route = NULL;
 		vd_route_quiescent();

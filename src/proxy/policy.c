@@ -43,8 +43,11 @@ int vd_member_set_build(struct vd_proxy *px)
 	while (size < 2 * n)
 		size *= 2;
 	px->member_set = calloc(size, sizeof(*px->member_set));
-	if (!px->member_set)
+	px->member_info = calloc(size, sizeof(*px->member_info));
+	if (!px->member_set || !px->member_info) {
+		vd_member_set_free(px);
 		return -ENOMEM;
+	}
 	px->member_set_mask = size - 1;
 	for (unsigned i = 0; i < px->n_pools; i++)
 		for (unsigned j = 0; j < px->pools[i].n_members; j++) {
@@ -52,7 +55,11 @@ int vd_member_set_build(struct vd_proxy *px)
 			uint32_t k = (uint32_t)vd_sockaddr_hash(m) & px->member_set_mask;
 			while (px->member_set[k].sa.sa_family && !vd_sockaddr_equal(&px->member_set[k], m))
 				k = (k + 1) & px->member_set_mask;
+			if (!px->member_set[k].sa.sa_family) /* the first pool it is in names it */
+				px->member_info[k] = (struct vd_proxy_member_info){
+					.pool = (uint16_t)i, .member = (uint16_t)j };
 			px->member_set[k] = *m;
+			px->member_info[k].signals |= px->pools[i].signals;
 		}
 	return 0;
 }
@@ -60,21 +67,29 @@ int vd_member_set_build(struct vd_proxy *px)
 void vd_member_set_free(struct vd_proxy *px)
 {
 	free(px->member_set);
+	free(px->member_info);
 	px->member_set = NULL;
+	px->member_info = NULL;
 	px->member_set_mask = 0;
+}
+
+const struct vd_proxy_member_info *vd_proxy_member_find(const struct vd_proxy *px,
+							const union vd_sockaddr *a)
+{
+	if (!px->member_set)
+		return NULL;
+	uint32_t k = (uint32_t)vd_sockaddr_hash(a) & px->member_set_mask;
+	while (px->member_set[k].sa.sa_family) {
+		if (vd_sockaddr_equal(&px->member_set[k], a))
+			return &px->member_info[k];
+		k = (k + 1) & px->member_set_mask;
+	}
+	return NULL;
 }
 
 bool vd_addr_is_member(const struct vd_proxy *px, const union vd_sockaddr *a)
 {
-	if (!px->member_set)
-		return false;
-	uint32_t k = (uint32_t)vd_sockaddr_hash(a) & px->member_set_mask;
-	while (px->member_set[k].sa.sa_family) {
-		if (vd_sockaddr_equal(&px->member_set[k], a))
-			return true;
-		k = (k + 1) & px->member_set_mask;
-	}
-	return false;
+	return vd_proxy_member_find(px, a) != NULL;
 }
 
 bool vd_next_hop_trusted(const struct vd_proxy *px, const union vd_sockaddr *dst)

@@ -66,10 +66,11 @@ int vd_pool_unshare(struct vd_proxy_pool *p)
 	c.transports = dup_array(p->transports, n, sizeof(*p->transports));
 	c.up = dup_array(p->up, n, sizeof(*p->up));
 	c.drained = dup_array(p->drained, n, sizeof(*p->drained));
+	c.passive = dup_array(p->passive, n, sizeof(*p->passive));
 	c.groups = NULL; /* rebuilt for the new state; the shared ones stay with the others */
 	c.n_groups = 0;
 	if (!c.refs || !c.members || !c.member_names || !c.hosts || !c.weights ||
-	    !c.priorities || !c.transports || !c.up || !c.drained) {
+	    !c.priorities || !c.transports || !c.up || !c.drained || !c.passive) {
 		vd_pool_fini(&c);
 		return -ENOMEM;
 	}
@@ -91,29 +92,48 @@ void vd_pool_fini(struct vd_proxy_pool *p)
 	free(p->transports);
 	free(p->up);
 	free(p->drained);
+	free(p->passive);
 	memset(p, 0, sizeof(*p));
 }
 
-/* One table of group g: weight for members of the group that are up (and not drained when
- * `fresh`), 0 for the rest. */
+/*
+ * One table of group g over the members of the group that are up and not ejected. `fresh`
+ * (new dialogs) also leaves out drained members and weighs each by its passive share (slow
+ * start, RFC 7339 oc: 0 leaves it out); the dialog table weighs by slow start alone: a member
+ * coming back takes in-dialog requests as it takes their dialogs, while one that asks for less
+ * (oc) or is drained keeps its running calls. Every weight is scaled by VD_SHARE_WHOLE so
+ * that shares are whole numbers; scaling all weights alike gives the same table, byte for
+ * byte (Maglev's turns depend on weight / max weight).
+ */
+static uint32_t dialog_share(const struct vd_member_passive *ps)
+{
+	return VD_SHARE_WHOLE / 100 * ps->slow;
+}
+
 static int group_table(const struct vd_proxy_pool *p, uint32_t priority, bool fresh,
 		       struct vd_maglev *t, bool *any)
 {
 	struct vd_maglev_member mm[VD_CFG_MAX_MEMBERS];
 	*any = false;
 	for (unsigned i = 0; i < p->n_members; i++) {
-		bool in = p->priorities[i] == priority && p->up[i] && !(fresh && p->drained[i]);
+		const struct vd_member_passive *ps = &p->passive[i];
+		uint32_t share = fresh ? ps->share : dialog_share(ps);
+		bool in = p->priorities[i] == priority && p->up[i] && !ps->ejected &&
+			  !(fresh && p->drained[i]) && share > 0;
 		mm[i] = (struct vd_maglev_member){ p->member_names[i], strlen(p->member_names[i]),
-						   in ? p->weights[i] : 0 };
+						   in ? p->weights[i] * share : 0 };
 		*any = *any || in;
 	}
 	return vd_maglev_build(t, p->table_size, mm, p->n_members);
 }
 
-static bool any_drained(const struct vd_proxy_pool *p, uint32_t priority)
+/* Does the group's dialog table differ from its fresh one (a member drained, or with
+ * another share of new dialogs than of running ones)? */
+static bool dialog_differs(const struct vd_proxy_pool *p, uint32_t priority)
 {
 	for (unsigned i = 0; i < p->n_members; i++)
-		if (p->priorities[i] == priority && p->drained[i])
+		if (p->priorities[i] == priority && !p->passive[i].ejected &&
+		    (p->drained[i] || p->passive[i].share != dialog_share(&p->passive[i])))
 			return true;
 	return false;
 }
@@ -152,7 +172,7 @@ int vd_pool_tables_build(struct vd_proxy_pool *p)
 		rc = group_table(p, prio[g], true, &gr->fresh, &gr->fresh_any);
 		if (rc)
 			return rc;
-		if (!any_drained(p, prio[g])) { /* the common case: one table serves both */
+		if (!dialog_differs(p, prio[g])) { /* the common case: one table serves both */
 			gr->dialog = gr->fresh;
 			gr->dialog_any = gr->fresh_any;
 			continue;
@@ -183,9 +203,12 @@ int vd_pool_init(struct vd_proxy_pool *p, const struct vd_cfg_pool *c, char *err
 	p->refs = calloc(1, sizeof(*p->refs));
 	p->up = calloc(n, sizeof(*p->up));
 	p->drained = calloc(n, sizeof(*p->drained));
+	p->passive = calloc(n, sizeof(*p->passive));
 	p->udp_max_bytes = c->udp_max_bytes;
+	p->signals = (uint8_t)((c->outlier.retry_after ? VD_SIGNAL_RETRY_AFTER : 0) |
+			       (c->outlier.overload_control ? VD_SIGNAL_OC : 0));
 	if (!p->members || !p->member_names || !p->weights || !p->priorities || !p->up ||
-	    !p->drained || !p->transports || !p->hosts || !p->refs)
+	    !p->drained || !p->passive || !p->transports || !p->hosts || !p->refs)
 		goto oom;
 	for (unsigned i = 0; i < n; i++) {
 		memcpy(&p->members[i], &c->members[i].addr, c->members[i].addrlen);
@@ -195,6 +218,8 @@ int vd_pool_init(struct vd_proxy_pool *p, const struct vd_cfg_pool *c, char *err
 		p->transports[i] = (uint8_t)c->members[i].transport;
 		memcpy(p->hosts[i], c->members[i].host, sizeof(p->hosts[i]));
 		p->up[i] = true;
+		p->passive[i].share = VD_SHARE_WHOLE;
+		p->passive[i].slow = 100;
 	}
 	*p->refs = 1;
 	int rc = vd_pool_tables_build(p);

@@ -57,6 +57,16 @@ static const char *const route_names[VD_ROUTE__COUNT] = {
 	[VD_ROUTE_OUTBOUND] = "outbound",
 };
 
+const char *vd_eject_name(enum vd_eject e)
+{
+	static const char *const names[VD_EJECT__COUNT] = {
+		[VD_EJECT_NONE] = "none",
+		[VD_EJECT_RETRY_AFTER] = "retry-after",
+		[VD_EJECT_OUTLIER] = "outlier",
+	};
+	return (unsigned)e < VD_EJECT__COUNT ? names[e] : "unknown";
+}
+
 const char *vd_route_outcome_name(enum vd_route_outcome o)
 {
 	return (unsigned)o < VD_ROUTE__COUNT ? route_names[o] : "unknown";
@@ -91,6 +101,10 @@ static int listener_init(struct vd_proxy_listener *l, const struct vd_cfg_listen
 				 "Via: SIP/2.0/%s %s:%u;branch=" VD_MAGIC_COOKIE, names[t],
 				 c->advertise, l->port);
 		l->via_prefix_len[t] = (uint16_t)n;
+		n = snprintf(l->via_prefix_oc[t], sizeof(l->via_prefix_oc[t]),
+			     "Via: SIP/2.0/%s %s:%u;oc;oc-algo=\"loss\";branch=" VD_MAGIC_COOKIE,
+			     names[t], c->advertise, l->port);
+		l->via_prefix_oc_len[t] = (uint16_t)n;
 	}
 	l->transport = (uint8_t)c->transport;
 	return 0;
@@ -297,6 +311,7 @@ void vd_proxy_fini(struct vd_proxy *px)
 	}
 	px->shared_refs = NULL;
 	px->member_set = NULL;
+	px->member_info = NULL;
 	px->rules_scratch = NULL;
 	px->n_rules_scratch = 0;
 	px->rules = NULL;
@@ -338,6 +353,29 @@ int vd_proxy_member_set(struct vd_proxy *px, unsigned pool, unsigned member, boo
 	return 0;
 }
 
+static bool passive_equal(const struct vd_member_passive *a, const struct vd_member_passive *b)
+{
+	return a->ejected == b->ejected && a->oc == b->oc && a->slow == b->slow &&
+	       a->share == b->share && a->until_ms == b->until_ms &&
+	       memcmp(a->ejections, b->ejections, sizeof(a->ejections)) == 0;
+}
+
+int vd_proxy_member_passive(struct vd_proxy *px, unsigned pool, unsigned member,
+			    const struct vd_member_passive *st)
+{
+	if (pool >= px->n_pools || member >= px->pools[pool].n_members ||
+	    st->share > VD_SHARE_MAX)
+		return -EINVAL;
+	struct vd_proxy_pool *p = &px->pools[pool];
+	if (passive_equal(&p->passive[member], st))
+		return 0;
+	if (vd_pool_unshare(p))
+		return -ENOMEM;
+	p->passive[member] = *st;
+	p->dirty = true;
+	return 0;
+}
+
 int vd_proxy_pools_rebuild(struct vd_proxy *px)
 {
 	for (unsigned i = 0; i < px->n_pools; i++) {
@@ -364,7 +402,8 @@ void vd_proxy_too_large(const struct vd_proxy *px, const struct vd_pktbuf *pkt,
 			struct vd_result *res)
 {
 	*res = (struct vd_result){ .verdict = VD_VERDICT_DROP, .drop = VD_DROP_TOO_LARGE,
-				   .sip_err = VD_SIP_E_TOO_LARGE, .member = -1, .rule = -1 };
+				   .sip_err = VD_SIP_E_TOO_LARGE, .member = -1, .rule = -1,
+				   .peer = -1 };
 	/* Scan what fits: the headers usually do, and the scan stops at the first problem with
 	 * everything before it valid. A request whose top Via was read can be told why. */
 	uint32_t len = pkt->len < px->max_message_size ? pkt->len : px->max_message_size;
@@ -383,7 +422,7 @@ void vd_proxy_unframed(const struct vd_proxy *px, const struct vd_pktbuf *pkt,
 {
 	*res = (struct vd_result){ .verdict = VD_VERDICT_DROP, .drop = VD_DROP_UNFRAMED,
 				   .sip_err = VD_SIP_E_BAD_CONTENT_LENGTH, .member = -1,
-				   .rule = -1 };
+				   .rule = -1, .peer = -1 };
 	vd_sip_scan(pkt->base + pkt->off, pkt->len, &px->limits, &s->msg);
 	const struct vd_sip_msg *m = &s->msg;
 	if (!m->is_request || !m->via.transport.p || m->method == VD_M_ACK)
@@ -402,6 +441,8 @@ void vd_proxy_process(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 	res->verdict = VD_VERDICT_DROP;
 	res->drop = VD_DROP_NONE;
 	res->member = -1;
+	res->peer = -1;
+	res->signal.bits = 0;
 	res->status = 0;
 	res->rule = -1;
 	res->route = VD_ROUTE_NONE;
@@ -441,7 +482,7 @@ void vd_proxy_process(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 	if (s->msg.is_request)
 		vd_proxy_request(px, pkt, src, listener, s, res);
 	else
-		vd_proxy_response(px, pkt, s, res);
+		vd_proxy_response(px, pkt, src, s, res);
 replied:
 	if (g && res->verdict == VD_VERDICT_REPLY)
 		vd_guard_replied(px, g, src, in_len, res);

@@ -80,7 +80,8 @@ void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		      const union vd_sockaddr *src, unsigned listener,
 		      struct vd_proxy_scratch *s, struct vd_result *res);
 void vd_proxy_response(const struct vd_proxy *px, struct vd_pktbuf *pkt,
-		       struct vd_proxy_scratch *s, struct vd_result *res);
+		       const union vd_sockaddr *src, struct vd_proxy_scratch *s,
+		       struct vd_result *res);
 
 /** Edits that add received= and fill rport= on the top Via (RFC 3261 18.2.1, RFC 3581 4). */
 int vd_via_received_edits(const struct vd_sip_msg *msg, const union vd_sockaddr *src,

@@ -101,21 +101,24 @@ static int routes_remove(const struct vd_sip_msg *m, const struct route_set *rs,
 }
 
 /* Our Via line, inserted in front of the top Via header line; its branch carries the
- * transaction hash and the keyed check of where the response will go (branch.c). */
+ * transaction hash and the keyed check of where the response will go (branch.c). `oc`: it
+ * offers RFC 7339 overload control (to a member whose pool honours it). */
 static int add_our_via(const struct vd_proxy *px, const struct vd_sip_msg *m,
 		       const union vd_sockaddr *src, uint32_t loop,
-		       const struct vd_proxy_listener *out, uint8_t tp, uint64_t conn,
+		       const struct vd_proxy_listener *out, uint8_t tp, uint64_t conn, bool oc,
 		       struct vd_edits *ed)
 {
 	/* via_prefix ends in ";branch=" + the magic cookie, which the branch value repeats */
-	uint32_t prefix = out->via_prefix_len[tp] - VD_MAGIC_COOKIE_LEN;
+	const char *head = oc ? out->via_prefix_oc[tp] : out->via_prefix[tp];
+	uint32_t prefix = (oc ? out->via_prefix_oc_len[tp] : out->via_prefix_len[tp]) -
+			  VD_MAGIC_COOKIE_LEN;
 	uint32_t len = prefix + (conn ? VD_BRANCH_CONN_LEN : VD_BRANCH_LEN) + 2;
 	char *t = vd_edits_text(ed, len);
 	if (!t)
 		return -1;
 	union vd_sockaddr reply_to;
 	vd_branch_reply_addr(&m->via, src, &reply_to);
-	memcpy(t, out->via_prefix[tp], prefix);
+	memcpy(t, head, prefix);
 	vd_branch_write(px->branch_key, vd_branch_txn_hash(px, m), loop, &reply_to, conn,
 			t + prefix);
 	memcpy(t + len - 2, "\r\n", 2);
@@ -326,6 +329,11 @@ static int next_hop(const struct vd_proxy *px, const struct vd_sip_msg *m,
 	if (popped < rs->last) {
 		union vd_sockaddr dst;
 		if (route_target(&rs->v[popped], &dst) && vd_next_hop_trusted(px, &dst)) {
+			const struct vd_proxy_member_info *mi = vd_proxy_member_find(px, &dst);
+			if (mi) { /* an in-dialog request to a member counts for its health too */
+				res->peer = (int16_t)mi->member;
+				res->peer_pool = mi->pool;
+			}
 			res->dst = dst;
 			res->route = VD_ROUTE_FOLLOWED;
 			return 0;
@@ -343,8 +351,8 @@ static int next_hop(const struct vd_proxy *px, const struct vd_sip_msg *m,
 		refuse(px, m, src, 503, "Service Unavailable", s, res);
 		return -1;
 	}
-	res->pool = (uint16_t)pool_idx;
-	res->member = (int16_t)member;
+	res->pool = res->peer_pool = (uint16_t)pool_idx;
+	res->member = res->peer = (int16_t)member;
 	res->dst = pool->members[member];
 	res->transport = pool->transports[member];
 	/* RFC 3261 18.1.1: a request near the path MTU goes over a congestion-controlled
@@ -503,7 +511,9 @@ void vd_proxy_request(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		return;
 	}
 	if (routes_remove(m, &rs, &ed) ||
-	    add_our_via(px, m, src, loop, &px->listeners[egress], res->transport, s->conn, &ed) ||
+	    add_our_via(px, m, src, loop, &px->listeners[egress], res->transport, s->conn,
+			res->peer >= 0 && (px->pools[res->peer_pool].signals & VD_SIGNAL_OC),
+			&ed) ||
 	    max_forwards_edit(m, &ed) || vd_via_received_edits(m, src, &ed)) {
 		vd_result_drop(res, VD_DROP_NO_ROOM);
 		return;

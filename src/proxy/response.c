@@ -6,6 +6,11 @@
  * exactly that value; send to the next Via's received/rport, else its sent-by host and port
  * (5060 by default). Anything else is a counted drop: a
  * stateless proxy has nobody to tell.
+ *
+ * A response from a pool member also says how the member is doing: its result names the
+ * member (its counters feed outlier detection), and, when its pool reads them, a 503 with
+ * Retry-After and the RFC 7339 overload control parameters the member put in our Via become
+ * res->signal for the control plane. Only an authentic response (its branch checked) counts.
  */
 #include <string.h>
 
@@ -49,8 +54,40 @@ bool vd_via_destination(const struct vd_sip_via *v, union vd_sockaddr *dst)
 	return vd_addr_from_host(v->host, v->host_type, port, dst);
 }
 
+/* Who among the members sent m, and what it says of itself; read before the edits move the
+ * header bytes. A member sends many responses and rarely a signal: two tests when silent. */
+static void peer_signals(const struct vd_proxy *px, const struct vd_sip_msg *m,
+			 const union vd_sockaddr *src, struct vd_result *res)
+{
+	const struct vd_proxy_member_info *mi = vd_proxy_member_find(px, src);
+	if (!mi)
+		return;
+	res->peer = (int16_t)mi->member;
+	res->peer_pool = mi->pool;
+	struct vd_peer_signal *sg = &res->signal;
+	if (m->status == 503 && (mi->signals & VD_SIGNAL_RETRY_AFTER)) {
+		/* RFC 3261 21.5.4: unavailable for that long; a 503 without it is only a 5xx */
+		uint16_t h = vd_sip_find(m, "Retry-After", 11, 0);
+		if (h != VD_SIP_NO_HDR && vd_sip_retry_after(m->hdrs[h].value, &sg->retry_after_s))
+			sg->bits |= VD_SIGNAL_RETRY_AFTER;
+	}
+	if (m->via.oc.len && (mi->signals & VD_SIGNAL_OC)) {
+		struct vd_sip_oc oc;
+		/* another algorithm than loss (RFC 7339 5.1) we cannot apply: ignored */
+		if (vd_sip_via_oc(m->buf + m->via.value_off, m->buf + m->via.value_end, &oc) &&
+		    oc.loss) {
+			sg->bits |= VD_SIGNAL_OC;
+			sg->oc = oc.oc;
+			sg->oc_has_seq = oc.has_seq;
+			sg->oc_validity_ms = oc.validity_ms;
+			sg->oc_seq = oc.seq;
+		}
+	}
+}
+
 void vd_proxy_response(const struct vd_proxy *px, struct vd_pktbuf *pkt,
-		       struct vd_proxy_scratch *s, struct vd_result *res)
+		       const union vd_sockaddr *src, struct vd_proxy_scratch *s,
+		       struct vd_result *res)
 {
 	const struct vd_sip_msg *m = &s->msg;
 	struct vd_sip_via next;
@@ -79,6 +116,7 @@ void vd_proxy_response(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 		vd_result_drop(res, VD_DROP_FORGED_RESPONSE);
 		return;
 	}
+	peer_signals(px, m, src, res);
 	/* its request came over a connection: back over it (RFC 3261 18.2.2), Via for Via */
 	int egress = res->conn ? 0 : vd_proxy_egress(px, &res->dst);
 	if (egress < 0) {

@@ -123,7 +123,9 @@ static int restart_needed(const struct vd_config *old, const struct vd_config *n
 	return -EINVAL;
 }
 
-/* Members in both snapshots (same pool name, same address) keep up/drained. */
+/* Members in both snapshots (same pool name, same address) keep up/drained and their
+ * passive-health state (an ejection, a share), so a reload does not bring back a member a
+ * 503 took out. */
 static int carry_state(struct vd_route *r, const struct vd_route *prev)
 {
 	for (unsigned p = 0; p < r->px.n_pools; p++) {
@@ -137,13 +139,15 @@ static int carry_state(struct vd_route *r, const struct vd_route *prev)
 				if (!same_sockaddr(&r->cfg.pools[p].members[m].addr,
 						   &pp->members[k]))
 					continue;
-				int rc = vd_proxy_member_state(&r->px, p, m, pp->up[k],
-							       pp->drained[k]);
+				int rc = vd_proxy_member_set(&r->px, p, m, pp->up[k],
+							     pp->drained[k]);
+				if (!rc)
+					rc = vd_proxy_member_passive(&r->px, p, m, &pp->passive[k]);
 				if (rc)
 					return rc;
 			}
 	}
-	return 0;
+	return vd_proxy_pools_rebuild(&r->px); /* each changed pool once */
 }
 
 static void ip_compile(struct vd_route_ip *ip, const struct vd_cfg_dpdk *d)
@@ -220,6 +224,9 @@ struct vd_route *vd_route_with_members(const struct vd_route *prev,
 		int rc = i < n ? vd_proxy_member_set(&r->px, changes[i].pool, changes[i].member,
 						     changes[i].up, changes[i].drained)
 			       : vd_proxy_pools_rebuild(&r->px);
+		if (!rc && i < n && changes[i].passive)
+			rc = vd_proxy_member_passive(&r->px, changes[i].pool, changes[i].member,
+						     changes[i].passive);
 		if (rc) {
 			snprintf(err, errlen, "%s", rc == -EINVAL ? "no such member" : "out of memory");
 			vd_route_free(r);
@@ -233,7 +240,7 @@ struct vd_route *vd_route_with_member(const struct vd_route *prev, unsigned pool
 				      unsigned member, bool up, bool drained, char *err,
 				      size_t errlen)
 {
-	const struct vd_member_change c = { pool, member, up, drained };
+	const struct vd_member_change c = { pool, member, up, drained, NULL };
 	return vd_route_with_members(prev, &c, 1, err, errlen);
 }
 

@@ -231,7 +231,8 @@ const char *vd_sip_via_parse_rd(const char *p, const char *end, const char *rd,
 	p = skip_lws(p, end);
 	if (!host_parse_rd(&p, end, rd, &via->host, &via->host_type, &via->port))
 		return NULL;
-	via->branch = via->received = via->rport = via->maddr = (struct vd_slice){ NULL, 0 };
+	via->branch = via->received = via->rport = via->maddr = via->oc =
+		(struct vd_slice){ NULL, 0 };
 	for (;;) {
 		const char *q = skip_lws(p, end);
 		if (q >= end || *q == ',') {
@@ -252,6 +253,8 @@ const char *vd_sip_via_parse_rd(const char *p, const char *end, const char *rd,
 			via->rport = v.p ? v : (struct vd_slice){ n.p + n.len, 0 };
 		else if (NAME_IS(n, "maddr"))
 			via->maddr = v;
+		else if (NAME_IS(n, "oc")) /* RFC 7339; its companions are read on demand */
+			via->oc = v.p ? v : (struct vd_slice){ n.p + n.len, 0 };
 	}
 	return p; /* one past the last byte of this via-parm */
 }
@@ -259,6 +262,101 @@ const char *vd_sip_via_parse_rd(const char *p, const char *end, const char *rd,
 const char *vd_sip_via_parse(const char *p, const char *end, struct vd_sip_via *via)
 {
 	return vd_sip_via_parse_rd(p, end, end, via);
+}
+
+/* Decimal digits of s (at most max_digits of them, all of s) into *v. */
+static bool decimal(struct vd_slice s, unsigned max_digits, uint64_t *v)
+{
+	*v = 0;
+	if (s.len == 0 || s.len > max_digits)
+		return false;
+	for (uint32_t i = 0; i < s.len; i++) {
+		if (!is_digit(s.p[i]))
+			return false;
+		*v = *v * 10 + (uint64_t)(s.p[i] - '0');
+	}
+	return true;
+}
+
+/* RFC 7339 oc-seq = 1*12DIGIT "." 1*5DIGIT, as seconds * 10^5 + the fraction in 10^-5 s. */
+static bool oc_seq(struct vd_slice s, uint64_t *seq)
+{
+	const char *dot = memchr(s.p, '.', s.len);
+	uint64_t sec, frac = 0;
+	if (!dot) { /* seconds alone: lenient, the grammar wants the fraction too */
+		if (!decimal(s, 12, &sec))
+			return false;
+		*seq = sec * 100000u;
+		return true;
+	}
+	struct vd_slice a = { s.p, (uint32_t)(dot - s.p) };
+	struct vd_slice b = { dot + 1, (uint32_t)(s.p + s.len - dot - 1) };
+	if (!decimal(a, 12, &sec) || !decimal(b, 5, &frac))
+		return false;
+	for (uint32_t i = b.len; i < 5; i++) /* ".5" is 50000 of 10^-5 */
+		frac *= 10;
+	*seq = sec * 100000u + frac;
+	return true;
+}
+
+/* "loss", bare or quoted, alone or first of a list (a server names the one it applies). */
+static bool oc_algo_loss(struct vd_slice v)
+{
+	const char *p = v.p, *end = v.p + v.len;
+	if (p < end && *p == '"')
+		p++;
+	return end - p >= 4 && eq_lower(p, "loss", 4) &&
+	       (end - p == 4 || p[4] == '"' || p[4] == ',' || p[4] == ' ');
+}
+
+bool vd_sip_via_oc(const char *p, const char *end, struct vd_sip_oc *oc)
+{
+	struct vd_slice n, v;
+	bool have_oc = false;
+	uint64_t x;
+
+	*oc = (struct vd_sip_oc){ .loss = true, .validity_ms = VD_SIP_OC_VALIDITY_DEFAULT };
+	p = memchr(p, ';', (size_t)(end - p)); /* the parameters: after sent-by */
+	while (p && p < end && *p == ';') {
+		p = param_next(p, end, end, &n, &v);
+		if (!p)
+			return false;
+		if (NAME_IS(n, "oc")) {
+			if (!v.p) /* the flag (ours, echoed): a member's value may follow */
+				goto next;
+			if (!decimal(v, 3, &x) || x > 100)
+				return false;
+			oc->oc = (uint8_t)x;
+			have_oc = true;
+		} else if (NAME_IS(n, "oc-validity")) {
+			if (!v.p || !decimal(v, 18, &x)) /* 18 digits fit: then capped */
+				return false;
+			oc->validity_ms = x > VD_SIP_OC_VALIDITY_MAX ? VD_SIP_OC_VALIDITY_MAX
+								     : (uint32_t)x;
+		} else if (NAME_IS(n, "oc-seq")) {
+			if (!v.p || !oc_seq(v, &oc->seq))
+				return false;
+			oc->has_seq = true;
+		} else if (NAME_IS(n, "oc-algo")) {
+			oc->loss = v.p && oc_algo_loss(v);
+		}
+next:
+		p = skip_lws(p, end);
+	}
+	return have_oc;
+}
+
+bool vd_sip_retry_after(struct vd_slice value, uint32_t *seconds)
+{
+	uint64_t v = 0;
+	uint32_t i = 0;
+	for (; i < value.len && is_digit(value.p[i]); i++)
+		if ((v = v * 10 + (uint64_t)(value.p[i] - '0')) > VD_SIP_RETRY_AFTER_MAX)
+			v = VD_SIP_RETRY_AFTER_MAX + 1; /* saturate: no overflow however long */
+	if (i == 0)
+		return false;
+	*seconds = v > VD_SIP_RETRY_AFTER_MAX ? VD_SIP_RETRY_AFTER_MAX : (uint32_t)v;
+	return true;
 }
 
 uint32_t vd_sip_via_count(const char *p, const char *end, bool *bad)

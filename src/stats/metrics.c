@@ -159,6 +159,21 @@ static const struct family families[] = {
 	 "(pools up to " METRICS_STR(VD_STATS_POOLS) "; members up to the highest selected).",
 	 "member", offsetof(struct vd_stats, member), 0, VD_CFG_MAX_MEMBERS, index_label, "pool",
 	 VD_STATS_POOLS, true},
+	{"member_requests_total",
+	 "Requests sent to a pool member, chosen from its pool or named by a Route (ACKs left "
+	 "out), by the pool and member index of its first pool: passive health's denominator.",
+	 "member", offsetof(struct vd_stats, member_requests), 0, VD_CFG_MAX_MEMBERS, index_label,
+	 "pool", VD_STATS_POOLS, true},
+	{"member_successes_total",
+	 "Final responses other than 5xx from a pool member, by pool and member index as "
+	 "member_requests_total.",
+	 "member", offsetof(struct vd_stats, member_successes), 0, VD_CFG_MAX_MEMBERS, index_label,
+	 "pool", VD_STATS_POOLS, true},
+	{"member_5xx_total",
+	 "5xx final responses from a pool member, by pool and member index as "
+	 "member_requests_total.",
+	 "member", offsetof(struct vd_stats, member_5xx), 0, VD_CFG_MAX_MEMBERS, index_label,
+	 "pool", VD_STATS_POOLS, true},
 	{"receive_batches_total", "Receive batches (recvmmsg calls that returned messages).", NULL,
 	 SCALAR(batches)},
 	{"edge_events_total",

@@ -44,6 +44,18 @@ void vd_stats_count(struct vd_stats *st, const struct vd_result *res, uint32_t b
 		VD_STAT_ADD(st->route[res->route], 1);
 	else if (!res->is_request && res->sip_err == VD_SIP_OK)
 		VD_STAT_ADD(st->rx_responses[res->status / 100 % 7], 1);
+	/* a member's authentic responses count whatever became of them; requests once sent */
+	if (res->peer >= 0 && res->peer_pool < VD_STATS_POOLS) {
+		if (!res->is_request) {
+			uint64_t *c = res->status / 100 == 5
+					      ? &st->member_5xx[res->peer_pool][res->peer]
+					      : &st->member_successes[res->peer_pool][res->peer];
+			if (res->status >= 200)
+				VD_STAT_ADD(*c, 1);
+		} else if (res->verdict == VD_VERDICT_FORWARD && res->method != VD_M_ACK) {
+			VD_STAT_ADD(st->member_requests[res->peer_pool][res->peer], 1);
+		}
+	}
 	switch (res->verdict) {
 	case VD_VERDICT_FORWARD:
 		VD_STAT_ADD(st->tx, 1);
@@ -139,6 +151,16 @@ void vd_stats_print(FILE *f, const char *label, const struct vd_stats *st)
 			else
 				snprintf(name, sizeof(name), "%d_%d", p, i);
 			kv(f, "member_", name, st->member[p][i]);
+		}
+	for (int p = 0; p < VD_STATS_POOLS; p++)
+		for (int i = 0; i < VD_CFG_MAX_MEMBERS; i++) {
+			if (p == 0)
+				snprintf(name, sizeof(name), "%d", i);
+			else
+				snprintf(name, sizeof(name), "%d_%d", p, i);
+			kv(f, "peer_requests_", name, st->member_requests[p][i]);
+			kv(f, "peer_successes_", name, st->member_successes[p][i]);
+			kv(f, "peer_5xx_", name, st->member_5xx[p][i]);
 		}
 	fputc('\n', f);
 }

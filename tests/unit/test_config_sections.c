@@ -210,3 +210,82 @@ Test(config, transports_and_tcp_limits)
 		     -EINVAL);
 	cr_assert(strstr(err, "tcp.write_queue_bytes: 10 is out of range"), "%s", err);
 }
+
+/* ---- a pool's outlier: section (passive health) ---- */
+
+#define OUTLIER_BASE                                                                       \
+	"listeners: [{address: 127.0.0.1, port: 5060}]\n"                                  \
+	"pools:\n  - name: p\n    members: [{host: 127.0.0.1, port: 5070}]\n"
+
+Test(config_parse, outlier_defaults_every_field_and_included_pools)
+{
+	cr_assert_eq(parse(OUTLIER_BASE), 0, "%s", err);
+	const struct vd_cfg_outlier *o = &cfg.pools[0].outlier;
+	cr_expect(o->retry_after, "503 Retry-After is honoured by default");
+	cr_expect(o->overload_control, "and RFC 7339 oc");
+	cr_expect_not(o->detection, "outlier detection is asked for");
+	cr_expect_eq(o->retry_after_max_s, VD_CFG_DEFAULT_RETRY_AFTER_MAX_S);
+	cr_expect_eq(o->interval_ms, VD_CFG_DEFAULT_OUTLIER_INTERVAL_MS);
+	cr_expect_eq(o->min_requests, VD_CFG_DEFAULT_OUTLIER_MIN_REQUESTS);
+	cr_expect_eq(o->min_success_percent, VD_CFG_DEFAULT_OUTLIER_MIN_SUCCESS);
+	cr_expect_eq(o->stdev_permille, VD_CFG_DEFAULT_OUTLIER_STDEV);
+	cr_expect_eq(o->ejection_ms, VD_CFG_DEFAULT_EJECTION_MS);
+	cr_expect_eq(o->max_ejection_ms, VD_CFG_DEFAULT_MAX_EJECTION_MS);
+	cr_expect_eq(o->max_ejection_percent, VD_CFG_DEFAULT_MAX_EJECTION_PERCENT);
+	cr_expect_eq(o->slow_start_ms, 0);
+
+	cr_assert_eq(parse(OUTLIER_BASE
+			   "    outlier: {retry_after: false, retry_after_max_s: 60,\n"
+			   "              overload_control: no, detection: yes,\n"
+			   "              interval_ms: 5000,\n"
+			   "              min_requests: 20, min_success_percent: 70,\n"
+			   "              stdev_permille: 1000, ejection_ms: 2000,\n"
+			   "              max_ejection_ms: 4000, max_ejection_percent: 50,\n"
+			   "              slow_start_ms: 30000}\n"),
+		     0, "%s", err);
+	o = &cfg.pools[0].outlier;
+	cr_expect(!o->retry_after && !o->overload_control && o->detection);
+	cr_expect_eq(o->retry_after_max_s, 60);
+	cr_expect_eq(o->interval_ms, 5000);
+	cr_expect_eq(o->min_requests, 20);
+	cr_expect_eq(o->min_success_percent, 70);
+	cr_expect_eq(o->stdev_permille, 1000);
+	cr_expect_eq(o->ejection_ms, 2000);
+	cr_expect_eq(o->max_ejection_ms, 4000);
+	cr_expect_eq(o->max_ejection_percent, 50);
+	cr_expect_eq(o->slow_start_ms, 30000);
+
+	/* a long base ejection raises the default ceiling with it */
+	cr_assert_eq(parse(OUTLIER_BASE "    outlier: {ejection_ms: 600000}\n"), 0, "%s", err);
+	cr_expect_eq(cfg.pools[0].outlier.max_ejection_ms, 600000);
+}
+
+Test(config_parse, outlier_bad_values_name_the_field)
+{
+	static const struct {
+		const char *yaml, *want;
+	} bad[] = {
+		{"    outlier: {retry_after: sometimes}\n",
+		 "pools[0].outlier.retry_after: \"sometimes\" is not true or false"},
+		{"    outlier: {max_ejection_percent: 101}\n",
+		 "pools[0].outlier.max_ejection_percent: 101 is out of range"},
+		{"    outlier: {interval_ms: 10}\n",
+		 "pools[0].outlier.interval_ms: 10 is out of range"},
+		{"    outlier: {min_requests: 0}\n",
+		 "pools[0].outlier.min_requests: 0 is out of range"},
+		{"    outlier: {retry_after_max_s: 0}\n",
+		 "pools[0].outlier.retry_after_max_s: 0 is out of range"},
+		{"    outlier: {ejection_ms: 5000, max_ejection_ms: 1000}\n",
+		 "pools[0].outlier.max_ejection_ms: 1000 is shorter than ejection_ms (5000)"},
+		{"    outlier: {consecutive_5xx: 5}\n",
+		 "pools[0].outlier.consecutive_5xx: unknown key"},
+		{"    outlier: [detection]\n", "pools[0].outlier: expected a mapping"},
+	};
+	char doc[1024];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(doc, sizeof(doc), "%s%s", OUTLIER_BASE, bad[i].yaml);
+		cr_expect_eq(parse(doc), -EINVAL, "accepted: %s", bad[i].yaml);
+		cr_expect(strstr(err, bad[i].want) != NULL, "%s  got  %s\n  want %s", bad[i].yaml,
+			  err, bad[i].want);
+	}
+}

@@ -36,7 +36,7 @@ static unsigned no_workers(const void *dp)
 }
 
 static const struct vd_dp_view view = { .name = "none", .workers = no_workers,
-					.member_failures_fd = -1 };
+					.member_events_fd = -1 };
 
 static void write_config(const char *yaml)
 {
@@ -151,7 +151,7 @@ Test(control, health_changes_of_one_iteration_are_one_publication)
 			vd_control_on_conn_failure(NULL, &a, VD_TP_TCP);
 		}
 	cr_expect_eq(vd_route_published->version, v, "nothing published before the flush");
-	vd_control_health_flush();
+	vd_control_flush();
 	const struct vd_proxy_pool *p = &vd_route_published->px.pools[0];
 	cr_expect_eq(vd_route_published->version, v + 1, "one snapshot for the three");
 	cr_expect(!p->up[0] && !p->up[1] && !p->up[2] && p->up[3]);
@@ -162,7 +162,7 @@ Test(control, health_changes_of_one_iteration_are_one_publication)
 	union vd_sockaddr b = member(25695);
 	vd_control_on_conn_failure(NULL, &b, VD_TP_TCP);
 	vd_control_on_conn_failure(NULL, &b, VD_TP_TCP);
-	vd_control_health_flush();
+	vd_control_flush();
 	cr_expect_eq(vd_route_published->version, v + 1);
 	cr_expect(vd_route_published->px.pools[1].up[0]);
 }
@@ -178,7 +178,7 @@ Test(control, health_flush_skips_changes_a_reload_made_stale)
 		     "pools: [{name: a, transport: tcp, members: [{host: 127.0.0.1, port: 25691}]}]\n");
 	cr_assert_eq(vd_control_reload("test", msg, sizeof(msg)), 0, "%s", msg);
 	uint64_t v = vd_route_published->version;
-	vd_control_health_flush(); /* pool a has one member now: the change names none */
+	vd_control_flush(); /* pool a has one member now: the change names none */
 	cr_expect_eq(vd_route_published->version, v);
 	cr_expect(vd_route_published->px.pools[0].up[0]);
 }

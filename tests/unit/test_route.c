@@ -72,7 +72,8 @@ Test(route, several_changes_make_one_snapshot)
 	struct vd_route *r1 = build();
 	char err[256];
 	const struct vd_member_change ch[] = {
-		{ 0, 0, false, false }, { 0, 2, false, false }, { 1, 1, false, false },
+		{ 0, 0, false, false, NULL }, { 0, 2, false, false, NULL },
+		{ 1, 1, false, false, NULL },
 	};
 	struct vd_route *r2 = vd_route_with_members(r1, ch, 3, err, sizeof(err));
 	cr_assert_not_null(r2, "%s", err);
@@ -85,7 +86,7 @@ Test(route, several_changes_make_one_snapshot)
 	for (uint32_t i = 0; i < r2->px.pools[0].table_size; i++)
 		cr_assert_eq(r2->px.pools[0].groups[0].fresh.entries[i], 1);
 	/* an index out of range: refused, nothing published */
-	const struct vd_member_change bad = { 0, 9, false, false };
+	const struct vd_member_change bad = { 0, 9, false, false, NULL };
 	cr_expect_null(vd_route_with_members(r1, &bad, 1, err, sizeof(err)));
 	vd_route_free(r2);
 	vd_route_free(r1);
