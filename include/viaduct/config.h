@@ -254,6 +254,7 @@ struct vd_cfg_acl_entry {
 #define VD_CFG_DEFAULT_REPLY_RATE 100	/* local replies per source per second */
 #define VD_CFG_DEFAULT_REPLY_BURST 200
 #define VD_CFG_DEFAULT_BAN_SECONDS 60
+#define VD_CFG_DEFAULT_OVERLOAD_MS 50	/* far under SIP's T1 (500 ms), over a burst's backlog */
 #define VD_CFG_GUARD_METHODS 32		/* >= VD_M__COUNT (sip.h) */
 
 struct vd_cfg_guard {
@@ -272,6 +273,7 @@ struct vd_cfg_guard {
 	uint32_t method_burst[VD_CFG_GUARD_METHODS];
 	uint32_t reply_rate, reply_burst; /* local replies per source; 0 = unlimited */
 	enum vd_shed shed;
+	uint32_t overload_ms;		/* overload.after_ms: behind this long before shedding */
 };
 
 struct vd_config {

@@ -219,6 +219,7 @@ struct vd_proxy_guard {
 	uint32_t rate, burst;	  /* per source; rate 0 = no per-source limit */
 	uint32_t reply_rate, reply_burst; /* per source; reply_rate 0 = no reply budget */
 	uint32_t ban_after, ban_ms;
+	uint32_t overload_ms;	  /* behind this long: overloaded (overload.after_ms) */
 	uint8_t over, shed;	  /* enum vd_guard_over, enum vd_shed */
 	bool methods;		  /* any per-method limit */
 	uint32_t method_rate[VD_M__COUNT], method_burst[VD_M__COUNT]; /* per worker */
@@ -373,12 +374,11 @@ struct vd_guard_src {
 	uint8_t pad[3];
 };
 
-/* A worker behind (with admitted work) for VD_GUARD_OVERLOAD_MS is overloaded: a shorter
- * backlog (a burst, a moment off the cpu) is the socket buffer's to absorb. Overloaded, new
- * dialogs are shed first from the sources that spend their allowance fastest (their bucket
- * under half; every source when there is no per-source rate), and from every source once the
- * overload has lasted VD_GUARD_SHED_ALL_MS more. */
-#define VD_GUARD_OVERLOAD_MS 10
+/* A worker behind (with admitted work) for overload.after_ms (struct vd_proxy_guard
+ * overload_ms) is overloaded: a shorter backlog (a burst, a moment off the cpu) is the socket
+ * buffer's to absorb. Overloaded, new dialogs are shed first from the sources that spend their
+ * allowance fastest (their bucket under half; every source when there is no per-source rate),
+ * and from every source once the overload has lasted VD_GUARD_SHED_ALL_MS more. */
 #define VD_GUARD_SHED_ALL_MS 500
 #define VD_GUARD_WAYS 4 /* a source's entry is one of 4 slots of its set (128 bytes) */
 #define VD_GUARD_HOT 16 /* sources a worker reports: banned, or the most limited */
@@ -398,9 +398,10 @@ struct vd_guard_hot {
  */
 struct vd_guard {
 	uint32_t now_ms;    /* set by the datapath once per batch (monotonic, wraps) */
-	bool overloaded;    /* its receive queue is behind with admitted work (vd_guard_tick) */
-	bool shed_all;      /* ... for VD_GUARD_SHED_ALL_MS: shed every source's new dialogs */
-	uint32_t behind_since_ms; /* 0: not overloaded */
+	/* how long its receive queue has been behind with admitted work (vd_guard_tick), 0: it
+	 * is not; overloaded from overload.after_ms on */
+	uint32_t behind_ms;
+	uint32_t behind_since_ms; /* 0: not behind */
 	uint32_t set_mask;  /* sets - 1 */
 	struct vd_guard_src *src; /* (set_mask + 1) * VD_GUARD_WAYS */
 	struct {
@@ -438,9 +439,8 @@ static inline void vd_guard_tick(struct vd_guard *g, uint32_t now_ms, bool behin
 		g->behind_since_ms = 0;
 	else if (!g->behind_since_ms)
 		g->behind_since_ms = now_ms ? now_ms : 1;
-	uint32_t lasted = loaded ? now_ms - g->behind_since_ms : 0;
-	g->overloaded = loaded && lasted >= VD_GUARD_OVERLOAD_MS;
-	g->shed_all = loaded && lasted >= VD_GUARD_OVERLOAD_MS + VD_GUARD_SHED_ALL_MS;
+	/* at least 1 while behind: 0 means it is not */
+	g->behind_ms = loaded ? (now_ms - g->behind_since_ms ? now_ms - g->behind_since_ms : 1) : 0;
 	/* 0 means "never" in the table; the admin thread reads it (relaxed) to age bans */
 	__atomic_store_n(&g->now_ms, now_ms ? now_ms : 1, __ATOMIC_RELAXED);
 }

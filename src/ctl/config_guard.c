@@ -6,9 +6,10 @@
  *   rate_limit: { rate, burst, over: drop|reply, ban_after, ban_seconds, exempt: [CIDR...],
  *                 sources, methods: [{method, rate, burst}...] }
  *   replies:    { rate, burst }        local replies per source (0 = no budget)
- *   overload:   { shed: drop|reply|off }
+ *   overload:   { shed: drop|reply|off, after_ms }
  *
- * Defaults: no acl, no per-source limit, 100 replies/s per source (burst 200), shed: drop,
+ * Defaults: no acl, no per-source limit, 100 replies/s per source (burst 200), shed: drop
+ * after 50 ms behind,
  * 262,144 source entries (32 bytes each over all workers: 8 MiB). The main file only.
  */
 #include <stdio.h>
@@ -20,6 +21,7 @@
 
 #define RATE_MAX 100000000u	 /* messages per second */
 #define BAN_SECONDS_MAX 86400u
+#define OVERLOAD_MS_MAX 60000u
 #define SOURCES_MIN 1024u
 #define SOURCES_MAX (1u << 28) /* 8 GiB of table: more is a typo */
 
@@ -71,6 +73,7 @@ const cyaml_schema_field_t cfg_replies_fields[] = {
 
 const cyaml_schema_field_t cfg_overload_fields[] = {
 	STR_FIELD("shed", OPT, struct raw_overload, shed),
+	STR_FIELD("after_ms", OPT, struct raw_overload, after_ms),
 	CYAML_FIELD_END,
 };
 
@@ -197,5 +200,6 @@ int cfg_convert_guard(struct loader *ld, const struct raw_config *raw, struct vd
 		g->shed = VD_SHED_OFF;
 	else
 		return cfg_bad(ld, "shed", "\"%s\": drop, reply (503 with Retry-After) or off", shed);
-	return 0;
+	return cfg_get_uint(ld, "after_ms", raw->overload ? raw->overload->after_ms : NULL, 1,
+			    OVERLOAD_MS_MAX, VD_CFG_DEFAULT_OVERLOAD_MS, &g->overload_ms);
 }

@@ -113,7 +113,7 @@ struct raw_replies {
 };
 
 struct raw_overload {
-	char *shed;
+	char *shed, *after_ms;
 };
 
 struct raw_limits {

@@ -212,8 +212,10 @@ bool vd_guard_scanned(const struct vd_proxy *px, struct vd_guard *g, enum vd_sip
 	if (e != VD_SIP_OK || !m->is_request || !initial(m))
 		return false;
 	/* shed while overloaded: the sources spending their allowance fastest first */
-	bool shed = g->overloaded && G->shed != VD_SHED_OFF &&
-		    (g->shed_all || !G->rate || !g->cur || g->cur->tokens < G->burst / 2);
+	bool overloaded = g->behind_ms && g->behind_ms >= G->overload_ms;
+	bool shed_all = g->behind_ms >= G->overload_ms + VD_GUARD_SHED_ALL_MS;
+	bool shed = overloaded && G->shed != VD_SHED_OFF &&
+		    (shed_all || !G->rate || !g->cur || g->cur->tokens < G->burst / 2);
 	uint32_t rate = G->methods && m->method < VD_M__COUNT ? G->method_rate[m->method] : 0;
 	if (!shed && !rate)
 		return false;

@@ -105,6 +105,7 @@ int vd_guard_compile(struct vd_proxy *px, const struct vd_config *cfg, char *err
 	G->ban_after = c->ban_after;
 	G->ban_ms = c->ban_seconds * MILLI;
 	G->over = (uint8_t)c->over;
+	G->overload_ms = c->overload_ms;
 	G->shed = (uint8_t)c->shed;
 	for (unsigned m = 0; m < VD_M__COUNT && m < VD_CFG_GUARD_METHODS; m++) {
 		if (!c->method_rate[m])

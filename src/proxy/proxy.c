@@ -472,7 +472,7 @@ void vd_proxy_process(const struct vd_proxy *px, struct vd_pktbuf *pkt,
 	res->sip_err = (uint8_t)e;
 	res->is_request = s->msg.is_request;
 	res->method = s->msg.method;
-	if (g && (g->limited || g->overloaded || px->guard.methods) &&
+	if (g && (g->limited || g->behind_ms || px->guard.methods) &&
 	    vd_guard_scanned(px, g, e, src, s, res))
 		goto replied;
 	if (e == VD_SIP_E_NOT_SIP) {

@@ -24,6 +24,7 @@ Test(config_guard, defaults)
 	cr_expect_eq(g->reply_burst, VD_CFG_DEFAULT_REPLY_BURST);
 	cr_expect_eq(g->sources, VD_CFG_DEFAULT_SOURCES);
 	cr_expect_eq(g->shed, VD_SHED_DROP);
+	cr_expect_eq(g->overload_ms, VD_CFG_DEFAULT_OVERLOAD_MS);
 	cr_expect_eq(g->over, VD_OVER_DROP);
 }
 
@@ -36,7 +37,7 @@ Test(config_guard, every_field)
 			   " methods: [{method: REGISTER, rate: 2000, burst: 5000},"
 			   " {method: INVITE, rate: 300}]}\n"
 			   "replies: {rate: 20, burst: 40}\n"
-			   "overload: {shed: reply}\n"),
+			   "overload: {shed: reply, after_ms: 200}\n"),
 		     0, "%s", err);
 	const struct vd_cfg_guard *g = &cfg.guard;
 	cr_expect(g->acl_default_deny);
@@ -59,6 +60,7 @@ Test(config_guard, every_field)
 	cr_expect_eq(g->reply_rate, 20);
 	cr_expect_eq(g->reply_burst, 40);
 	cr_expect_eq(g->shed, VD_SHED_REPLY);
+	cr_expect_eq(g->overload_ms, 200);
 
 	struct vd_config copy;
 	cr_assert_eq(vd_config_dup(&copy, &cfg), 0);
@@ -97,6 +99,7 @@ Test(config_guard, errors_name_the_field)
 		{ "rate_limit: {methods: [{method: REGISTER}]}\n", "rate" },
 		{ "replies: {rate: -1}\n", "replies.rate: -1 is out of range" },
 		{ "overload: {shed: sometimes}\n", "overload.shed: \"sometimes\"" },
+		{ "overload: {after_ms: 0}\n", "overload.after_ms: 0 is out of range" },
 		{ "rate_limit: {rte: 10}\n", "rte" },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
