@@ -73,59 +73,6 @@ static void passive_metrics(struct vd_buf *b)
 	}
 }
 
-/* Passive health per member (src/ctl/passive.c): ejected, share, overload, slow start, and
- * ejections by reason. viaduct_member_up and _drained come from vd_metrics_render_members. */
-static void render_passive_members(struct vd_buf *b, const struct vd_route *r)
-{
-	char p[16], m[16], v[16];
-	static const char *const fams[][3] = {
-		{ "viaduct_member_ejected", "gauge",
-		  "1 when passive health has the member out of its pool (503 Retry-After, "
-		  "outlier)." },
-		{ "viaduct_member_share_percent", "gauge",
-		  "The member's weight for new dialogs, in percent of its configured weight: less "
-		  "while it ramps up (slow start) or asks for less (RFC 7339 oc), more while it "
-		  "takes what others of its group shed." },
-		{ "viaduct_member_overload_percent", "gauge",
-		  "RFC 7339 overload control in effect: the member's traffic cut by this "
-		  "percent." },
-		{ "viaduct_member_slow_start_percent", "gauge",
-		  "Slow start: percent of its weight the member has ramped up to (100: none)." },
-	};
-	for (size_t f = 0; f < sizeof(fams) / sizeof(fams[0]); f++) {
-		vd_prom_family(b, fams[f][0], fams[f][1], fams[f][2]);
-		for (unsigned pi = 0; pi < r->px.n_pools; pi++) {
-			const struct vd_proxy_pool *pool = &r->px.pools[pi];
-			for (unsigned mi = 0; mi < pool->n_members; mi++) {
-				const struct vd_member_passive *ps = &pool->passive[mi];
-				const uint64_t val[] = {
-					ps->ejected != 0, ps->share / (VD_SHARE_WHOLE / 100), ps->oc,
-					ps->slow,
-				};
-				snprintf(p, sizeof(p), "%u", pi);
-				snprintf(m, sizeof(m), "%u", mi);
-				snprintf(v, sizeof(v), "%u", pool->priorities[mi]);
-				vd_prom_sample(b, fams[f][0], val[f], "pool", pool->name, "member",
-					       pool->member_names[mi], "pool_index", p,
-					       "member_index", m, "group", v, NULL);
-			}
-		}
-	}
-	vd_prom_family(b, "viaduct_member_ejections_total", "counter",
-		       "Times passive health took the member out, by reason.");
-	for (unsigned pi = 0; pi < r->px.n_pools; pi++) {
-		const struct vd_proxy_pool *pool = &r->px.pools[pi];
-		for (unsigned mi = 0; mi < pool->n_members; mi++)
-			for (int e = 1; e < VD_EJECT__COUNT; e++) {
-				const char *why = vd_eject_name((enum vd_eject)e);
-				vd_prom_sample(b, "viaduct_member_ejections_total",
-					       pool->passive[mi].ejections[e], "pool", pool->name,
-					       "member", pool->member_names[mi], "reason", why,
-					       NULL);
-			}
-	}
-}
-
 static void render_metrics(void *arg, struct vd_buf *b)
 {
 	(void)arg;
@@ -167,7 +114,6 @@ static void render_metrics(void *arg, struct vd_buf *b)
 	vd_prom_family(b, "viaduct_snapshot_version", "gauge", "Version of the routing snapshot.");
 	vd_prom_sample(b, "viaduct_snapshot_version", r->version, NULL);
 	vd_metrics_render_members(b, r->px.pools, r->px.n_pools);
-	render_passive_members(b, r);
 	vd_route_reader_end();
 }
 

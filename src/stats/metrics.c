@@ -295,21 +295,64 @@ static void member_labels(struct vd_buf *labels, size_t *end, const struct vd_pr
 	}
 }
 
+/* viaduct_member_ejections_total{..., reason}: the member's label set with one more label. */
+static void ejections(struct vd_buf *b, const struct vd_proxy_pool *pools, unsigned n_pools,
+		      const struct vd_buf *labels, const size_t *end)
+{
+	static const char name[] = "viaduct_member_ejections_total";
+	char set[1024];
+	size_t k = 0;
+
+	vd_prom_family(b, name, "counter", "Times passive health took the member out, by reason.");
+	for (unsigned pi = 0; pi < n_pools; pi++)
+		for (unsigned mi = 0; mi < pools[pi].n_members; mi++, k++) {
+			size_t from = k ? end[k - 1] : 0, n = end[k] - from - 1; /* without '}' */
+			for (int e = 1; e < VD_EJECT__COUNT; e++) {
+				const char *why = vd_eject_name((enum vd_eject)e); /* a plain word */
+				size_t wl = strlen(why);
+				if (n + wl + 12 > sizeof(set))
+					continue; /* cannot happen: names are bounded */
+				memcpy(set, labels->p + from, n);
+				memcpy(set + n, ",reason=\"", 9);
+				memcpy(set + n + 9, why, wl);
+				memcpy(set + n + 9 + wl, "\"}", 2);
+				vd_prom_sample_labelled(b, name, sizeof(name) - 1, set, n + 11 + wl,
+							pools[pi].passive ? pools[pi].passive[mi].ejections[e]
+									  : 0);
+			}
+		}
+}
+
 /*
- * Both families have the same series: each member's label set (two names to escape, three
+ * The families have the same series: each member's label set (two names to escape, three
  * numbers) is made once and copied into its line of each family, rather than formatted
  * twice: that was most of the cost of the page (4,096 of its ~4,300 lines for 64 pools of 32).
  */
 void vd_metrics_render_members(struct vd_buf *b, const struct vd_proxy_pool *pools,
 			       unsigned n_pools)
 {
+	enum { UP, DRAINED, EJECTED, SHARE, OVERLOAD, SLOW };
 	static const struct {
 		const char *name, *help;
-		bool drained; /* the value: pool->drained[], else pool->up[] */
 	} fams[] = {
-		{"viaduct_member_up", "1 when the member passes its health probes.", false},
-		{"viaduct_member_drained", "1 when the member takes no new dialogs.", true},
+		[UP] = {"viaduct_member_up", "1 when the member passes its health probes."},
+		[DRAINED] = {"viaduct_member_drained", "1 when the member takes no new dialogs."},
+		[EJECTED] = {"viaduct_member_ejected",
+			     "1 when passive health has the member out of its pool (503 Retry-After, "
+			     "outlier)."},
+		[SHARE] = {"viaduct_member_share_percent",
+			   "The member's weight for new dialogs, in percent of its configured weight: "
+			   "less while it ramps up (slow start) or asks for less (RFC 7339 oc), more "
+			   "while it takes what others of its group shed."},
+		[OVERLOAD] = {"viaduct_member_overload_percent",
+			      "RFC 7339 overload control in effect: the member's traffic cut by this "
+			      "percent."},
+		[SLOW] = {"viaduct_member_slow_start_percent",
+			  "Slow start: percent of its weight the member has ramped up to (100: "
+			  "none)."},
 	};
+	/* a pool built without passive state (tests) reads as a member left alone */
+	static const struct vd_member_passive no_passive = { .share = VD_SHARE_WHOLE, .slow = 100 };
 	struct vd_buf labels = {0};
 	size_t n = 0, *end;
 
@@ -326,16 +369,23 @@ void vd_metrics_render_members(struct vd_buf *b, const struct vd_proxy_pool *poo
 
 		vd_prom_family(b, fams[f].name, "gauge", fams[f].help);
 		for (unsigned pi = 0; pi < n_pools; pi++) {
-			const bool *value = fams[f].drained ? pools[pi].drained : pools[pi].up;
+			const struct vd_proxy_pool *p = &pools[pi];
 
-			for (unsigned mi = 0; mi < pools[pi].n_members; mi++, k++) {
+			for (unsigned mi = 0; mi < p->n_members; mi++, k++) {
 				size_t from = k ? end[k - 1] : 0;
+				const struct vd_member_passive *ps = p->passive ? &p->passive[mi]
+										: &no_passive;
+				uint64_t v = f == UP ? p->up[mi] : f == DRAINED ? p->drained[mi]
+					   : f == EJECTED ? ps->ejected != 0
+					   : f == SHARE ? ps->share / (VD_SHARE_WHOLE / 100)
+					   : f == OVERLOAD ? ps->oc : ps->slow;
 
 				vd_prom_sample_labelled(b, fams[f].name, name_len, labels.p + from,
-							end[k] - from, value[mi]);
+							end[k] - from, v);
 			}
 		}
 	}
+	ejections(b, pools, n_pools, &labels, end);
 	free(end);
 	vd_buf_free(&labels);
 	return;
