@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Hosts and URIs: the host parser against a byte loop (near-IPv4 shapes at every length), URI
- * and host parsing. (The SSE2 fast paths against their scalar twins: test_simd.c.)
+ * Hosts and URIs: the host parser against a byte loop on near-IPv4 shapes at every length, URI
+ * and host parsing. (The host parser on random text at the page end, and the SSE2 fast paths
+ * against their scalar twins: test_simd.c.)
  */
 #include <ctype.h>
 
@@ -27,43 +28,6 @@ static bool ref_ipv4(const char *p, size_t n)
 		}
 	}
 	return octets == 4;
-}
-
-/* The host parser classifies 16 bytes a step (SSE2): same end and type as a byte loop. */
-Test(scan, host_parse_agrees_with_a_byte_loop)
-{
-	static const char dotnum[] = "0123456789.", mixed[] = "0123456789.azAZ-_:;>@ ,/`{";
-	char buf[80];
-	unsigned seed = 5;
-	for (int round = 0; round < 200000; round++) {
-		size_t n = 1 + (size_t)round % 70;
-		for (size_t i = 0; i < n; i++) {
-			seed = seed * 1103515245u + 12345u;
-			unsigned r = seed >> 16;
-			buf[i] = (round & 1) && (r & 0x30) ? dotnum[r % 11] : mixed[r % 26];
-		}
-		size_t k = 0;
-		bool dn = true;
-		for (; k < n && (isalnum((unsigned char)buf[k]) || strchr("-._", buf[k])); k++)
-			dn = dn && (isdigit((unsigned char)buf[k]) || buf[k] == '.');
-		const char *p = buf;
-		struct vd_slice host;
-		uint8_t type;
-		uint16_t port;
-		bool ok = vd_sip_host_parse(&p, buf + n, &host, &type, &port);
-		if (k == 0) {
-			cr_assert(!ok, "round %d", round);
-			continue;
-		}
-		if (k == n || buf[k] != ':')
-			cr_assert(ok, "round %d", round);
-		if (!ok)
-			continue;
-		cr_assert_eq(host.p, buf, "round %d", round);
-		cr_assert_eq(host.len, k, "round %d: %.*s", round, (int)n, buf);
-		cr_assert_eq(type, dn && ref_ipv4(buf, k) ? VD_HOST_IPV4 : VD_HOST_FQDN,
-			     "round %d: %.*s", round, (int)k, buf);
-	}
 }
 
 /* Near-IPv4 hosts (the dot-mask test of the first 16 bytes): 3-5 groups of 0-4 digits around
