@@ -17,12 +17,13 @@
  *           bits 3-4  overload.shed: drop, reply, off, drop
  *           bit  5    stream: the payload came over a TCP connection (framed, pipelined)
  *           bit  6    no admission state (a datapath without a guard: scratch.guard NULL)
- *           bit  7    the datagram was larger than max_message_size (vd_proxy_too_large)
+ *           bit  7    the datagram was larger than max_message_size: vd_proxy_too_large on
+ *                     the kernel's truncated read (the payload repeated to that size)
  *   source  bits 0-2  address class (sources[] below), bits 3-7 vary the host (32 each)
  *   step    bits 0-3  clock: 0 no tick, else vd_guard_tick after advancing by steps_ms[]
  *           bit  4    the tick says the receive queue is behind (overload)
  *           bits 5-6  the payload is delivered 1, 3, 10 or 40 times from that source
- *           bit  7    arrives on the other UDP listener (IPv4 <-> IPv6)
+ *           bit  7    the datagram is the payload repeated to max_message_size bytes
  *
  * Without the mark (the SIP corpus as it is) the payload is one datagram from the UE of the
  * corpus call flows. The guard is made afresh for every input, so an input replays alone.
@@ -146,13 +147,31 @@ static void init(void)
 	base_shed = px.guard.shed;
 }
 
+/* The message repeated up to max_message_size bytes: a datagram that fills the buffer (no
+ * tailroom; a message shorter than its datagram is cut to its Content-Length, RFC 3261 18.3),
+ * or the kernel's truncated read of a larger one. Returns the new length. */
+static uint32_t fill(char *p, uint32_t len)
+{
+	uint32_t max = px.max_message_size;
+	if (len == 0) {
+		memset(p, 0, max);
+		return max;
+	}
+	for (uint32_t n = len; n < max; n *= 2) /* p[0, n) is whole copies while it doubles */
+		memcpy(p + n, p, n < max - n ? n : max - n);
+	return max;
+}
+
 /* One message of len bytes, as a datapath hands it over. kind: 0 a message, 1 larger than
- * max_message_size, 2/3 a stream header block without / with a bad Content-Length. */
-static void deliver(const char *msg, uint32_t len, int kind, const union vd_sockaddr *src,
-		    unsigned listener)
+ * max_message_size (the kernel's read of it: max_message_size bytes), 2/3 a stream header
+ * block without / with a bad Content-Length. full: the datagram fills the buffer. */
+static void deliver(const char *msg, uint32_t len, int kind, bool full,
+		    const union vd_sockaddr *src, unsigned listener)
 {
 	struct vd_result res;
 	memcpy(pktmem + VD_PROXY_HEADROOM, msg, len);
+	if (full || (kind == 1 && !scratch.conn))
+		len = fill(pktmem + VD_PROXY_HEADROOM, len);
 	struct vd_pktbuf pkt = { pktmem, buf_size, VD_PROXY_HEADROOM, len };
 	if (kind == 1)
 		vd_proxy_too_large(&px, &pkt, src, &scratch, &res);
@@ -178,7 +197,7 @@ static void deliver_stream(const char *p, uint32_t len, const union vd_sockaddr 
 		case VD_FRAME_MORE:
 			return;
 		case VD_FRAME_MESSAGE:
-			deliver(p + off, n, 0, src, LISTENER_TCP);
+			deliver(p + off, n, 0, false, src, LISTENER_TCP);
 			off += n;
 			break;
 		case VD_FRAME_PING:
@@ -187,11 +206,12 @@ static void deliver_stream(const char *p, uint32_t len, const union vd_sockaddr 
 			break;
 		case VD_FRAME_NO_LENGTH:
 		case VD_FRAME_BAD_LENGTH:
-			deliver(p + off, n, f == VD_FRAME_NO_LENGTH ? 2 : 3, src, LISTENER_TCP);
+			deliver(p + off, n, f == VD_FRAME_NO_LENGTH ? 2 : 3, false, src,
+				LISTENER_TCP);
 			return;
 		case VD_FRAME_TOO_LARGE:
 			if (n)
-				deliver(p + off, n, 1, src, LISTENER_TCP);
+				deliver(p + off, n, 1, false, src, LISTENER_TCP);
 			return;
 		}
 	}
@@ -249,15 +269,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			vd_guard_tick(g, now, st & 16);
 		}
 		unsigned listener = src.sa.sa_family == AF_INET6 ? LISTENER_V6 : LISTENER_V4;
-		if (st & 0x80)
-			listener ^= 1;
+		bool full = st & 0x80;
+		uint32_t cost = (full || truncated) && !stream ? px.max_message_size : len;
 		for (unsigned r = 0;
 		     r < repeats[(st >> 5) & 3] && delivered < MAX_DELIVERIES && work <= MAX_WORK;
-		     r++, delivered++, work += len) {
+		     r++, delivered++, work += cost) {
 			if (stream)
 				deliver_stream(payload, len, &src);
 			else
-				deliver(payload, len, truncated, &src, listener);
+				deliver(payload, len, truncated, full, &src, listener);
 		}
 		if (g)
 			check_guard(g);

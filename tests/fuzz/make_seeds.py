@@ -20,7 +20,7 @@ MARK = b"\xff\xffVD"  # fuzz_proxy_rules.c FUZZ_MARK
 # fuzz_proxy_rules.c source classes and setup/step bits
 UE, ACL, MEMBER, TRUSTED, EXEMPT, UE6, ACL6, MAPPED = range(8)
 OVER_REPLY, SHED_REPLY, SHED_OFF, STREAM, NO_GUARD, TRUNCATED = 4, 1 << 3, 2 << 3, 0x20, 0x40, 0x80
-BEHIND, OTHER_LISTENER = 0x10, 0x80
+BEHIND, FULL = 0x10, 0x80
 CLOCK = {0: 0, 1: 1, 5: 3, 50: 4, 200: 5, 499: 6, 501: 7, 1000: 8, 2001: 9, 5000: 10}
 REPEAT = {1: 0, 3: 1 << 5, 10: 2 << 5, 40: 3 << 5}
 
@@ -29,10 +29,11 @@ def src(cls, host=0):
     return cls | (host << 3)
 
 
-def step(ms=None, behind=False, times=1, other=False):
-    """ms None: no tick; else a tick after advancing the clock by ms (a key of CLOCK)."""
+def step(ms=None, behind=False, times=1, full=False):
+    """ms None: no tick; else a tick after advancing the clock by ms (a key of CLOCK); full:
+    the datagram is the payload repeated to max_message_size bytes."""
     b = 0 if ms is None else (CLOCK[ms] if ms else 1)
-    return (b | (BEHIND if behind else 0) | REPEAT[times] | (OTHER_LISTENER if other else 0))
+    return b | (BEHIND if behind else 0) | REPEAT[times] | (FULL if full else 0)
 
 
 def ctl(setup, *steps):
@@ -47,7 +48,8 @@ def request(method, ruri, frm, to, extra=(), body=b"", via="192.168.1.15:5060", 
     to_hdr = to + (";tag=" + to_tag if to_tag else "")
     lines = [
         "%s %s SIP/2.0" % (method, ruri),
-        "Via: SIP/2.0/%s %s;branch=z9hG4bK%08xfz;rport" % (transport, via, zlib.crc32(call_id.encode())),
+        "Via: SIP/2.0/%s %s;branch=z9hG4bK%08xfz;rport"
+        % (transport, via, zlib.crc32(call_id.encode())),
         "Max-Forwards: 70",
         "Route: <sip:192.168.1.2:5060;lr>",
         "From: %s;tag=fz%d" % (frm, cseq),
@@ -107,7 +109,7 @@ def proxy_rules_seeds():
         "mapped-notify.sip": request("NOTIFY", "sip:+11234567890@192.168.1.15", UE_FROM, UE_TO,
                                      to_tag="x1", extra=["Event: reg",
                                                          "Subscription-State: active"])
-        + ctl(0, (src(MAPPED, 2), step(other=True))),
+        + ctl(0, (src(MAPPED, 2), step())),
         "tcp-message.sip": request("MESSAGE", "sip:+10123456789@ims.example.com", UE_FROM, UE_TO,
                                    transport="TCP", body=b"over tcp")
         + b"\r\n\r\n" + opt + b"\r\n" + ctl(STREAM, (src(UE), step())),
@@ -130,10 +132,15 @@ def proxy_rules_seeds():
         "acl.sip": opt + ctl(0, (src(ACL, 5), step()), (src(ACL, 20), step()),
                              (src(ACL6, 1), step()), (src(UE6, 9), step())),
         "garbage-replies.sip": b"INVITE sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.15;branch=z9"
-        b"hG4bKg\r\n\r\n" + ctl(0, (src(UE, 6), step(0, times=10)), (src(UE, 6), step(200, times=3))),
-        "clock-wrap.sip": reg + ctl(3, (src(UE, 8), step(0, times=40)), (src(UE, 8), step(1000, times=3)),
+        b"hG4bKg\r\n\r\n"
+        + ctl(0, (src(UE, 6), step(0, times=10)), (src(UE, 6), step(200, times=3))),
+        "clock-wrap.sip": reg + ctl(3, (src(UE, 8), step(0, times=40)),
+                                    (src(UE, 8), step(1000, times=3)),
                                     (src(UE, 8), step(2001, times=3))),
-        "truncated.sip": inv("sip:+10123456789@ims.example.com") + ctl(TRUNCATED, (src(UE), step())),
+        "truncated.sip": inv("sip:+10123456789@ims.example.com")
+        + ctl(TRUNCATED, (src(UE), step())),
+        "full-datagram.sip": inv("sip:+10123456789@ims.example.com")
+        + ctl(0, (src(UE), step(full=True)), (src(UE6, 3), step(5, full=True))),
         "member-request.sip": request("INVITE", "sip:+11234567890@192.168.1.15:5060", UE_TO,
                                       UE_FROM, via="127.0.0.1:5070", body=sdp())
         + ctl(NO_GUARD, (src(MEMBER, 0), step())),
@@ -204,7 +211,8 @@ def config_seeds():
                                        " transport: tcp}]")
                           + "pool: {name: p, members: [{host: 127.0.0.1, transport: tls}]}\n"
                           "tls_client: {ca: ca.pem, verify_server: true}\n"
-                          "health: {interval_ms: 500, timeout_ms: 200, down_after: 2, up_after: 1}\n"
+                          "health: {interval_ms: 500, timeout_ms: 200, down_after: 2,"
+                          " up_after: 1}\n"
                           "admin: {address: 127.0.0.1, port: 8080}\n"
                           "tcp: {max_connections: 10, max_connections_per_ip: 2,"
                           " header_timeout_ms: 100, idle_timeout_ms: 1000,"
