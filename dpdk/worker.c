@@ -394,7 +394,7 @@ int vd_dpdk_worker_main(void *arg)
 			got += vd_dpdk_exc_service(lc, got == 0);
 		if (got) {
 			idle = 0;
-		} else if (++idle >= VD_DPDK_IDLE_POLLS && VD_DPDK_IDLE_SLEEP_US) {
+		} else if (++idle >= VD_DPDK_IDLE_POLLS && VD_DPDK_IDLE_SLEEP_US > 0) {
 			/* offline while asleep: a publication never waits for this lcore */
 			rcu_thread_offline();
 			rte_delay_us_sleep(VD_DPDK_IDLE_SLEEP_US);

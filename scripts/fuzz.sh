@@ -1,18 +1,29 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: BSD-3-Clause
 #
-# fuzz.sh: a bounded libFuzzer run of a viaduct fuzz target, seeded with the SIP
-# test corpus (tests/corpus/good, bad, rfc4475 and captured).
+# fuzz.sh: a bounded libFuzzer run of one viaduct fuzz target, with the seeds and
+# options of that target (tests/fuzz/README.md):
+#
+#   fuzz_proxy        the SIP corpus (tests/corpus/good, bad, rfc4475, captured)
+#   fuzz_proxy_rules  the SIP corpus, tests/fuzz/seeds-proxy-rules/, large messages
+#                     (30-64 kB, made by tests/fuzz/make_seeds.py), -max_len 65507
+#                     (the largest UDP payload), its dictionary
+#   fuzz_frame        the SIP corpus, tests/fuzz/seeds-frame/, -max_len 16384 (a
+#                     stream over several buffers of every size but the largest:
+#                     framing a stream read byte by byte costs its length squared)
+#   fuzz_config       rules/*.yaml, tests/config/**.yaml, tests/fuzz/proxy_rules.yaml,
+#                     tests/fuzz/seeds-config/, its dictionary, -max_len 16384
 #
 # usage: scripts/fuzz.sh FUZZ_BIN [SECONDS]      (SECONDS defaults to 60)
 #
-# The corpus is copied to a temporary directory (libFuzzer adds the inputs it
+# The seeds are copied to a temporary directory (libFuzzer adds the inputs it
 # finds there, so the repository is never modified); the temporary directory is
 # removed on exit.  A crashing, leaking, slow or out-of-memory input is written
-# to <repo>/build-fuzz/artifacts/; the script then says where it is, and exits
-# non-zero.  Such an input must become a corpus file and a unit test.
-# The full libFuzzer output is kept in <repo>/build-fuzz/fuzz.log; the console
-# gets it without the per-new-input lines.
+# to <repo>/build-fuzz/artifacts/<target>-*; the script then says where it is,
+# and exits non-zero.  Such an input must become a corpus file and a unit test.
+# The full libFuzzer output is kept in <repo>/build-fuzz/<target>.log; the
+# console gets it without the per-new-input lines, and a last line
+# "fuzz: <target>: N executions in S s".
 #
 # exit: 0 no finding, 1 libFuzzer found a crash (or failed), 2 usage error.
 set -euo pipefail
@@ -33,9 +44,10 @@ if [[ ! -f $BIN || ! -x $BIN ]]; then
 	exit 2
 fi
 BIN=$(cd "$(dirname "$BIN")" && pwd)/$(basename "$BIN")
+NAME=$(basename "$BIN")
 
 ARTIFACTS=$ROOT/build-fuzz/artifacts/
-LOG=$ROOT/build-fuzz/fuzz.log
+LOG=$ROOT/build-fuzz/$NAME.log
 mkdir -p "$ARTIFACTS"
 
 CORPUS=$(mktemp -d "${TMPDIR:-/tmp}/viaduct-fuzz-corpus.XXXXXX")
@@ -44,21 +56,73 @@ cleanup() { rm -rf -- "$CORPUS"; }
 trap cleanup EXIT
 
 n_seeds=0
-for kind in good bad rfc4475 captured; do
-	for f in "$ROOT"/tests/corpus/"$kind"/*.sip; do
+# seed PREFIX FILE...: copy each file in, named PREFIX-basename (a good and a bad
+# file may share a name)
+seed() {
+	local prefix=$1 f
+	shift
+	for f in "$@"; do
 		[[ -f $f ]] || continue
-		# prefixed: a good and a bad file may share a name
-		cp -- "$f" "$CORPUS/$kind-$(basename "$f")"
+		cp -- "$f" "$CORPUS/$prefix-$(basename "$f")"
 		n_seeds=$((n_seeds + 1))
 	done
-done
-((n_seeds > 0)) || { echo "fuzz: no seed files in tests/corpus/{good,bad,rfc4475,captured}" >&2; exit 1; }
+}
+sip_corpus() {
+	local kind
+	for kind in good bad rfc4475 captured; do
+		seed "$kind" "$ROOT"/tests/corpus/"$kind"/*.sip
+	done
+}
+# large KIND...: tests/fuzz/make_seeds.py's large messages whose names start with KIND
+large() {
+	local tmp kind
+	if ! command -v python3 >/dev/null; then
+		echo "fuzz: WARNING: no python3, so no large seed messages" >&2
+		return 0
+	fi
+	tmp=$CORPUS/.large
+	python3 "$ROOT/tests/fuzz/make_seeds.py" large "$tmp"
+	for kind in "$@"; do
+		seed gen "$tmp/$kind"*
+	done
+	rm -rf -- "$tmp"
+}
+
+opts=()
+case $NAME in
+fuzz_proxy)
+	sip_corpus
+	;;
+fuzz_proxy_rules)
+	sip_corpus
+	seed rules "$ROOT"/tests/fuzz/seeds-proxy-rules/*
+	large large-invite large-message large-stream
+	opts=(-max_len=65507 -dict="$ROOT/tests/fuzz/fuzz_proxy_rules.dict")
+	;;
+fuzz_frame)
+	sip_corpus
+	seed frame "$ROOT"/tests/fuzz/seeds-frame/*
+	opts=(-max_len=16384)
+	;;
+fuzz_config)
+	seed rules "$ROOT"/rules/*.yaml
+	seed config "$ROOT"/tests/config/*.yaml
+	seed include "$ROOT"/tests/config/include/*.yaml "$ROOT"/tests/config/include/*/*.yaml
+	seed fuzz "$ROOT"/tests/fuzz/proxy_rules.yaml "$ROOT"/tests/fuzz/seeds-config/*
+	opts=(-max_len=16384 -dict="$ROOT/tests/fuzz/fuzz_config.dict")
+	;;
+*)
+	echo "fuzz: WARNING: unknown target $NAME: seeded with the SIP corpus" >&2
+	sip_corpus
+	;;
+esac
+((n_seeds > 0)) || { echo "fuzz: no seed files for $NAME" >&2; exit 1; }
 
 # UBSan only reports and carries on unless told to halt; make every finding a
 # crash that libFuzzer records.  (ASan and LSan findings are fatal already.)
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
-echo "fuzz: $(basename "$BIN") for ${SECS}s, $n_seeds seed inputs, artifacts in $ARTIFACTS"
+echo "fuzz: $NAME for ${SECS}s, $n_seeds seed inputs, artifacts in $ARTIFACTS"
 start=$SECONDS
 rc=0
 # -max_total_time bounds the run; timeout(1) is only a backstop should the
@@ -66,7 +130,7 @@ rc=0
 # the fuzzer stays in our process group, so Ctrl-C reaches it).
 timeout --foreground --kill-after=10 $((SECS + 60)) \
 	"$BIN" -max_total_time="$SECS" -timeout=5 -rss_limit_mb=2048 -print_final_stats=1 \
-	-artifact_prefix="$ARTIFACTS" "$CORPUS" </dev/null >"$LOG" 2>&1 || rc=$?
+	"${opts[@]}" -artifact_prefix="$ARTIFACTS$NAME-" "$CORPUS" </dev/null >"$LOG" 2>&1 || rc=$?
 
 # Console: everything but the thousands of "#N NEW/REDUCE" progress lines and
 # the recommended dictionary.
@@ -79,14 +143,16 @@ awk '
 	END { if (fresh) printf "fuzz: (%d NEW/REDUCE progress lines omitted, see the full log)\n", fresh }
 ' "$LOG"
 echo "fuzz: full libFuzzer output in $LOG"
+execs=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$LOG" | tail -n 1)
+echo "fuzz: $NAME: ${execs:-?} executions in $((SECONDS - start)) s"
 
 mapfile -t found < <(sed -n "s/.*Test unit written to \(.*\)$/\1/p" "$LOG")
 if ((rc == 0)) && ((${#found[@]} == 0)); then
-	echo "fuzz: PASS: no crash in $((SECONDS - start))s"
+	echo "fuzz: PASS: $NAME: no crash in $((SECONDS - start))s"
 	exit 0
 fi
 
-echo "fuzz: FAIL: libFuzzer exited with status $rc after $((SECONDS - start))s" >&2
+echo "fuzz: FAIL: $NAME: libFuzzer exited with status $rc after $((SECONDS - start))s" >&2
 ((rc == 124 || rc == 137)) &&
 	echo "fuzz: the fuzzer did not stop by itself and was killed by timeout(1)" >&2
 if ((${#found[@]})); then
@@ -94,8 +160,9 @@ if ((${#found[@]})); then
 		echo "fuzz: crashing input: $f" >&2
 		echo "fuzz:   reproduce: UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 $BIN '$f'" >&2
 	done
-	echo "fuzz: each crashing input must become a corpus test: copy it into tests/corpus/bad/ (or" >&2
-	echo "fuzz: good/) with its MANIFEST entry, add a unit test for it, then fix the bug." >&2
+	echo "fuzz: each crashing input must become a regression test: a SIP message goes into" >&2
+	echo "fuzz: tests/corpus/bad/ (or good/) with its MANIFEST entry and a unit test; any other" >&2
+	echo "fuzz: input into a unit test of its module (tests/fuzz/README.md). Then fix the bug." >&2
 else
 	echo "fuzz: no input was written; see $LOG" >&2
 fi

@@ -10,22 +10,25 @@
 #   a. normal      build-test/  debugoptimized; meson test, all suites
 #   b. sanitizers  build-asan/  ASan + UBSan (+ LSan); meson test, all suites
 #   b2. tsan       build-tsan/  ThreadSanitizer, the multi-threaded end-to-end tests
-#   c. fuzz        build-fuzz/  clang + libFuzzer; scripts/fuzz.sh for 60 s
+#   c. fuzz        build-fuzz/  clang + libFuzzer; scripts/fuzz.sh, 30 s per target
 # --quick runs stage a only (for developers).
 #
 # After each meson test run it prints every test with its criterion
 # "Synthesis:" line (or the last line of its output), and it prints the time
 # each stage took.  The last line is "viaduct: N passed, N failed", counting
-# the meson tests of the stages that ran plus 1 for the fuzz run (a stage that
-# fails to configure or build counts as 1 failed).  Exit status 0 only if
-# nothing failed.  Nothing started here outlives the script.
+# the meson tests of the stages that ran plus 1 per fuzz target run (a stage
+# that fails to configure or build counts as 1 failed, the fuzz stage 1 per
+# target).  Exit status 0 only if nothing failed.  Nothing started here
+# outlives the script.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
 QUICK=0
-FUZZ_SECONDS=60
+# the libFuzzer targets (tests/fuzz/meson.build), each run for FUZZ_SECONDS
+FUZZ_TARGETS=(fuzz_proxy fuzz_proxy_rules fuzz_frame fuzz_config)
+FUZZ_SECONDS=30
 for arg in "$@"; do
 	case $arg in
 	--quick) QUICK=1 ;;
@@ -181,25 +184,31 @@ if ((QUICK == 0)); then
 
 	# ---- c. fuzz -------------------------------------------------------------------
 	# -Dfuzz=true instruments the whole build (see meson.build), the core library above all.
+	# Each target is one test: a bounded run (scripts/fuzz.sh) with no finding passes.
 	banner "c. fuzz: build-fuzz"
 	start=$SECONDS
 	rm -rf -- "${ROOT:?}/build-fuzz"
-	fuzz_ok=0
+	fuzz_pass=0
+	fuzz_fail=0
 	CC=clang meson setup build-fuzz -Dfuzz=true -Dtests=false || true
 	if [[ ! -f build-fuzz/build.ninja ]]; then
 		echo "test.sh: FAIL: meson setup build-fuzz" >&2
-	elif ! ninja -C build-fuzz tests/fuzz/fuzz_proxy; then
-		echo "test.sh: FAIL: building build-fuzz/tests/fuzz/fuzz_proxy" >&2
-	elif scripts/fuzz.sh build-fuzz/tests/fuzz/fuzz_proxy "$FUZZ_SECONDS"; then
-		fuzz_ok=1
-	fi
-	if ((fuzz_ok)); then
-		PASSED=$((PASSED + 1))
-		echo "c. fuzz: 1 passed, 0 failed"
+		fuzz_fail=${#FUZZ_TARGETS[@]}
+	elif ! ninja -C build-fuzz "${FUZZ_TARGETS[@]/#/tests/fuzz/}"; then
+		echo "test.sh: FAIL: building the fuzz targets in build-fuzz" >&2
+		fuzz_fail=${#FUZZ_TARGETS[@]}
 	else
-		FAILED=$((FAILED + 1))
-		echo "c. fuzz: 0 passed, 1 failed"
+		for t in "${FUZZ_TARGETS[@]}"; do
+			if scripts/fuzz.sh "build-fuzz/tests/fuzz/$t" "$FUZZ_SECONDS"; then
+				fuzz_pass=$((fuzz_pass + 1))
+			else
+				fuzz_fail=$((fuzz_fail + 1))
+			fi
+		done
 	fi
+	PASSED=$((PASSED + fuzz_pass))
+	FAILED=$((FAILED + fuzz_fail))
+	echo "c. fuzz: $fuzz_pass passed, $fuzz_fail failed"
 	note_time "c. fuzz" "$start"
 fi
 

@@ -160,12 +160,18 @@ int vd_via_received_edits(const struct vd_sip_msg *m, const union vd_sockaddr *s
 			return -1;
 	}
 	if (rport && v->rport.len == 0) {
+		/* ";rport" gets "=PORT"; ";rport=" (an empty value, where the slice starts after
+		 * the '=' and any LWS) gets the digits alone, not "rport==PORT" */
+		const char *q = v->rport.p;
+		while (q[-1] == ' ' || q[-1] == '\t' || q[-1] == '\r' || q[-1] == '\n')
+			q--; /* stops at the 't' of "rport" at the latest */
+		bool eq = q[-1] == '=';
 		char *t = vd_edits_text(ed, 6);
 		if (!t)
 			return -1;
 		t[0] = '=';
 		uint32_t n = 1 + vd_put_u32(t + 1, vd_addr_port(src));
-		return vd_edits_add_suffix(ed, (uint32_t)(v->rport.p - m->buf), t, n);
+		return vd_edits_add_suffix(ed, (uint32_t)(v->rport.p - m->buf), t + eq, n - eq);
 	}
 	return 0;
 }

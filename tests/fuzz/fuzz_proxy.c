@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * libFuzzer target over scan + decide + rewrite: any byte string is processed by the proxy of
- * tests/support/proxy_fixture.h, and every outcome is checked for consistency (a forward
- * stays inside the buffer, a reply fits its buffer and is a SIP response). Seeded with the
- * corpus; a crash it finds becomes a corpus file and a unit test.
+ * tests/support/proxy_fixture.h, and every outcome is checked for consistency (fuzz_check.h:
+ * a forward stays inside the buffer and is still SIP, a reply fits its buffer and is a SIP
+ * response). Seeded with the corpus; a crash it finds becomes a corpus file and a unit test.
+ * fuzz_proxy_rules.c is the same core with rules, pools and admission, up to 64 kB.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz_check.h"
 #include "proxy_fixture.h"
 #include "viaduct/proxy.h"
 #include "viaduct/sip.h"
@@ -47,23 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct vd_pktbuf pkt = { pktmem, sizeof(pktmem), VD_PROXY_HEADROOM, (uint32_t)size };
 	struct vd_result res;
 	vd_proxy_process(&px, &pkt, &src, 0, &scratch, &res);
-	switch (res.verdict) {
-	case VD_VERDICT_FORWARD:
-		if (pkt.off > VD_PROXY_HEADROOM + size || (uint64_t)pkt.off + pkt.len > pkt.cap)
-			abort();
-		break;
-	case VD_VERDICT_REPLY:
-		if (res.reply_len > REPLY_CAP || memcmp(reply_buf, "SIP/2.0 ", 8) != 0 ||
-		    res.status < 200 || res.status > 599)
-			abort();
-		break;
-	case VD_VERDICT_DROP:
-		if (res.drop == VD_DROP_NONE || res.drop >= VD_DROP__COUNT)
-			abort();
-		break;
-	default:
-		abort();
-	}
+	fuzz_check_result(&px, &pkt, &res, reply_buf, REPLY_CAP, (uint32_t)size, false, true);
 	/* the parsers of a member's signals: the proxy reaches them only for a response with a
 	 * valid keyed branch, which the fuzzer cannot make, so they get the input directly */
 	struct vd_sip_oc oc;

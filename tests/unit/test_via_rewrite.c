@@ -137,6 +137,15 @@ static const struct via_case cases[] = {
 	/* LWS around the parameter separators (RFC 3261 25.1 SEMI) */
 	{ "Via: SIP/2.0/UDP 10.0.0.1:5060 ; branch=z9hG4bKb8 ; rport", "203.0.113.7", 40123,
 	  "Via: SIP/2.0/UDP 10.0.0.1:5060 ; branch=z9hG4bKb8 ; rport=40123;received=203.0.113.7" },
+	/* rport with an empty value (fuzz_proxy_rules found these forwarded, and answered, as
+	 * "rport==PORT", which no response could follow): the port goes after the '=' */
+	{ "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKc1;rport=", "203.0.113.7", 40123,
+	  "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKc1;rport=40123;received=203.0.113.7" },
+	{ "Via: SIP/2.0/UDP 10.0.0.1:5060;rport=;branch=z9hG4bKc2", "203.0.113.7", 40123,
+	  "Via: SIP/2.0/UDP 10.0.0.1:5060;rport=40123;branch=z9hG4bKc2;received=203.0.113.7" },
+	{ "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKc3;rport = ;alias", "203.0.113.7", 40123,
+	  "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKc3;rport = 40123;alias;"
+	  "received=203.0.113.7" },
 	/* TCP in the client's Via (transport is not ours to change) */
 	{ "Via: SIP/2.0/TCP 10.0.0.1:5060;branch=z9hG4bKb9;rport", "203.0.113.7", 40123,
 	  "Via: SIP/2.0/TCP 10.0.0.1:5060;branch=z9hG4bKb9;rport=40123;received=203.0.113.7" },
@@ -189,6 +198,26 @@ Test(via_rewrite, a_whole_request_with_rport_last_is_forwarded_byte_exact)
 		 "Content-Length: 0\r\n\r\n",
 		 branch);
 	cr_expect_str_eq(fwd, want);
+}
+
+Test(via_rewrite, a_local_reply_fills_an_empty_rport_value)
+{
+	/* Max-Forwards: 0 on an OPTIONS for someone else: 483, which copies the top Via with
+	 * received and rport as the server transport adds them */
+	static const char in[] = "OPTIONS sip:bob@ims.example.com SIP/2.0\r\n"
+				 "Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKc4;rport=\r\n"
+				 "Max-Forwards: 0\r\n"
+				 "From: <sip:alice@ims.example.com>;tag=c4\r\n"
+				 "To: <sip:bob@ims.example.com>\r\n"
+				 "Call-ID: rewrite-c4@ims.example.com\r\n"
+				 "CSeq: 1 OPTIONS\r\n"
+				 "Content-Length: 0\r\n\r\n";
+	run_text(in, "203.0.113.7", 40123);
+	cr_assert_eq(res.verdict, VD_VERDICT_REPLY);
+	cr_expect_not_null(strstr(reply(), "\r\nVia: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKc4;"
+					  "rport=40123;received=203.0.113.7\r\n"),
+			   "%s", reply());
+	cr_expect(dst_is("203.0.113.7", 40123), "to the source port, as rport asked");
 }
 
 /* ---- property: any top Via survives the round trip ---------------------------------- */
