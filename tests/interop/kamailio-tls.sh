@@ -120,7 +120,7 @@ check "1: $CALLS registrations + re-registrations over TLS (ok=$ok failed=$faile
 	'[[ $ok == "$CALLS" && $failed == 0 && $WAIT_RC == 0 ]]'
 vias=$(grep -h 'VDI member=.* req=REGISTER ' "$T/k1.log" "$T/k2.log" | head -n 1 || true)
 check "1: a member saw viaduct's Via as TLS with a connection token, the edge's below it" \
-	'grep -qE "via1=<SIP/2.0/TLS [^;]*;branch=z9hG4bKvd[0-9a-f]{48}" <<<"$vias" && grep -q "via2=<SIP/2.0/TLS $EDGE" <<<"$vias"'
+	'grep -qE "via1=<SIP/2.0/TLS [^;>]*(;[^;>]+)*;branch=z9hG4bKvd[0-9a-f]{48}" <<<"$vias" && grep -q "via2=<SIP/2.0/TLS $EDGE" <<<"$vias"'
 hs=$(metric_sum tls_handshakes_total)
 check "1: viaduct made TLS handshakes with the edge and the members ($hs)" '(( hs >= 3 ))'
 

@@ -128,7 +128,7 @@ for s in last mid; do
 		grep -q ' sent=401 cseq=1 ' <<<"$lines" && grep -q ' sent=200 cseq=2 ' <<<"$lines" &&
 			grep -q ' sent=200 cseq=3 ' <<<"$lines" || bad_flow=$((bad_flow + 1))
 		# viaduct's Via on top, the client's below with rport filled
-		grep -E ' req=REGISTER ' <<<"$lines" | grep -vqE "via1=<SIP/2.0/UDP [^;]*;branch=z9hG4bKvd[0-9a-f]{16}" &&
+		grep -E ' req=REGISTER ' <<<"$lines" | grep -vqE "via1=<SIP/2.0/UDP [^;>]*(;[^;>]+)*;branch=z9hG4bKvd[0-9a-f]{16}" &&
 			bad_via=$((bad_via + 1))
 		grep -E ' req=REGISTER ' <<<"$lines" | grep -vqE " via2=<SIP/2.0/UDP [^>]*;rport=${SIPP_PORT[$s]}([;>])" &&
 			bad_via=$((bad_via + 1))
