@@ -51,8 +51,21 @@ install_cleanup_trap
 make_tmpdir
 T=$TMPDIR_E2E
 
+# stop_s_servers: the OpenSSL s_server members of phase 4 (each a `sleep | s_server` pipeline
+# under a bash whose PID is recorded: its children are stopped first, or they outlive it)
+stop_s_servers() {
+	local port pid
+	for port in ${P_NAME:-} ${P_IP:-}; do
+		pid=${BG_PID[s_server-$port]:-}
+		[[ -n $pid ]] || continue
+		pkill -TERM -P "$pid" 2>/dev/null || true
+		stop_pid "$pid" TERM 5 || true
+	done
+}
+
 # shellcheck disable=SC2317 # called from lib.sh's EXIT trap
 on_exit_hook() {
+	stop_s_servers
 	(($1 == 0)) && return 0
 	il_dump_logs
 	tail_log edge "$T/edge.log" 30
@@ -242,5 +255,5 @@ check "4: its handshake completed, its certificate checked against the name ($hs
 check "4: the member configured by IP, whose certificate lacks the IP, was refused ($fails TLS failures)" \
 	'(( fails >= 1 ))'
 stop_pid "$VIADUCT_PID" TERM 10 || true
-for port in $P_NAME $P_IP; do stop_pid "${BG_PID[s_server-$port]}" TERM 5 || true; done
+stop_s_servers
 checks_exit
