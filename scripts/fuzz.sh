@@ -17,10 +17,10 @@
 # usage: scripts/fuzz.sh FUZZ_BIN [SECONDS]      (SECONDS defaults to 60)
 #
 # The seeds are copied to a temporary directory (libFuzzer adds the inputs it
-# finds there, so the repository is never modified); the temporary directory is
-# removed on exit.  A crashing, leaking, slow or out-of-memory input is written
-# to <repo>/build-fuzz/artifacts/<target>-*; the script then says where it is,
-# and exits non-zero.  Such an input must become a corpus file and a unit test.
+# finds there, so the repository is never modified), next to the target's TMPDIR;
+# both are removed on exit.  A crashing, leaking, slow or out-of-memory input is
+# written to <repo>/build-fuzz/artifacts/<target>-*; the script then says where
+# it is, and exits non-zero.  Such an input must become a regression test.
 # The full libFuzzer output is kept in <repo>/build-fuzz/<target>.log; the
 # console gets it without the per-new-input lines, and a last line
 # "fuzz: <target>: N executions in S s".
@@ -50,10 +50,15 @@ ARTIFACTS=$ROOT/build-fuzz/artifacts/
 LOG=$ROOT/build-fuzz/$NAME.log
 mkdir -p "$ARTIFACTS"
 
-CORPUS=$(mktemp -d "${TMPDIR:-/tmp}/viaduct-fuzz-corpus.XXXXXX")
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/viaduct-fuzz.XXXXXX")
 # shellcheck disable=SC2317 # run by the EXIT trap
-cleanup() { rm -rf -- "$CORPUS"; }
+cleanup() { rm -rf -- "$WORK"; }
 trap cleanup EXIT
+CORPUS=$WORK/corpus
+# the target's own temporary files (fuzz_config's sandbox) go with the rest, even when a
+# crash leaves them behind
+mkdir -p "$CORPUS" "$WORK/tmp"
+export TMPDIR=$WORK/tmp
 
 n_seeds=0
 # seed PREFIX FILE...: copy each file in, named PREFIX-basename (a good and a bad
@@ -80,7 +85,7 @@ large() {
 		echo "fuzz: WARNING: no python3, so no large seed messages" >&2
 		return 0
 	fi
-	tmp=$CORPUS/.large
+	tmp=$WORK/large
 	python3 "$ROOT/tests/fuzz/make_seeds.py" large "$tmp"
 	for kind in "$@"; do
 		seed gen "$tmp/$kind"*

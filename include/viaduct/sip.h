@@ -317,4 +317,8 @@ enum vd_frame vd_sip_frame(const char *buf, uint32_t len, uint32_t max, uint32_t
 /** Case-insensitive equality of two slices. */
 bool vd_slice_eq_nocase(struct vd_slice a, struct vd_slice b);
 
+/** Is s a token (RFC 3261 25.1: one or more of alphanum - . ! % * _ + ` ' ~)? An option tag
+ * or a method name is one. */
+bool vd_sip_is_token(struct vd_slice s);
+
 #endif

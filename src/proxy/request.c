@@ -383,6 +383,7 @@ static int proxy_require_check(const struct vd_proxy *px, const struct vd_sip_ms
 		return 0;
 	char extra[512];
 	uint32_t n = 0;
+	bool refused = false;
 	static const char head[] = "Unsupported: ";
 	for (uint16_t h = m->first[VD_H_PROXY_REQUIRE]; h < m->n_hdrs; h++) {
 		if (m->hdrs[h].kind != VD_H_PROXY_REQUIRE)
@@ -406,27 +407,29 @@ static int proxy_require_check(const struct vd_proxy *px, const struct vd_sip_ms
 									      (uint32_t)len });
 			if (known)
 				continue;
-			/* every tag that fits, the CRLF always: a long list is cut, not overrun */
-			const uint32_t cap = sizeof(extra) - 2;
-			if (n == 0) {
-				memcpy(extra, head, sizeof(head) - 1);
-				n = sizeof(head) - 1;
-			} else if (n + 2 + len <= cap) {
-				memcpy(extra + n, ", ", 2);
-				n += 2;
-			} else {
+			refused = true;
+			/* only a token is an option tag: anything else (a quoted string with control
+			 * bytes in it, say) is refused but not echoed, so the 420 stays well-formed */
+			if (!vd_sip_is_token((struct vd_slice){ t, (uint32_t)len }))
 				continue;
-			}
-			if (n + len <= cap) {
-				memcpy(extra + n, t, len);
-				n += (uint32_t)len;
-			}
+			/* every tag that fits, the CRLF always: a long list is cut, not overrun */
+			const uint32_t cap = sizeof(extra) - 2, sep = n ? 2 : sizeof(head) - 1;
+			if (n + sep + len > cap)
+				continue;
+			memcpy(extra + n, n ? ", " : head, sep);
+			memcpy(extra + n + sep, t, len);
+			n += sep + (uint32_t)len;
 		}
 	}
-	if (n == 0)
+	if (!refused)
 		return 0;
-	memcpy(extra + n, "\r\n", 2);
-	vd_proxy_reply_with(px, m, src, 420, "Bad Extension", extra, n + 2, s, res);
+	/* nothing listable (every tag too long, or not a token): no Unsupported header rather
+	 * than an empty one */
+	if (n) {
+		memcpy(extra + n, "\r\n", 2);
+		n += 2;
+	}
+	vd_proxy_reply_with(px, m, src, 420, "Bad Extension", extra, n, s, res);
 	return -1;
 }
 

@@ -17,6 +17,14 @@ const uint8_t vd_sip_token_table[256] = {
 	['_'] = 1, ['+'] = 1, ['`'] = 1, ['\''] = 1, ['~'] = 1,
 };
 
+bool vd_sip_is_token(struct vd_slice s)
+{
+	for (uint32_t i = 0; i < s.len; i++)
+		if (!is_token_char((unsigned char)s.p[i]))
+			return false;
+	return s.len > 0;
+}
+
 static const char *const method_names[VD_M__COUNT] = {
 	[VD_M_UNKNOWN] = "unknown", [VD_M_INVITE] = "INVITE", [VD_M_ACK] = "ACK",
 	[VD_M_BYE] = "BYE", [VD_M_CANCEL] = "CANCEL", [VD_M_REGISTER] = "REGISTER",

@@ -332,6 +332,40 @@ Test(policy, a_huge_proxy_require_list_is_cut_not_overrun)
 	cr_expect_eq(e[-1] >= '0' && e[-1] <= '9', 1, "ends on a whole tag");
 }
 
+/* Found by fuzz_proxy: a Proxy-Require "tag" that is no token (here a quoted string with
+ * escaped BEL and NUL bytes, which the scanner accepts) was echoed into Unsupported cut at
+ * its blanks, control bytes and all: a 420 no parser takes. Only tokens are listed now; the
+ * request is still refused. */
+Test(policy, proxy_require_lists_only_option_tags_in_unsupported)
+{
+	static const char pr[] = "Proxy-Require: foo, \"bel:\\\a nul:\\\0\", bar\r\n";
+	char msg[4096];
+	const char *r = request("REGISTER", "sip:ims.example.com", "Proxy-Require: X\r\n");
+	/* the request with pr in place of the placeholder line, its NUL byte included */
+	const char *at = strstr(r, "Proxy-Require: X\r\n");
+	size_t head = (size_t)(at - r), tail = strlen(at + 19);
+	memcpy(msg, r, head);
+	memcpy(msg + head, pr, sizeof(pr) - 1);
+	memcpy(msg + head + sizeof(pr) - 1, at + 19, tail);
+	size_t len = head + sizeof(pr) - 1 + tail;
+	static struct vd_sip_msg m;
+	cr_assert_eq(vd_sip_scan(msg, len, &px.limits, &m), VD_SIP_OK, "a well-formed request");
+
+	run_bytes(msg, len, "198.51.100.7", 5060);
+	cr_assert_eq(res.verdict, VD_VERDICT_REPLY);
+	cr_expect_eq(res.status, 420);
+	cr_expect(strstr(reply(), "\r\nUnsupported: foo, bar\r\n"), "%s", reply());
+	cr_expect_eq(vd_sip_scan(reply_buf, res.reply_len, &px.limits, &m), VD_SIP_OK,
+		     "the 420 is well-formed: %s", reply());
+
+	/* nothing but a non-token: refused, with no (empty) Unsupported header */
+	run_text(request("REGISTER", "sip:ims.example.com", "Proxy-Require: \"x y\"\r\n"),
+		 "198.51.100.7", 5060);
+	cr_assert_eq(res.verdict, VD_VERDICT_REPLY);
+	cr_expect_eq(res.status, 420);
+	cr_expect_null(strstr(reply(), "Unsupported"), "%s", reply());
+}
+
 /* Forward a request from 203.0.113.7:40123 and build the member's 200 from it (every Via
  * copied, RFC 3261 8.2.6). */
 static void forwarded_then_answered(char *resp, size_t cap)
