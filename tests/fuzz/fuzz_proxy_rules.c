@@ -104,16 +104,7 @@ static union vd_sockaddr source(uint8_t b)
 		snprintf(ip, sizeof(ip), "::ffff:192.168.1.%u", 15 + x);
 		break;
 	}
-	memset(&a, 0, sizeof(a));
-	if (strchr(ip, ':')) {
-		a.in6.sin6_family = AF_INET6;
-		a.in6.sin6_port = htons(port);
-		inet_pton(AF_INET6, ip, &a.in6.sin6_addr);
-	} else {
-		a.in.sin_family = AF_INET;
-		a.in.sin_port = htons(port);
-		inet_pton(AF_INET, ip, &a.in.sin_addr);
-	}
+	vd_sockaddr_parse(ip, port, &a);
 	return a;
 }
 

@@ -17,16 +17,7 @@
 static inline union vd_sockaddr fixture_addr(const char *ip, uint16_t port)
 {
 	union vd_sockaddr a;
-	memset(&a, 0, sizeof(a));
-	if (strchr(ip, ':')) {
-		a.in6.sin6_family = AF_INET6;
-		a.in6.sin6_port = htons(port);
-		inet_pton(AF_INET6, ip, &a.in6.sin6_addr);
-	} else {
-		a.in.sin_family = AF_INET;
-		a.in.sin_port = htons(port);
-		inet_pton(AF_INET, ip, &a.in.sin_addr);
-	}
+	vd_sockaddr_parse(ip, port, &a); /* the addr module's parser: tests pass literals */
 	return a;
 }
 
