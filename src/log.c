@@ -41,6 +41,8 @@ int vd_log_level_parse(const char *name)
 	for (int i = 0; i <= VD_LOG_DEBUG; i++)
 		if (!strcmp(name, level_names[i]))
 			return i;
+	if (!strcmp(name, "warning")) /* syslog's and journalctl's name for it */
+		return VD_LOG_WARN;
 	return -1;
 }
 

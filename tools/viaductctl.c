@@ -7,6 +7,7 @@
  *
  *   viaductctl [-a HOST:PORT] [-t SECONDS] status|metrics|reload
  *   viaductctl [-a HOST:PORT] [-t SECONDS] drain|undrain POOL MEMBER
+ *   viaductctl [-a HOST:PORT] [-t SECONDS] log-level [LEVEL]
  *
  * Exit codes are a contract with scripts: 0 success; 1 the server answered an HTTP error (its
  * "error" message goes to stderr); 2 usage; 3 no answer (cannot connect, timeout, not HTTP).
@@ -33,15 +34,18 @@ struct command {
 	const char *name;
 	const char *method;
 	const char *path; /* NULL: /pools/POOL/members/MEMBER/<name> */
+	/* with one argument: POST to path/ARG instead (log-level LEVEL) */
+	bool optional_arg;
 };
 
 /* clang-format off */
 static const struct command commands[] = {
-	{ "status", "GET", "/status" },
-	{ "metrics", "GET", "/metrics" },
-	{ "reload", "POST", "/reload" },
-	{ "drain", "POST", NULL },
-	{ "undrain", "POST", NULL },
+	{ "status", "GET", "/status", false },
+	{ "metrics", "GET", "/metrics", false },
+	{ "reload", "POST", "/reload", false },
+	{ "drain", "POST", NULL, false },
+	{ "undrain", "POST", NULL, false },
+	{ "log-level", "GET", "/log-level", true },
 };
 /* clang-format on */
 
@@ -55,6 +59,9 @@ static void usage(FILE *f)
 		"  reload                 reload the configuration now\n"
 		"  drain POOL MEMBER      stop sending new dialogs to MEMBER (name or index)\n"
 		"  undrain POOL MEMBER    take MEMBER back\n"
+		"  log-level [LEVEL]      print the log level, or set it now (error, warn, info,\n"
+		"                         debug); a reload keeps it unless the file's log_level\n"
+		"                         changed\n"
 		"options:\n"
 		"  -a HOST:PORT  admin API address (default: $" ADDR_ENV ", else " DEFAULT_ADDR
 		"; [::1]:PORT for IPv6)\n"
@@ -268,8 +275,10 @@ static int parse_options(int argc, char **argv, const char **addr, int *timeout_
 	return optind;
 }
 
-/* The request path of the command at argv[0], or an exit code after a usage message. */
-static int build_path(int argc, char **argv, const struct command **cmd, char *path)
+/* The method and request path of the command at argv[0], or an exit code after a usage
+ * message. */
+static int build_path(int argc, char **argv, const struct command **cmd, const char **method,
+		      char *path)
 {
 	*cmd = argc > 0 ? find_command(argv[0]) : NULL;
 	if (!*cmd) {
@@ -277,6 +286,16 @@ static int build_path(int argc, char **argv, const struct command **cmd, char *p
 			fprintf(stderr, "viaductctl: unknown command \"%s\"\n", argv[0]);
 		usage(stderr);
 		return EXIT_USAGE;
+	}
+	*method = (*cmd)->method;
+	if ((*cmd)->optional_arg && argc == 2 && argv[1][0]) {
+		size_t at = (size_t)snprintf(path, PATH_MAX_LEN, "%s/", (*cmd)->path);
+		*method = "POST";
+		if (encode_segment(path, PATH_MAX_LEN, &at, argv[1]) < 0) {
+			fprintf(stderr, "viaductctl: argument too long\n");
+			return EXIT_USAGE;
+		}
+		return EXIT_OK;
 	}
 	if ((*cmd)->path) {
 		if (argc != 1)
@@ -293,7 +312,9 @@ static int build_path(int argc, char **argv, const struct command **cmd, char *p
 	return EXIT_OK;
 usage:
 	fprintf(stderr, "viaductctl: %s takes %s\n", (*cmd)->name,
-		(*cmd)->path ? "no argument" : "POOL MEMBER (both non-empty)");
+		(*cmd)->optional_arg ? "no argument or LEVEL"
+		: (*cmd)->path	     ? "no argument"
+				     : "POOL MEMBER (both non-empty)");
 	return EXIT_USAGE;
 }
 
@@ -301,6 +322,7 @@ int main(int argc, char **argv)
 {
 	char host[HTTPC_HOST_MAX], port[HTTPC_PORT_MAX], path[PATH_MAX_LEN];
 	const struct command *cmd;
+	const char *method;
 	struct httpc_resp r;
 	const char *addr;
 	int timeout_s, first, rc;
@@ -313,12 +335,12 @@ int main(int argc, char **argv)
 			addr);
 		return EXIT_USAGE;
 	}
-	rc = build_path(argc - first, argv + first, &cmd, path);
+	rc = build_path(argc - first, argv + first, &cmd, &method, path);
 	if (rc != EXIT_OK)
 		return rc;
-	rc = httpc_request(host, port, cmd->method, path, timeout_s * 1000, &r);
+	rc = httpc_request(host, port, method, path, timeout_s * 1000, &r);
 	if (rc < 0) {
-		fprintf(stderr, "viaductctl: %s %s on %s: %s\n", cmd->method, path, addr,
+		fprintf(stderr, "viaductctl: %s %s on %s: %s\n", method, path, addr,
 			rc == -EPROTO ? "the answer is not HTTP/1.x" : strerror(-rc));
 		return EXIT_NO_ANSWER;
 	}

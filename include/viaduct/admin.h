@@ -6,6 +6,10 @@
  *   GET  /metrics                          Prometheus text exposition format 0.0.4
  *   GET  /status                           JSON: pools, members, health, drain, config, version
  *   POST /reload                           reload the configuration now
+ *   GET  /log-level                        JSON {"log_level":"info"}
+ *   POST /log-level/LEVEL                  set it (error, warn or warning, info, debug) at
+ *                                          once: {"ok":true,"log_level":...,"was":...};
+ *                                          an unknown LEVEL gets 400
  *   POST /pools/POOL/members/MEMBER/drain  stop new dialogs/registrations to a member
  *   POST /pools/POOL/members/MEMBER/undrain
  *
@@ -14,7 +18,7 @@
  * published state (or hand work to the control thread).
  *
  * HTTP contract (what scripts may rely on):
- *   - GET (and HEAD) on /metrics and /status, POST on the others; another method gets 405
+ *   - GET (and HEAD) on /metrics, /status and /log-level, POST on the others; another method gets 405
  *     with an Allow header; an unknown path gets 404. Query strings and request bodies are
  *     ignored. POOL and MEMBER are percent-decoded path segments ("127.0.0.1:5070", an
  *     index, or "%5B%3A%3A1%5D%3A5070" for "[::1]:5070"); a bad %-escape or %00 gets 400.

@@ -280,7 +280,7 @@ struct vd_config {
 	unsigned workers; /* 0 in the file means: one per online core (resolved by the loader) */
 	unsigned batch;   /* messages per recvmmsg/sendmmsg batch */
 	uint32_t retry_after;
-	unsigned log_level;   /* enum vd_log_level (log.h): applied at start and by each reload */
+	unsigned log_level;   /* enum vd_log_level (log.h): applied at start, by reloads changing it */
 	unsigned n_listeners; /* >= 1 */
 	struct vd_cfg_listener listeners[VD_CFG_MAX_LISTENERS];
 	unsigned n_pools;           /* >= 1; pools[0] takes requests no rule routes */

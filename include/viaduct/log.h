@@ -26,7 +26,7 @@ enum vd_log_level vd_log_get_level(void);
 
 /** "error", "warn", "info" or "debug". */
 const char *vd_log_level_name(enum vd_log_level level);
-/** The level named `name` (as vd_log_level_name gives it), or -1. */
+/** The level named `name` (as vd_log_level_name gives it, or "warning"), or -1. */
 int vd_log_level_parse(const char *name);
 
 /**

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The admin HTTP server: libmicrohttpd with one internal polling thread, a fixed route table
- * of five endpoints, and the mapping of callback results to HTTP statuses (see admin.h for
- * the contract). The module owns no state of the proxy: every answer comes from the ops.
+ * of seven endpoints, and the mapping of callback results to HTTP statuses (see admin.h for
+ * the contract). The module owns no state of the proxy: every answer comes from the ops,
+ * except the log level, which is the log module's atomic and is read and set here.
  *
  * We open, bind and listen on the socket ourselves and hand it to libmicrohttpd
  * (MHD_OPTION_LISTEN_SOCKET) rather than passing MHD_OPTION_SOCK_ADDR: the start-up error then
@@ -232,7 +233,16 @@ static int split_path(const char *url, struct path *p)
 
 /* ---- endpoints ---- */
 
-enum route { ROUTE_NONE, ROUTE_METRICS, ROUTE_STATUS, ROUTE_RELOAD, ROUTE_DRAIN, ROUTE_UNDRAIN };
+enum route {
+	ROUTE_NONE,
+	ROUTE_METRICS,
+	ROUTE_STATUS,
+	ROUTE_LOG_LEVEL,     /* GET /log-level */
+	ROUTE_LOG_LEVEL_SET, /* POST /log-level/LEVEL */
+	ROUTE_RELOAD,
+	ROUTE_DRAIN,
+	ROUTE_UNDRAIN,
+};
 
 static enum route match_route(const struct path *p)
 {
@@ -242,6 +252,10 @@ static enum route match_route(const struct path *p)
 		return ROUTE_STATUS;
 	if (p->n == 1 && !strcmp(p->seg[0], "reload"))
 		return ROUTE_RELOAD;
+	if (p->n == 1 && !strcmp(p->seg[0], "log-level"))
+		return ROUTE_LOG_LEVEL;
+	if (p->n == 2 && !strcmp(p->seg[0], "log-level"))
+		return ROUTE_LOG_LEVEL_SET;
 	if (p->n != 5 || strcmp(p->seg[0], "pools") || !p->seg[1][0] ||
 	    strcmp(p->seg[2], "members") || !p->seg[3][0])
 		return ROUTE_NONE;
@@ -301,6 +315,40 @@ static void do_reload(const struct vd_admin *a, struct reply *r)
 	ok_end(r, msg);
 }
 
+static void do_log_level(struct reply *r)
+{
+	r->status = MHD_HTTP_OK;
+	r->type = TYPE_JSON;
+	vd_buf_printf(&r->body, "{\"log_level\":\"%s\"}\n", vd_log_level_name(vd_log_get_level()));
+}
+
+/* Takes effect at once for every thread (an atomic in the log module); a reload puts the
+ * config's log_level back only when the file's value changed (control.c). */
+static void do_log_level_set(const char *name, struct reply *r)
+{
+	int level = vd_log_level_parse(name);
+	enum vd_log_level was = vd_log_get_level();
+
+	if (level < 0) {
+		char msg[ADMIN_MSG_MAX];
+		snprintf(msg, sizeof(msg), "unknown log level \"%.64s\": error, warn, info or debug",
+			 name);
+		reply_error(r, MHD_HTTP_BAD_REQUEST, msg);
+		return;
+	}
+	/* at warning level, under the more verbose of the two levels: an operator who turns the
+	 * log down to error still sees that (and when) it was done */
+	if ((enum vd_log_level)level > was)
+		vd_log_set_level((enum vd_log_level)level);
+	vd_log(VD_LOG_WARN, "log level set to %s (was %s) through the admin API",
+	       vd_log_level_name((enum vd_log_level)level), vd_log_level_name(was));
+	vd_log_set_level((enum vd_log_level)level);
+	r->status = MHD_HTTP_OK;
+	r->type = TYPE_JSON;
+	vd_buf_printf(&r->body, "{\"ok\":true,\"log_level\":\"%s\",\"was\":\"%s\"}\n",
+		      vd_log_level_name((enum vd_log_level)level), vd_log_level_name(was));
+}
+
 static void do_drain(const struct vd_admin *a, const struct path *p, bool drain, struct reply *r)
 {
 	const char *pool = p->seg[1], *member = p->seg[3];
@@ -346,16 +394,21 @@ static void route(struct vd_admin *a, const char *url, const char *method, struc
 		break;
 	case ROUTE_METRICS:
 	case ROUTE_STATUS:
-		if (is_get(method))
-			do_render(a, rt, r);
-		else
+	case ROUTE_LOG_LEVEL:
+		if (!is_get(method))
 			reply_405(r, ALLOW_GET);
+		else if (rt == ROUTE_LOG_LEVEL)
+			do_log_level(r);
+		else
+			do_render(a, rt, r);
 		break;
 	default:
 		if (strcmp(method, MHD_HTTP_METHOD_POST))
 			reply_405(r, ALLOW_POST);
 		else if (rt == ROUTE_RELOAD)
 			do_reload(a, r);
+		else if (rt == ROUTE_LOG_LEVEL_SET)
+			do_log_level_set(p.seg[1], r);
 		else
 			do_drain(a, &p, rt == ROUTE_DRAIN, r);
 		break;

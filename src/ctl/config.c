@@ -412,7 +412,8 @@ static int convert_top(struct loader *ld, const struct raw_config *raw, struct v
 		return rc;
 	int level = raw->log_level ? vd_log_level_parse(raw->log_level) : VD_LOG_INFO;
 	if (level < 0)
-		return cfg_bad(ld, "log_level", "\"%s\": error, warn, info or debug", raw->log_level);
+		return cfg_bad(ld, "log_level", "\"%s\": error, warn (or warning), info or debug",
+			       raw->log_level);
 	cfg->log_level = (unsigned)level;
 	cfg->workers = workers ? workers : online_cores();
 	cfg->batch = batch;

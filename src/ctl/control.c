@@ -157,11 +157,14 @@ int vd_control_reload(const char *why, char *msg, size_t msglen)
 		vd_log(VD_LOG_WARN, "reload (%s): %s changed: needs a restart to take effect; the "
 				    "running datapath keeps its start-up settings",
 		       why, restart);
+	/* a level set at runtime (admin API) survives reloads that leave the file's value alone */
+	bool level_changed = r->cfg.log_level != vd_route_published->cfg.log_level;
 	uint64_t grace_us = vd_route_publish(r);
 	CTL_COUNT(vd_control_stats.reloads, 1);
 	uint64_t version = r->version;
 	vd_control_health_members(r);
-	vd_log_set_level((enum vd_log_level)r->cfg.log_level);
+	if (level_changed)
+		vd_log_set_level((enum vd_log_level)r->cfg.log_level);
 	vd_notify_reloaded(version, true);
 	vd_control_passive_members(r);
 	vd_route_unlock();

@@ -48,6 +48,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "viaduct/log.h"
+
 uint64_t vd_now_ms(void)
 {
 	struct timespec ts;
@@ -268,8 +270,17 @@ static enum reply_kind parse_reply(struct vd_health *h, const char *buf, size_t 
 
 /* ---- member state: judged by health_state.c, reported here ---- */
 
-void vd_health_report(const struct vd_health *h, unsigned i, enum vd_health_sm_result r)
+void vd_health_report(const struct vd_health *h, unsigned i, enum vd_health_sm_result r,
+		      const char *what, unsigned status)
 {
+	/* one line per judged probe (per member and interval): what log_level debug is for */
+	if (r != VD_HEALTH_SM_IGNORED && vd_log_get_level() >= VD_LOG_DEBUG) {
+		char addr[VD_ADDR_TEXT_MAX];
+		vd_sockaddr_text(&h->m[i].addr, addr, sizeof(addr));
+		/* %.0u prints nothing for 0 */
+		vd_log(VD_LOG_DEBUG, "health: member %u (%s): %s%.0u%s", i, addr, what, status,
+		       r == VD_HEALTH_SM_UP ? ": up" : r == VD_HEALTH_SM_DOWN ? ": down" : "");
+	}
 	if ((r == VD_HEALTH_SM_UP || r == VD_HEALTH_SM_DOWN) && h->fn)
 		h->fn(h->arg, i, r == VD_HEALTH_SM_UP);
 }
@@ -325,7 +336,7 @@ void vd_health_tick(struct vd_health *h, uint64_t now_ms)
 		r = vd_health_sm_expire(&m->sm, &h->cfg, now_ms);
 		if (r != VD_HEALTH_SM_IGNORED) {
 			vd_health_connect_close(m); /* still connecting at the deadline */
-			vd_health_report(h, i, r);
+			vd_health_report(h, i, r, "probe timed out", 0);
 		}
 		if (vd_health_sm_due(&m->sm, now_ms))
 			send_probe(h, i, now_ms);
@@ -392,7 +403,8 @@ static void on_datagram(struct vd_health *h, const char *buf, size_t len,
 		return;
 	}
 	vd_health_report(h, (unsigned)i,
-			 vd_health_sm_reply(&h->m[i].sm, &h->cfg, r.seq, r.status, now));
+			 vd_health_sm_reply(&h->m[i].sm, &h->cfg, r.seq, r.status, now),
+			 "probe answered ", r.status);
 }
 
 void vd_health_on_readable(struct vd_health *h, int fd, uint64_t now_ms)

@@ -25,7 +25,8 @@ static void on_connect(struct vd_health *h, unsigned i, bool ok, uint64_t now)
 	struct member *m = &h->m[i];
 
 	vd_health_connect_close(m);
-	vd_health_report(h, i, vd_health_sm_connect(&m->sm, &h->cfg, ok, now));
+	vd_health_report(h, i, vd_health_sm_connect(&m->sm, &h->cfg, ok, now),
+			 ok ? "probe connected" : "probe connect failed", 0);
 }
 
 /* Starts member i's connect. A socket we cannot open is like a datagram we cannot send: a

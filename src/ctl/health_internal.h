@@ -95,8 +95,10 @@ struct vd_health {
 /* health.c */
 int vd_health_fam_index(sa_family_t family);
 int vd_health_addr_cmp(const union vd_sockaddr *a, const union vd_sockaddr *b);
-/** Tells the change callback when the state machine's result r for member i is a transition. */
-void vd_health_report(const struct vd_health *h, unsigned i, enum vd_health_sm_result r);
+/** Tells the change callback when the state machine's result r for member i is a transition;
+ * logs every judged result at debug level: `what` (followed by `status` unless 0). */
+void vd_health_report(const struct vd_health *h, unsigned i, enum vd_health_sm_result r,
+		      const char *what, unsigned status);
 /** Our address as a member at `to` sees it (the Via and From host of its probes). */
 void vd_health_local_for(const struct vd_health *h, const union vd_sockaddr *to,
 			 union vd_sockaddr *out);

@@ -156,7 +156,8 @@ void vd_health_on_conn_failure(struct vd_health *h, const union vd_sockaddr *a,
 		struct member *m = &h->m[i];
 		if (m->transport != transport || vd_health_addr_cmp(&m->addr, a) != 0)
 			continue;
-		vd_health_report(h, i, vd_health_sm_conn_failure(&m->sm, &h->cfg, now_ms));
+		vd_health_report(h, i, vd_health_sm_conn_failure(&m->sm, &h->cfg, now_ms),
+				 "a worker's connection failed", 0);
 		return;
 	}
 }

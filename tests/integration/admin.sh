@@ -8,7 +8,9 @@
 # - drain: calls of 3 s are running on both members when member 2 is drained; they all
 #   complete (their ACK/BYE carry a To-tag and still reach the drained member), and calls
 #   started after the drain never reach it; undrain brings new calls back to it;
-# - reload through the API publishes a new snapshot; an unknown member is a 404 (exit 1).
+# - reload through the API publishes a new snapshot; an unknown member is a 404 (exit 1);
+# - log-level: read, set at runtime (logged), kept by a reload of an unchanged log_level,
+#   replaced by a reload that changes it; an unknown level is a 400 (exit 1).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=lib.sh
@@ -91,6 +93,30 @@ rc=$?
 set -e
 check "an unknown member is an HTTP error (viaductctl exit $rc)" '[[ $rc == 1 ]]'
 
+# log level at runtime: set through the API, kept by a reload that leaves the file's
+# log_level alone, replaced by one that changes it
+check "log-level reads info" "ctl log-level | grep -qx '{\"log_level\":\"info\"}'"
+check "log-level error answers the old level" \
+	"ctl log-level error | grep -q '\"log_level\":\"error\",\"was\":\"info\"'"
+check "the change is logged at warning level" \
+	"grep -q 'log level set to error (was info) through the admin API' '$VLOG'"
+reloads=$(grep -c 'reload (admin API): snapshot' "$VLOG")
+ctl reload >/dev/null
+check "at level error a reload's info line is not written" \
+	"[[ \$(grep -c 'reload (admin API): snapshot' '$VLOG') == $reloads ]]"
+check "a reload of an unchanged log_level keeps the runtime level" \
+	"ctl log-level | grep -q '\"log_level\":\"error\"'"
+printf 'log_level: debug\n' >>"$TMPDIR_E2E/viaduct.yaml"
+ctl reload >/dev/null
+check "a reload that changes log_level applies it" "ctl log-level | grep -q '\"log_level\":\"debug\"'"
+set +e
+ctl log-level loud >/dev/null 2>"$TMPDIR_E2E/loud.err"
+rc=$?
+set -e
+check "an unknown level is an HTTP error (viaductctl exit $rc) that names the levels" \
+	"[[ $rc == 1 ]] && grep -q 'error, warn, info or debug' '$TMPDIR_E2E/loud.err'"
+check "warning is a name of warn" "ctl log-level warning | grep -q '\"log_level\":\"warn\"'"
+
 stop_pid "$VD" TERM 10
 check "viaduct exited 0" '[[ $WAIT_RC == 0 ]]'
 grep '^stats total' "$VLOG" | tail -1 | while read -r l; do log "$l"; done
@@ -98,4 +124,4 @@ if ((CHECK_FAILED)); then
 	tail_log viaduct "$VLOG" 30
 	checks_exit
 fi
-log "admin API: status, metrics, drain under load, undrain and reload all work"
+log "admin API: status, metrics, drain under load, undrain, reload and log level all work"

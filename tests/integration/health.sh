@@ -43,6 +43,7 @@ workers: 2
 listeners: [{address: $A, port: $PROXY}]
 pool: {name: pcscf, members: [{host: $A, port: $P1}, {host: $A, port: $P2}]}
 health: {interval_ms: $INTERVAL, timeout_ms: 150, down_after: $DOWN_AFTER, up_after: 2}
+log_level: debug
 YAML
 start_bg_merged viaduct "$VIADUCT" -c "$TMPDIR_E2E/viaduct.yaml"
 VD=${BG_PID[viaduct]}
@@ -75,6 +76,11 @@ check "UAS 2 takes calls again ($(invites uas2))" '(( $(invites uas2) > 0 ))'
 
 stop_pid "$VD" TERM 10
 check "viaduct exited 0" '[[ $WAIT_RC == 0 ]]'
+# log_level debug: one line per judged probe
+check "debug log: member 0's probes answered 200" \
+	"grep -q 'debug: health: member 0 ($A:$P1): probe answered 200' '$VLOG'"
+check "debug log: member 1's probe timed out and it went down" \
+	"grep -q 'debug: health: member 1 ($A:$P2): probe timed out: down' '$VLOG'"
 grep '^stats \(total\|control\)' "$VLOG" | tail -2 | while read -r l; do log "$l"; done
 if ((CHECK_FAILED)); then
 	tail_log viaduct "$VLOG" 30

@@ -106,8 +106,12 @@ Test(log, config_key)
 	load("log_level: debug\n", &cfg, 0, err, sizeof(err));
 	cr_assert_eq(cfg.log_level, VD_LOG_DEBUG);
 	vd_config_free(&cfg);
+	load("log_level: warning\n", &cfg, 0, err, sizeof(err));
+	cr_assert_eq(cfg.log_level, VD_LOG_WARN);
+	vd_config_free(&cfg);
 	load("log_level: loud\n", &cfg, -EINVAL, err, sizeof(err));
-	cr_assert(strstr(err, "log_level") && strstr(err, "error, warn, info or debug"), "%s", err);
+	cr_assert(strstr(err, "log_level") && strstr(err, "error, warn (or warning), info or debug"),
+		  "%s", err);
 }
 
 /* ---- sd_notify through a socket of ours ---- */
