@@ -55,10 +55,13 @@ static void usage(FILE *f)
 		"  reload                 reload the configuration now\n"
 		"  drain POOL MEMBER      stop sending new dialogs to MEMBER (name or index)\n"
 		"  undrain POOL MEMBER    take MEMBER back\n"
+		"  log-level              print the log level\n"
+		"  log-level LEVEL        set it: error, warning, info or debug\n"
 		"options:\n"
 		"  -a HOST:PORT  admin API address (default: $" ADDR_ENV ", else " DEFAULT_ADDR
 		"; [::1]:PORT for IPv6)\n"
 		"  -t SECONDS    give up after this long (default %d)\n"
+		"  -h            this text\n"
 		"exit: 0 ok, 1 HTTP error, 2 usage, 3 no answer\n",
 		DEFAULT_TIMEOUT_S);
 }
