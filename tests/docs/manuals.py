@@ -18,7 +18,8 @@ Checks the generated pages (build/man/*.[58], from man/*.scd by scdoc):
            "[]" marks a list), top-level keys in "Top level"; every term there is a key the
            loader accepts at that place; and every config key README.md's "Configuration" and
            "Edge protection" name (the YAML example's keys with their sections, and the
-           `key: ...` / `key: { a, b }` forms of the text) is in viaduct.yaml(5).
+           `key: ...` / `key: { a, b }` forms of the text) is in viaduct.yaml(5);
+  example  the EXAMPLE of viaduct.yaml(5), a whole config, passes viaduct --check-config.
 
 Usage: manuals.py SOURCE_ROOT VIADUCT VIADUCTCTL viaduct.8 viaductctl.8 viaduct.yaml.5
        manuals.py --self-test SOURCE_ROOT VIADUCT VIADUCTCTL viaduct.8 viaductctl.8 viaduct.yaml.5
@@ -48,8 +49,9 @@ LINTIAN_WIDTHS = ('80', '120')  # lintian runs man at 120 columns, "back to 80" 
 
 def roff_text(line):
     """A roff line with scdoc's escapes undone, font changes kept as \\fB \\fI \\fR."""
+    line = line.replace('\\\\', '\0')  # an escaped backslash, kept apart from escapes
     return (line.replace('\\&', '').replace('\\-', '-').replace('\\(aq', "'")
-            .replace('\\*(Aq', "'").replace('\\e', '\\'))
+            .replace('\\*(Aq', "'").replace('\\e', '\\').replace('\0', '\\'))
 
 
 def roff_sections(roff):
@@ -107,6 +109,20 @@ def page_commands(roff):
 
 KEY_TERM = re.compile(r'^\\fB([a-z][a-z0-9_]*)\\fR:(?: |$)')
 TOP = ''  # the parent of top-level keys; its subsection is "Top level"
+
+
+def literal_blocks(lines):
+    """The text of scdoc's literal blocks (.nf ... .fi) among lines."""
+    blocks, cur = [], None
+    for line in lines:
+        if line == '.nf':
+            cur = []
+        elif line == '.fi' and cur is not None:
+            blocks.append('\n'.join(cur) + '\n')
+            cur = None
+        elif cur is not None and not line.startswith('.RS'):
+            cur.append(line)
+    return blocks
 
 
 def page_keys(roff):
@@ -369,6 +385,24 @@ def check_render(page):
     return problems
 
 
+def check_example(roff, viaduct):
+    """The EXAMPLE of viaduct.yaml(5) is a whole config: viaduct --check-config takes it."""
+    sections, _ = roff_sections(roff)
+    blocks = literal_blocks(sections.get('EXAMPLE', []))
+    if len(blocks) != 1:
+        return [f'viaduct.yaml.5: EXAMPLE has {len(blocks)} literal blocks, not one config']
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, 'example.yaml')
+        with open(path, 'w', encoding='utf-8') as f:
+            f.write(blocks[0])
+        r = subprocess.run([viaduct, '--check-config', path], capture_output=True, text=True,
+                           timeout=60)
+    if r.returncode:
+        return [f'viaduct.yaml.5: the EXAMPLE fails viaduct --check-config: '
+                f'{r.stderr.strip()}']
+    return []
+
+
 def run_help(binary):
     r = subprocess.run([binary, '--help'], capture_output=True, text=True, timeout=30)
     if r.returncode:
@@ -379,6 +413,7 @@ def run_help(binary):
 class Inputs:
     def __init__(self, root, viaduct, viaductctl, pages):
         self.root, self.pages = root, [os.path.abspath(p) for p in pages]
+        self.viaduct = viaduct
         read = lambda *p: open(os.path.join(root, *p), encoding='utf-8').read()
         self.roff = {os.path.basename(p): open(p, encoding='utf-8').read() for p in pages}
         self.help = {'viaduct': run_help(viaduct), 'viaductctl': run_help(viaductctl)}
@@ -407,6 +442,7 @@ def check(inp, render=True):
     top = {p for p in loader if '.' not in p}
     rp, rl = readme_keys(inp.readme, top)
     problems += check_keys(loader, page_keys(inp.roff['viaduct.yaml.5']), rp, rl)
+    problems += check_example(inp.roff['viaduct.yaml.5'], inp.viaduct)
     return problems, len(loader), len(rp) + len(rl)
 
 
@@ -455,6 +491,10 @@ def self_test(inp):
          lambda i: setattr(i, 'readme', i.readme.replace(
              '`overload: { shed:', '`overload: { shed_mode: drop, shed:')),
          'key overload.shed_mode (README.md')
+    case('an EXAMPLE viaduct refuses',
+         lambda i: i.roff.update({'viaduct.yaml.5': i.roff['viaduct.yaml.5'].replace(
+             'port: 5070', 'port: 70000', 1)}),
+         'EXAMPLE fails viaduct --check-config')
     with tempfile.TemporaryDirectory() as d:
         bad = os.path.join(d, 'viaduct.8')
         with open(bad, 'w') as f:
@@ -489,7 +529,7 @@ def main(argv):
         return 1
     print(f'manuals: ok (3 pages render clean; --help options and viaductctl commands match '
           f'the pages both ways; {n_keys} loader keys and {n_readme} README keys in '
-          f'viaduct.yaml.5)')
+          f'viaduct.yaml.5; its EXAMPLE passes --check-config)')
     return 0
 
 
