@@ -7,6 +7,7 @@ set -euo pipefail
 packages=(
 	# build
 	build-essential meson ninja-build pkg-config clang llvm libclang-rt-14-dev
+	scdoc           # the manuals: man/*.scd -> viaduct(8), viaductctl(8), viaduct.yaml(5)
 	# libraries of the product
 	libhyperscan-dev liburcu-dev libjemalloc-dev libcyaml-dev libmicrohttpd-dev libxxhash-dev libsodium-dev
 	libssl-dev openssl
@@ -15,6 +16,7 @@ packages=(
 	dpdk-dev libdpdk-dev
 	# tests
 	libcriterion-dev sip-tester iproute2 procps python3 python3-yaml
+	man-db groff-base   # tests/docs/manuals.py renders the manuals as lintian does
 	# interop tests (tests/interop: Kamailio registrars, sipsak, baresip headless, SIPVicious)
 	kamailio kamailio-tls-modules sipsak baresip-core sipvicious
 	# benchmarks (bench/ only)

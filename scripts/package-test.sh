@@ -36,7 +36,9 @@ dpkg -i "$deb" || { apt-get install -y -qq -f && dpkg -s viaduct >/dev/null; } |
 	fail "dpkg -i"
 getent passwd viaduct >/dev/null || fail "no viaduct user after install"
 for f in /usr/sbin/viaduct /usr/bin/viaductctl "$conf" /lib/systemd/system/viaduct.service \
-	/lib/systemd/system/viaduct@.service /usr/share/doc/viaduct/examples/example.yaml; do
+	/lib/systemd/system/viaduct@.service /usr/share/doc/viaduct/examples/example.yaml \
+	/usr/share/man/man8/viaduct.8.gz /usr/share/man/man8/viaductctl.8.gz \
+	/usr/share/man/man5/viaduct.yaml.5.gz; do
 	[ -e "$f" ] || fail "$f not installed"
 done
 dpkg-query -W -f='${Conffiles}\n' viaduct | grep -q " $conf " || fail "$conf is no conffile"
@@ -100,7 +102,7 @@ dpkg --purge viaduct || fail "dpkg --purge"
 ! getent passwd viaduct >/dev/null || fail "viaduct user still there after purge"
 ! getent group viaduct >/dev/null || fail "viaduct group still there after purge"
 for f in "$conf" /etc/viaduct /usr/sbin/viaduct /usr/bin/viaductctl \
-	/lib/systemd/system/viaduct.service /usr/share/doc/viaduct; do
+	/lib/systemd/system/viaduct.service /usr/share/doc/viaduct /usr/share/man/man8/viaduct.8.gz; do
 	[ ! -e "$f" ] || fail "$f still there after purge"
 done
 step "purged: no viaduct user or group, $conf and /etc/viaduct gone, programs and units gone"

@@ -13,6 +13,7 @@
  * "error" message goes to stderr); 2 usage; 3 no answer (cannot connect, timeout, not HTTP).
  */
 #include <errno.h>
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,15 +58,15 @@ static void usage(FILE *f)
 		"  status                 pools, members, health, drain state, hot sources (JSON)\n"
 		"  metrics                counters (Prometheus text format)\n"
 		"  reload                 reload the configuration now\n"
-		"  drain POOL MEMBER      stop sending new dialogs to MEMBER (name or index)\n"
+		"  drain POOL MEMBER      stop sending new dialogs to MEMBER (host:port or index)\n"
 		"  undrain POOL MEMBER    take MEMBER back\n"
-		"  log-level [LEVEL]      print the log level, or set it now (error, warn, info,\n"
-		"                         debug); a reload keeps it unless the file's log_level\n"
-		"                         changed\n"
+		"  log-level              print the log level\n"
+		"  log-level LEVEL        set it now: error, warn, info or debug\n"
 		"options:\n"
 		"  -a HOST:PORT  admin API address (default: $" ADDR_ENV ", else " DEFAULT_ADDR
 		"; [::1]:PORT for IPv6)\n"
 		"  -t SECONDS    give up after this long (default %d)\n"
+		"  -h, --help    this text\n"
 		"exit: 0 ok, 1 HTTP error, 2 usage, 3 no answer\n",
 		DEFAULT_TIMEOUT_S);
 }
@@ -246,12 +247,14 @@ static const struct command *find_command(const char *name)
 /* Options into *addr and *timeout_s; the index of the command, or -1 (usage printed). */
 static int parse_options(int argc, char **argv, const char **addr, int *timeout_s)
 {
+	static const struct option longopts[] = {{"help", no_argument, NULL, 'h'},
+						 {NULL, 0, NULL, 0}};
 	int opt;
 	char *end;
 
 	*addr = getenv(ADDR_ENV) && *getenv(ADDR_ENV) ? getenv(ADDR_ENV) : DEFAULT_ADDR;
 	*timeout_s = DEFAULT_TIMEOUT_S;
-	while ((opt = getopt(argc, argv, "+a:t:h")) != -1) {
+	while ((opt = getopt_long(argc, argv, "+a:t:h", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'a':
 			*addr = optarg;
