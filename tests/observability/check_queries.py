@@ -477,7 +477,7 @@ def cmd_live(base, dashboard, rules_file):
     queries, variables = dashboard_queries(dash, problems)
     rules = yaml.safe_load(open(rules_file, encoding="utf-8"))
     exprs = rule_exprs(rules, problems)
-    empty_ok = nonempty = 0
+    empty_ok, nonempty, filtered = 0, 0, []
     for where, expr, legend in queries + [(w, e, "") for w, e in exprs]:
         expr = grafana_expand(expr, "1m")
         r = api(base, "/api/v1/query", {"query": expr})
@@ -489,6 +489,7 @@ def cmd_live(base, dashboard, rules_file):
         if not series:
             if has_filter(expr):
                 empty_ok += 1
+                filtered.append(where.replace("panel ", "").replace(" target ", "/"))
             else:
                 problems.append("%s: no series from %r" % (where, expr))
             continue
@@ -516,6 +517,8 @@ def cmd_live(base, dashboard, rules_file):
         problems.append("Prometheus loaded %d rules, the file has %d" % (seen, len(exprs)))
     for line in problems:
         print("check_queries: " + line, file=sys.stderr)
+    print("check_queries: live: filtered to none (a comparison, nothing over it in this "
+          "run): %s" % ", ".join(filtered))
     print("check_queries: live: %d queries evaluated by Prometheus (%d with series, %d "
           "filtered to none), %d template variables with values, %d rules healthy: %s" % (
               len(queries) + len(exprs), nonempty, empty_ok, len(variables), seen,
