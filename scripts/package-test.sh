@@ -36,7 +36,9 @@ dpkg -i "$deb" || { apt-get install -y -qq -f && dpkg -s viaduct >/dev/null; } |
 	fail "dpkg -i"
 getent passwd viaduct >/dev/null || fail "no viaduct user after install"
 for f in /usr/sbin/viaduct /usr/bin/viaductctl "$conf" /lib/systemd/system/viaduct.service \
-	/lib/systemd/system/viaduct@.service /usr/share/doc/viaduct/examples/example.yaml; do
+	/lib/systemd/system/viaduct@.service /usr/share/doc/viaduct/examples/example.yaml \
+	/usr/share/doc/viaduct/examples/viaduct.json \
+	/usr/share/doc/viaduct/examples/viaduct-alerts.yml; do
 	[ -e "$f" ] || fail "$f not installed"
 done
 dpkg-query -W -f='${Conffiles}\n' viaduct | grep -q " $conf " || fail "$conf is no conffile"
