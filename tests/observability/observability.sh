@@ -20,20 +20,24 @@
 #    every dashboard query and rule expression evaluates without error, those without a
 #    comparison return series (the members' name join included), every legend label is
 #    there, every rule is healthy; ViaductMemberDown is pending for the two dead members,
-#    ViaductPoolEmpty for spare and not for pcscf, ViaductDown for none; once viaduct is
-#    stopped, ViaductDown is pending.
+#    ViaductPoolEmpty for spare and not for pcscf, ViaductDown for none; a config with an
+#    unknown key is refused and ViaductReloadFailed fires; once viaduct is stopped,
+#    ViaductDown is pending.
 # promtool and prometheus come from Debian's prometheus package, sipp from sip-tester
 # (scripts/install-deps.sh); without them: exit 77. Every process is started and stopped by
 # PID; every wait is a bounded poll.
+# shellcheck disable=SC2016 # check's expressions are single-quoted on purpose: check evals them
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../integration/lib.sh
+# shellcheck source-path=SCRIPTDIR source=../integration/lib.sh
 . "$HERE/../integration/lib.sh"
+# shellcheck disable=SC2034 # lib.sh's start_viaduct_checked runs it
 VIADUCT_BIN=$1
 CTL=$2
 ROOT=$3
 for tool in promtool prometheus sipp python3 unshare; do
-	command -v "$tool" >/dev/null || { log "SKIP: $tool not installed (scripts/install-deps.sh)"; exit 77; }
+	command -v "$tool" >/dev/null ||
+		{ log "SKIP: $tool not installed (scripts/install-deps.sh)"; exit 77; }
 done
 [[ $(id -u) == 0 ]] || { log "SKIP: needs root for a network namespace"; exit 77; }
 in_private_netns "$@"
@@ -92,6 +96,7 @@ admin: {address: $A, port: $ADMIN}
 YAML
 start_viaduct_checked "$TMPDIR_E2E/viaduct.yaml"
 VLOG=$TMPDIR_E2E/viaduct.log
+# shellcheck disable=SC2153 # set by start_viaduct_checked
 wait_for_log "$VLOG" 'admin API: listening' 10 "$VIADUCT_PID" || die "no admin API"
 for m in "pcscf/$A:$DEAD" "spare/$A:$DEAD2"; do
 	wait_for_log "$VLOG" "member $m down" 10 "$VIADUCT_PID" || die "$m not marked down"
@@ -132,7 +137,8 @@ msgs=$(metric "$M" viaduct_received_requests_total 'method="MESSAGE"')
 check "the scrape is valid Prometheus text" 'prom_valid "$M" viaduct_member_up'
 check "viaduct received the $((3 * N)) MESSAGEs (${msgs:-none})" '(( ${msgs:-0} >= 3 * N ))'
 check "the dead members are down, the others up" \
-	'[[ $(grep -c "^viaduct_member_up{.*} 0$" "$M") == 2 && $(grep -c "^viaduct_member_up{.*} 1$" "$M") == 2 ]]'
+	'[[ $(grep -c "^viaduct_member_up{.*} 0$" "$M") == 2 &&
+		$(grep -c "^viaduct_member_up{.*} 1$" "$M") == 2 ]]'
 check "the 503 member's 5xx are counted (member_5xx_total)" \
 	'(( $(metric "$M" viaduct_member_5xx_total "pool=\"0\",member=\"1\"") > 0 ))'
 check "spare's requests got 503 from viaduct (replies_total)" \
@@ -166,6 +172,12 @@ check "alerts pending: MemberDown for both dead members, PoolEmpty for spare onl
 	'python3 "$CHECK" alerts "$PURL" 20 "+ViaductMemberDown:pool=pcscf,member=$A:$DEAD" \
 		"+ViaductMemberDown:pool=spare,member=$A:$DEAD2" "+ViaductPoolEmpty:pool=spare" \
 		"-ViaductPoolEmpty:pool=pcscf" "-ViaductDown" "-ViaductReloadFailed" >&2'
+# a config with an unknown key: the reload (inotify) is refused and ViaductReloadFailed fires
+printf '%s\n' 'no_such_key: 1' >>"$TMPDIR_E2E/viaduct.yaml"
+wait_for_log "$VLOG" 'reload \(.*\) refused' 10 "$VIADUCT_PID" ||
+	die "the bad config was not refused"
+check "a refused reload: ViaductReloadFailed" \
+	'python3 "$CHECK" alerts "$PURL" 20 "+ViaductReloadFailed:instance=$A:$ADMIN" >&2'
 stop_pid "$VIADUCT_PID" TERM 10
 check "viaduct exited 0" '[[ $WAIT_RC == 0 ]]'
 check "viaduct stopped: ViaductDown pending for its instance" \
@@ -177,4 +189,5 @@ if ((CHECK_FAILED)); then
 	tail_log prometheus "$TMPDIR_E2E/prometheus.log" 20
 	checks_exit
 fi
-log "observability: dashboard and alert rules use only what viaduct exports; promtool and a live Prometheus agree"
+log "observability: the dashboard and the alert rules use only what viaduct exports;" \
+	"promtool and a live Prometheus agree"
