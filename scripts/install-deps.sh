@@ -17,6 +17,9 @@ packages=(
 	# tests
 	libcriterion-dev sip-tester iproute2 procps python3 python3-yaml
 	man-db groff-base   # tests/docs/manuals.py renders the manuals as lintian does
+	# tests/observability: promtool (check/test rules) and prometheus (scrapes a test viaduct);
+	# Debian ships promtool in no smaller package. Its daemon is not wanted: see below.
+	prometheus
 	# interop tests (tests/interop: Kamailio registrars, sipsak, baresip headless, SIPVicious)
 	kamailio kamailio-tls-modules sipsak baresip-core sipvicious
 	# benchmarks (bench/ only)
@@ -40,4 +43,11 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+# The prometheus package enables and starts prometheus.service (port 9090, scraping itself)
+# where systemd runs. The tests start a Prometheus of their own in a network namespace; a
+# daemon this script brought in is stopped and disabled again (one installed before is left
+# alone: it was not missing).
+if [[ " ${missing[*]} " == *" prometheus "* && -d /run/systemd/system ]]; then
+	$SUDO systemctl disable --now prometheus.service || true
+fi
 echo "install-deps: done"

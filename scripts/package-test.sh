@@ -38,7 +38,9 @@ getent passwd viaduct >/dev/null || fail "no viaduct user after install"
 for f in /usr/sbin/viaduct /usr/bin/viaductctl "$conf" /lib/systemd/system/viaduct.service \
 	/lib/systemd/system/viaduct@.service /usr/share/doc/viaduct/examples/example.yaml \
 	/usr/share/man/man8/viaduct.8.gz /usr/share/man/man8/viaductctl.8.gz \
-	/usr/share/man/man5/viaduct.yaml.5.gz; do
+	/usr/share/man/man5/viaduct.yaml.5.gz \
+	/usr/share/doc/viaduct/examples/viaduct.json \
+	/usr/share/doc/viaduct/examples/viaduct-alerts.yml; do
 	[ -e "$f" ] || fail "$f not installed"
 done
 dpkg-query -W -f='${Conffiles}\n' viaduct | grep -q " $conf " || fail "$conf is no conffile"
