@@ -282,6 +282,20 @@ checks_exit() {
 sipp_ok() { tail -1 "$TMPDIR_E2E/$1.csv" | awk -F';' '{print $16}'; }
 sipp_failed() { tail -1 "$TMPDIR_E2E/$1.csv" | awk -F';' '{print $18}'; }
 
+# SIPP_BUFF: sipp's socket buffers. Its default (-buff_size 65535) holds about a hundred
+# datagrams: a sipp UAC descheduled for a few hundred ms on a busy 2-core CI machine loses
+# responses in its kernel receive buffer (RcvbufErrors), and when the member is on TCP nothing
+# retransmits a lost 2xx (sipp does not, over TCP, what RFC 3261 13.3.1.4 asks of a UAS core).
+# 4 MiB; the kernel caps it at net.core.rmem_max.
+SIPP_BUFF=(-buff_size 4194304)
+
+# udp_rcvbuf_errors: datagrams the kernel of this network namespace dropped because a UDP
+# socket's receive buffer was full (IPv4 and IPv6): says why a sipp run lost responses.
+udp_rcvbuf_errors() {
+	awk '/^Udp: [0-9]/ { n += $6 } /^Udp6RcvbufErrors/ { n += $2 } END { print n + 0 }' \
+		/proc/net/snmp /proc/net/snmp6
+}
+
 # sipp_uac_bg NAME TARGET ADDR CALLS RATE [PAUSE_MS]: sipp's built-in INVITE UAC from ADDR
 # (a fresh port) to TARGET in the background, with its stat CSV in $TMPDIR_E2E/NAME.csv; sets
 # UAC_PID. Calls last PAUSE_MS (default 0) between the 200 and the BYE.
@@ -289,7 +303,7 @@ sipp_uac_bg() {
 	local name=$1 target=$2 addr=$3 calls=$4 rate=$5 pause=${6:-0}
 	pick_udp_port "$addr"
 	start_bg "$name" sipp -sn uac "$target" -i "$addr" -p "$PICKED_PORT" -m "$calls" \
-		-r "$rate" -d "$pause" -nostdin -recv_timeout 10000 -trace_stat \
+		-r "$rate" -d "$pause" -nostdin "${SIPP_BUFF[@]}" -recv_timeout 10000 -trace_stat \
 		-stf "$TMPDIR_E2E/$name.csv" -fd 1
 	UAC_PID=${BG_PID[$name]}
 }

@@ -98,19 +98,19 @@ uac() {
 	[[ $tp == tn ]] && extra=(-max_socket 256)
 	UAC_PORT=$((UAC_PORT + 1))
 	start_bg "$name" sipp "${scen[@]}" -t "$tp" "${extra[@]}" "$(hostport "$addr" $VD_PORT)" \
-		-i "$addr" -p $UAC_PORT -m "$CALLS" -r 400 -nostdin -recv_timeout 10000 -timeout 60s \
+		-i "$addr" -p $UAC_PORT -m "$CALLS" -r 400 -nostdin "${SIPP_BUFF[@]}" -recv_timeout 10000 -timeout 60s \
 		-timeout_error -trace_stat -stf "$T/$name.csv" -trace_err -error_file "$T/$name.errors"
 	wait_pid "${BG_PID[$name]}" 70 || die "sipp $name still running"
 	local ok failed
 	ok=$(sipp_ok "$name") failed=$(sipp_failed "$name")
-	check "$name: $CALLS calls over $tp from $addr, $ok ok, $failed failed" \
+	check "$name: $CALLS calls over $tp from $addr, $ok ok, $failed failed (UDP receive-buffer drops in the namespace so far: $(udp_rcvbuf_errors))" \
 		'[[ $ok == "$CALLS" && $failed == 0 && $WAIT_RC == 0 ]]'
 }
 
 uas() { # uas NAME TRANSPORT ADDR PORT [SCENARIO]
 	local scen=(-sn uas)
 	[[ -n ${5:-} ]] && scen=(-sf "$5")
-	start_bg "$1" sipp "${scen[@]}" -t "$2" -i "$3" -p "$4" -nostdin -trace_msg \
+	start_bg "$1" sipp "${scen[@]}" -t "$2" -i "$3" -p "$4" -nostdin "${SIPP_BUFF[@]}" -trace_msg \
 		-message_file "$T/$1.msg"
 	BG_UAS+=("${BG_PID[$1]}")
 }
