@@ -97,7 +97,13 @@ static int control_main(void *arg)
 	int rc = vd_control_init(c->path, c->view);
 	if (rc)
 		return rc;
-	vd_admin_ops_start(&vd_route_published->cfg, c->view);
+	/* an admin API that cannot bind is a start failure like a listener's (exit 4): under
+	 * systemd a service that claims READY without its API would hide the problem */
+	rc = vd_admin_ops_start(&vd_route_published->cfg, c->view);
+	if (rc) {
+		vd_control_fini();
+		return rc;
+	}
 	/* every socket is bound (the datapath's before its workers started, the admin API's
 	 * just now): systemd's Type=notify start completes once every worker has run */
 	vd_route_lock();

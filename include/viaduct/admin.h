@@ -84,7 +84,7 @@ struct vd_dp_view;
  * The admin API over the control plane (src/ctl/admin_ops.c): started beside the control
  * loop when the config has an admin section, its operations going to vd_control_reload and
  * vd_control_member, its pages reading dp and the published snapshot. 0 (also when there is
- * no admin section) or -EADDRNOTAVAIL, logged.
+ * no admin section) or -EADDRNOTAVAIL, logged: main treats it as a start failure.
  */
 int vd_admin_ops_start(const struct vd_config *cfg, const struct vd_dp_view *dp);
 void vd_admin_ops_stop(void);

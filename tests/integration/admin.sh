@@ -117,6 +117,16 @@ check "an unknown level is an HTTP error (viaductctl exit $rc) that names the le
 	"[[ $rc == 1 ]] && grep -q 'error, warn, info or debug' '$TMPDIR_E2E/loud.err'"
 check "warning is a name of warn" "ctl log-level warning | grep -q '\"log_level\":\"warn\"'"
 
+# a second viaduct whose admin port is taken (by the first) does not start without its API
+pick_udp_port $A
+sed "s/port: $PROXY}/port: $PICKED_PORT}/" "$TMPDIR_E2E/viaduct.yaml" >"$TMPDIR_E2E/second.yaml"
+set +e
+timeout 20 "$VIADUCT" -c "$TMPDIR_E2E/second.yaml" >"$TMPDIR_E2E/second.log" 2>&1
+rc=$?
+set -e
+check "admin port in use: exit 4 (got $rc), the log says why" \
+	"[[ $rc == 4 ]] && grep -q 'admin API: .*Address already in use' '$TMPDIR_E2E/second.log'"
+
 stop_pid "$VD" TERM 10
 check "viaduct exited 0" '[[ $WAIT_RC == 0 ]]'
 grep '^stats total' "$VLOG" | tail -1 | while read -r l; do log "$l"; done
