@@ -87,6 +87,12 @@ static const char *main_only_key(const struct raw_config *r)
 		return "untrusted_route";
 	if (r->branch_key)
 		return "branch_key";
+	if (r->log_level)
+		return "log_level";
+	if (r->tcp)
+		return "tcp";
+	if (r->tls_client)
+		return "tls_client";
 	return NULL;
 }
 

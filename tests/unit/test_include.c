@@ -8,7 +8,9 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "viaduct/config_file.h"
 
@@ -58,6 +60,42 @@ Test(include, dispatcher_set_weights_and_priority_groups)
 	cr_expect_eq(port_of(&ds->members[2]), 5082);
 	cr_expect_eq(ds->members[2].weight, 1, "no weight= attribute: 1");
 	cr_expect_eq(ds->members[2].priority, 5, "Kamailio priority 5: five groups later");
+}
+
+/* Every process-wide key in an included file is an error, not silently ignored. */
+Test(include, process_wide_keys_only_in_the_main_file)
+{
+	static const char *const keys[] = {
+		"log_level: debug",
+		"tcp: {max_connections: 10}",
+		"tls_client: {ca: ca.pem}",
+		"workers: 1",
+		"admin: {address: 127.0.0.1, port: 8080}",
+	};
+	char dir[] = "/tmp/vd-include-XXXXXX", main_path[64], inc_path[64];
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(main_path, sizeof(main_path), "%s/main.yaml", dir);
+	snprintf(inc_path, sizeof(inc_path), "%s/inc.yaml", dir);
+	FILE *f = fopen(main_path, "w");
+	cr_assert_not_null(f);
+	fprintf(f, "listeners: [{address: 127.0.0.1}]\npool: {name: x, members: [{host: "
+		   "127.0.0.1}]}\ninclude: [inc.yaml]\n");
+	fclose(f);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		char key[32];
+		snprintf(key, sizeof(key), "%.*s", (int)strcspn(keys[i], ":"), keys[i]);
+		f = fopen(inc_path, "w");
+		cr_assert_not_null(f);
+		fprintf(f, "%s\n", keys[i]);
+		fclose(f);
+		cr_expect_eq(vd_config_load(main_path, &cfg, err, sizeof(err)), -EINVAL, "%s", key);
+		cr_expect(strstr(err, "inc.yaml") && strstr(err, key) &&
+				  strstr(err, "may only be set in the main config file"),
+			  "%s: %s", key, err);
+	}
+	unlink(inc_path);
+	unlink(main_path);
+	rmdir(dir);
 }
 
 Test(include, errors_name_the_file_the_line_and_the_key)
