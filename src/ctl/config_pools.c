@@ -7,6 +7,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,9 +309,16 @@ int cfg_convert_pools(struct loader *ld, const struct raw_config *raw, struct vd
 		else
 			snprintf(at, sizeof(at), "pools[%u]", i);
 		cfg->n_pools = base + i + 1; /* so vd_config_free sees it, whatever happens */
-		rc = convert_pool(ld, at, raw->pool ? raw->pool : &raw->pools[i], p);
+		const struct raw_pool *rp = raw->pool ? raw->pool : &raw->pools[i];
+		rc = convert_pool(ld, at, rp, p);
 		if (rc)
 			return rc;
+		if (rp->dispatcher_list) { /* watched like an included file: editing it reloads */
+			char path[PATH_MAX];
+			cfg_relative_path(ld, rp->dispatcher_list, path, sizeof(path));
+			if (cfg_add_file(ld, cfg, path))
+				return -ENOMEM;
+		}
 		for (unsigned j = 0; j < base + i; j++)
 			if (strcmp(cfg->pools[j].name, p->name) == 0) {
 				cfg_set_at(ld, "%s", at);

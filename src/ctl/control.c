@@ -105,6 +105,30 @@ static const char *dpdk_start_key_changed(const struct vd_cfg_dpdk *a, const str
 }
 
 /*
+ * Every key read once at start (a reload refuses the listeners, workers and batch, which
+ * would be wrong to keep) whose value in b differs from the one started with: the first, or
+ * NULL. The prober is created at start with its timing; the TCP limits, the admin API's
+ * socket and the per-source table's size belong to the datapath and the admin thread as
+ * they were started.
+ */
+static const char *start_key_changed(const struct vd_started_keys *a, const struct vd_config *b)
+{
+	const struct vd_cfg_health *ha = &a->health, *hb = &b->health;
+	if (ha->enabled != hb->enabled || ha->interval_ms != hb->interval_ms ||
+	    ha->timeout_ms != hb->timeout_ms || ha->down_after != hb->down_after ||
+	    ha->up_after != hb->up_after)
+		return "health";
+	if (memcmp(&a->tcp, &b->tcp, sizeof(a->tcp)))
+		return "tcp";
+	if (a->admin.enabled != b->admin.enabled || a->admin.port != b->admin.port ||
+	    strcmp(a->admin.address, b->admin.address))
+		return "admin";
+	if (a->sources != b->guard.sources)
+		return "rate_limit.sources";
+	return dpdk_start_key_changed(&a->dpdk, &b->dpdk);
+}
+
+/*
  * A build (YAML, hyperscan, Maglev: up to a second for 10,000 rules) is background work: the
  * calling thread runs it at a lower priority (Linux nice is per thread), so that the workers
  * and the admin thread (/metrics, /status) are not queued behind it when the cores are busy.
@@ -151,11 +175,11 @@ int vd_control_reload(const char *why, char *msg, size_t msglen)
 		snprintf(msg, msglen, "%s", err);
 		return -EINVAL;
 	}
-	/* reported, and otherwise ignored: the datapath keeps what it was started with */
-	const char *restart = dpdk_start_key_changed(&vd_route_published->cfg.dpdk, &r->cfg.dpdk);
+	/* reported, and otherwise ignored: what was started keeps its start-up settings */
+	const char *restart = start_key_changed(&vd_ctl.started, &r->cfg);
 	if (restart)
 		vd_log(VD_LOG_WARN, "reload (%s): %s changed: needs a restart to take effect; the "
-				    "running datapath keeps its start-up settings",
+				    "running process keeps its start-up settings",
 		       why, restart);
 	/* a level set at runtime (admin API) survives reloads that leave the file's value alone */
 	bool level_changed = r->cfg.log_level != vd_route_published->cfg.log_level;
@@ -271,8 +295,14 @@ static int poll_timeout(void)
 
 int vd_control_init(const char *path, const struct vd_dp_view *dp)
 {
+	const struct vd_config *cfg = &vd_route_published->cfg;
 	vd_ctl.config_path = path;
 	vd_ctl.view = dp;
+	vd_ctl.started = (struct vd_started_keys){ .health = cfg->health,
+						   .tcp = cfg->tcp,
+						   .admin = cfg->admin,
+						   .sources = cfg->guard.sources,
+						   .dpdk = cfg->dpdk };
 	vd_ctl.signal_fd = open_signalfd();
 	if (vd_ctl.signal_fd < 0) {
 		int rc = -errno;

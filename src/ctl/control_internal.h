@@ -27,8 +27,18 @@ struct vd_passive_change {
 };
 
 /* Everything the control thread keeps between loop iterations. */
+/* The keys read once at start, as they were then: what a reload compares against. */
+struct vd_started_keys {
+	struct vd_cfg_health health;
+	struct vd_cfg_tcp tcp;
+	struct vd_cfg_admin admin;
+	uint32_t sources; /* rate_limit.sources */
+	struct vd_cfg_dpdk dpdk;
+};
+
 struct vd_control {
 	const char *config_path;
+	struct vd_started_keys started;
 	/* the running datapath, set by vd_control_run before anything else starts */
 	const struct vd_dp_view *view;
 	/* health probing: one prober over the members of every pool, flattened in pool order */

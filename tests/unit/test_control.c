@@ -109,6 +109,44 @@ Test(control, a_good_reload_publishes_a_bad_one_keeps_the_running_snapshot)
 	cr_expect_eq(vd_control_stats.reloads_failed, 1);
 }
 
+/* What is started once (the prober's timing, TCP limits, the admin socket, the per-source
+ * table) is kept by a reload, which publishes the rest and says which key needs a restart. */
+Test(control, a_reload_names_a_start_only_change_it_cannot_apply)
+{
+	static const struct {
+		const char *extra, *key;
+	} cases[] = {
+		{ "", "health" }, /* the section removed */
+		{ "health: {interval_ms: 1000, timeout_ms: 500, down_after: 2, up_after: 1}\n",
+		  "health" },
+		{ "health: {interval_ms: 60000, timeout_ms: 500, down_after: 2, up_after: 1}\n"
+		  "tcp: {idle_timeout_ms: 1000}\n",
+		  "tcp" },
+		{ "health: {interval_ms: 60000, timeout_ms: 500, down_after: 2, up_after: 1}\n"
+		  "admin: {address: 127.0.0.1, port: 25697}\n",
+		  "admin" },
+		{ "health: {interval_ms: 60000, timeout_ms: 500, down_after: 2, up_after: 1}\n"
+		  "rate_limit: {sources: 1024}\n",
+		  "rate_limit.sources" },
+	};
+	const char *head = "workers: 1\n"
+			   "listeners: [{address: 127.0.0.1, port: 25690}]\n"
+			   "pools: [{name: a, members: [{host: 127.0.0.1, port: 25691}]}]\n";
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char yaml[512], msg[768], want[64];
+		uint64_t v = vd_route_published->version;
+		snprintf(yaml, sizeof(yaml), "%s%s", head, cases[i].extra);
+		write_config(yaml);
+		cr_assert_eq(vd_control_reload("test", msg, sizeof(msg)), 0, "%s", msg);
+		cr_expect_eq(vd_route_published->version, v + 1, "%s: published", cases[i].key);
+		snprintf(want, sizeof(want), "(%s changed: needs a restart", cases[i].key);
+		cr_expect(strstr(msg, want), "%s: %s", cases[i].key, msg);
+		write_config(base_yaml); /* back to what was started */
+		cr_assert_eq(vd_control_reload("test", msg, sizeof(msg)), 0, "%s", msg);
+		cr_expect_null(strstr(msg, "restart"), "%s", msg);
+	}
+}
+
 Test(control, drain_undrain_and_unknown_members)
 {
 	char msg[256];

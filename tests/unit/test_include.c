@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +41,12 @@ Test(include, pools_from_globs_nested_includes_and_a_dispatcher_list)
 		cr_expect_str_eq(cfg.pools[i].name, names[i], "pool %u", i);
 	cr_expect_eq(cfg.pools[2].hash, VD_HASH_SOURCE_IP);
 	cr_expect_eq(port_of(&cfg.pools[3].members[0]), 5073, "nested include, relative path");
-	/* every file is listed for the reload watch, main first */
-	cr_expect_eq(cfg.n_files, 5);
+	/* every file is listed for the reload watch, main first, the dispatcher.list too */
+	cr_expect_eq(cfg.n_files, 6);
+	bool ds = false;
+	for (unsigned i = 0; i < cfg.n_files; i++)
+		ds |= strstr(cfg.files[i], "include/dispatcher.list") != NULL;
+	cr_expect(ds, "the dispatcher.list is watched");
 	cr_expect(strstr(cfg.files[0], "main.yaml"));
 	cr_expect(strstr(cfg.files[1], "pools/a.yaml"));
 	cr_expect(strstr(cfg.files[3], "nested.yaml"));
