@@ -314,6 +314,22 @@ enum vd_frame {
  */
 enum vd_frame vd_sip_frame(const char *buf, uint32_t len, uint32_t max, uint32_t *out);
 
+/* What framing learnt of a message that is not complete yet (all zero for a new message). */
+struct vd_frame_progress {
+	uint32_t searched; /* leading bytes known to hold no end of the header block */
+	uint32_t need;	   /* the message's length once its header block is in, else 0 */
+};
+
+/**
+ * vd_sip_frame() for bytes that arrive in pieces: `pr` carries what the call over a prefix
+ * of the same bytes learnt, so that a message arriving a byte at a time is scanned once, not
+ * once per byte (a slowloris would otherwise cost its length squared). Same results as
+ * vd_sip_frame(); `pr` is updated on VD_FRAME_MORE and zeroed by every other result, ready
+ * for the next message.
+ */
+enum vd_frame vd_sip_frame_resume(const char *buf, uint32_t len, uint32_t max,
+				  struct vd_frame_progress *pr, uint32_t *out);
+
 /** Case-insensitive equality of two slices. */
 bool vd_slice_eq_nocase(struct vd_slice a, struct vd_slice b);
 

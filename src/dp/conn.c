@@ -304,7 +304,8 @@ static void frame_all(struct vd_worker *w, struct vd_conn *c)
 	uint32_t off = 0, n;
 	bool done = false;
 	while (!done && off < c->rlen && c->closing == 0) {
-		enum vd_frame f = vd_sip_frame(c->rbuf + off, c->rlen - off, w->max_message, &n);
+		enum vd_frame f =
+			vd_sip_frame_resume(c->rbuf + off, c->rlen - off, w->max_message, &c->frame, &n);
 		switch (f) {
 		case VD_FRAME_MORE:
 			done = true;
@@ -338,9 +339,11 @@ static void frame_all(struct vd_worker *w, struct vd_conn *c)
 			break;
 		}
 	}
-	if (c->closing)
+	if (c->closing) {
 		off = c->rlen;
-	if (off) {
+		c->frame = (struct vd_frame_progress){ 0, 0 };
+	}
+	if (off) { /* c->frame is relative to the partial message, which moves to the start */
 		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 		c->rlen -= off;
 	}

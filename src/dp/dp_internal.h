@@ -86,6 +86,7 @@ struct vd_conn {
 	uint32_t woff, wlen, wcap;
 	uint64_t last_rx_ms;   /* idle timer */
 	uint64_t msg_start_ms; /* when the pending partial message began (0: none) */
+	struct vd_frame_progress frame; /* of the partial message at rbuf (sip.h) */
 	uint64_t opened_ms;
 	uint32_t next_free;    /* free list link */
 	uint32_t out_entry;    /* outbound: its entry in the outbound map */

@@ -7,6 +7,9 @@
  *
  * Only the header block is read, once it is complete: Content-Length (or its compact form
  * "l") at the start of a line, the rest of the scan happens later on the framed message.
+ * A caller that frames again after every read keeps a struct vd_frame_progress per stream:
+ * the search for the empty line resumes where the last one stopped, and a message whose
+ * header block was read waits for its length without being read again.
  */
 #include <string.h>
 
@@ -55,11 +58,15 @@ static int64_t parse_length(const char *p, const char *eol)
 	return p == eol ? v : -1;
 }
 
-enum vd_frame vd_sip_frame(const char *buf, uint32_t len, uint32_t max, uint32_t *out)
+/* The framing of one message; on MORE, *pr says how far it got (see vd_sip_frame_resume). */
+static enum vd_frame frame(const char *buf, uint32_t len, uint32_t max,
+			   struct vd_frame_progress *pr, uint32_t *out)
 {
 	*out = 0;
 	if (len == 0)
 		return VD_FRAME_MORE;
+	if (pr->need && len < pr->need)
+		return VD_FRAME_MORE; /* the header block was read: only the body is missing */
 	if (buf[0] == '\r' || buf[0] == '\n') {
 		if (len >= 4 && memcmp(buf, "\r\n\r\n", 4) == 0) {
 			*out = 4;
@@ -82,7 +89,8 @@ enum vd_frame vd_sip_frame(const char *buf, uint32_t len, uint32_t max, uint32_t
 	}
 	/* the header block ends at the first empty line */
 	const char *end = NULL;
-	for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + len - p))); p++) {
+	const char *from = buf + (pr->searched < len ? pr->searched : 0);
+	for (const char *p = from; (p = memchr(p, '\n', (size_t)(buf + len - p))); p++) {
 		if (p + 1 < buf + len && p[1] == '\n') {
 			end = p + 2;
 			break;
@@ -94,8 +102,11 @@ enum vd_frame vd_sip_frame(const char *buf, uint32_t len, uint32_t max, uint32_t
 		if (p + 2 >= buf + len)
 			break;
 	}
-	if (!end)
+	if (!end) {
+		/* an LF in the last two bytes may still start "\n\n" or "\n\r\n" */
+		pr->searched = len > 2 ? len - 2 : 0;
 		return len >= max ? VD_FRAME_TOO_LARGE : VD_FRAME_MORE;
+	}
 	uint32_t head = (uint32_t)(end - buf);
 	int64_t clen = -1;
 	/* header lines start after each LF but the start line's */
@@ -122,8 +133,26 @@ enum vd_frame vd_sip_frame(const char *buf, uint32_t len, uint32_t max, uint32_t
 		return VD_FRAME_NO_LENGTH;
 	if ((uint64_t)head + (uint64_t)clen > max)
 		return VD_FRAME_TOO_LARGE;
-	if (head + (uint32_t)clen > len)
+	if (head + (uint32_t)clen > len) {
+		*out = 0;
+		pr->need = head + (uint32_t)clen;
 		return VD_FRAME_MORE;
+	}
 	*out = head + (uint32_t)clen;
 	return VD_FRAME_MESSAGE;
+}
+
+enum vd_frame vd_sip_frame_resume(const char *buf, uint32_t len, uint32_t max,
+				  struct vd_frame_progress *pr, uint32_t *out)
+{
+	enum vd_frame f = frame(buf, len, max, pr, out);
+	if (f != VD_FRAME_MORE)
+		*pr = (struct vd_frame_progress){ 0, 0 };
+	return f;
+}
+
+enum vd_frame vd_sip_frame(const char *buf, uint32_t len, uint32_t max, uint32_t *out)
+{
+	struct vd_frame_progress pr = { 0, 0 };
+	return frame(buf, len, max, &pr, out);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * libFuzzer target over stream framing (vd_sip_frame, src/sip/frame.c) as a connection runs
- * it (src/dp/conn.c frame_all and conn_read): a buffer of max_message_size bytes, each read
+ * libFuzzer target over stream framing (vd_sip_frame_resume, src/sip/frame.c) as a connection
+ * runs it (src/dp/conn.c frame_all and conn_read), each result checked against vd_sip_frame
+ * from scratch: a buffer of max_message_size bytes, each read
  * at most the room left, every complete frame consumed from the front, the rest kept. A byte
  * stream must frame the same whatever sizes its reads have: the events (message, ping, skip,
  * no length, bad length, too large, with their bytes) of reads cut at fuzz-chosen points equal
@@ -33,6 +34,7 @@ struct run {
 	unsigned n_ev;
 	uint32_t consumed; /* stream bytes consumed */
 	bool closed;
+	struct vd_frame_progress pr; /* as conn.c keeps it per connection */
 };
 
 /* 512 is the smallest max_message_size a config takes; 64 and 100 test the framer below it */
@@ -45,7 +47,11 @@ static void frame_all(struct run *r, uint32_t *rlen, uint32_t max)
 {
 	uint32_t off = 0, n;
 	while (!r->closed && off < *rlen) {
-		enum vd_frame f = vd_sip_frame(rbuf + off, *rlen - off, max, &n);
+		uint32_t n1;
+		enum vd_frame f = vd_sip_frame_resume(rbuf + off, *rlen - off, max, &r->pr, &n);
+		/* resuming never changes what framing from scratch finds */
+		if (vd_sip_frame(rbuf + off, *rlen - off, max, &n1) != f || (f != VD_FRAME_MORE && n1 != n))
+			abort();
 		if (f == VD_FRAME_MORE)
 			break;
 		if (n > *rlen - off || r->n_ev == MAX_EVENTS)
@@ -81,6 +87,7 @@ static void run_stream(struct run *r, const char *s, uint32_t len, uint32_t max,
 	r->n_ev = 0;
 	r->consumed = 0;
 	r->closed = false;
+	r->pr = (struct vd_frame_progress){ 0, 0 };
 	while (!r->closed && pos < len) {
 		uint32_t room = max - rlen, want = room;
 		if (sizes && sizes[k % n_sizes] != 0xff)

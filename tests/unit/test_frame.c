@@ -183,16 +183,24 @@ struct ev {
 	uint32_t n;
 };
 
-/* A receiver: bytes arrive `first` then `chunk` at a time, each arrival framed until MORE.
- * The events must be `want` and all bytes consumed. */
+/* A receiver: bytes arrive `first` then `chunk` at a time, each arrival framed until MORE,
+ * from scratch and resumed (vd_sip_frame_resume, as a connection does): both the same. The
+ * events must be `want` and all bytes consumed. */
 static void feed(const char *s, size_t n, size_t first, size_t chunk, const struct ev *want,
 		 size_t nwant, const char *what)
 {
 	size_t start = 0, recv = 0, k = 0;
+	struct vd_frame_progress pr = { 0, 0 };
 	for (size_t piece = first; recv < n; piece = chunk) {
 		recv = recv + piece < n ? recv + piece : n;
 		for (uint32_t out;; start += out, k++) {
 			enum vd_frame f = frame_max(s + start, recv - start, MAX, &out);
+			uint32_t rout;
+			enum vd_frame rf = vd_sip_frame_resume(s + start, (uint32_t)(recv - start),
+							       MAX, &pr, &rout);
+			cr_assert(rf == f && (f == VD_FRAME_MORE || rout == out),
+				  "%s (pieces %zu, %zu): resumed %d, %u; from scratch %d, %u", what,
+				  first, chunk, rf, rout, f, out);
 			if (f == VD_FRAME_MORE)
 				break;
 			cr_assert(k < nwant && f == want[k].f && out == want[k].n,
@@ -351,4 +359,35 @@ Test(frame, too_large)
 	enum vd_frame f = frame_max(s, strlen(s), MAX, &out);
 	cr_assert(f == VD_FRAME_TOO_LARGE || f == VD_FRAME_BAD_LENGTH, "2^64 + 3: %d", f);
 	cr_assert_eq(out, head_len("Content-Length: 18446744073709551619\r\n"));
+}
+
+/* Resuming: a header block a byte at a time, then its body a byte at a time; what the
+ * progress holds at each step, and a ping, a skip and a bad message after a resumed one
+ * start from zero. */
+Test(frame, resume_progress)
+{
+	const char *m = REQ "Content-Length: 3\r\n\r\nabc";
+	uint32_t len = (uint32_t)strlen(m), head = len - 3, out;
+	struct vd_frame_progress pr = { 0, 0 };
+	for (uint32_t k = 1; k < head; k++) {
+		cr_assert_eq(vd_sip_frame_resume(m, k, MAX, &pr, &out), VD_FRAME_MORE);
+		cr_assert_eq(pr.searched, k > 2 ? k - 2 : 0, "%u bytes: searched %u", k, pr.searched);
+		cr_assert_eq(pr.need, 0);
+	}
+	for (uint32_t k = head; k < len; k++) {
+		cr_assert_eq(vd_sip_frame_resume(m, k, MAX, &pr, &out), VD_FRAME_MORE);
+		cr_assert_eq(pr.need, len, "%u bytes: the length is known", k);
+	}
+	cr_assert_eq(vd_sip_frame_resume(m, len, MAX, &pr, &out), VD_FRAME_MESSAGE);
+	cr_assert_eq(out, len);
+	cr_assert(pr.searched == 0 && pr.need == 0, "zeroed for the next message");
+	cr_assert_eq(vd_sip_frame_resume("\r\n\r\n", 4, MAX, &pr, &out), VD_FRAME_PING);
+	cr_assert(pr.searched == 0 && pr.need == 0);
+	/* a header block with no end, over max: too large, then zeroed */
+	char big[600];
+	memset(big, 'a', sizeof(big));
+	for (uint32_t k = 100; k <= 512; k += 100)
+		cr_assert_eq(vd_sip_frame_resume(big, k, 512, &pr, &out), VD_FRAME_MORE);
+	cr_assert_eq(vd_sip_frame_resume(big, 512, 512, &pr, &out), VD_FRAME_TOO_LARGE);
+	cr_assert(pr.searched == 0 && pr.need == 0);
 }
