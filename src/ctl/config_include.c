@@ -87,6 +87,8 @@ static const char *main_only_key(const struct raw_config *r)
 		return "untrusted_route";
 	if (r->branch_key)
 		return "branch_key";
+	if (r->hep)
+		return "hep";
 	return NULL;
 }
 
