@@ -15,6 +15,9 @@ packages=(
 	dpdk-dev libdpdk-dev
 	# tests
 	libcriterion-dev sip-tester iproute2 procps python3 python3-yaml
+	# HEP capture test (tests/integration/hep.sh): dumpcap and tshark read the wire, sngrep
+	# decodes HEP3 (Debian's tshark 4.0 has no HEP dissector)
+	tshark sngrep
 	# interop tests (tests/interop: Kamailio registrars, sipsak, baresip headless, SIPVicious)
 	kamailio kamailio-tls-modules sipsak baresip-core sipvicious
 	# benchmarks (bench/ only)
@@ -36,6 +39,8 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# wireshark-common asks whether non-root users may capture: no (dumpcap stays root-only)
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 echo "install-deps: done"
