@@ -20,6 +20,9 @@ packages=(
 	# tests/observability: promtool (check/test rules) and prometheus (scrapes a test viaduct);
 	# Debian ships promtool in no smaller package. Its daemon is not wanted: see below.
 	prometheus
+	# HEP capture test (tests/integration/hep.sh): dumpcap and tshark read the wire, sngrep
+	# decodes HEP3 (Debian's tshark 4.0 has no HEP dissector)
+	tshark sngrep
 	# interop tests (tests/interop: Kamailio registrars, sipsak, baresip headless, SIPVicious)
 	kamailio kamailio-tls-modules sipsak baresip-core sipvicious
 	# benchmarks (bench/ only)
@@ -41,6 +44,8 @@ fi
 
 echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# wireshark-common asks whether non-root users may capture: no (dumpcap stays root-only)
+echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
 # The prometheus package enables and starts prometheus.service (port 9090, scraping itself)

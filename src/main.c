@@ -383,6 +383,13 @@ static int run(const char *path, int workers, bool dpdk, int eal_argc, char **ea
 	}
 	vd_log_set_level((enum vd_log_level)r->cfg.log_level);
 	dpdk = dpdk || r->cfg.dpdk.enabled;
+	if (dpdk && r->cfg.hep.enabled) { /* a dpdk: section with hep: is refused by the loader */
+		vd_log(VD_LOG_ERROR, "%s: hep: HEP capture is not supported with the DPDK datapath "
+				     "(--dpdk): remove hep: or run the kernel datapath",
+		       path);
+		vd_route_free(r);
+		return EXIT_CONFIG;
+	}
 	if (!dpdk && eal_argc > 0) {
 		vd_log(VD_LOG_ERROR, "arguments after -- are EAL arguments: add --dpdk (or a dpdk: "
 				     "section to %s) to run the DPDK datapath",

@@ -276,6 +276,21 @@ struct vd_cfg_guard {
 	uint32_t overload_ms;		/* overload.after_ms: behind this long before shedding */
 };
 
+/*
+ * HEP v3 capture (include/viaduct/hep.h): a copy of every SIP message received and sent, to
+ * a collector (Homer). Whether the section is there is fixed at start (the workers' buffers
+ * and sockets); every value in it reloads.
+ */
+#define VD_CFG_HEP_PASSWORD_MAX 64 /* = VD_HEP_AUTH_MAX */
+
+struct vd_cfg_hep {
+	bool enabled;
+	union vd_sockaddr addr; /* the collector, port included (default 9060) */
+	uint32_t id;            /* capture agent id */
+	uint32_t sample;        /* percent of calls (by Call-ID) captured, 0..100 */
+	char password[VD_CFG_HEP_PASSWORD_MAX + 1]; /* "" = no authentication chunk */
+};
+
 struct vd_config {
 	unsigned workers; /* 0 in the file means: one per online core (resolved by the loader) */
 	unsigned batch;   /* messages per recvmmsg/sendmmsg batch */
@@ -293,6 +308,7 @@ struct vd_config {
 	struct vd_cfg_dpdk dpdk;
 	struct vd_cfg_policy policy;
 	struct vd_cfg_guard guard;
+	struct vd_cfg_hep hep;
 	unsigned n_rules;            /* routing rules, in order: the first match wins */
 	struct vd_rule_spec *rules;  /* owned, strings included (include/viaduct/rules.h) */
 	unsigned n_files; /* the file loaded and every file it includes (reload watches them) */

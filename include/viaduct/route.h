@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "viaduct/config.h"
+#include "viaduct/hep.h"
 #include "viaduct/proxy.h"
 
 struct vd_tls;
@@ -39,6 +40,7 @@ struct vd_route {
 	unsigned *cfg_refs;   /* how many snapshots share them (control plane only) */
 	struct vd_tls *tls; /* TLS contexts (include/viaduct/tls.h), NULL without TLS */
 	struct vd_route_ip ip;
+	struct vd_hep_params hep; /* HEP capture: where copies go (the config's hep:, compiled) */
 	uint64_t version; /* 1 for the first snapshot, +1 per publication */
 };
 
@@ -70,7 +72,8 @@ extern int vd_route_grace;
  * Compile a loaded config into a new snapshot, which takes *cfg over (also on failure: *cfg
  * is then freed; either way the caller's struct is left empty). When `prev` is given, members
  * present in both (same pool name, same address) keep their up/drained/passive state, and a change
- * that needs a restart (listeners, workers, batch, max_message_size) is refused. NULL with a
+ * that needs a restart (listeners, workers, batch, max_message_size, adding or removing hep:)
+ * is refused. NULL with a
  * message in err on failure.
  */
 struct vd_route *vd_route_build(struct vd_config *cfg, const struct vd_route *prev, char *err,

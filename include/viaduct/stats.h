@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "viaduct/hep.h"
 #include "viaduct/proxy.h"
 
 /* Reply codes the proxy generates, each with its own counter. */
@@ -61,6 +62,10 @@ struct vd_stats {
 	uint64_t member_5xx[VD_STATS_POOLS][VD_CFG_MAX_MEMBERS];
 	uint64_t batches;
 	uint64_t guard[VD_STATS_GUARD__COUNT];
+	/* HEP capture: copies sent to the collector, and not sent by reason (enum vd_hep_drop);
+	 * outside rx = tx + replies + drops: a copy is never a message's fate */
+	uint64_t hep_sent;
+	uint64_t hep_dropped[VD_HEP_DROP__COUNT];
 } __attribute__((aligned(64)));
 
 #define VD_STAT_ADD(field, n) \

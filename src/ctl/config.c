@@ -114,6 +114,8 @@ static const cyaml_schema_field_t config_fields[] = {
 				struct raw_config, replies, cfg_replies_fields),
 	CYAML_FIELD_MAPPING_PTR("overload", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
 				struct raw_config, overload, cfg_overload_fields),
+	CYAML_FIELD_MAPPING_PTR("hep", CYAML_FLAG_POINTER | CYAML_FLAG_OPTIONAL,
+				struct raw_config, hep, cfg_hep_fields),
 	CYAML_FIELD_END,
 };
 
@@ -457,6 +459,13 @@ static int convert(struct loader *ld, const struct raw_config *raw, struct vd_co
 		rc = cfg_convert_policy(ld, raw, &cfg->policy);
 	if (!rc)
 		rc = cfg_convert_guard(ld, raw, &cfg->guard);
+	if (!rc)
+		rc = cfg_convert_hep(ld, raw->hep, &cfg->hep);
+	if (!rc && cfg->hep.enabled && cfg->dpdk.enabled) {
+		ld->at[0] = '\0';
+		rc = cfg_bad(ld, "hep", "HEP capture is not supported with the DPDK datapath "
+					"(dpdk:): remove one of them");
+	}
 	if (!rc)
 		rc = cfg_convert_includes(ld, raw, cfg, 0);
 	/* rules after every pool is known. Included files' rules come first (in include order),

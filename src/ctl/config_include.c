@@ -93,6 +93,8 @@ static const char *main_only_key(const struct raw_config *r)
 		return "tcp";
 	if (r->tls_client)
 		return "tls_client";
+	if (r->hep)
+		return "hep";
 	return NULL;
 }
 

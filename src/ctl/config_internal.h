@@ -116,6 +116,10 @@ struct raw_overload {
 	char *shed, *after_ms;
 };
 
+struct raw_hep {
+	char *address, *port, *id, *sample, *password;
+};
+
 struct raw_limits {
 	char *max_message_size, *max_headers, *max_vias;
 };
@@ -148,6 +152,7 @@ struct raw_config {
 	struct raw_rate_limit *rate_limit;
 	struct raw_replies *replies;
 	struct raw_overload *overload;
+	struct raw_hep *hep;
 };
 
 struct loader {
@@ -241,6 +246,10 @@ int cfg_get_transport(struct loader *ld, const char *field, const char *text,
 extern const cyaml_schema_field_t cfg_acl_fields[], cfg_rate_limit_fields[], cfg_replies_fields[],
 	cfg_overload_fields[];
 int cfg_convert_guard(struct loader *ld, const struct raw_config *raw, struct vd_cfg_guard *g);
+
+/* ---- the hep: section (config_hep.c) ---- */
+extern const cyaml_schema_field_t cfg_hep_fields[];
+int cfg_convert_hep(struct loader *ld, const struct raw_hep *raw, struct vd_cfg_hep *h);
 
 extern const cyaml_schema_field_t cfg_dpdk_fields[];
 int cfg_convert_dpdk(struct loader *ld, const struct raw_dpdk *raw, struct vd_cfg_dpdk *d);

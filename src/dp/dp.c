@@ -112,7 +112,7 @@ static int worker_init(struct vd_worker *w, const struct vd_config *cfg,
 	if (!w->guard || !w->bufs || !w->replies || !w->rx || !w->rx_iov || !w->rx_src || !w->res ||
 	    !w->pkt || !w->tx || !w->tx_iov || !w->slot_conn || !w->slot_listener ||
 	    !w->pend_len || !w->pend_kind || w->epfd < 0 || w->evfd < 0 ||
-	    vd_conns_init(w, cfg)) {
+	    vd_conns_init(w, cfg) || vd_capture_init(w, cfg, px)) {
 		snprintf(err, errlen, "worker %u: out of memory", w->id);
 		return -ENOMEM;
 	}
@@ -138,6 +138,7 @@ static int worker_init(struct vd_worker *w, const struct vd_config *cfg,
 static void worker_fini(struct vd_worker *w)
 {
 	vd_conns_fini(w);
+	vd_capture_fini(w);
 	for (unsigned j = 0; j < w->n_fds; j++) {
 		if (w->fds[j] >= 0)
 			close(w->fds[j]);
@@ -230,6 +231,7 @@ struct vd_dp *vd_dp_create_with(const struct vd_config *cfg, const struct vd_pro
 		w->stop = &dp->stop;
 		for (unsigned j = 0; j < VD_CFG_MAX_LISTENERS; j++)
 			w->fds[j] = w->lfds[j] = -1;
+		w->cap.fd4 = w->cap.fd6 = -1;
 	}
 	for (unsigned i = 0; i < dp->n_workers; i++) {
 		struct vd_worker *w = &dp->workers[i];

@@ -16,6 +16,7 @@
 
 #include "viaduct/dp.h"
 #include "viaduct/dpview.h"
+#include "viaduct/hep.h"
 
 #define VD_DP_POLL_MS 100     /* how often an idle worker looks at the stop flag */
 #define VD_DP_TICK_MS 100     /* connection timers are checked this often */
@@ -122,6 +123,22 @@ struct vd_ring {
 	uint32_t size;
 } __attribute__((aligned(64))); /* an array of them is aligned_alloc'd: size % 64 == 0 */
 
+/* A worker's HEP capture (capture.c); `on` only when the config had hep: at start. */
+struct vd_capture {
+	bool on;
+	bool connected;            /* the socket of to's family is connected to it */
+	const struct vd_hep_params *p; /* the batch in progress captures with these, NULL: not */
+	char *rx;                  /* batch x max_message: each slot's message as received */
+	uint8_t *take;             /* per batch slot: its call is captured */
+	uint32_t *corr_off;        /* per batch slot: its Call-ID in rx */
+	uint16_t *corr_len;        /* 0: none (or too long for a correlation chunk) */
+	uint32_t sec, usec;        /* wall clock of the copies being added */
+	int fd4, fd6;              /* UDP sockets to the collector, one per family */
+	union vd_sockaddr to;      /* what the socket of its family is connected to */
+	union vd_sockaddr local[VD_CFG_MAX_LISTENERS]; /* each listener as captures show it */
+	struct vd_hep_batch batch;
+};
+
 struct vd_dp;
 
 /* One worker: its counters first (own cache lines), then its sockets and batch buffers. */
@@ -170,6 +187,7 @@ struct vd_worker {
 	/* to the control thread: failed member connections, members' 503 Retry-After and
 	 * overload control (a full ring drops: the probes and the next response say it again) */
 	struct vd_mev_ring events;
+	struct vd_capture cap;
 };
 
 struct vd_dp {
@@ -204,6 +222,36 @@ enum vd_slot_kind {
 /** Decide and send batch slots [0, n): each slot's buffer, length, source, listener and
  * connection are set; kinds NULL = all messages. Reads w->px (set by the caller). */
 void vd_batch_run(struct vd_worker *w, unsigned n, const uint32_t *lens, const uint8_t *kinds);
+
+/* ---- capture.c: HEP v3 copies (the calls below are made only while w->cap.p is set, by
+ * vd_capture_begin returning true, and in this order per batch) ---- */
+int vd_capture_init(struct vd_worker *w, const struct vd_config *cfg, const struct vd_proxy *px);
+void vd_capture_fini(struct vd_worker *w);
+/** Does this batch capture (hep: on, sample > 0)? Reads the clock for received copies. */
+bool vd_capture_begin(struct vd_worker *w);
+/** Keep slot k's message as received, before the core edits it. */
+static inline void vd_capture_keep(struct vd_worker *w, unsigned k, uint32_t len)
+{
+	memcpy(w->cap.rx + (size_t)k * w->max_message, w->bufs + (size_t)k * w->buf_size +
+	       VD_PROXY_HEADROOM, len);
+	w->scratch.msg.buf = NULL; /* the scan of this message sets it: "was it read?" */
+}
+/** After the core: is slot k's call captured (its Call-ID, sampling)? If so, its received copy. */
+void vd_capture_received(struct vd_worker *w, unsigned k, uint32_t len);
+/** The clock for the sent copies. */
+void vd_capture_sending(struct vd_worker *w);
+/** A copy of slot k's outcome, sent (p, len: where it is until the flush). */
+void vd_capture_add(struct vd_worker *w, unsigned k, const union vd_sockaddr *src,
+		    const union vd_sockaddr *dst, uint8_t proto, const char *p, uint32_t len);
+static inline void vd_capture_sent(struct vd_worker *w, unsigned k, const union vd_sockaddr *src,
+				   const union vd_sockaddr *dst, uint8_t proto, const char *p,
+				   uint32_t len)
+{
+	if (w->cap.p && w->cap.take[k])
+		vd_capture_add(w, k, src, dst, proto, p, len);
+}
+/** One sendmmsg of the batch's copies; counts into w->stats. */
+void vd_capture_flush(struct vd_worker *w);
 
 /* ---- conn.c: the table, accepting, reading and framing ---- */
 int vd_conns_init(struct vd_worker *w, const struct vd_config *cfg);

@@ -14,6 +14,7 @@
  * always add up.
  */
 #include <errno.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -47,6 +48,8 @@ static void process_one(struct vd_worker *w, unsigned k, uint32_t len, uint8_t k
 				   VD_PROXY_HEADROOM, len };
 	w->scratch.reply = w->replies + (size_t)k * w->scratch.reply_cap;
 	w->scratch.conn = w->slot_conn[k];
+	if (w->cap.p) /* HEP capture: the message as received, before the core edits it */
+		vd_capture_keep(w, k, len);
 	if (kind == VD_SLOT_TOO_LARGE) /* over max_message_size: 513 or a drop */
 		vd_proxy_too_large(w->px, pkt, &w->rx_src[k], &w->scratch, res);
 	else if (kind != VD_SLOT_MESSAGE)
@@ -55,6 +58,8 @@ static void process_one(struct vd_worker *w, unsigned k, uint32_t len, uint8_t k
 	else
 		vd_proxy_process(w->px, pkt, &w->rx_src[k], w->slot_listener[k], &w->scratch, res);
 	vd_stats_count(&w->stats, res, len);
+	if (w->cap.p)
+		vd_capture_received(w, k, len);
 	if (res->signal.bits) /* a member's 503 Retry-After or overload control */
 		vd_mev_signal(&w->events, res, &w->rx_src[k], w->now_ms);
 }
@@ -78,20 +83,27 @@ static void send_on_token(struct vd_worker *w, unsigned k, uint64_t token,
 {
 	uint32_t len;
 	const char *p = out_bytes(w, k, &len);
+	const struct vd_result *res = &w->res[k];
+	/* the listener it leaves by, as the capture shows it */
+	unsigned via = res->verdict == VD_VERDICT_FORWARD ? res->egress : w->slot_listener[k];
 	if (vd_token_worker(token) != w->id) {
-		if (vd_handoff_push(w, token, dst, p, len))
-			vd_stats_unsent(&w->stats, &w->res[k], VD_DROP_HANDOFF_FULL);
-		else
+		if (vd_handoff_push(w, token, dst, p, len)) {
+			vd_stats_unsent(&w->stats, res, VD_DROP_HANDOFF_FULL);
+		} else {
 			VD_STAT_ADD(w->stats.tx_bytes, len);
+			vd_capture_sent(w, k, &w->cap.local[via], &res->dst, IPPROTO_TCP, p, len);
+		}
 		return;
 	}
 	struct vd_conn *c = vd_conn_of(w, token);
 	if (c && dst && !vd_sockaddr_same_ip(&c->peer, dst))
 		c = NULL;
-	if (!c || vd_conn_queue(w, c, p, len))
-		vd_stats_unsent(&w->stats, &w->res[k], VD_DROP_CONN_CLOSED);
-	else
+	if (!c || vd_conn_queue(w, c, p, len)) {
+		vd_stats_unsent(&w->stats, res, VD_DROP_CONN_CLOSED);
+	} else {
 		VD_STAT_ADD(w->stats.tx_bytes, len);
+		vd_capture_sent(w, k, &w->cap.local[c->listener], &c->peer, IPPROTO_TCP, p, len);
+	}
 }
 
 /* The streams part of a batch: what goes over a connection. Returns true when slot k is one
@@ -117,10 +129,12 @@ static bool send_stream(struct vd_worker *w, unsigned k)
 	if (res->member >= 0 && res->pool < w->px->n_pools)
 		name = w->px->pools[res->pool].hosts[res->member];
 	struct vd_conn *c = vd_conn_to(w, &res->dst, res->transport, name);
-	if (!c || vd_conn_queue(w, c, p, len))
+	if (!c || vd_conn_queue(w, c, p, len)) {
 		vd_stats_send_failed(&w->stats, res);
-	else
+	} else {
 		VD_STAT_ADD(w->stats.tx_bytes, len);
+		vd_capture_sent(w, k, &w->cap.local[res->egress], &res->dst, IPPROTO_TCP, p, len);
+	}
 	return true;
 }
 
@@ -152,8 +166,13 @@ static void send_group(struct vd_worker *w, unsigned n, const uint8_t *udp, unsi
 	while (sent < c) {
 		int r = sendmmsg(w->fds[fd_index], w->tx + sent, c - sent, MSG_DONTWAIT);
 		if (r > 0) {
-			for (unsigned i = sent; i < sent + (unsigned)r; i++)
+			for (unsigned i = sent; i < sent + (unsigned)r; i++) {
 				VD_STAT_ADD(w->stats.tx_bytes, w->tx_iov[i].iov_len);
+				vd_capture_sent(w, idx[i], &w->cap.local[fd_index],
+						&w->res[idx[i]].dst, IPPROTO_UDP,
+						w->tx_iov[i].iov_base,
+						(uint32_t)w->tx_iov[i].iov_len);
+			}
 			sent += (unsigned)r;
 			continue;
 		}
@@ -170,8 +189,11 @@ void vd_batch_run(struct vd_worker *w, unsigned n, const uint32_t *lens, const u
 	uint8_t udp[w->batch];
 	bool any_udp = false;
 
+	vd_capture_begin(w); /* HEP: w->cap.p set when this batch is captured */
 	for (unsigned k = 0; k < n; k++)
 		process_one(w, k, lens[k], kinds ? kinds[k] : VD_SLOT_MESSAGE);
+	if (w->cap.p)
+		vd_capture_sending(w);
 	for (unsigned k = 0; k < n; k++) {
 		udp[k] = w->res[k].verdict != VD_VERDICT_DROP && !send_stream(w, k);
 		any_udp |= udp[k];
@@ -180,6 +202,8 @@ void vd_batch_run(struct vd_worker *w, unsigned n, const uint32_t *lens, const u
 		if (w->fds[j] >= 0)
 			send_group(w, n, udp, j);
 	vd_conn_flush(w);
+	if (w->cap.p) /* before the next batch reuses the buffers the copies point at */
+		vd_capture_flush(w);
 	vd_handoff_wake(w);
 	vd_dp_events_wake(w);
 	VD_STAT_ADD(w->stats.batches, 1);

@@ -115,6 +115,10 @@ static int restart_needed(const struct vd_config *old, const struct vd_config *n
 		what = "batch";
 	if (!what && old->limits.max_message_size != new->limits.max_message_size)
 		what = "limits.max_message_size";
+	/* the workers' capture buffers and sockets exist only when hep: was there at start;
+	 * its values (collector, id, sample, password) reload */
+	if (!what && old->hep.enabled != new->hep.enabled)
+		what = "hep (the section added or removed)";
 	if (!what)
 		return 0;
 	snprintf(err, errlen, "%s changed: a restart is needed to apply it (the running config "
@@ -165,6 +169,18 @@ static void ip_compile(struct vd_route_ip *ip, const struct vd_cfg_dpdk *d)
 	}
 }
 
+static void hep_compile(struct vd_hep_params *h, const struct vd_cfg_hep *c)
+{
+	_Static_assert(VD_CFG_HEP_PASSWORD_MAX == VD_HEP_AUTH_MAX, "password sizes");
+	memset(h, 0, sizeof(*h));
+	h->enabled = c->enabled;
+	h->collector = c->addr;
+	h->capture_id = c->id;
+	h->sample = c->sample;
+	h->auth_len = (uint16_t)strlen(c->password);
+	memcpy(h->auth, c->password, h->auth_len);
+}
+
 struct vd_route *vd_route_build(struct vd_config *cfg, const struct vd_route *prev, char *err,
 				size_t errlen)
 {
@@ -183,6 +199,7 @@ struct vd_route *vd_route_build(struct vd_config *cfg, const struct vd_route *pr
 	}
 	*r->cfg_refs = 1;
 	ip_compile(&r->ip, &r->cfg.dpdk);
+	hep_compile(&r->hep, &r->cfg.hep);
 	if (workers_override)
 		r->cfg.workers = workers_override;
 	if (prev && restart_needed(&prev->cfg, &r->cfg, err, errlen))
@@ -219,6 +236,7 @@ struct vd_route *vd_route_with_members(const struct vd_route *prev,
 		++*r->cfg_refs;
 	r->tls = vd_tls_ref(prev->tls); /* the same files: the same contexts */
 	r->ip = prev->ip;
+	r->hep = prev->hep;
 	for (unsigned i = 0; i <= n; i++) {
 		/* every change first, then each changed pool's tables built once */
 		int rc = i < n ? vd_proxy_member_set(&r->px, changes[i].pool, changes[i].member,

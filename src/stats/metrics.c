@@ -101,6 +101,13 @@ static const char *guard_label(unsigned i, char *tmp, size_t len)
 	return vd_stats_guard_name((enum vd_stats_guard)i);
 }
 
+static const char *hep_drop_label(unsigned i, char *tmp, size_t len)
+{
+	(void)tmp;
+	(void)len;
+	return vd_hep_drop_name((enum vd_hep_drop)i);
+}
+
 static const char *index_label(unsigned i, char *tmp, size_t len)
 {
 	(void)len;
@@ -182,6 +189,14 @@ static const struct family families[] = {
 	 "dialog or registration while the worker was behind). What became of each message is "
 	 "in drops_total or replies_total.",
 	 "event", ARRAY(guard, 0, VD_STATS_GUARD__COUNT, guard_label)},
+	{"hep_sent_total",
+	 "HEP v3 copies of received and sent SIP messages sent to the collector (hep:).", NULL,
+	 SCALAR(hep_sent)},
+	{"hep_dropped_total",
+	 "HEP v3 copies not sent, by reason: full (no slot left in the batch), too-large, "
+	 "socket-full (the socket's buffer was full: never waited for), refused (the collector's "
+	 "port is closed), error (another send error). Forwarding is never affected.",
+	 "reason", ARRAY(hep_dropped, 0, VD_HEP_DROP__COUNT, hep_drop_label)},
 };
 
 static uint64_t counter(const struct vd_stats *st, const struct family *f, unsigned g, unsigned i)

@@ -143,6 +143,9 @@ void vd_stats_print(FILE *f, const char *label, const struct vd_stats *st)
 		kv(f, "route_", vd_route_outcome_name((enum vd_route_outcome)r), st->route[r]);
 	for (int g = 0; g < VD_STATS_GUARD__COUNT; g++)
 		kv(f, "guard_", vd_stats_guard_name((enum vd_stats_guard)g), st->guard[g]);
+	kv(f, "", "hep_sent", st->hep_sent);
+	for (int d = 0; d < VD_HEP_DROP__COUNT; d++)
+		kv(f, "hep_dropped_", vd_hep_drop_name((enum vd_hep_drop)d), st->hep_dropped[d]);
 	for (int p = 0; p < VD_STATS_POOLS; p++)
 		for (int i = 0; i < VD_CFG_MAX_MEMBERS; i++) {
 			/* pool 0 keeps the short form member_N that scripts read */

@@ -19,7 +19,7 @@ import tempfile
 
 RANK = {
     'addr': 0, 'log': 0, 'sip': 0,
-    'match': 1,
+    'match': 1, 'hep': 1,
     'config': 2,
     'proxy': 3,
     'stats': 4, 'tls': 4,
@@ -32,6 +32,7 @@ RANK = {
 HEADER = {
     'addr.h': 'addr', 'log.h': 'log', 'sip.h': 'sip',
     'rules.h': 'match', 'maglev.h': 'match', 'lpm.h': 'match',
+    'hep.h': 'hep',
     'config.h': 'config',
     'proxy.h': 'proxy',
     'stats.h': 'stats', 'metrics.h': 'stats', 'dpview.h': 'stats',

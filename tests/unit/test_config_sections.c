@@ -289,3 +289,53 @@ Test(config_parse, outlier_bad_values_name_the_field)
 			  err, bad[i].want);
 	}
 }
+
+/* ---- the hep: section ---- */
+
+Test(config_parse, hep_defaults_every_field_and_ipv6)
+{
+	cr_assert_eq(parse(DPDK_BASE), 0, "%s", err);
+	cr_expect_not(cfg.hep.enabled, "no hep: no capture");
+	cr_assert_eq(parse(DPDK_BASE "hep: {address: 192.0.2.9}\n"), 0, "%s", err);
+	cr_expect(cfg.hep.enabled);
+	cr_expect_eq(cfg.hep.addr.sa.sa_family, AF_INET);
+	cr_expect_eq(ntohs(cfg.hep.addr.in.sin_port), 9060, "the HEP port by default");
+	cr_expect_eq(cfg.hep.id, 0);
+	cr_expect_eq(cfg.hep.sample, 100);
+	cr_expect_str_eq(cfg.hep.password, "");
+	cr_assert_eq(parse(DPDK_BASE "hep: {address: \"2001:db8::9\", port: 9061, id: 4294967295, "
+				     "sample: 0, password: \"homer pass\"}\n"),
+		     0, "%s", err);
+	cr_expect_eq(cfg.hep.addr.sa.sa_family, AF_INET6);
+	cr_expect_eq(ntohs(cfg.hep.addr.in6.sin6_port), 9061);
+	cr_expect_eq(cfg.hep.id, 4294967295u);
+	cr_expect_eq(cfg.hep.sample, 0);
+	cr_expect_str_eq(cfg.hep.password, "homer pass");
+}
+
+Test(config_parse, hep_bad_values_name_the_field)
+{
+	static const struct {
+		const char *yaml, *want;
+	} bad[] = {
+		{"hep: {port: 9060}\n", "hep.address: required field is missing"},
+		{"hep: {address: \"\"}\n", "hep.address: must not be empty"},
+		{"hep: {address: no.such.host.invalid}\n", "hep.address: \"no.such.host.invalid\" is not "
+							 "an IPv4 or IPv6 address"},
+		{"hep: {address: 192.0.2.9, port: 0}\n", "hep.port: 0 is out of range 1..65535"},
+		{"hep: {address: 192.0.2.9, sample: 101}\n", "hep.sample: 101 is out of range 0..100"},
+		{"hep: {address: 192.0.2.9, id: 4294967296}\n", "hep.id: 4294967296 is out of range"},
+		{"hep: {address: 192.0.2.9, id: -1}\n", "hep.id: -1 is out of range"},
+		{"hep: {address: 192.0.2.9, password: \"\"}\n", "hep.password: 0 characters, 1 to 64"},
+		{"hep: {address: 192.0.2.9, batch: 8}\n", "hep.batch: unknown key"},
+		{"hep: {address: 192.0.2.9}\ndpdk: {port: net_tap0}\n",
+		 "hep: HEP capture is not supported with the DPDK datapath"},
+	};
+	char doc[1024];
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(doc, sizeof(doc), "%s%s", DPDK_BASE, bad[i].yaml);
+		cr_expect_eq(parse(doc), -EINVAL, "accepted: %s", bad[i].yaml);
+		cr_expect(strstr(err, bad[i].want) != NULL, "%s  got  %s\n  want %s", bad[i].yaml,
+			  err, bad[i].want);
+	}
+}

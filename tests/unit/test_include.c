@@ -76,6 +76,7 @@ Test(include, process_wide_keys_only_in_the_main_file)
 		"tls_client: {ca: ca.pem}",
 		"workers: 1",
 		"admin: {address: 127.0.0.1, port: 8080}",
+		"hep: {address: 127.0.0.1}",
 	};
 	char dir[] = "/tmp/vd-include-XXXXXX", main_path[64], inc_path[64];
 	cr_assert_not_null(mkdtemp(dir));

@@ -9,6 +9,7 @@
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "viaduct/config_file.h"
@@ -90,4 +91,55 @@ Test(route, several_changes_make_one_snapshot)
 	cr_expect_null(vd_route_with_members(r1, &bad, 1, err, sizeof(err)));
 	vd_route_free(r2);
 	vd_route_free(r1);
+}
+
+/* A snapshot of yaml built after prev (a reload), or NULL with the reason in err. */
+static struct vd_route *reload(const char *yaml, const struct vd_route *prev, char *err,
+			       size_t errlen)
+{
+	struct vd_config cfg;
+	cr_assert_eq(vd_config_parse(yaml, strlen(yaml), "hep.yaml", &cfg, err, errlen), 0, "%s",
+		     err);
+	return vd_route_build(&cfg, prev, err, errlen);
+}
+
+Test(route, hep_values_reload_its_presence_needs_a_restart)
+{
+#define HEP_BASE "listeners: [{address: 127.0.0.1, port: 25591}]\n" \
+		 "pool: {name: a, members: [{host: 127.0.0.1, port: 5071}]}\n"
+	char err[512];
+	struct vd_route *r1 = reload(HEP_BASE "hep: {address: 127.0.0.1, id: 7, password: pw}\n",
+				     NULL, err, sizeof(err));
+	cr_assert_not_null(r1, "%s", err);
+	cr_expect(r1->hep.enabled);
+	cr_expect_eq(r1->hep.capture_id, 7);
+	cr_expect_eq(r1->hep.sample, 100);
+	cr_expect_eq(r1->hep.auth_len, 2);
+	cr_expect_eq(memcmp(r1->hep.auth, "pw", 2), 0);
+	/* every value reloads, the collector's family too */
+	struct vd_route *r2 = reload(HEP_BASE "hep: {address: \"::1\", port: 9999, id: 8, "
+					      "sample: 25}\n",
+				     r1, err, sizeof(err));
+	cr_assert_not_null(r2, "%s", err);
+	cr_expect_eq(r2->hep.collector.sa.sa_family, AF_INET6);
+	cr_expect_eq(r2->hep.capture_id, 8);
+	cr_expect_eq(r2->hep.sample, 25);
+	cr_expect_eq(r2->hep.auth_len, 0);
+	/* a member change keeps them */
+	struct vd_route *r3 = vd_route_with_member(r2, 0, 0, false, false, err, sizeof(err));
+	cr_assert_not_null(r3, "%s", err);
+	cr_expect_eq(r3->hep.sample, 25);
+	cr_expect_eq(memcmp(&r3->hep, &r2->hep, sizeof(r2->hep)), 0);
+	/* removing the section (or adding one) is refused: the workers' buffers are set at start */
+	cr_expect_null(reload(HEP_BASE, r2, err, sizeof(err)));
+	cr_expect(strstr(err, "hep (the section added or removed) changed: a restart is needed"),
+		  "%s", err);
+	struct vd_route *plain = reload(HEP_BASE, NULL, err, sizeof(err));
+	cr_assert_not_null(plain, "%s", err);
+	cr_expect_null(reload(HEP_BASE "hep: {address: 127.0.0.1}\n", plain, err, sizeof(err)));
+	vd_route_free(plain);
+	vd_route_free(r3);
+	vd_route_free(r2);
+	vd_route_free(r1);
+#undef HEP_BASE
 }

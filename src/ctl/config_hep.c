@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The `hep:` section (struct vd_cfg_hep): where HEP v3 copies of the SIP traffic go. A
+ * collector named by a host name is resolved here, at load and reload (the datapath never
+ * resolves anything), to its first address.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config_internal.h"
+#include "viaduct/hep.h"
+
+#define HEP_ID_MAX 4294967295u
+
+const cyaml_schema_field_t cfg_hep_fields[] = {
+	STR_FIELD("address", REQ, struct raw_hep, address),
+	STR_FIELD("port", OPT, struct raw_hep, port),
+	STR_FIELD("id", OPT, struct raw_hep, id),
+	STR_FIELD("sample", OPT, struct raw_hep, sample),
+	STR_FIELD("password", OPT, struct raw_hep, password),
+	CYAML_FIELD_END,
+};
+
+static int collector(struct loader *ld, const char *host, uint16_t port, union vd_sockaddr *a)
+{
+	if (!host[0])
+		return cfg_bad(ld, "address", "must not be empty");
+	if (host[0] != '[' && vd_sockaddr_parse(host, port, a) == 0)
+		return 0;
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM };
+	struct addrinfo *res = NULL;
+	int rc = getaddrinfo(host, NULL, &hints, &res);
+	if (rc != 0 || !res || res->ai_addrlen > sizeof(*a)) {
+		if (res)
+			freeaddrinfo(res);
+		return cfg_bad(ld, "address", "\"%s\" is not an IPv4 or IPv6 address and cannot be "
+					      "resolved (%s)",
+			       host, rc ? gai_strerror(rc) : "no usable address");
+	}
+	memset(a, 0, sizeof(*a));
+	memcpy(a, res->ai_addr, res->ai_addrlen);
+	if (a->sa.sa_family == AF_INET)
+		a->in.sin_port = htons(port);
+	else
+		a->in6.sin6_port = htons(port);
+	freeaddrinfo(res);
+	return 0;
+}
+
+int cfg_convert_hep(struct loader *ld, const struct raw_hep *raw, struct vd_cfg_hep *h)
+{
+	uint32_t port;
+	memset(h, 0, sizeof(*h));
+	if (!raw)
+		return 0;
+	cfg_set_at(ld, "hep");
+	int rc = cfg_get_uint(ld, "port", raw->port, 1, 65535, VD_HEP_DEFAULT_PORT, &port);
+	if (!rc)
+		rc = cfg_get_uint(ld, "id", raw->id, 0, HEP_ID_MAX, 0, &h->id);
+	if (!rc)
+		rc = cfg_get_uint(ld, "sample", raw->sample, 0, 100, 100, &h->sample);
+	if (!rc)
+		rc = collector(ld, raw->address, (uint16_t)port, &h->addr);
+	if (rc)
+		return rc;
+	if (raw->password) {
+		size_t n = strlen(raw->password);
+		if (n == 0 || n > VD_CFG_HEP_PASSWORD_MAX)
+			return cfg_bad(ld, "password", "%zu characters, 1 to %d", n,
+				       VD_CFG_HEP_PASSWORD_MAX);
+		for (size_t i = 0; i < n; i++)
+			if ((unsigned char)raw->password[i] < 0x20 || raw->password[i] == 0x7f)
+				return cfg_bad(ld, "password", "control character at %zu", i);
+		memcpy(h->password, raw->password, n + 1);
+	}
+	h->enabled = true;
+	return 0;
+}
