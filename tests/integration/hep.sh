@@ -161,7 +161,7 @@ viaduct_up vd1 "$T/vd.yaml"
 
 # ---- 1. UDP, IPv4, everything captured ----
 capture_start udp
-calls uac1 "$A:$PROXY" $A 200 100
+calls uac1 "$A:$PROXY" $A 200 400
 check "udp: every message has its copies" 'settle udp'
 log "udp: rx=$RX tx=$TX replies=$REPLIES drops=$DROPS hep_sent=$SENT hep_dropped=$DROPPED"
 check "udp: hep_sent = received + forwarded + replied ($SENT = $RX + $TX + $REPLIES), none dropped" \
@@ -175,7 +175,7 @@ base_sent=$SENT base_rx=$RX base_tx=$TX base_replies=$REPLIES
 
 # ---- 2. a TCP client ----
 capture_start tcp
-calls uac2 "$A:$PROXY" $A 100 50 -t t1
+calls uac2 "$A:$PROXY" $A 100 200 -t t1
 check "tcp: every message has its copies" 'settle tcp'
 check "tcp: copies = messages ($((SENT - base_sent)) = $((RX - base_rx)) + $((TX - base_tx)) + $((REPLIES - base_replies)))" \
 	'(( SENT - base_sent == RX - base_rx + TX - base_tx + REPLIES - base_replies ))'
@@ -194,7 +194,7 @@ wait_for_log "$VLOG" 'reload \(.*\): snapshot [0-9]+ published' 10 "$VD" || true
 check "reload applied (sample 50, id 43), none refused" \
 	'grep -Eq "reload \(.*\): snapshot [0-9]+ published" "$VLOG" && ! grep -q "refused" "$VLOG"'
 capture_start sample
-calls uac3 "$A:$PROXY" $A 400 150
+calls uac3 "$A:$PROXY" $A 400 400
 metrics sample
 collected "$SENT" || true
 metrics sample
@@ -245,7 +245,7 @@ admin: {address: $A, port: $ADMIN}
 hep: {address: $A, port: 9999}
 YAML
 viaduct_up vd-absent "$T/absent.yaml"
-calls uac5 "$A:$PROXY" $A 200 100
+calls uac5 "$A:$PROXY" $A 200 400
 check "absent: every message counted, sent or dropped" 'settle absent'
 log "absent: hep_sent=$SENT hep_dropped=$DROPPED (refused $REFUSED)"
 check "absent: hep_dropped{reason=refused} counts ($REFUSED)" '(( ${REFUSED:-0} > 0 ))'
@@ -256,7 +256,7 @@ start_bg stalled python3 "$HERE/hep_collector.py" $A 9998 "$T/count-stalled" --s
 wait_for_log "$T/stalled.out" listening 10 "${BG_PID[stalled]}" || die "no stalled collector"
 sed 's/port: 9999}/port: 9998}/' "$T/absent.yaml" >"$T/stalled.yaml"
 viaduct_up vd-stalled "$T/stalled.yaml"
-calls uac6b "$A:$PROXY" $A 600 200
+calls uac6b "$A:$PROXY" $A 600 600
 check "stalled: every message counted, sent or dropped" 'settle stalled'
 sk_drops=$(ss -uamn "sport = :9998" | sed -n 's/.*,d\([0-9]*\)).*/\1/p' | head -1)
 log "stalled: hep_sent=$SENT hep_dropped=$DROPPED; the collector's socket dropped ${sk_drops:-?}"
