@@ -85,7 +85,8 @@ enum vd_hep_drop {
 	VD_HEP_DROP_FULL = 0,   /* no free slot in the worker's batch */
 	VD_HEP_DROP_TOO_LARGE,  /* the message with its HEP header exceeds VD_HEP_MAX */
 	VD_HEP_DROP_SOCKET,     /* the socket's buffer was full (EAGAIN, ENOBUFS): not waited for */
-	VD_HEP_DROP_REFUSED,    /* the collector's host said port unreachable (ECONNREFUSED) */
+	VD_HEP_DROP_REFUSED,    /* the collector's host said port unreachable (ECONNREFUSED), or
+				 * did so less than VD_HEP_REFUSED_PAUSE_MS ago */
 	VD_HEP_DROP_ERROR,      /* another send error (no route, no socket of its family) */
 	VD_HEP_DROP__COUNT
 };
@@ -98,8 +99,18 @@ const char *vd_hep_drop_name(enum vd_hep_drop d);
  * VD_HEP_HEADER_MAX bytes and a payload pointer the caller keeps valid until the flush.
  * Allocated once; nothing per message. One owner (its worker).
  */
+/*
+ * After a refusal no copy is sent for this long: each datagram to a closed port costs its
+ * sender an ICMP round (on loopback, where the kernel does not rate-limit ICMP, the whole
+ * port-unreachable path on the sending core), and an absent collector must not slow
+ * forwarding. Copies meanwhile are counted as refused without being encoded.
+ */
+#define VD_HEP_REFUSED_PAUSE_MS 1000
+
 struct vd_hep_batch {
 	unsigned slots, n;
+	bool paused;               /* this batch: a refusal is recent (vd_hep_batch_start) */
+	uint64_t refused_until_ms; /* monotonic ms: copies are not sent before */
 	char *hdrs;              /* slots x VD_HEP_HEADER_MAX */
 	struct iovec *iov;       /* 2 per slot: header, payload */
 	struct mmsghdr *msgs;
@@ -112,8 +123,15 @@ struct vd_hep_batch {
 int vd_hep_batch_init(struct vd_hep_batch *b, unsigned slots);
 void vd_hep_batch_fini(struct vd_hep_batch *b);
 
+/** At the start of a batch of messages, with the monotonic time: is a refusal recent? */
+static inline void vd_hep_batch_start(struct vd_hep_batch *b, uint64_t now_ms)
+{
+	b->paused = now_ms < b->refused_until_ms;
+}
+
 /** Queue a copy: the header is encoded now, the payload is read at the flush (it must stay
- * where it is until then). 0, or -1 when dropped (counted by reason). */
+ * where it is until then). 0, or -1 when dropped (counted by reason; while paused, as
+ * refused, nothing encoded). */
 int vd_hep_add(struct vd_hep_batch *b, const struct vd_hep_meta *m, const char *payload,
 	       uint32_t len);
 
@@ -121,8 +139,10 @@ int vd_hep_add(struct vd_hep_batch *b, const struct vd_hep_meta *m, const char *
  * Send what is queued: sendmmsg with MSG_DONTWAIT on fd (a UDP socket connected to the
  * collector; -1: everything counted as error), retried after a datagram that failed alone,
  * never waited for. A full socket buffer drops the rest. The batch is empty afterwards.
- * System calls: one when every datagram goes, one more per datagram that failed.
+ * System calls: one when every datagram goes, one more per datagram that failed. A refusal
+ * pauses sending until now_ms + VD_HEP_REFUSED_PAUSE_MS: the rest of the batch is counted
+ * as refused.
  */
-void vd_hep_flush(struct vd_hep_batch *b, int fd);
+void vd_hep_flush(struct vd_hep_batch *b, int fd, uint64_t now_ms);
 
 #endif

@@ -122,6 +122,7 @@ bool vd_capture_begin(struct vd_worker *w)
 	if (!c->on || !w->route->hep.enabled || w->route->hep.sample == 0)
 		return false;
 	c->p = &w->route->hep;
+	vd_hep_batch_start(&c->batch, w->now_ms);
 	wall_clock(c);
 	return true;
 }
@@ -176,7 +177,7 @@ void vd_capture_flush(struct vd_worker *w)
 	struct vd_capture *c = &w->cap;
 	struct vd_hep_batch *b = &c->batch;
 	if (b->n)
-		vd_hep_flush(b, collector_fd(c, &c->p->collector));
+		vd_hep_flush(b, collector_fd(c, &c->p->collector), w->now_ms);
 	/* the counts since the last flush (drops at add time included) into the stats */
 	if (b->sent) {
 		VD_STAT_ADD(w->stats.hep_sent, b->sent);

@@ -176,6 +176,10 @@ void vd_hep_batch_fini(struct vd_hep_batch *b)
 int vd_hep_add(struct vd_hep_batch *b, const struct vd_hep_meta *m, const char *payload,
 	       uint32_t len)
 {
+	if (b->paused) {
+		b->dropped[VD_HEP_DROP_REFUSED]++;
+		return -1;
+	}
 	if (b->n == b->slots) {
 		b->dropped[VD_HEP_DROP_FULL]++;
 		return -1;
@@ -206,7 +210,7 @@ static enum vd_hep_drop send_error(int e, bool *stop)
 	return e == ECONNREFUSED ? VD_HEP_DROP_REFUSED : VD_HEP_DROP_ERROR;
 }
 
-void vd_hep_flush(struct vd_hep_batch *b, int fd)
+void vd_hep_flush(struct vd_hep_batch *b, int fd, uint64_t now_ms)
 {
 	unsigned done = 0, n = b->n;
 	b->n = 0;
@@ -227,6 +231,10 @@ void vd_hep_flush(struct vd_hep_batch *b, int fd)
 		enum vd_hep_drop why = send_error(r < 0 ? errno : EIO, &stop);
 		if (r < 0 && errno == EINTR)
 			why = VD_HEP_DROP_ERROR, stop = false;
+		if (why == VD_HEP_DROP_REFUSED) { /* the collector is not there: pause */
+			b->refused_until_ms = now_ms + VD_HEP_REFUSED_PAUSE_MS;
+			stop = true;
+		}
 		unsigned lost = stop ? n - done : 1;
 		b->dropped[why] += lost;
 		done += lost;

@@ -185,7 +185,7 @@ Test(hep, batch_sends_what_was_encoded)
 		cr_assert_eq(vd_hep_add(&b, &m, msgs[i], (uint32_t)strlen(msgs[i])), 0);
 	cr_assert_eq(vd_hep_add(&b, &m, "x", 1), -1, "a third copy does not fit 2 slots");
 	cr_assert_eq(b.dropped[VD_HEP_DROP_FULL], 1);
-	vd_hep_flush(&b, tx);
+	vd_hep_flush(&b, tx, 0);
 	cr_assert_eq(b.sent, 2);
 	cr_assert_eq(b.n, 0);
 	for (int i = 0; i < 2; i++) {
@@ -199,10 +199,10 @@ Test(hep, batch_sends_what_was_encoded)
 	cr_assert_eq(vd_hep_add(&b, &m, huge, VD_HEP_MAX), -1);
 	cr_assert_eq(b.dropped[VD_HEP_DROP_TOO_LARGE], 1);
 	free(huge);
-	vd_hep_flush(&b, -1); /* nothing queued, no socket: nothing counted */
+	vd_hep_flush(&b, -1, 0); /* nothing queued, no socket: nothing counted */
 	cr_assert_eq(b.dropped[VD_HEP_DROP_ERROR], 0);
 	cr_assert_eq(vd_hep_add(&b, &m, "x", 1), 0);
-	vd_hep_flush(&b, -1);
+	vd_hep_flush(&b, -1, 0);
 	cr_assert_eq(b.dropped[VD_HEP_DROP_ERROR], 1);
 	vd_hep_batch_fini(&b);
 	close(rx);
@@ -223,7 +223,7 @@ Test(hep, absent_collector_is_counted_as_refused)
 	for (int round = 0; round < 50 && !b.dropped[VD_HEP_DROP_REFUSED]; round++) {
 		for (int i = 0; i < 8; i++)
 			vd_hep_add(&b, &m, "OPTIONS", 7);
-		vd_hep_flush(&b, tx);
+		vd_hep_flush(&b, tx, 0);
 		struct pollfd p = { .fd = tx, .events = POLLERR };
 		poll(&p, 1, 20); /* the ICMP error is pending on the socket, or soon */
 	}
@@ -233,6 +233,19 @@ Test(hep, absent_collector_is_counted_as_refused)
 	for (int r = 0; r < VD_HEP_DROP__COUNT; r++)
 		total += b.dropped[r];
 	cr_assert_eq(total % 8, 0, "every copy counted once: %lu", (unsigned long)total);
+	/* the refusal pauses sending: copies of the next second are counted, not encoded */
+	cr_assert_eq(b.refused_until_ms, VD_HEP_REFUSED_PAUSE_MS, "refused at time 0");
+	uint64_t refused = b.dropped[VD_HEP_DROP_REFUSED], sent = b.sent;
+	vd_hep_batch_start(&b, VD_HEP_REFUSED_PAUSE_MS - 1);
+	for (int i = 0; i < 5; i++)
+		cr_assert_eq(vd_hep_add(&b, &m, "OPTIONS", 7), -1);
+	cr_assert_eq(b.n, 0, "nothing queued while paused");
+	cr_assert_eq(b.dropped[VD_HEP_DROP_REFUSED], refused + 5);
+	vd_hep_flush(&b, tx, VD_HEP_REFUSED_PAUSE_MS - 1);
+	cr_assert_eq(b.sent, sent, "nothing sent while paused");
+	vd_hep_batch_start(&b, VD_HEP_REFUSED_PAUSE_MS);
+	cr_assert_eq(vd_hep_add(&b, &m, "OPTIONS", 7), 0, "queued again once the pause is over");
+	cr_assert_eq(b.n, 1);
 	vd_hep_batch_fini(&b);
 	close(tx);
 }
