@@ -4,6 +4,37 @@
 # (bench's responder), viaduct or Kamailio started pinned and stopped by PID, one bounded
 # loadgen run, and reading its summary line. Sourced after tests/integration/lib.sh.
 
+# bench_arg ARGS...: one of the options every bench here takes (--build DIR, --out DIR,
+# --secs N, --quick: SECS=QUICK_SECS) into BUILD, OUT, SECS; BENCH_SHIFT is how many words it
+# took (0: not one of them, the script's own or a usage error).
+bench_arg() {
+	BENCH_SHIFT=2
+	case $1 in
+	--build | --out | --secs) (($# >= 2)) || die "$1 needs a value" ;;
+	esac
+	case $1 in
+	--build) BUILD=$2 ;;
+	--out) OUT=$2 ;;
+	--secs) SECS=$2 ;;
+	--quick) SECS=$QUICK_SECS BENCH_SHIFT=1 ;;
+	*) BENCH_SHIFT=0 ;;
+	esac
+}
+
+# bench_start SECONDS ARGS...: the script bounded to SECONDS (run again under timeout(1) with
+# ARGS, its own arguments), its temporary directory, OUT, the CPUs and the release build.
+bench_start() {
+	local bound=$1
+	shift
+	run_bounded "$bound" "$@"
+	install_cleanup_trap
+	make_tmpdir
+	mkdir -p "$OUT"
+	: >"$OUT/loadgen.err"
+	bench_cpus
+	bench_build "$BUILD"
+}
+
 # KEY of a loadgen summary line (or of any "k=v k=v" line).
 kv() { sed -n "s/.*[[:space:]]$2=\([^[:space:]]*\).*/\1/p" <<<" $1"; }
 

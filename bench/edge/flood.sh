@@ -26,24 +26,14 @@ source "$SRC/bench/compare/proclib.sh"
 # shellcheck source=benchlib.sh
 source "$HERE/benchlib.sh"
 
-BUILD=$SRC/build-rel OUT=$SRC/bench/edge/out SECS=10 PACED=2000
+BUILD=$SRC/build-rel OUT=$SRC/bench/edge/out SECS=10 QUICK_SECS=2 PACED=2000
 ARGS=("$@")
 while (($#)); do
-	case $1 in
-	--build) BUILD=$2; shift ;;
-	--out) OUT=$2; shift ;;
-	--secs) SECS=$2; shift ;;
-	--quick) SECS=2 ;;
-	*) die "usage: $0 [--build DIR] [--out DIR] [--secs N] [--quick]" ;;
-	esac
-	shift
+	bench_arg "$@"
+	((BENCH_SHIFT)) || die "usage: $0 [--build DIR] [--out DIR] [--secs N] [--quick]"
+	shift "$BENCH_SHIFT"
 done
-run_bounded $((SECS * 8 + 120)) "${ARGS[@]}"
-install_cleanup_trap
-make_tmpdir
-mkdir -p "$OUT"
-bench_cpus
-bench_build "$BUILD"
+bench_start $((SECS * 8 + 120)) "${ARGS[@]}"
 
 pick_udp_port 127.0.0.1
 VP=$PICKED_PORT

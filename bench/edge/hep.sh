@@ -28,26 +28,18 @@ source "$SRC/bench/compare/proclib.sh"
 # shellcheck source=benchlib.sh
 source "$HERE/benchlib.sh"
 
-BUILD=$SRC/build-rel OUT=$SRC/bench/edge/out SECS=5 RATE=20000
+BUILD=$SRC/build-rel OUT=$SRC/bench/edge/out SECS=5 QUICK_SECS=1 RATE=20000
 ARGS=("$@")
 while (($#)); do
-	case $1 in
-	--build) BUILD=$2; shift ;;
-	--out) OUT=$2; shift ;;
-	--secs) SECS=$2; shift ;;
-	--rate) RATE=$2; shift ;;
-	--quick) SECS=1 ;;
-	*) die "usage: $0 [--build DIR] [--out DIR] [--secs N] [--rate N] [--quick]" ;;
-	esac
-	shift
+	bench_arg "$@"
+	if ((BENCH_SHIFT == 0)); then
+		[[ $1 == --rate && $# -ge 2 ]] ||
+			die "usage: $0 [--build DIR] [--out DIR] [--secs N] [--rate N] [--quick]"
+		RATE=$2 BENCH_SHIFT=2
+	fi
+	shift "$BENCH_SHIFT"
 done
-run_bounded $((SECS * 120 + 300)) "${ARGS[@]}"
-install_cleanup_trap
-make_tmpdir
-mkdir -p "$OUT"
-: >"$OUT/loadgen.err"
-bench_cpus
-bench_build "$BUILD"
+bench_start $((SECS * 120 + 300)) "${ARGS[@]}"
 HZ=$(getconf CLK_TCK)
 
 pick_udp_port 127.0.0.1

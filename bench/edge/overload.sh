@@ -24,26 +24,18 @@ source "$SRC/bench/compare/proclib.sh"
 # shellcheck source=benchlib.sh
 source "$HERE/benchlib.sh"
 
-BUILD=$SRC/build-rel OUT=$SRC/bench/edge/out SECS=5 PROXIES="viaduct kamailio"
+BUILD=$SRC/build-rel OUT=$SRC/bench/edge/out SECS=5 QUICK_SECS=1 PROXIES="viaduct kamailio"
 ARGS=("$@")
 while (($#)); do
-	case $1 in
-	--build) BUILD=$2; shift ;;
-	--out) OUT=$2; shift ;;
-	--secs) SECS=$2; shift ;;
-	--quick) SECS=1 ;;
-	--proxies) PROXIES=$2; shift ;;
-	*) die "usage: $0 [--build DIR] [--out DIR] [--secs N] [--quick] [--proxies 'viaduct kamailio']" ;;
-	esac
-	shift
+	bench_arg "$@"
+	if ((BENCH_SHIFT == 0)); then
+		[[ $1 == --proxies && $# -ge 2 ]] ||
+			die "usage: $0 [--build DIR] [--out DIR] [--secs N] [--quick] [--proxies 'viaduct kamailio']"
+		PROXIES=$2 BENCH_SHIFT=2
+	fi
+	shift "$BENCH_SHIFT"
 done
-run_bounded $((SECS * 60 + 300)) "${ARGS[@]}"
-install_cleanup_trap
-make_tmpdir
-mkdir -p "$OUT"
-: >"$OUT/loadgen.err"
-bench_cpus
-bench_build "$BUILD"
+bench_start $((SECS * 60 + 300)) "${ARGS[@]}"
 NEW_MIX=invite=40,register=40,options=10,message=10
 DLG_MIX=bye=100
 
