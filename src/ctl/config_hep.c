@@ -27,7 +27,7 @@ static int collector(struct loader *ld, const char *host, uint16_t port, union v
 {
 	if (!host[0])
 		return cfg_bad(ld, "address", "must not be empty");
-	if (host[0] != '[' && vd_sockaddr_parse(host, port, a) == 0)
+	if (vd_sockaddr_parse(host, port, a) == 0) /* a literal, in brackets or not */
 		return 0;
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM };
 	struct addrinfo *res = NULL;

@@ -60,7 +60,7 @@ static void local_of(const struct vd_proxy_listener *l, union vd_sockaddr *out)
 int vd_capture_init(struct vd_worker *w, const struct vd_config *cfg, const struct vd_proxy *px)
 {
 	struct vd_capture *c = &w->cap;
-	c->fd4 = c->fd6 = -1;
+	c->fd4 = c->fd6 = c->fd = -1;
 	if (!cfg->hep.enabled)
 		return 0;
 	c->rx = malloc((size_t)w->batch * w->max_message);
@@ -103,16 +103,40 @@ static void wall_clock(struct vd_capture *c)
 	c->usec = (uint32_t)(ts.tv_nsec / 1000);
 }
 
-/* The socket of the collector's family, connected to it: connect() again only when a
- * reload changed the collector (once per change, not per batch). */
-static int collector_fd(struct vd_capture *c, const union vd_sockaddr *to)
+static bool same_collector(const union vd_sockaddr *a, const union vd_sockaddr *b)
+{
+	return vd_sockaddr_equal(a, b) &&
+	       (a->sa.sa_family != AF_INET6 || a->in6.sin6_scope_id == b->in6.sin6_scope_id);
+}
+
+/*
+ * The socket of the collector's family, connected to it, or -1 (its copies then count as
+ * errors): connect() again only when a reload changed the collector, or a second after a
+ * connect() that failed (no route), never per batch. A new collector starts without the old
+ * one's refusal pause, and its socket without a refusal still pending from the old one.
+ */
+static int collector_fd(struct vd_capture *c, const union vd_sockaddr *to, uint64_t now_ms)
 {
 	int fd = to->sa.sa_family == AF_INET6 ? c->fd6 : c->fd4;
-	if (fd < 0 || (c->connected && vd_sockaddr_equal(&c->to, to)))
+	bool same = same_collector(&c->to, to);
+	if (fd < 0)
+		return -1;
+	if (c->connected && same)
 		return fd;
-	c->connected = connect(fd, &to->sa, vd_sockaddr_len(to)) == 0;
+	if (same && now_ms < c->connect_retry_ms)
+		return -1;
+	if (!same)
+		c->batch.refused_until_ms = 0;
 	c->to = *to;
-	return c->connected ? fd : -1;
+	c->connected = connect(fd, &to->sa, vd_sockaddr_len(to)) == 0;
+	if (!c->connected) {
+		c->connect_retry_ms = now_ms + VD_HEP_REFUSED_PAUSE_MS;
+		return -1;
+	}
+	int err;
+	socklen_t len = sizeof(err);
+	getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len); /* reads and clears a stale error */
+	return fd;
 }
 
 bool vd_capture_begin(struct vd_worker *w)
@@ -122,6 +146,7 @@ bool vd_capture_begin(struct vd_worker *w)
 	if (!c->on || !w->route->hep.enabled || w->route->hep.sample == 0)
 		return false;
 	c->p = &w->route->hep;
+	c->fd = collector_fd(c, &c->p->collector, w->now_ms); /* may end a refusal pause */
 	vd_hep_batch_start(&c->batch, w->now_ms);
 	wall_clock(c);
 	return true;
@@ -135,8 +160,9 @@ void vd_capture_received(struct vd_worker *w, unsigned k, uint32_t len)
 	const char *data = w->pkt[k].base + VD_PROXY_HEADROOM;
 	c->take[k] = 0;
 	/* not read by the scanner (admission dropped it unread: the view is an older
-	 * message's), or not SIP at all: no copy */
-	if (m->buf != data || w->res[k].drop == VD_DROP_NOT_SIP)
+	 * message's), or not SIP at all (no start line: whatever drop reason admission or the
+	 * size limit gave it first): no copy */
+	if (m->buf != data || m->start_line_end == 0 || w->res[k].drop == VD_DROP_NOT_SIP)
 		return;
 	c->corr_len[k] = 0;
 	if (m->call_id.len) {
@@ -177,7 +203,7 @@ void vd_capture_flush(struct vd_worker *w)
 	struct vd_capture *c = &w->cap;
 	struct vd_hep_batch *b = &c->batch;
 	if (b->n)
-		vd_hep_flush(b, collector_fd(c, &c->p->collector), w->now_ms);
+		vd_hep_flush(b, c->fd, w->now_ms);
 	/* the counts since the last flush (drops at add time included) into the stats */
 	if (b->sent) {
 		VD_STAT_ADD(w->stats.hep_sent, b->sent);

@@ -134,7 +134,9 @@ struct vd_capture {
 	uint16_t *corr_len;        /* 0: none (or too long for a correlation chunk) */
 	uint32_t sec, usec;        /* wall clock of the copies being added */
 	int fd4, fd6;              /* UDP sockets to the collector, one per family */
+	int fd;                    /* this batch's: connected to the collector, or -1 */
 	union vd_sockaddr to;      /* what the socket of its family is connected to */
+	uint64_t connect_retry_ms; /* after a failed connect(): not tried again before */
 	union vd_sockaddr local[VD_CFG_MAX_LISTENERS]; /* each listener as captures show it */
 	struct vd_hep_batch batch;
 };

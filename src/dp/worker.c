@@ -84,14 +84,21 @@ static void send_on_token(struct vd_worker *w, unsigned k, uint64_t token,
 	uint32_t len;
 	const char *p = out_bytes(w, k, &len);
 	const struct vd_result *res = &w->res[k];
-	/* the listener it leaves by, as the capture shows it */
-	unsigned via = res->verdict == VD_VERDICT_FORWARD ? res->egress : w->slot_listener[k];
 	if (vd_token_worker(token) != w->id) {
+		/* the listener it leaves by, as the capture shows it: our reply goes back where
+		 * its request came in; a response to another worker's connection is shown from
+		 * the first stream listener of its family (the owner knows the exact one) */
+		int via = w->slot_listener[k];
+		if (res->verdict == VD_VERDICT_FORWARD)
+			via = res->dst.sa.sa_family == AF_INET6 ? w->px->egress_stream_v6
+								: w->px->egress_stream_v4;
 		if (vd_handoff_push(w, token, dst, p, len)) {
 			vd_stats_unsent(&w->stats, res, VD_DROP_HANDOFF_FULL);
 		} else {
 			VD_STAT_ADD(w->stats.tx_bytes, len);
-			vd_capture_sent(w, k, &w->cap.local[via], &res->dst, IPPROTO_TCP, p, len);
+			if (via >= 0)
+				vd_capture_sent(w, k, &w->cap.local[via], &res->dst, IPPROTO_TCP, p,
+						len);
 		}
 		return;
 	}

@@ -311,6 +311,9 @@ Test(config_parse, hep_defaults_every_field_and_ipv6)
 	cr_expect_eq(cfg.hep.id, 4294967295u);
 	cr_expect_eq(cfg.hep.sample, 0);
 	cr_expect_str_eq(cfg.hep.password, "homer pass");
+	cr_assert_eq(parse(DPDK_BASE "hep: {address: \"[2001:db8::9]\"}\n"), 0, "%s", err);
+	cr_expect_eq(cfg.hep.addr.sa.sa_family, AF_INET6, "an IPv6 literal in brackets");
+	cr_expect_eq(ntohs(cfg.hep.addr.in6.sin6_port), 9060);
 }
 
 Test(config_parse, hep_bad_values_name_the_field)
