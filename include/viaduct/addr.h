@@ -36,6 +36,15 @@ static inline bool vd_sockaddr_equal(const union vd_sockaddr *a, const union vd_
 	return memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) == 0;
 }
 
+/** vd_sockaddr_equal, and the same IPv6 scope (fe80::1%eth0 is not fe80::1%eth1): for the
+ * comparisons of configured addresses (duplicates, a changed collector). */
+static inline bool vd_sockaddr_equal_scoped(const union vd_sockaddr *a,
+					    const union vd_sockaddr *b)
+{
+	return vd_sockaddr_equal(a, b) &&
+	       (a->sa.sa_family != AF_INET6 || a->in6.sin6_scope_id == b->in6.sin6_scope_id);
+}
+
 /** Same family and address, ports aside. */
 static inline bool vd_sockaddr_same_ip(const union vd_sockaddr *a, const union vd_sockaddr *b)
 {

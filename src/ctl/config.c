@@ -248,8 +248,8 @@ static bool numeric_addr(const char *text, uint16_t port, union vd_sockaddr *ss,
 
 /* Names are resolved once, here: the datapath never does DNS. AI_ADDRCONFIG stays off so a
  * host with only loopback configured (tests, containers) still gets answers. */
-int cfg_resolve(struct loader *ld, const char *host, uint16_t port,
-		   union vd_sockaddr *ss, socklen_t *len)
+int cfg_resolve(struct loader *ld, const char *key, const char *host, uint16_t port,
+		union vd_sockaddr *ss, socklen_t *len)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM };
 	struct addrinfo *res = NULL;
@@ -261,7 +261,7 @@ int cfg_resolve(struct loader *ld, const char *host, uint16_t port,
 	if (rc != 0 || !res || res->ai_addrlen > sizeof(*ss)) {
 		if (res)
 			freeaddrinfo(res);
-		return cfg_bad(ld, "host", "cannot resolve \"%s\" (%s)", host,
+		return cfg_bad(ld, key, "cannot resolve \"%s\" (%s)", host,
 			   rc ? gai_strerror(rc) : "no usable address");
 	}
 	memset(ss, 0, sizeof(*ss));
@@ -273,13 +273,6 @@ int cfg_resolve(struct loader *ld, const char *host, uint16_t port,
 		ss->in6.sin6_port = htons(port);
 	freeaddrinfo(res);
 	return 0;
-}
-
-/* Equal addresses, the IPv6 scope (fe80::1%eth0 vs %eth1) included. */
-bool cfg_same_addr(const union vd_sockaddr *a, const union vd_sockaddr *b)
-{
-	return vd_sockaddr_equal(a, b) &&
-	       (a->sa.sa_family != AF_INET6 || a->in6.sin6_scope_id == b->in6.sin6_scope_id);
 }
 
 static bool is_wildcard(const union vd_sockaddr *ss)
@@ -359,7 +352,7 @@ static int convert_listeners(struct loader *ld, const struct raw_config *raw,
 		if (rc)
 			return rc;
 		for (unsigned j = 0; j < i; j++)
-			if (cfg_same_addr(&cfg->listeners[i].addr, &cfg->listeners[j].addr) &&
+			if (vd_sockaddr_equal_scoped(&cfg->listeners[i].addr, &cfg->listeners[j].addr) &&
 			    cfg->listeners[i].transport == cfg->listeners[j].transport)
 				return cfg_bad(ld, NULL, "same address, port and transport as "
 							 "listeners[%u]", j);

@@ -5,7 +5,6 @@
  * resolves anything), to its first address.
  */
 #include <arpa/inet.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,24 +28,8 @@ static int collector(struct loader *ld, const char *host, uint16_t port, union v
 		return cfg_bad(ld, "address", "must not be empty");
 	if (vd_sockaddr_parse(host, port, a) == 0) /* a literal, in brackets or not */
 		return 0;
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM };
-	struct addrinfo *res = NULL;
-	int rc = getaddrinfo(host, NULL, &hints, &res);
-	if (rc != 0 || !res || res->ai_addrlen > sizeof(*a)) {
-		if (res)
-			freeaddrinfo(res);
-		return cfg_bad(ld, "address", "\"%s\" is not an IPv4 or IPv6 address and cannot be "
-					      "resolved (%s)",
-			       host, rc ? gai_strerror(rc) : "no usable address");
-	}
-	memset(a, 0, sizeof(*a));
-	memcpy(a, res->ai_addr, res->ai_addrlen);
-	if (a->sa.sa_family == AF_INET)
-		a->in.sin_port = htons(port);
-	else
-		a->in6.sin6_port = htons(port);
-	freeaddrinfo(res);
-	return 0;
+	socklen_t len;
+	return cfg_resolve(ld, "address", host, port, a, &len);
 }
 
 int cfg_convert_hep(struct loader *ld, const struct raw_hep *raw, struct vd_cfg_hep *h)

@@ -348,11 +348,11 @@ int cfg_dispatcher_members(struct loader *ld, const char *at, const struct raw_p
 		m->weight = entries[i].weight;
 		m->priority = (uint32_t)(top - entries[i].priority);
 		m->transport = p->transport;
-		rc = cfg_resolve(ld, m->host, entries[i].port, &m->addr, &m->addrlen);
+		rc = cfg_resolve(ld, "host", m->host, entries[i].port, &m->addr, &m->addrlen);
 		if (rc)
 			return rc;
 		for (unsigned j = 0; j < i; j++)
-			if (cfg_same_addr(&m->addr, &p->members[j].addr))
+			if (vd_sockaddr_equal_scoped(&m->addr, &p->members[j].addr))
 				return cfg_bad(ld, NULL, "same address and port as line %u",
 					       entries[j].line);
 		p->n_members = i + 1;

@@ -184,9 +184,9 @@ bool cfg_is_prime(uint32_t n);
 /** true/yes or false/no; def when text is NULL (config_pools.c). */
 int cfg_get_bool(struct loader *ld, const char *field, const char *text, bool def, bool *out);
 bool cfg_valid_name(const char *s);
-int cfg_resolve(struct loader *ld, const char *host, uint16_t port, union vd_sockaddr *ss,
-		socklen_t *len);
-bool cfg_same_addr(const union vd_sockaddr *a, const union vd_sockaddr *b);
+/** A numeric address or a name resolved now (errors name `key`) with port into *ss. */
+int cfg_resolve(struct loader *ld, const char *key, const char *host, uint16_t port,
+		union vd_sockaddr *ss, socklen_t *len);
 
 /** Read a whole file (capped); errors name the file. */
 int cfg_read_file(struct loader *ld, const char *path, char **buf, size_t *len);

@@ -108,7 +108,7 @@ static int convert_member(struct loader *ld, const struct raw_member *r, struct 
 	if (!rc)
 		rc = cfg_get_transport(ld, "transport", r->transport, pool_transport, &m->transport);
 	if (!rc)
-		rc = cfg_resolve(ld, r->host, (uint16_t)port, &m->addr, &m->addrlen);
+		rc = cfg_resolve(ld, "host", r->host, (uint16_t)port, &m->addr, &m->addrlen);
 	return rc;
 }
 
@@ -141,7 +141,7 @@ static int convert_members(struct loader *ld, const char *at, const struct raw_p
 		if (rc)
 			return rc;
 		for (unsigned j = 0; j < i; j++)
-			if (cfg_same_addr(&p->members[i].addr, &p->members[j].addr))
+			if (vd_sockaddr_equal_scoped(&p->members[i].addr, &p->members[j].addr))
 				return cfg_bad(ld, NULL, "same address and port as %s.members[%u]",
 					       at, j);
 	}

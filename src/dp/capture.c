@@ -103,12 +103,6 @@ static void wall_clock(struct vd_capture *c)
 	c->usec = (uint32_t)(ts.tv_nsec / 1000);
 }
 
-static bool same_collector(const union vd_sockaddr *a, const union vd_sockaddr *b)
-{
-	return vd_sockaddr_equal(a, b) &&
-	       (a->sa.sa_family != AF_INET6 || a->in6.sin6_scope_id == b->in6.sin6_scope_id);
-}
-
 /*
  * The socket of the collector's family, connected to it, or -1 (its copies then count as
  * errors): connect() again only when a reload changed the collector, or a second after a
@@ -118,7 +112,7 @@ static bool same_collector(const union vd_sockaddr *a, const union vd_sockaddr *
 static int collector_fd(struct vd_capture *c, const union vd_sockaddr *to, uint64_t now_ms)
 {
 	int fd = to->sa.sa_family == AF_INET6 ? c->fd6 : c->fd4;
-	bool same = same_collector(&c->to, to);
+	bool same = vd_sockaddr_equal_scoped(&c->to, to);
 	if (fd < 0)
 		return -1;
 	if (c->connected && same)

@@ -323,8 +323,8 @@ Test(config_parse, hep_bad_values_name_the_field)
 	} bad[] = {
 		{"hep: {port: 9060}\n", "hep.address: required field is missing"},
 		{"hep: {address: \"\"}\n", "hep.address: must not be empty"},
-		{"hep: {address: no.such.host.invalid}\n", "hep.address: \"no.such.host.invalid\" is not "
-							 "an IPv4 or IPv6 address"},
+		{"hep: {address: no.such.host.invalid}\n",
+		 "hep.address: cannot resolve \"no.such.host.invalid\""},
 		{"hep: {address: 192.0.2.9, port: 0}\n", "hep.port: 0 is out of range 1..65535"},
 		{"hep: {address: 192.0.2.9, sample: 101}\n", "hep.sample: 101 is out of range 0..100"},
 		{"hep: {address: 192.0.2.9, id: 4294967296}\n", "hep.id: 4294967296 is out of range"},
