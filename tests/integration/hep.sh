@@ -16,7 +16,9 @@
 #      it sent; capture id, password and correlation id (the Call-ID) on every copy; the
 #      counters add up (hep_sent = received + forwarded + replied) and /metrics says the same.
 #   2. TCP client, UDP members (the TCP legs reassembled from the wire): the same, protocol 6
-#      on the TCP legs.
+#      on the TCP legs. The TCP listener has a port of its own (not listener 0's): responses
+#      that a member's datagram brings to the other worker are handed to the connection's
+#      owner, and their copies must still show the TCP listener's port.
 #   3. Reload to sample: 50 and id: 43: every captured Call-ID has all its messages, about
 #      half the calls are captured, the new id is on every copy.
 #   4. IPv6: traffic and collector on ::1 (sngrep's writer keeps IPv4 addresses only: ports,
@@ -40,7 +42,7 @@ for tool in sipp tshark dumpcap sngrep; do
 done
 T=$TMPDIR_E2E
 A=127.0.0.1
-PROXY=5060 UAS1=5070 UAS2=5080 HEP=9060 ADMIN=8080
+PROXY=5060 PROXY_TCP=5062 UAS1=5070 UAS2=5080 HEP=9060 ADMIN=8080
 
 uas() { # uas NAME ADDR PORT
 	start_bg "$1" sipp -sn uas -i "$2" -p "$3" -nostdin -nd
@@ -147,7 +149,7 @@ hep_yaml() { # hep_yaml SAMPLE ID: written aside, then renamed (a reload never r
 workers: 2
 listeners:
   - {address: $A, port: $PROXY}
-  - {address: $A, port: $PROXY, transport: tcp}
+  - {address: $A, port: $PROXY_TCP, transport: tcp}
 pool: {name: p, members: [{host: $A, port: $UAS1}, {host: $A, port: $UAS2}]}
 admin: {address: $A, port: $ADMIN}
 hep: {address: $A, port: $HEP, id: $2, sample: $1, password: s3cret}
@@ -175,7 +177,7 @@ base_sent=$SENT base_rx=$RX base_tx=$TX base_replies=$REPLIES
 
 # ---- 2. a TCP client ----
 capture_start tcp
-calls uac2 "$A:$PROXY" $A 100 200 -t t1
+calls uac2 "$A:$PROXY_TCP" $A 100 200 -t t1
 check "tcp: every message has its copies" 'settle tcp'
 check "tcp: copies = messages ($((SENT - base_sent)) = $((RX - base_rx)) + $((TX - base_tx)) + $((REPLIES - base_replies)))" \
 	'(( SENT - base_sent == RX - base_rx + TX - base_tx + REPLIES - base_replies ))'
